@@ -1,0 +1,61 @@
+//! Command line and environment configuration.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "tally", version, about = "Tally: a self-hosted loyalty points platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Used when no subcommand is given: `tally` alone serves.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the APIs, the admin console and the widget (the default).
+    Serve(ServeArgs),
+    /// Seed a demo program and serve it, plus a sample storefront on a second port.
+    Demo(DemoArgs),
+}
+
+/// Where the HTTP server listens and where its built browser assets are.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Folder with the built console and widget assets (`cargo xtask build` writes it).
+    #[arg(long, env = "TALLY_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// `sqlite://FILE` (created on first start) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tally.db")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// The demo keeps its data apart from a real installation's `tally.db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tally-demo.db")]
+    pub database_url: String,
+    /// Address of the sample storefront, a different origin from the Tally server.
+    #[arg(long, env = "TALLY_STOREFRONT_LISTEN", default_value = "127.0.0.1:3100")]
+    pub storefront_listen: SocketAddr,
+}
+
+impl DemoArgs {
+    pub fn serve_args(&self) -> ServeArgs {
+        ServeArgs { http: self.http.clone(), database_url: self.database_url.clone() }
+    }
+}

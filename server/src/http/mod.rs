@@ -1,0 +1,52 @@
+//! The HTTP surface: one router, per-area handler modules, shared state.
+
+mod assets;
+mod console;
+mod health;
+pub mod problem;
+mod widget_api;
+
+use std::{path::Path, sync::Arc};
+
+use axum::{extract::DefaultBodyLimit, response::Redirect, routing::get, Router};
+use leptos::config::LeptosOptions;
+use tower_http::trace::TraceLayer;
+
+use crate::storage::Storage;
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub leptos_options: LeptosOptions,
+}
+
+impl AppState {
+    pub fn new(storage: Arc<dyn Storage>, site_root: &Path) -> Self {
+        let leptos_options = LeptosOptions::builder()
+            .output_name("tally")
+            .site_root(site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .build();
+        Self { storage, leptos_options }
+    }
+
+    fn site_root(&self) -> &Path {
+        Path::new(&*self.leptos_options.site_root)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/admin") }))
+        .merge(health::routes())
+        .merge(widget_api::routes(&state))
+        .merge(assets::routes(&state))
+        .merge(console::routes(&state))
+        .fallback(|| async { problem::Problem::not_found("No such page or endpoint.") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

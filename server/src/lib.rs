@@ -1,0 +1,69 @@
+//! The Tally server: storage, HTTP APIs, console rendering and the widget loader.
+
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod programs;
+pub mod storage;
+pub mod telemetry;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use config::ServeArgs;
+use storage::Storage;
+use tokio::net::TcpListener;
+
+/// Anything that stops the server from starting, with a message an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    #[error("server stopped with an I/O error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A server bound to its port, ready to run. Tests build one on port 0 and read the address.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    storage: Arc<dyn Storage>,
+}
+
+impl Application {
+    pub async fn build(args: &ServeArgs) -> Result<Self, StartError> {
+        let storage = storage::connect(&args.database_url).await?;
+        Self::with_storage(args, storage).await
+    }
+
+    pub async fn with_storage(args: &ServeArgs, storage: Arc<dyn Storage>) -> Result<Self, StartError> {
+        let addr = args.http.listen;
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+        let router = http::router(http::AppState::new(storage.clone(), &args.http.site_root));
+        Ok(Self { listener, router, storage })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        self.storage.clone()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(StartError::Serve)
+    }
+}
+
+/// `tally serve`: runs until SIGTERM or Ctrl-C.
+pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
+    let app = Application::build(&args).await?;
+    tracing::info!(addr = %app.local_addr(), console = %format!("http://{}/admin", app.local_addr()), "tally is listening");
+    app.run_until(telemetry::shutdown_signal()).await
+}
