@@ -71,7 +71,7 @@ fn bindgen_and_optimise(wasm: &Path, out_dir: &Path, out_name: &str) -> Result<(
         .arg(wasm))
     .map_err(|e| format!("{e}\n  (is the pinned wasm-bindgen-cli installed? run ./scripts/bootstrap)"))?;
     let bg = out_dir.join(format!("{out_name}_bg.wasm"));
-    run(Command::new(wasm_opt()).arg("-Oz").args(WASM_FEATURES).arg(&bg).arg("-o").arg(&bg))
+    run(Command::new(wasm_opt()).args(["-Oz", "--strip-debug", "--strip-producers"]).args(WASM_FEATURES).arg(&bg).arg("-o").arg(&bg))
         .map_err(|e| format!("{e}\n  (wasm-opt comes from npm's binaryen: run ./scripts/bootstrap)"))
 }
 

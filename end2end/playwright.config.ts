@@ -1,0 +1,52 @@
+import { defineConfig } from "@playwright/test";
+import * as os from "node:os";
+import * as path from "node:path";
+
+// Tests run against the real `tally demo` binary (built by `cargo xtask build`), on SQLite, with
+// the storefront on a second port: a different origin, as on a merchant's shop.
+const repoRoot = path.resolve(__dirname, "..");
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, "target");
+const tallyBin = process.env.TALLY_BIN ?? path.join(targetDir, "debug", "tally");
+const consolePort = Number(process.env.TALLY_E2E_PORT ?? 3400);
+const storefrontPort = consolePort + 1;
+const database = path.join(os.tmpdir(), `tally-e2e-${process.pid}.db`);
+
+export const consoleUrl = `http://127.0.0.1:${consolePort}`;
+export const storefrontUrl = `http://127.0.0.1:${storefrontPort}`;
+
+export default defineConfig({
+  testDir: "./tests",
+  outputDir: "./test-results",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [["list"], ["html", { open: "never", outputFolder: "playwright-report" }]],
+  use: {
+    baseURL: consoleUrl,
+    screenshot: "on",
+    trace: "retain-on-failure",
+    launchOptions: {
+      // Debian's chromium: Playwright never downloads a browser here.
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  webServer: {
+    command: `"${tallyBin}" demo --database-url "sqlite://${database}" --listen 127.0.0.1:${consolePort} --storefront-listen 127.0.0.1:${storefrontPort}`,
+    cwd: repoRoot,
+    url: `${consoleUrl}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+  },
+});
