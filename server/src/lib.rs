@@ -54,10 +54,7 @@ impl Application {
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(StartError::Serve)
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
     }
 }
 

@@ -1,12 +1,18 @@
 //! Logging set-up and process signals.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Structured logs to stderr; `RUST_LOG` picks the levels (default: info for Tally, warn elsewhere).
 pub fn init() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("warn,tally=info,tally_server=info,tower_http=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// Completes on Ctrl-C or SIGTERM, so in-flight requests can finish before exit.

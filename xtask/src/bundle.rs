@@ -71,8 +71,13 @@ fn bindgen_and_optimise(wasm: &Path, out_dir: &Path, out_name: &str) -> Result<(
         .arg(wasm))
     .map_err(|e| format!("{e}\n  (is the pinned wasm-bindgen-cli installed? run ./scripts/bootstrap)"))?;
     let bg = out_dir.join(format!("{out_name}_bg.wasm"));
-    run(Command::new(wasm_opt()).args(["-Oz", "--strip-debug", "--strip-producers"]).args(WASM_FEATURES).arg(&bg).arg("-o").arg(&bg))
-        .map_err(|e| format!("{e}\n  (wasm-opt comes from npm's binaryen: run ./scripts/bootstrap)"))
+    run(Command::new(wasm_opt())
+        .args(["-Oz", "--strip-debug", "--strip-producers"])
+        .args(WASM_FEATURES)
+        .arg(&bg)
+        .arg("-o")
+        .arg(&bg))
+    .map_err(|e| format!("{e}\n  (wasm-opt comes from npm's binaryen: run ./scripts/bootstrap)"))
 }
 
 /// `TALLY_WASM_OPT`, else the checkout's npm install, else PATH.
@@ -135,7 +140,9 @@ pub fn report_sizes(ws: &Workspace) -> Result<(), String> {
 }
 
 fn fnv1a_hex(bytes: &[u8]) -> String {
-    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3));
+    let hash = bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3));
     format!("{hash:016x}")
 }
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Tally's developer entry point (see README):
+#   ./dev.sh demo [ARGS...]   install what is missing, build, run the demo (console + storefront)
+#   ./dev.sh test             install what is missing, build, run every test (Rust on SQLite and
+#                             PostgreSQL, Playwright in headless chromium)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# One cargo target dir shared by every checkout: fresh clones (CI) reuse compiled dependencies.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tally-target}"
+
+# PostgreSQL for the tests: started if stopped, with a `tally` role that may create databases.
+start_postgres() {
+  if command -v pg_lsclusters >/dev/null && pg_lsclusters -h | awk '{print $4}' | grep -q down; then
+    pg_lsclusters -h | awk '$4 == "down" { print $1, $2 }' | while read -r version cluster; do
+      pg_ctlcluster "$version" "$cluster" start
+    done
+  fi
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && break
+    sleep 1
+  done
+  pg_isready -h 127.0.0.1 -p 5432
+  local psql
+  if [ "$(id -u)" -eq 0 ]; then psql=(su postgres -c "psql -v ON_ERROR_STOP=1 -qAt -f -"); else psql=(sudo -u postgres psql -v ON_ERROR_STOP=1 -qAt -f -); fi
+  "${psql[@]}" <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tally') THEN
+    CREATE ROLE tally LOGIN CREATEDB PASSWORD 'tally';
+  END IF;
+END $$;
+SQL
+  export TALLY_TEST_POSTGRES_URL="${TALLY_TEST_POSTGRES_URL:-postgres://tally:tally@127.0.0.1:5432/postgres}"
+}
+
+case "${1:-}" in
+  demo)
+    shift
+    scripts/bootstrap
+    exec cargo xtask demo "$@"
+    ;;
+  test)
+    scripts/bootstrap
+    start_postgres
+    cargo xtask build
+    cargo test --workspace
+    (cd end2end && npx playwright test)
+    ;;
+  *)
+    echo "usage: ./dev.sh demo [tally demo args...] | ./dev.sh test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,139 @@
+//! Shared helpers for black-box tests: a real server on a free port over a real database.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::atomic::{AtomicU32, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use sqlx::{Connection, Executor, PgConnection};
+use tally_server::{
+    config::{HttpArgs, ServeArgs},
+    storage::Storage,
+    Application,
+};
+
+/// The databases every server test runs against.
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub const ALL_DBS: [Db; 2] = [Db::Sqlite, Db::Postgres];
+
+/// A running server; dropping it stops the server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub storage: std::sync::Arc<dyn Storage>,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request reaches the server")
+    }
+
+    /// Stops accepting connections and waits for the server task to finish.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task ends cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").subsec_nanos();
+    format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The PostgreSQL server tests create their databases on. `./dev.sh test` starts it and sets this.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TALLY_TEST_POSTGRES_URL").expect(
+        "TALLY_TEST_POSTGRES_URL must point at a PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/postgres); \
+         `./dev.sh test` starts one and sets it",
+    )
+}
+
+/// A fresh, empty database of the given kind; returns its URL.
+pub async fn fresh_database(db: Db) -> String {
+    match db {
+        Db::Sqlite => {
+            let dir = std::env::temp_dir().join("tally-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir is writable");
+            let file: PathBuf = dir.join(format!("{}.db", unique_name("t")));
+            format!("sqlite://{}", file.display())
+        }
+        Db::Postgres => {
+            let admin = postgres_admin_url();
+            let name = unique_name("tally_test");
+            let mut conn = PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL server");
+            conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await.expect("create test database");
+            with_database(&admin, &name)
+        }
+    }
+}
+
+/// `admin` with its database name replaced by `name`.
+pub fn with_database(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin, String::new()),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    format!("{server}/{name}{query}")
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_on(fresh_database(db).await).await
+}
+
+/// Starts the real application on a free port over `database_url`.
+pub async fn spawn_app_on(database_url: String) -> TestApp {
+    let args = ServeArgs {
+        http: HttpArgs { listen: "127.0.0.1:0".parse().unwrap(), site_root: PathBuf::from("../target/site") },
+        database_url: database_url.clone(),
+    };
+    let app = Application::build(&args).await.expect("the server starts");
+    let addr = app.local_addr();
+    let storage = app.storage();
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until(async move {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    TestApp {
+        addr,
+        database_url,
+        storage,
+        client: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
