@@ -25,43 +25,68 @@ pub fn mount(root: ShadowRoot, program: String, api_base: String) {
     leptos::mount::mount_to(container, move || view! { <Widget program api_base/> }).forget();
 }
 
-async fn fetch_summary(api_base: &str, program: &str) -> Result<ProgramSummary, String> {
+/// What the panel shows while and after loading the program.
+#[derive(Clone)]
+enum Load<T> {
+    Loading,
+    Ready(T),
+    Failed,
+}
+
+/// Fetches the program summary. Failures are reported in the browser console, not as text:
+/// formatting JSON and network errors would pull their formatting code into the bundle.
+async fn fetch_summary(api_base: &str, program: &str) -> Option<ProgramSummary> {
     let url = format!("{api_base}/widget/v1/programs/{program}");
-    let response = Request::get(&url).send().await.map_err(|error| error.to_string())?;
+    let response = match Request::get(&url).send().await {
+        Ok(response) => response,
+        Err(_) => {
+            web_sys::console::warn_1(&"[tally] the Tally server could not be reached".into());
+            return None;
+        }
+    };
     if !response.ok() {
-        return Err(format!("the server answered {}", response.status()));
+        web_sys::console::warn_2(&"[tally] the Tally server answered".into(), &response.status().into());
+        return None;
     }
-    response.json::<ProgramSummary>().await.map_err(|error| error.to_string())
+    let summary = response.json::<ProgramSummary>().await.ok();
+    if summary.is_none() {
+        web_sys::console::warn_1(&"[tally] the Tally server sent an unexpected answer".into());
+    }
+    summary
 }
 
 #[component]
 fn Widget(program: String, api_base: String) -> impl IntoView {
-    let (reload, set_reload) = signal(0u32);
-    let summary = LocalResource::new(move || {
-        reload.track();
+    // A plain signal fed by a task keeps Suspense and async-derived machinery out of the bundle.
+    let summary = RwSignal::new(Load::Loading);
+    let load = move || {
+        summary.set(Load::Loading);
         let (api_base, program) = (api_base.clone(), program.clone());
-        async move { fetch_summary(&api_base, &program).await }
-    });
+        leptos::task::spawn_local(async move {
+            summary.set(match fetch_summary(&api_base, &program).await {
+                Some(loaded) => Load::Ready(loaded),
+                None => Load::Failed,
+            });
+        });
+    };
+    load();
 
     view! {
         <section class="panel" role="region" aria-label="Rewards">
-            <Suspense fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
-                {move || Suspend::new(async move {
-                    match summary.await {
-                        Ok(summary) => view! {
-                            <h2 class="title">{summary.name.clone()} " Rewards"</h2>
-                            <p class="lead">"Join to earn " {summary.points_name.clone()} " on every order."</p>
-                        }.into_any(),
-                        Err(error) => {
-                            web_sys::console::warn_1(&format!("[tally] could not load the program: {error}").into());
-                            view! {
-                                <p class="error" role="alert">"Rewards are unavailable right now."</p>
-                                <button class="button" on:click=move |_| set_reload.update(|n| *n += 1)>"Try again"</button>
-                            }.into_any()
-                        }
-                    }
-                })}
-            </Suspense>
+            {move || match summary.get() {
+                Load::Loading => view! { <div class="skeleton" aria-busy="true"></div> }.into_any(),
+                Load::Ready(summary) => view! {
+                    <h2 class="title">{summary.name} " Rewards"</h2>
+                    <p class="lead">"Join to earn " {summary.points_name} " on every order."</p>
+                }.into_any(),
+                Load::Failed => {
+                    let retry = load.clone();
+                    view! {
+                        <p class="error" role="alert">"Rewards are unavailable right now."</p>
+                        <button class="button" on:click=move |_| retry()>"Try again"</button>
+                    }.into_any()
+                }
+            }}
         </section>
     }
 }

@@ -26,7 +26,7 @@ const WASM_FEATURES: &[&str] = &[
 pub fn build_console(ws: &Workspace) -> Result<(), String> {
     let wasm = compile_wasm(ws, "tally-app", Some("hydrate"))?;
     let pkg = ws.site().join("pkg");
-    bindgen_and_optimise(&wasm, &pkg, "tally")?;
+    bindgen_and_optimise(ws, &wasm, &pkg, "tally")?;
     copy(&ws.root.join("style/console.css"), &pkg.join("tally.css"))?;
     precompress_dir(&pkg)
 }
@@ -36,7 +36,7 @@ pub fn build_console(ws: &Workspace) -> Result<(), String> {
 pub fn build_widget(ws: &Workspace) -> Result<(), String> {
     let wasm = compile_wasm(ws, "tally-widget", None)?;
     let staging = ws.target_dir.join("widget-staging");
-    bindgen_and_optimise(&wasm, &staging, "tally_widget")?;
+    bindgen_and_optimise(ws, &wasm, &staging, "tally_widget")?;
     let js = read(&staging.join("tally_widget.js"))?;
     let wasm = read(&staging.join("tally_widget_bg.wasm"))?;
     let hash = fnv1a_hex(&[js.as_slice(), wasm.as_slice()].concat());
@@ -64,14 +64,14 @@ fn compile_wasm(ws: &Workspace, package: &str, feature: Option<&str>) -> Result<
     Ok(ws.target_dir.join(WASM_TARGET).join(WASM_PROFILE).join(format!("{}.wasm", package.replace('-', "_"))))
 }
 
-fn bindgen_and_optimise(wasm: &Path, out_dir: &Path, out_name: &str) -> Result<(), String> {
+fn bindgen_and_optimise(ws: &Workspace, wasm: &Path, out_dir: &Path, out_name: &str) -> Result<(), String> {
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--no-typescript", "--out-name", out_name, "--out-dir"])
         .arg(out_dir)
         .arg(wasm))
     .map_err(|e| format!("{e}\n  (is the pinned wasm-bindgen-cli installed? run ./scripts/bootstrap)"))?;
     let bg = out_dir.join(format!("{out_name}_bg.wasm"));
-    run(Command::new(wasm_opt())
+    run(Command::new(wasm_opt(ws))
         .args(["-Oz", "--strip-debug", "--strip-producers"])
         .args(WASM_FEATURES)
         .arg(&bg)
@@ -81,11 +81,11 @@ fn bindgen_and_optimise(wasm: &Path, out_dir: &Path, out_name: &str) -> Result<(
 }
 
 /// `TALLY_WASM_OPT`, else the checkout's npm install, else PATH.
-fn wasm_opt() -> PathBuf {
+fn wasm_opt(ws: &Workspace) -> PathBuf {
     if let Some(path) = env::var_os("TALLY_WASM_OPT") {
         return path.into();
     }
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../node_modules/.bin/wasm-opt");
+    let local = ws.root.join("node_modules/.bin/wasm-opt");
     if local.exists() {
         local
     } else {

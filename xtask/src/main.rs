@@ -10,7 +10,7 @@ mod bundle;
 
 use std::{
     env,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Command, ExitCode},
 };
 
@@ -39,7 +39,10 @@ pub struct Workspace {
 
 impl Workspace {
     fn locate() -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned();
+        // Read at run time, not compile time: checkouts share one target dir, so this binary
+        // may have been compiled in another checkout.
+        let xtask_dir = env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).expect("run me with `cargo xtask`");
+        let root = xtask_dir.parent().expect("xtask lives in the workspace").to_owned();
         let target_dir = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
         Self { root, target_dir }
     }
