@@ -3,6 +3,7 @@
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod ledger;
 pub mod programs;
 pub mod storage;
 pub mod telemetry;
