@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use axum::{response::Html, routing::get, Router};
 use tokio::net::TcpListener;
 
-use crate::{config::DemoArgs, programs::Program, storage, telemetry, Application, StartError};
+use crate::{config::DemoArgs, programs::{Program, ProgramSettings}, storage, telemetry, Application, StartError};
 
 pub const DEMO_PUBLISHABLE_KEY: &str = "pk_demo";
+pub const DEMO_WIDGET_SECRET: &str = "whsec_demo_not_secret";
 
 pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     let storefront_listener = TcpListener::bind(args.storefront_listen)
@@ -58,6 +59,9 @@ pub fn demo_program(storefront: SocketAddr) -> Program {
         points_name: "points".to_owned(),
         publishable_key: DEMO_PUBLISHABLE_KEY.to_owned(),
         allowed_origins,
+        // Known on purpose, so the demo storefront can sign customer tokens: demo data only.
+        widget_secret: DEMO_WIDGET_SECRET.to_owned(),
+        settings: ProgramSettings::default(),
     }
 }
 

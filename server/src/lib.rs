@@ -1,10 +1,12 @@
 //! The Tally server: storage, HTTP APIs, console rendering and the widget loader.
 
 pub mod config;
+pub mod customers;
 pub mod demo;
 pub mod http;
 pub mod ledger;
 pub mod programs;
+pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 

@@ -1,5 +1,12 @@
 //! Programs: the stores hosted on this server. Every other record belongs to exactly one.
 
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    ledger::{ClawbackPolicy, ExpiryPolicy},
+    secrets,
+};
+
 /// A program as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
@@ -11,9 +18,94 @@ pub struct Program {
     pub publishable_key: String,
     /// Storefront origins allowed to call the widget API (`https://shop.example`).
     pub allowed_origins: Vec<String>,
+    /// Signs customer JWTs (HS256), shared with the merchant's backend.
+    pub widget_secret: String,
+    pub settings: ProgramSettings,
+}
+
+/// How the program's points behave. Stored as JSON; absent fields take their defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProgramSettings {
+    /// Days purchase points stay pending (0: available at once).
+    pub pending_days: u32,
+    pub expiry: ExpiryPolicy,
+    pub clawback: ClawbackPolicy,
+}
+
+/// A secret API key as stored: only its hash and a recognisable prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub key_hash: String,
+    pub key_prefix: String,
+}
+
+impl ApiKeyRecord {
+    /// A new secret key (`sk_...`, shown once) and the record that is stored for it.
+    pub fn generate() -> (String, Self) {
+        let secret = secrets::random_token("sk_", 32);
+        let record = Self {
+            id: secrets::random_token("key_", 8),
+            key_hash: secrets::hash_secret(&secret),
+            key_prefix: secret[..10].to_owned(),
+        };
+        (secret, record)
+    }
+}
+
+/// What `tally program create` prints: the secrets appear here and nowhere else.
+#[derive(Debug, Serialize)]
+pub struct CreatedProgram {
+    pub program_id: String,
+    pub secret_key: String,
+    pub publishable_key: String,
+    pub widget_secret: String,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProgramError {
+    #[error("the program name must be 1 to 200 characters")]
+    Name,
+    #[error("the currency must be an ISO 4217 code of three capital letters, like USD")]
+    Currency,
+    #[error("an allowed origin must look like https://shop.example (scheme, host, optional port): {0:?}")]
+    Origin(String),
 }
 
 impl Program {
+    /// A new program with fresh keys; returns it with its secret API key record and the
+    /// secret key itself.
+    pub fn create(
+        name: &str,
+        currency: &str,
+        points_name: &str,
+        allowed_origins: Vec<String>,
+    ) -> Result<(Self, ApiKeyRecord, String), ProgramError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ProgramError::Name);
+        }
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(ProgramError::Currency);
+        }
+        if let Some(bad) = allowed_origins.iter().find(|origin| !is_origin(origin)) {
+            return Err(ProgramError::Origin(bad.clone()));
+        }
+        let (secret_key, api_key) = ApiKeyRecord::generate();
+        let program = Self {
+            id: secrets::random_token("prg_", 8),
+            name: name.to_owned(),
+            currency: currency.to_owned(),
+            points_name: points_name.to_owned(),
+            publishable_key: secrets::random_token("pk_", 16),
+            allowed_origins,
+            widget_secret: secrets::random_token("whsec_", 32),
+            settings: ProgramSettings::default(),
+        };
+        Ok((program, api_key, secret_key))
+    }
+
     /// Exact match on scheme, host and port, as browsers send the `Origin` header.
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.allowed_origins.iter().any(|allowed| allowed == origin)
@@ -25,5 +117,44 @@ impl Program {
             currency: self.currency.clone(),
             points_name: self.points_name.clone(),
         }
+    }
+}
+
+/// `scheme://host[:port]` with nothing after it: the form of the `Origin` header.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else { return false };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#', ' ', '@'])
+        && rest.split_once(':').is_none_or(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_validates_and_generates_distinct_keys() {
+        let (program, key, secret) =
+            Program::create("Demo Store", "USD", "points", vec!["https://shop.example".into()]).unwrap();
+        assert!(program.id.starts_with("prg_") && program.publishable_key.starts_with("pk_"));
+        assert!(secret.starts_with("sk_") && program.widget_secret.starts_with("whsec_"));
+        assert_eq!(key.key_hash, secrets::hash_secret(&secret));
+        assert!(secret.starts_with(&key.key_prefix));
+        assert_eq!(Program::create(" ", "USD", "points", vec![]).unwrap_err(), ProgramError::Name);
+        assert_eq!(Program::create("S", "usd", "points", vec![]).unwrap_err(), ProgramError::Currency);
+        assert!(matches!(
+            Program::create("S", "USD", "points", vec!["https://shop.example/path".into()]),
+            Err(ProgramError::Origin(_))
+        ));
+    }
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        assert!(is_origin("http://127.0.0.1:3100"));
+        assert!(is_origin("https://shop.example"));
+        assert!(!is_origin("shop.example"));
+        assert!(!is_origin("https://shop.example/"));
+        assert!(!is_origin("https://shop.example:99999"));
     }
 }

@@ -18,10 +18,12 @@
 //! pending until its `available_at`; an expiring lot leaves through an `expire` entry.
 
 mod account;
+mod operation;
 #[cfg(test)]
 mod tests;
 
 pub use account::{Account, Lot, OrderTotals};
+pub use operation::Operation;
 use serde::{Deserialize, Serialize};
 
 /// Points are whole numbers; negative means points leaving the customer.
@@ -66,9 +68,10 @@ pub enum EntryKind {
 }
 
 /// How a customer's lots expire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ExpiryPolicy {
+    #[default]
     Never,
     /// Each lot expires this many days after it was earned.
     AfterEarning {

@@ -1,14 +1,19 @@
 //! Storage behind one trait. `SqlStorage` implements it for SQLite (embedded, one file) and
 //! PostgreSQL (production, several replicas). Every query binds its parameters; none is built
-//! from strings. Queries are written once with `$N` placeholders, which both databases accept.
+//! from user input. Queries are written once with `$N` placeholders, which both databases accept.
 
 mod sql;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
-use crate::programs::Program;
+use crate::{
+    customers::{CustomerId, CustomerProfile},
+    ledger::{Account, ClawbackPolicy, EntryKind, ExpiryPolicy, LedgerError, Operation, Points, Timestamp},
+    programs::{ApiKeyRecord, Program},
+};
 pub use sql::SqlStorage;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,16 +26,135 @@ pub enum StorageError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A customer as stored, with their ledger state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomerRecord {
+    pub customer_id: String,
+    pub profile: CustomerProfile,
+    pub created_at: Timestamp,
+    pub account: Account,
+    pub lifetime_earned: Points,
+    pub lifetime_redeemed: Points,
+}
+
+/// One ledger entry as stored and shown through the API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRecord {
+    pub seq: u64,
+    pub kind: EntryKind,
+    pub points: Points,
+    pub source: String,
+    pub reference: Option<String>,
+    pub order_id: Option<String>,
+    pub available_at: Timestamp,
+    pub created_at: Timestamp,
+    pub balance_after: Points,
+    pub shortfall: Points,
+    pub rule_snapshot: Option<serde_json::Value>,
+    pub client_id: String,
+}
+
+/// A write's client id (I3): `kind` is its namespace (`event`, `refund`, `redemption`, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientId {
+    pub kind: &'static str,
+    pub id: String,
+    /// Fingerprint of the request body: a replay must carry the same one.
+    pub request_hash: String,
+}
+
+/// One ledger write: the operation and everything storage records with its entries.
+#[derive(Clone, Debug)]
+pub struct LedgerWrite {
+    pub program_id: String,
+    pub customer_id: CustomerId,
+    pub client_id: ClientId,
+    pub operation: Operation,
+    pub source: String,
+    pub reference: Option<String>,
+    pub rule_snapshot: Option<serde_json::Value>,
+    pub expiry: ExpiryPolicy,
+    pub clawback: ClawbackPolicy,
+    pub now: Timestamp,
+}
+
+/// What a write committed, stored with its client id and returned again on a replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteResult {
+    pub customer_id: String,
+    pub entries: Vec<EntryRecord>,
+    pub available: Points,
+    pub pending: Points,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Applied(WriteResult),
+    /// The same client id and body again: the original result, nothing applied.
+    Replayed(WriteResult),
+    /// The same client id with a different body.
+    Conflict,
+    /// The ledger refused the operation (nothing was written).
+    Refused(LedgerError),
 }
 
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// Succeeds when the database answers a query.
     async fn ping(&self) -> Result<(), StorageError>;
+
     async fn list_programs(&self) -> Result<Vec<Program>, StorageError>;
+    async fn program_by_id(&self, id: &str) -> Result<Option<Program>, StorageError>;
     async fn program_by_publishable_key(&self, key: &str) -> Result<Option<Program>, StorageError>;
     /// Creates the program or updates its fields and allowed origins, in one transaction.
     async fn upsert_program(&self, program: &Program) -> Result<(), StorageError>;
+    /// Creates a program with its first secret API key.
+    async fn create_program(&self, program: &Program, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError>;
+    /// Revokes every API key of the program, adds `key` and replaces the widget secret.
+    /// `false` when there is no such program.
+    async fn rotate_keys(
+        &self,
+        program_id: &str,
+        key: &ApiKeyRecord,
+        widget_secret: &str,
+        now: Timestamp,
+    ) -> Result<bool, StorageError>;
+    /// The program of a live (unrevoked) API key, found by the key's hash; records its use.
+    async fn program_for_api_key(&self, key_hash: &str, now: Timestamp) -> Result<Option<Program>, StorageError>;
+
+    async fn upsert_customer(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        profile: &CustomerProfile,
+        now: Timestamp,
+    ) -> Result<(), StorageError>;
+    async fn customer(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        expiry: ExpiryPolicy,
+    ) -> Result<Option<CustomerRecord>, StorageError>;
+    /// Newest first; `before` is a seq to page from.
+    async fn entries(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<EntryRecord>, StorageError>;
+    /// The customer an order's points went to.
+    async fn order_customer(&self, program_id: &str, order_id: &str) -> Result<Option<String>, StorageError>;
+
+    /// Applies one ledger write atomically: locks the customer (creating them if new), checks
+    /// the client id (I3), applies the operation to the loaded account, appends the entries,
+    /// updates lots, order totals and the customer, stores the result under the client id, and
+    /// commits. Acknowledged only once committed.
+    async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError>;
 }
 
 /// Opens the database named by `url`, creating a SQLite file if needed, and runs migrations.

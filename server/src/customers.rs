@@ -1,0 +1,141 @@
+//! Customers, keyed by the merchant's own customer id.
+
+use serde::{Deserialize, Serialize};
+
+/// The merchant's id for a customer: 1 to 128 characters, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CustomerId(String);
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a customer id must be 1 to 128 characters without control characters")]
+pub struct InvalidCustomerId;
+
+impl CustomerId {
+    pub fn parse(raw: &str) -> Result<Self, InvalidCustomerId> {
+        let length = raw.chars().count();
+        if (1..=128).contains(&length) && !raw.chars().any(char::is_control) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidCustomerId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What the merchant tells Tally about a customer. All optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerProfile {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `YYYY-MM-DD` (the year may be any, e.g. 1900 when unknown).
+    #[serde(default)]
+    pub birthday: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    #[error("email must be an address like name@example.com, at most 254 characters")]
+    Email,
+    #[error("name must be at most 200 characters")]
+    Name,
+    #[error("birthday must be a date as YYYY-MM-DD")]
+    Birthday,
+    #[error("tags: at most 50, each 1 to 64 characters")]
+    Tags,
+}
+
+impl ProfileError {
+    /// The request field the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Name => "name",
+            Self::Birthday => "birthday",
+            Self::Tags => "tags",
+        }
+    }
+}
+
+impl CustomerProfile {
+    pub fn validate(&self) -> Result<(), ProfileError> {
+        if let Some(email) = &self.email {
+            let well_formed = email.len() <= 254
+                && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !well_formed {
+                return Err(ProfileError::Email);
+            }
+        }
+        if self.name.as_ref().is_some_and(|name| name.chars().count() > 200) {
+            return Err(ProfileError::Name);
+        }
+        if self.birthday.as_deref().is_some_and(|birthday| !is_date(birthday)) {
+            return Err(ProfileError::Birthday);
+        }
+        if self.tags.len() > 50 || self.tags.iter().any(|tag| tag.is_empty() || tag.chars().count() > 64) {
+            return Err(ProfileError::Tags);
+        }
+        Ok(())
+    }
+}
+
+/// `YYYY-MM-DD` naming a real day (leap years included).
+fn is_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let [year, month, day] = parts.as_slice() else { return false };
+    if year.len() != 4 || month.len() != 2 || day.len() != 2 {
+        return false;
+    }
+    let (Ok(year), Ok(month), Ok(day)) = (year.parse::<u32>(), month.parse::<u32>(), day.parse::<u32>()) else {
+        return false;
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days_in_month).contains(&day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ids_are_bounded_and_printable() {
+        assert!(CustomerId::parse("cust-42").is_ok());
+        assert!(CustomerId::parse(&"x".repeat(128)).is_ok());
+        assert_eq!(CustomerId::parse(&"x".repeat(129)), Err(InvalidCustomerId));
+        assert_eq!(CustomerId::parse(""), Err(InvalidCustomerId));
+        assert_eq!(CustomerId::parse("a\nb"), Err(InvalidCustomerId));
+    }
+
+    #[test]
+    fn profiles_are_validated_field_by_field() {
+        let ok = CustomerProfile {
+            email: Some("ana@example.com".into()),
+            name: Some("Ana".into()),
+            birthday: Some("2000-02-29".into()),
+            tags: vec!["vip".into()],
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        let bad_email = CustomerProfile { email: Some("ana".into()), ..ok.clone() };
+        assert_eq!(bad_email.validate(), Err(ProfileError::Email));
+        let bad_day = CustomerProfile { birthday: Some("2001-02-29".into()), ..ok.clone() };
+        assert_eq!(bad_day.validate(), Err(ProfileError::Birthday));
+        let bad_tags = CustomerProfile { tags: vec![String::new()], ..ok };
+        assert_eq!(bad_tags.validate(), Err(ProfileError::Tags));
+    }
+}

@@ -1,0 +1,178 @@
+//! Customers, their ledger state and their entries.
+
+use super::{json_from_db, on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
+use crate::{
+    customers::{CustomerId, CustomerProfile},
+    ledger::{Account, EntryKind, ExpiryPolicy, Lot, Timestamp},
+    storage::{CustomerRecord, EntryRecord, StorageError},
+};
+
+#[derive(sqlx::FromRow)]
+struct CustomerRow {
+    email: Option<String>,
+    name: Option<String>,
+    birthday: Option<String>,
+    tags: String,
+    created_at_ms: i64,
+    last_seq: i64,
+    debt: i64,
+    last_activity_at_ms: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct LotRow {
+    seq: i64,
+    order_id: Option<String>,
+    earned_at_ms: i64,
+    available_at_ms: i64,
+    remaining: i64,
+}
+
+impl LotRow {
+    pub(super) fn into_lot(self) -> Result<Lot, StorageError> {
+        Ok(Lot {
+            seq: seq_from_db(self.seq)?,
+            order_id: self.order_id,
+            earned_at: Timestamp(self.earned_at_ms),
+            available_at: Timestamp(self.available_at_ms),
+            remaining: self.remaining,
+        })
+    }
+}
+
+/// Open lots, oldest first, as the ledger core expects them.
+pub(super) const OPEN_LOTS: &str = "SELECT seq, order_id, earned_at_ms, available_at_ms, remaining FROM lots
+     WHERE program_id = $1 AND customer_id = $2 AND remaining > 0 ORDER BY available_at_ms, seq";
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    seq: i64,
+    kind: String,
+    points: i64,
+    source: String,
+    reference: Option<String>,
+    order_id: Option<String>,
+    available_at_ms: i64,
+    created_at_ms: i64,
+    balance_after: i64,
+    shortfall: i64,
+    rule_snapshot: Option<String>,
+    client_id: String,
+}
+
+impl EntryRow {
+    fn into_record(self) -> Result<EntryRecord, StorageError> {
+        Ok(EntryRecord {
+            seq: seq_from_db(self.seq)?,
+            kind: json_from_db("entry kind", &format!("\"{}\"", self.kind))?,
+            points: self.points,
+            source: self.source,
+            reference: self.reference,
+            order_id: self.order_id,
+            available_at: Timestamp(self.available_at_ms),
+            created_at: Timestamp(self.created_at_ms),
+            balance_after: self.balance_after,
+            shortfall: self.shortfall,
+            rule_snapshot: self.rule_snapshot.as_deref().map(|text| json_from_db("rule snapshot", text)).transpose()?,
+            client_id: self.client_id,
+        })
+    }
+}
+
+/// The stored name of an entry kind (`earn`, `redeem`, ...).
+pub(super) fn kind_to_db(kind: EntryKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|value| value.as_str().map(str::to_owned)).expect("kinds are strings")
+}
+
+impl SqlStorage {
+    pub(super) async fn save_customer(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        profile: &CustomerProfile,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        const UPSERT: &str = "INSERT INTO customers
+                 (program_id, customer_id, email, name, birthday, tags, created_at_ms, updated_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+             ON CONFLICT (program_id, customer_id) DO UPDATE SET email = excluded.email, name = excluded.name,
+                 birthday = excluded.birthday, tags = excluded.tags, updated_at_ms = excluded.updated_at_ms";
+        let tags = serde_json::to_string(&profile.tags).expect("tags serialise");
+        on_pool!(self, |pool| sqlx::query(UPSERT)
+            .bind(program_id)
+            .bind(customer_id.as_str())
+            .bind(&profile.email)
+            .bind(&profile.name)
+            .bind(&profile.birthday)
+            .bind(&tags)
+            .bind(now.0)
+            .execute(pool)
+            .await
+            .map(drop)?);
+        Ok(())
+    }
+
+    pub(super) async fn load_customer(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        expiry: ExpiryPolicy,
+    ) -> Result<Option<CustomerRecord>, StorageError> {
+        const CUSTOMER: &str = "SELECT email, name, birthday, tags, created_at_ms, last_seq, debt, last_activity_at_ms
+             FROM customers WHERE program_id = $1 AND customer_id = $2";
+        const LIFETIME: &str = "SELECT
+                 CAST(COALESCE(SUM(CASE WHEN kind = 'earn' THEN points ELSE 0 END), 0) AS BIGINT),
+                 CAST(COALESCE(SUM(CASE WHEN kind = 'redeem' THEN -points ELSE 0 END), 0) AS BIGINT)
+             FROM ledger_entries WHERE program_id = $1 AND customer_id = $2";
+        let id = customer_id.as_str();
+        let (row, lots, lifetime): (Option<CustomerRow>, Vec<LotRow>, (i64, i64)) = on_pool!(self, |pool| {
+            let row = sqlx::query_as(CUSTOMER).bind(program_id).bind(id).fetch_optional(pool).await?;
+            let lots = sqlx::query_as(OPEN_LOTS).bind(program_id).bind(id).fetch_all(pool).await?;
+            let lifetime = sqlx::query_as(LIFETIME).bind(program_id).bind(id).fetch_one(pool).await?;
+            (row, lots, lifetime)
+        });
+        let Some(row) = row else { return Ok(None) };
+        let account = Account {
+            last_seq: seq_from_db(row.last_seq)?,
+            lots: lots.into_iter().map(LotRow::into_lot).collect::<Result<_, _>>()?,
+            debt: row.debt,
+            last_activity_at: row.last_activity_at_ms.map(Timestamp),
+            expiry,
+        };
+        Ok(Some(CustomerRecord {
+            customer_id: id.to_owned(),
+            profile: CustomerProfile {
+                email: row.email,
+                name: row.name,
+                birthday: row.birthday,
+                tags: json_from_db("customer tags", &row.tags)?,
+            },
+            created_at: Timestamp(row.created_at_ms),
+            account,
+            lifetime_earned: lifetime.0,
+            lifetime_redeemed: lifetime.1,
+        }))
+    }
+
+    pub(super) async fn load_entries(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<EntryRecord>, StorageError> {
+        const SQL: &str = "SELECT seq, kind, points, source, reference, order_id, available_at_ms, created_at_ms,
+                 balance_after, shortfall, rule_snapshot, client_id
+             FROM ledger_entries WHERE program_id = $1 AND customer_id = $2 AND seq < $3
+             ORDER BY seq DESC LIMIT $4";
+        let before = before.map_or(i64::MAX, seq_to_db);
+        let rows: Vec<EntryRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(program_id)
+            .bind(customer_id.as_str())
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?);
+        rows.into_iter().map(EntryRow::into_record).collect()
+    }
+}

@@ -1,0 +1,253 @@
+//! Ledger writes: one transaction per write, the customer locked for its duration.
+
+use std::collections::HashMap;
+
+use super::{customers::kind_to_db, customers::LotRow, customers::OPEN_LOTS, on_pool, seq_from_db, seq_to_db};
+use super::{json_from_db, Dialect, Pool, SqlStorage};
+use crate::{
+    ledger::{Account, OrderTotals, Timestamp},
+    storage::{EntryRecord, LedgerWrite, StorageError, WriteOutcome, WriteResult},
+};
+
+/// SQLite takes the write lock at BEGIN (a deferred transaction could fail to upgrade its read
+/// lock under contention); PostgreSQL locks the customer's row instead.
+const BEGIN_SQLITE: &str = "BEGIN IMMEDIATE";
+const BEGIN_POSTGRES: &str = "BEGIN";
+
+const ENSURE_CUSTOMER: &str = "INSERT INTO customers (program_id, customer_id, created_at_ms, updated_at_ms)
+     VALUES ($1, $2, $3, $3) ON CONFLICT (program_id, customer_id) DO NOTHING";
+const LOCK_CUSTOMER_SQLITE: &str =
+    "SELECT last_seq, debt, last_activity_at_ms FROM customers WHERE program_id = $1 AND customer_id = $2";
+const LOCK_CUSTOMER_POSTGRES: &str = "SELECT last_seq, debt, last_activity_at_ms FROM customers
+     WHERE program_id = $1 AND customer_id = $2 FOR UPDATE";
+const FIND_CLIENT_ID: &str =
+    "SELECT request_hash, response FROM idempotency_keys WHERE program_id = $1 AND kind = $2 AND client_id = $3";
+const ORDER_TOTALS: &str = "SELECT earned, taken_back FROM orders WHERE program_id = $1 AND order_id = $2";
+const INSERT_ENTRY: &str = "INSERT INTO ledger_entries
+         (program_id, customer_id, seq, kind, points, source, reference, order_id, available_at_ms,
+          created_at_ms, balance_after, shortfall, rule_snapshot, client_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+const INSERT_CONSUMPTION: &str =
+    "INSERT INTO ledger_consumptions (program_id, customer_id, entry_seq, lot_seq, points) VALUES ($1, $2, $3, $4, $5)";
+const INSERT_LOT: &str = "INSERT INTO lots (program_id, customer_id, seq, order_id, earned_at_ms, available_at_ms, remaining)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const UPDATE_LOT: &str = "UPDATE lots SET remaining = $1 WHERE program_id = $2 AND customer_id = $3 AND seq = $4";
+const SAVE_ORDER: &str = "INSERT INTO orders (program_id, order_id, customer_id, earned, taken_back)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (program_id, order_id) DO UPDATE SET earned = excluded.earned, taken_back = excluded.taken_back";
+const SAVE_CUSTOMER_STATE: &str = "UPDATE customers SET last_seq = $1, debt = $2, last_activity_at_ms = $3
+     WHERE program_id = $4 AND customer_id = $5";
+const SAVE_CLIENT_ID: &str =
+    "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// What a write found under its client id, decided before anything is applied.
+fn replay_or_conflict(stored: Option<(String, String)>, request_hash: &str) -> Result<Option<WriteOutcome>, StorageError> {
+    match stored {
+        None => Ok(None),
+        Some((hash, response)) if hash == request_hash => {
+            Ok(Some(WriteOutcome::Replayed(json_from_db("stored response", &response)?)))
+        }
+        Some(_) => Ok(Some(WriteOutcome::Conflict)),
+    }
+}
+
+impl SqlStorage {
+    pub(super) async fn apply_write(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
+        match self.try_apply_write(write).await {
+            // Another customer's write committed the same client id first (PostgreSQL only:
+            // SQLite runs writes one at a time): answer as a replay or a conflict.
+            Err(StorageError::Query(sqlx::Error::Database(error))) if error.is_unique_violation() => {
+                const SQL: &str = FIND_CLIENT_ID;
+                let client = &write.client_id;
+                let stored: Option<(String, String)> = on_pool!(self, |pool| sqlx::query_as(SQL)
+                    .bind(&write.program_id)
+                    .bind(client.kind)
+                    .bind(&client.id)
+                    .fetch_optional(pool)
+                    .await?);
+                replay_or_conflict(stored, &client.request_hash)?
+                    .ok_or_else(|| StorageError::Corrupt("unique violation without a stored client id".into()))
+            }
+            other => other,
+        }
+    }
+
+    async fn try_apply_write(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
+        let program = write.program_id.as_str();
+        let customer = write.customer_id.as_str();
+        let client = &write.client_id;
+        let now = write.now;
+        on_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.pick(BEGIN_SQLITE, BEGIN_POSTGRES)).await?;
+            sqlx::query(ENSURE_CUSTOMER).bind(program).bind(customer).bind(now.0).execute(&mut *tx).await?;
+            let (last_seq, debt, last_activity): (i64, i64, Option<i64>) =
+                sqlx::query_as(dialect.pick(LOCK_CUSTOMER_SQLITE, LOCK_CUSTOMER_POSTGRES))
+                    .bind(program)
+                    .bind(customer)
+                    .fetch_one(&mut *tx)
+                    .await?;
+
+            // I3: the client id is checked under the customer's lock, so a concurrent replay
+            // of the same write waits here and then finds it.
+            let stored: Option<(String, String)> = sqlx::query_as(FIND_CLIENT_ID)
+                .bind(program)
+                .bind(client.kind)
+                .bind(&client.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(outcome) = replay_or_conflict(stored, &client.request_hash)? {
+                tx.rollback().await?;
+                return Ok(outcome);
+            }
+
+            let lots: Vec<LotRow> = sqlx::query_as(OPEN_LOTS).bind(program).bind(customer).fetch_all(&mut *tx).await?;
+            let mut account = Account {
+                last_seq: seq_from_db(last_seq)?,
+                lots: lots.into_iter().map(LotRow::into_lot).collect::<Result<_, _>>()?,
+                debt,
+                last_activity_at: last_activity.map(Timestamp),
+                expiry: write.expiry,
+            };
+            let before: HashMap<u64, i64> = account.lots.iter().map(|lot| (lot.seq, lot.remaining)).collect();
+            let order_id = write.operation.order_id();
+            let mut order = match order_id {
+                Some(order_id) => {
+                    let totals: Option<(i64, i64)> =
+                        sqlx::query_as(ORDER_TOTALS).bind(program).bind(order_id).fetch_optional(&mut *tx).await?;
+                    totals.map(|(earned, taken_back)| OrderTotals { earned, taken_back }).unwrap_or_default()
+                }
+                None => OrderTotals::default(),
+            };
+
+            let new_entries = match write.operation.apply(&mut account, &mut order, now, write.clawback) {
+                Ok(entries) => entries,
+                Err(refusal) => {
+                    tx.rollback().await?;
+                    return Ok(WriteOutcome::Refused(refusal));
+                }
+            };
+
+            let snapshot = write.rule_snapshot.as_ref().map(|value| value.to_string());
+            let mut records = Vec::with_capacity(new_entries.len());
+            for entry in new_entries {
+                // Settlement entries (expiry) belong to no client write's source.
+                let is_expiry = entry.kind == crate::ledger::EntryKind::Expire;
+                let source = if is_expiry { "expiry".to_owned() } else { write.source.clone() };
+                let reference = if is_expiry { None } else { write.reference.clone() };
+                let record = EntryRecord {
+                    seq: entry.seq,
+                    kind: entry.kind,
+                    points: entry.points,
+                    source,
+                    reference,
+                    order_id: entry.order_id.clone(),
+                    available_at: entry.available_at,
+                    created_at: now,
+                    balance_after: entry.balance_after,
+                    shortfall: entry.shortfall,
+                    rule_snapshot: if is_expiry { None } else { write.rule_snapshot.clone() },
+                    client_id: client.id.clone(),
+                };
+                sqlx::query(INSERT_ENTRY)
+                    .bind(program)
+                    .bind(customer)
+                    .bind(seq_to_db(record.seq))
+                    .bind(kind_to_db(record.kind))
+                    .bind(record.points)
+                    .bind(&record.source)
+                    .bind(&record.reference)
+                    .bind(&record.order_id)
+                    .bind(record.available_at.0)
+                    .bind(now.0)
+                    .bind(record.balance_after)
+                    .bind(record.shortfall)
+                    .bind(if is_expiry { None } else { snapshot.clone() })
+                    .bind(&record.client_id)
+                    .execute(&mut *tx)
+                    .await?;
+                for (lot_seq, points) in &entry.consumed {
+                    sqlx::query(INSERT_CONSUMPTION)
+                        .bind(program)
+                        .bind(customer)
+                        .bind(seq_to_db(entry.seq))
+                        .bind(seq_to_db(*lot_seq))
+                        .bind(points)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                records.push(record);
+            }
+
+            // The lots projection: new lots inserted, changed ones updated, emptied ones zeroed.
+            let after: HashMap<u64, i64> = account.lots.iter().map(|lot| (lot.seq, lot.remaining)).collect();
+            for lot in &account.lots {
+                match before.get(&lot.seq) {
+                    None => {
+                        sqlx::query(INSERT_LOT)
+                            .bind(program)
+                            .bind(customer)
+                            .bind(seq_to_db(lot.seq))
+                            .bind(&lot.order_id)
+                            .bind(lot.earned_at.0)
+                            .bind(lot.available_at.0)
+                            .bind(lot.remaining)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Some(&remaining) if remaining != lot.remaining => {
+                        sqlx::query(UPDATE_LOT)
+                            .bind(lot.remaining)
+                            .bind(program)
+                            .bind(customer)
+                            .bind(seq_to_db(lot.seq))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Some(_) => {}
+                }
+            }
+            for seq in before.keys().filter(|seq| !after.contains_key(seq)) {
+                sqlx::query(UPDATE_LOT).bind(0_i64).bind(program).bind(customer).bind(seq_to_db(*seq)).execute(&mut *tx).await?;
+            }
+
+            if let Some(order_id) = order_id {
+                sqlx::query(SAVE_ORDER)
+                    .bind(program)
+                    .bind(order_id)
+                    .bind(customer)
+                    .bind(order.earned)
+                    .bind(order.taken_back)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(SAVE_CUSTOMER_STATE)
+                .bind(seq_to_db(account.last_seq))
+                .bind(account.debt)
+                .bind(account.last_activity_at.map(|at| at.0))
+                .bind(program)
+                .bind(customer)
+                .execute(&mut *tx)
+                .await?;
+
+            let result = WriteResult {
+                customer_id: customer.to_owned(),
+                entries: records,
+                available: account.available(now),
+                pending: account.pending(now),
+            };
+            let response = serde_json::to_string(&result).expect("results serialise");
+            sqlx::query(SAVE_CLIENT_ID)
+                .bind(program)
+                .bind(client.kind)
+                .bind(&client.id)
+                .bind(&client.request_hash)
+                .bind(response)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(WriteOutcome::Applied(result))
+        })
+    }
+}

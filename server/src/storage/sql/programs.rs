@@ -1,0 +1,225 @@
+//! Programs and their API keys.
+
+use async_trait::async_trait;
+
+use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
+use crate::{
+    ledger::Timestamp,
+    programs::{ApiKeyRecord, Program},
+    storage::{CustomerRecord, EntryRecord, LedgerWrite, Storage, StorageError, WriteOutcome},
+};
+
+/// A recorded key use is refreshed at most this often, so reads do not all become writes.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
+#[derive(sqlx::FromRow)]
+struct ProgramRow {
+    id: String,
+    name: String,
+    currency: String,
+    points_name: String,
+    publishable_key: String,
+    widget_secret: String,
+    settings: String,
+}
+
+impl SqlStorage {
+    async fn origins_of(&self, program_id: &str) -> Result<Vec<String>, StorageError> {
+        const SQL: &str = "SELECT origin FROM program_allowed_origins WHERE program_id = $1 ORDER BY origin";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(program_id).fetch_all(pool).await?))
+    }
+
+    async fn to_program(&self, row: ProgramRow) -> Result<Program, StorageError> {
+        let allowed_origins = self.origins_of(&row.id).await?;
+        Ok(Program {
+            settings: json_from_db("program settings", &row.settings)?,
+            id: row.id,
+            name: row.name,
+            currency: row.currency,
+            points_name: row.points_name,
+            publishable_key: row.publishable_key,
+            allowed_origins,
+            widget_secret: row.widget_secret,
+        })
+    }
+
+    async fn program_where(&self, sql: &'static str, value: &str) -> Result<Option<Program>, StorageError> {
+        let row: Option<ProgramRow> = on_pool!(self, |pool| sqlx::query_as(sql).bind(value).fetch_optional(pool).await?);
+        match row {
+            Some(row) => Ok(Some(self.to_program(row).await?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Inserts or updates a program and replaces its allowed origins, inside `$tx`.
+macro_rules! save_program {
+    ($tx:expr, $program:expr, $now:expr) => {{
+        const UPSERT: &str = "INSERT INTO programs
+                 (id, name, currency, points_name, publishable_key, widget_secret, settings, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, currency = excluded.currency,
+                 points_name = excluded.points_name, publishable_key = excluded.publishable_key,
+                 widget_secret = excluded.widget_secret, settings = excluded.settings";
+        const CLEAR_ORIGINS: &str = "DELETE FROM program_allowed_origins WHERE program_id = $1";
+        const ADD_ORIGIN: &str = "INSERT INTO program_allowed_origins (program_id, origin) VALUES ($1, $2)";
+        let program: &Program = $program;
+        let settings = serde_json::to_string(&program.settings).expect("settings serialise");
+        sqlx::query(UPSERT)
+            .bind(&program.id)
+            .bind(&program.name)
+            .bind(&program.currency)
+            .bind(&program.points_name)
+            .bind(&program.publishable_key)
+            .bind(&program.widget_secret)
+            .bind(settings)
+            .bind($now.0)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query(CLEAR_ORIGINS).bind(&program.id).execute(&mut *$tx).await?;
+        for origin in &program.allowed_origins {
+            sqlx::query(ADD_ORIGIN).bind(&program.id).bind(origin).execute(&mut *$tx).await?;
+        }
+    }};
+}
+
+const INSERT_KEY: &str =
+    "INSERT INTO api_keys (id, program_id, key_hash, key_prefix, created_at_ms) VALUES ($1, $2, $3, $4, $5)";
+
+#[async_trait]
+impl Storage for SqlStorage {
+    async fn ping(&self) -> Result<(), StorageError> {
+        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn list_programs(&self) -> Result<Vec<Program>, StorageError> {
+        const SQL: &str = "SELECT id, name, currency, points_name, publishable_key, widget_secret, settings
+             FROM programs ORDER BY created_at_ms, id";
+        let rows: Vec<ProgramRow> = on_pool!(self, |pool| sqlx::query_as(SQL).fetch_all(pool).await?);
+        let mut programs = Vec::with_capacity(rows.len());
+        for row in rows {
+            programs.push(self.to_program(row).await?);
+        }
+        Ok(programs)
+    }
+
+    async fn program_by_id(&self, id: &str) -> Result<Option<Program>, StorageError> {
+        const SQL: &str = "SELECT id, name, currency, points_name, publishable_key, widget_secret, settings
+             FROM programs WHERE id = $1";
+        self.program_where(SQL, id).await
+    }
+
+    async fn program_by_publishable_key(&self, key: &str) -> Result<Option<Program>, StorageError> {
+        const SQL: &str = "SELECT id, name, currency, points_name, publishable_key, widget_secret, settings
+             FROM programs WHERE publishable_key = $1";
+        self.program_where(SQL, key).await
+    }
+
+    async fn upsert_program(&self, program: &Program) -> Result<(), StorageError> {
+        let now = crate::ledger::Clock::now(&crate::ledger::SystemClock);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            save_program!(tx, program, now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn create_program(&self, program: &Program, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            save_program!(tx, program, now);
+            sqlx::query(INSERT_KEY)
+                .bind(&key.id)
+                .bind(&program.id)
+                .bind(&key.key_hash)
+                .bind(&key.key_prefix)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn rotate_keys(
+        &self,
+        program_id: &str,
+        key: &ApiKeyRecord,
+        widget_secret: &str,
+        now: Timestamp,
+    ) -> Result<bool, StorageError> {
+        const SET_SECRET: &str = "UPDATE programs SET widget_secret = $1 WHERE id = $2";
+        const REVOKE: &str = "UPDATE api_keys SET revoked_at_ms = $1 WHERE program_id = $2 AND revoked_at_ms IS NULL";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(SET_SECRET).bind(widget_secret).bind(program_id).execute(&mut *tx).await?;
+            if updated.rows_affected() == 0 {
+                return Ok(false);
+            }
+            sqlx::query(REVOKE).bind(now.0).bind(program_id).execute(&mut *tx).await?;
+            sqlx::query(INSERT_KEY)
+                .bind(&key.id)
+                .bind(program_id)
+                .bind(&key.key_hash)
+                .bind(&key.key_prefix)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    async fn program_for_api_key(&self, key_hash: &str, now: Timestamp) -> Result<Option<Program>, StorageError> {
+        const FIND: &str =
+            "SELECT id, program_id, last_used_at_ms FROM api_keys WHERE key_hash = $1 AND revoked_at_ms IS NULL";
+        const TOUCH: &str = "UPDATE api_keys SET last_used_at_ms = $1 WHERE id = $2";
+        let key: Option<(String, String, Option<i64>)> =
+            on_pool!(self, |pool| sqlx::query_as(FIND).bind(key_hash).fetch_optional(pool).await?);
+        let Some((key_id, program_id, last_used)) = key else { return Ok(None) };
+        if last_used.is_none_or(|at| now.0 - at >= LAST_USED_GRANULARITY_MS) {
+            on_pool!(self, |pool| sqlx::query(TOUCH).bind(now.0).bind(&key_id).execute(pool).await.map(drop)?);
+        }
+        self.program_by_id(&program_id).await
+    }
+
+    async fn upsert_customer(
+        &self,
+        program_id: &str,
+        customer_id: &crate::customers::CustomerId,
+        profile: &crate::customers::CustomerProfile,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.save_customer(program_id, customer_id, profile, now).await
+    }
+
+    async fn customer(
+        &self,
+        program_id: &str,
+        customer_id: &crate::customers::CustomerId,
+        expiry: crate::ledger::ExpiryPolicy,
+    ) -> Result<Option<CustomerRecord>, StorageError> {
+        self.load_customer(program_id, customer_id, expiry).await
+    }
+
+    async fn entries(
+        &self,
+        program_id: &str,
+        customer_id: &crate::customers::CustomerId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<EntryRecord>, StorageError> {
+        self.load_entries(program_id, customer_id, before, limit).await
+    }
+
+    async fn order_customer(&self, program_id: &str, order_id: &str) -> Result<Option<String>, StorageError> {
+        const SQL: &str = "SELECT customer_id FROM orders WHERE program_id = $1 AND order_id = $2";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(program_id).bind(order_id).fetch_optional(pool).await?))
+    }
+
+    async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
+        self.apply_write(write).await
+    }
+}
