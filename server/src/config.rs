@@ -20,6 +20,45 @@ pub enum Command {
     Serve(ServeArgs),
     /// Seed a demo program and serve it, plus a sample storefront on a second port.
     Demo(DemoArgs),
+    /// Create, list and re-key programs (stores).
+    Program(ProgramArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProgramArgs {
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tally.db", global = true)]
+    pub database_url: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: ProgramCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ProgramCommand {
+    /// Create a program; prints its id and keys. The secret key is shown only this once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// ISO 4217 code, e.g. USD.
+        #[arg(long)]
+        currency: String,
+        /// What the program calls its points.
+        #[arg(long, default_value = "points")]
+        points_name: String,
+        /// A storefront origin allowed to show the widget, e.g. https://shop.example (repeatable).
+        #[arg(long = "allowed-origin")]
+        allowed_origins: Vec<String>,
+    },
+    /// List the programs on this server.
+    List,
+    /// Replace the secret API key (old keys stop working at once) and the widget secret.
+    RotateKeys {
+        /// The program's id (prg_...).
+        #[arg(long)]
+        program: String,
+    },
 }
 
 /// Where the HTTP server listens and where its built browser assets are.

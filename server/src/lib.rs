@@ -1,5 +1,6 @@
 //! The Tally server: storage, HTTP APIs, console rendering and the widget loader.
 
+pub mod cli;
 pub mod config;
 pub mod customers;
 pub mod demo;
@@ -9,6 +10,7 @@ pub mod programs;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;
+pub mod time;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -41,9 +43,18 @@ impl Application {
     }
 
     pub async fn with_storage(args: &ServeArgs, storage: Arc<dyn Storage>) -> Result<Self, StartError> {
+        Self::with_storage_and_clock(args, storage, Arc::new(time::SystemClock)).await
+    }
+
+    /// With an injected clock: tests move time to check pending periods and expiry.
+    pub async fn with_storage_and_clock(
+        args: &ServeArgs,
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn time::Clock>,
+    ) -> Result<Self, StartError> {
         let addr = args.http.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        let router = http::router(http::AppState::new(storage.clone(), &args.http.site_root));
+        let router = http::router(http::AppState::new(storage.clone(), clock, &args.http.site_root));
         Ok(Self { listener, router, storage })
     }
 

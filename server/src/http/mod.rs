@@ -1,5 +1,6 @@
 //! The HTTP surface: one router, per-area handler modules, shared state.
 
+mod api;
 mod assets;
 mod console;
 mod health;
@@ -12,7 +13,7 @@ use axum::{extract::DefaultBodyLimit, response::Redirect, routing::get, Router};
 use leptos::config::LeptosOptions;
 use tower_http::trace::TraceLayer;
 
-use crate::storage::Storage;
+use crate::{storage::Storage, time::Clock};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -20,17 +21,18 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone, axum::extract::FromRef)]
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
     pub leptos_options: LeptosOptions,
 }
 
 impl AppState {
-    pub fn new(storage: Arc<dyn Storage>, site_root: &Path) -> Self {
+    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, site_root: &Path) -> Self {
         let leptos_options = LeptosOptions::builder()
             .output_name("tally")
             .site_root(site_root.to_string_lossy().into_owned())
             .site_pkg_dir("pkg")
             .build();
-        Self { storage, leptos_options }
+        Self { storage, clock, leptos_options }
     }
 
     fn site_root(&self) -> &Path {
@@ -42,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/admin") }))
         .merge(health::routes())
+        .merge(api::routes(&state))
         .merge(widget_api::routes(&state))
         .merge(assets::routes(&state))
         .merge(console::routes(&state))

@@ -18,11 +18,33 @@ pub struct Problem {
     detail: String,
     /// The stable machine-readable part of `type`, e.g. `not_found`.
     code: &'static str,
+    /// The request field at fault, for validation errors (`lines[2].amount`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { kind: format!("/problems/{code}"), title, status: status.as_u16(), detail: detail.into(), code }
+        Self { kind: format!("/problems/{code}"), title, status: status.as_u16(), detail: detail.into(), code, field: None }
+    }
+
+    /// A request field that is missing, of the wrong type or out of range: 422.
+    pub fn invalid_field(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        let mut problem = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "Invalid request", detail);
+        problem.field = Some(field.into());
+        problem
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+    }
+
+    /// The client id was used before with a different request body (I3).
+    pub fn idempotency_conflict(field: &str, id: &str) -> Self {
+        let detail = format!("{field} {id:?} was already used for a different request; use a new {field}");
+        let mut problem = Self::new(StatusCode::CONFLICT, "idempotency_conflict", "Conflict", detail);
+        problem.field = Some(field.to_owned());
+        problem
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {

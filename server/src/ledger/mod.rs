@@ -24,35 +24,11 @@ mod tests;
 
 pub use account::{Account, Lot, OrderTotals};
 pub use operation::Operation;
+pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Points are whole numbers; negative means points leaving the customer.
 pub type Points = i64;
-
-/// Milliseconds since the Unix epoch, UTC.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Timestamp(pub i64);
-
-impl Timestamp {
-    pub const fn plus_days(self, days: u32) -> Self {
-        Self(self.0 + days as i64 * 86_400_000)
-    }
-}
-
-/// The time source, injected so that pending periods, expiry and tier windows can be tested.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Timestamp;
-}
-
-/// The real clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

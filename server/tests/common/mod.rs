@@ -5,6 +5,7 @@
 use std::{
     net::SocketAddr,
     path::PathBuf,
+    sync::Arc,
     sync::atomic::{AtomicU32, Ordering},
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -12,6 +13,8 @@ use std::{
 use sqlx::{Connection, Executor, PgConnection};
 use tally_server::{
     config::{HttpArgs, ServeArgs},
+    ledger::{Clock, ManualClock, Timestamp},
+    programs::Program,
     storage::Storage,
     Application,
 };
@@ -42,6 +45,33 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request reaches the server")
+    }
+
+    /// Creates a program through storage, as `tally program create` does; returns it with
+    /// its secret key.
+    pub async fn create_program(&self, name: &str) -> (Program, String) {
+        let (program, key, secret) = Program::create(name, "USD", "points", vec![]).unwrap();
+        self.storage.create_program(&program, &key, T0).await.unwrap();
+        (program, secret)
+    }
+
+    /// An authenticated API request.
+    pub fn api(&self, method: reqwest::Method, path: &str, secret: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(secret)
+    }
+
+    pub async fn api_get(&self, path: &str, secret: &str) -> (u16, serde_json::Value) {
+        into_parts(self.api(reqwest::Method::GET, path, secret).send().await.unwrap()).await
+    }
+
+    pub async fn api_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        secret: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        into_parts(self.api(method, path, secret).json(body).send().await.unwrap()).await
     }
 
     /// Stops accepting connections and waits for the server task to finish.
@@ -113,11 +143,25 @@ pub async fn spawn_app(db: Db) -> TestApp {
 
 /// Starts the real application on a free port over `database_url`.
 pub async fn spawn_app_on(database_url: String) -> TestApp {
+    spawn_app_with_clock(database_url, Arc::new(tally_server::ledger::SystemClock)).await
+}
+
+/// A fixed start time for tests that move the clock: 2026-01-01T00:00:00Z.
+pub const T0: Timestamp = Timestamp(1_767_225_600_000);
+
+/// The real application with a clock the test moves.
+pub async fn spawn_app_at(db: Db) -> (TestApp, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::at(T0));
+    (spawn_app_with_clock(fresh_database(db).await, clock.clone()).await, clock)
+}
+
+pub async fn spawn_app_with_clock(database_url: String, clock: Arc<dyn Clock>) -> TestApp {
     let args = ServeArgs {
         http: HttpArgs { listen: "127.0.0.1:0".parse().unwrap(), site_root: PathBuf::from("../target/site") },
         database_url: database_url.clone(),
     };
-    let app = Application::build(&args).await.expect("the server starts");
+    let storage = tally_server::storage::connect(&database_url).await.expect("the database opens");
+    let app = Application::with_storage_and_clock(&args, storage, clock).await.expect("the server starts");
     let addr = app.local_addr();
     let storage = app.storage();
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -136,4 +180,15 @@ pub async fn spawn_app_on(database_url: String) -> TestApp {
         shutdown: Some(shutdown),
         server: Some(server),
     }
+}
+
+/// Status and JSON body of a response; problem bodies must be `application/problem+json`.
+pub async fn into_parts(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    if status >= 400 {
+        assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{status} {body}");
+    }
+    (status, body)
 }

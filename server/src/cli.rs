@@ -1,0 +1,81 @@
+//! `tally program ...`: program administration from the command line.
+
+use crate::{
+    config::{ProgramArgs, ProgramCommand},
+    ledger::{Clock, SystemClock},
+    programs::{ApiKeyRecord, CreatedProgram, Program},
+    secrets, storage,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    #[error(transparent)]
+    Program(#[from] crate::programs::ProgramError),
+    #[error("no program has the id {0:?} (see `tally program list`)")]
+    UnknownProgram(String),
+}
+
+pub async fn program(args: ProgramArgs) -> Result<(), CliError> {
+    let storage = storage::connect(&args.database_url).await?;
+    let now = SystemClock.now();
+    match args.command {
+        ProgramCommand::Create { name, currency, points_name, allowed_origins } => {
+            let (program, key, secret_key) = Program::create(&name, &currency, &points_name, allowed_origins)?;
+            storage.create_program(&program, &key, now).await?;
+            print_keys(
+                args.json,
+                &CreatedProgram {
+                    program_id: program.id,
+                    secret_key,
+                    publishable_key: program.publishable_key,
+                    widget_secret: program.widget_secret,
+                },
+            );
+        }
+        ProgramCommand::List => {
+            let programs = storage.list_programs().await?;
+            if args.json {
+                let list: Vec<_> = programs
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "program_id": p.id, "name": p.name, "currency": p.currency,
+                            "publishable_key": p.publishable_key, "allowed_origins": p.allowed_origins,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else if programs.is_empty() {
+                println!("No programs yet: create one with `tally program create --name NAME --currency USD`.");
+            } else {
+                for p in programs {
+                    println!("{}  {}  {}  {}", p.id, p.publishable_key, p.currency, p.name);
+                }
+            }
+        }
+        ProgramCommand::RotateKeys { program } => {
+            let (secret_key, key) = ApiKeyRecord::generate();
+            let widget_secret = secrets::random_token("whsec_", 32);
+            if !storage.rotate_keys(&program, &key, &widget_secret, now).await? {
+                return Err(CliError::UnknownProgram(program));
+            }
+            let publishable_key =
+                storage.program_by_id(&program).await?.map(|p| p.publishable_key).unwrap_or_default();
+            print_keys(args.json, &CreatedProgram { program_id: program, secret_key, publishable_key, widget_secret });
+        }
+    }
+    Ok(())
+}
+
+fn print_keys(json: bool, keys: &CreatedProgram) {
+    if json {
+        println!("{}", serde_json::to_string(keys).expect("keys serialise"));
+    } else {
+        println!("program id:       {}", keys.program_id);
+        println!("secret key:       {}   (shown once: store it in your backend)", keys.secret_key);
+        println!("publishable key:  {}", keys.publishable_key);
+        println!("widget secret:    {}   (signs customer tokens in your backend)", keys.widget_secret);
+    }
+}

@@ -1,0 +1,246 @@
+//! Customers, their balances, their ledger entries and manual adjustments.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiJson, CurrentProgram};
+use crate::{
+    customers::{CustomerId, CustomerProfile},
+    http::{problem::Problem, AppState},
+    ledger::{LedgerError, Operation, Points, Timestamp},
+    storage::{ClientId, CustomerRecord, EntryRecord, LedgerWrite, WriteOutcome, WriteResult},
+};
+
+/// "Expiring soon" looks this far ahead.
+const EXPIRING_SOON_DAYS: u32 = 30;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+/// Bounds a single write, so sums of many entries stay far from overflow.
+pub const MAX_POINTS_PER_WRITE: Points = 1_000_000_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/customers/{customer_id}", get(show).put(upsert))
+        .route("/api/v1/customers/{customer_id}/entries", get(entries))
+        .route("/api/v1/customers/{customer_id}/adjustments", post(adjust))
+}
+
+pub fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
+    CustomerId::parse(raw).map_err(|error| Problem::invalid_field("customer_id", error.to_string()))
+}
+
+#[derive(Serialize)]
+struct CustomerView {
+    customer_id: String,
+    #[serde(flatten)]
+    profile: CustomerProfile,
+    available: Points,
+    pending: Points,
+    lifetime_earned: Points,
+    lifetime_redeemed: Points,
+    expiring_soon: ExpiringSoon,
+    created_at: Timestamp,
+}
+
+#[derive(Serialize)]
+struct ExpiringSoon {
+    points: Points,
+    within_days: u32,
+}
+
+impl CustomerView {
+    fn new(record: CustomerRecord, now: Timestamp) -> Self {
+        // Reads see the account as of now: pending points that matured count as available and
+        // expired lots do not, even before the background job has written anything.
+        let mut account = record.account;
+        account.settle(now);
+        Self {
+            customer_id: record.customer_id,
+            profile: record.profile,
+            available: account.available(now),
+            pending: account.pending(now),
+            lifetime_earned: record.lifetime_earned,
+            lifetime_redeemed: record.lifetime_redeemed,
+            expiring_soon: ExpiringSoon {
+                points: account.expiring_within(now, EXPIRING_SOON_DAYS),
+                within_days: EXPIRING_SOON_DAYS,
+            },
+            created_at: record.created_at,
+        }
+    }
+}
+
+async fn load(state: &AppState, program: &CurrentProgram, id: &CustomerId) -> Result<CustomerRecord, Problem> {
+    state
+        .storage
+        .customer(&program.id, id, program.settings.expiry)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("No customer has the id {:?} in this program.", id.as_str())))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(raw_id): Path<String>,
+) -> Result<Json<CustomerView>, Problem> {
+    let id = customer_id(&raw_id)?;
+    let record = load(&state, &program, &id).await?;
+    Ok(Json(CustomerView::new(record, state.clock.now())))
+}
+
+async fn upsert(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(raw_id): Path<String>,
+    body: ApiJson<CustomerProfile>,
+) -> Result<Json<CustomerView>, Problem> {
+    let id = customer_id(&raw_id)?;
+    body.value.validate().map_err(|error| Problem::invalid_field(error.field(), error.to_string()))?;
+    state.storage.upsert_customer(&program.id, &id, &body.value, state.clock.now()).await?;
+    let record = load(&state, &program, &id).await?;
+    Ok(Json(CustomerView::new(record, state.clock.now())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EntryPage {
+    entries: Vec<EntryView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// An entry as the API shows it: its status is derived from the time of the request.
+#[derive(Serialize)]
+struct EntryView {
+    #[serde(flatten)]
+    entry: EntryRecord,
+    status: &'static str,
+}
+
+impl EntryView {
+    fn new(entry: EntryRecord, now: Timestamp) -> Self {
+        let status = if entry.available_at > now { "pending" } else { "available" };
+        Self { entry, status }
+    }
+}
+
+async fn entries(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(raw_id): Path<String>,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<EntryPage>, Problem> {
+    let id = customer_id(&raw_id)?;
+    let Query(query) = query.map_err(|rejection| Problem::invalid_field("query", rejection.body_text()))?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::invalid_field("limit", format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    let before = match query.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(cursor.parse::<u64>().map_err(|_| {
+            Problem::invalid_field("cursor", "cursor must be a next_cursor value from a previous page")
+        })?),
+    };
+    load(&state, &program, &id).await?;
+    let page = state.storage.entries(&program.id, &id, before, limit).await?;
+    let next_cursor =
+        (page.len() == limit as usize).then(|| page.last().map(|entry| entry.seq.to_string())).flatten();
+    let now = state.clock.now();
+    Ok(Json(EntryPage { entries: page.into_iter().map(|entry| EntryView::new(entry, now)).collect(), next_cursor }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdjustmentRequest {
+    adjustment_id: String,
+    points: Points,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct AdjustmentResponse {
+    adjustment_id: String,
+    #[serde(flatten)]
+    result: WriteResult,
+}
+
+async fn adjust(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(raw_id): Path<String>,
+    body: ApiJson<AdjustmentRequest>,
+) -> Result<Response, Problem> {
+    let id = customer_id(&raw_id)?;
+    let request = &body.value;
+    client_id("adjustment_id", &request.adjustment_id)?;
+    if request.points == 0 || request.points.abs() > MAX_POINTS_PER_WRITE {
+        return Err(Problem::invalid_field("points", format!("points must be non-zero, within ±{MAX_POINTS_PER_WRITE}")));
+    }
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(Problem::invalid_field("reason", "a reason of 1 to 500 characters is required"));
+    }
+    load(&state, &program, &id).await?;
+    let write = LedgerWrite {
+        program_id: program.id.clone(),
+        customer_id: id,
+        client_id: ClientId { kind: "adjustment", id: request.adjustment_id.clone(), request_hash: body.fingerprint.clone() },
+        operation: Operation::Adjust { points: request.points },
+        source: "admin".to_owned(),
+        reference: Some(reason.to_owned()),
+        rule_snapshot: None,
+        expiry: program.settings.expiry,
+        clawback: program.settings.clawback,
+        now: state.clock.now(),
+    };
+    let outcome = state.storage.write_ledger(&write).await?;
+    respond(outcome, ("adjustment_id", &request.adjustment_id), |result| AdjustmentResponse {
+        adjustment_id: request.adjustment_id.clone(),
+        result,
+    })
+}
+
+/// Client ids (I3): 1 to 128 printable characters.
+pub fn client_id(field: &str, value: &str) -> Result<(), Problem> {
+    let length = value.chars().count();
+    if (1..=128).contains(&length) && !value.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(Problem::invalid_field(field, format!("{field} must be 1 to 128 characters")))
+    }
+}
+
+/// The HTTP answer to a ledger write: 201 when applied, 200 with the original result on a
+/// replay, 409 when the client id was used for another body, 422 when the ledger refused.
+pub fn respond<T: Serialize>(
+    outcome: WriteOutcome,
+    (client_field, client_id): (&str, &str),
+    view: impl FnOnce(WriteResult) -> T,
+) -> Result<Response, Problem> {
+    match outcome {
+        WriteOutcome::Applied(result) => Ok((StatusCode::CREATED, Json(view(result))).into_response()),
+        WriteOutcome::Replayed(result) => Ok((StatusCode::OK, Json(view(result))).into_response()),
+        WriteOutcome::Conflict => Err(Problem::idempotency_conflict(client_field, client_id)),
+        WriteOutcome::Refused(LedgerError::InsufficientPoints { available, requested }) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "insufficient_points",
+            "Insufficient points",
+            format!("The customer has {available} points available; {requested} are needed."),
+        )),
+        WriteOutcome::Refused(other) => Err(Problem::invalid_field("points", other.to_string())),
+    }
+}

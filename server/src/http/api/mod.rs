@@ -1,0 +1,117 @@
+//! The merchant REST API, `/api/v1/...`, authenticated with a program's secret key
+//! (`Authorization: Bearer sk_...`). Every handler sees only its own program's data.
+
+mod customers;
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request, State},
+    http::{header, StatusCode},
+    middleware::{self, Next},
+    response::Response,
+    Router,
+};
+use serde::de::DeserializeOwned;
+
+use super::{problem::Problem, AppState};
+use crate::{programs::Program, secrets};
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(customers::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+}
+
+/// Finds the program of the bearer key and hands it to the handler; 401 otherwise.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response, Problem> {
+    let key = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|key| key.starts_with("sk_"))
+        .ok_or_else(|| Problem::unauthorized("Send the program's secret key as `Authorization: Bearer sk_...`."))?;
+    // Looked up by hash: the database compares digests, never the secret itself.
+    let program = state
+        .storage
+        .program_for_api_key(&secrets::hash_secret(key), state.clock.now())
+        .await?
+        .ok_or_else(|| Problem::unauthorized("This secret key is unknown or was revoked."))?;
+    request.extensions_mut().insert(program);
+    Ok(next.run(request).await)
+}
+
+/// The authenticated program, put there by [`authenticate`].
+type CurrentProgram = axum::Extension<Program>;
+
+/// A JSON body, parsed strictly: wrong types, missing or unknown fields are 422 naming the
+/// field; a body that is not JSON is 400; too large is 413. Keeps the body's fingerprint so
+/// writes can tell a replay from a different request (I3).
+pub struct ApiJson<T> {
+    pub value: T,
+    pub fingerprint: String,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.split(';').next().is_some_and(|mime| mime.trim() == "application/json"));
+        if !is_json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Send the body as JSON with `Content-Type: application/json`.",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "Body too large",
+                    format!("Request bodies may be at most {} bytes.", super::MAX_BODY_BYTES),
+                )
+            } else {
+                Problem::new(StatusCode::BAD_REQUEST, "bad_request", "Bad request", rejection.body_text())
+            }
+        })?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON", inner.to_string())
+            } else {
+                // The path already ends at an unknown field; a missing one is named only in
+                // the message, under the object that lacks it.
+                let field = match (missing_field(&inner.to_string()), path.as_str()) {
+                    (Some(name), ".") => name,
+                    (Some(name), _) => format!("{path}.{name}"),
+                    (None, _) => path,
+                };
+                Problem::invalid_field(field, inner.to_string())
+            }
+        })?;
+        deserializer.end().map_err(|error| {
+            Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON", error.to_string())
+        })?;
+        Ok(Self { value, fingerprint: secrets::fingerprint(&bytes) })
+    }
+}
+
+/// serde names a missing field only inside its message: "missing field `x`".
+fn missing_field(message: &str) -> Option<String> {
+    if !message.starts_with("missing field") {
+        return None;
+    }
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_owned())
+}
