@@ -61,8 +61,7 @@ pub async fn program(args: ProgramArgs) -> Result<(), CliError> {
             if !storage.rotate_keys(&program, &key, &widget_secret, now).await? {
                 return Err(CliError::UnknownProgram(program));
             }
-            let publishable_key =
-                storage.program_by_id(&program).await?.map(|p| p.publishable_key).unwrap_or_default();
+            let publishable_key = storage.program_by_id(&program).await?.map(|p| p.publishable_key).unwrap_or_default();
             print_keys(args.json, &CreatedProgram { program_id: program, secret_key, publishable_key, widget_secret });
         }
     }

@@ -6,7 +6,11 @@ use std::net::SocketAddr;
 use axum::{response::Html, routing::get, Router};
 use tokio::net::TcpListener;
 
-use crate::{config::DemoArgs, programs::{Program, ProgramSettings}, storage, telemetry, Application, StartError};
+use crate::{
+    config::DemoArgs,
+    programs::{Program, ProgramSettings},
+    storage, telemetry, Application, StartError,
+};
 
 pub const DEMO_PUBLISHABLE_KEY: &str = "pk_demo";
 pub const DEMO_WIDGET_SECRET: &str = "whsec_demo_not_secret";

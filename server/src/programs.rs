@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ledger::{ClawbackPolicy, ExpiryPolicy},
+    rules::PurchaseRule,
     secrets,
 };
 
@@ -31,6 +32,7 @@ pub struct ProgramSettings {
     pub pending_days: u32,
     pub expiry: ExpiryPolicy,
     pub clawback: ClawbackPolicy,
+    pub purchase: PurchaseRule,
 }
 
 /// A secret API key as stored: only its hash and a recognisable prefix.

@@ -147,7 +147,8 @@ async fn entries_are_listed_newest_first_in_pages() {
         }
         let (status, page) = app.api_get("/api/v1/customers/ana/entries?limit=2", &secret).await;
         assert_eq!(status, 200);
-        let points: Vec<i64> = page["entries"].as_array().unwrap().iter().map(|e| e["points"].as_i64().unwrap()).collect();
+        let points: Vec<i64> =
+            page["entries"].as_array().unwrap().iter().map(|e| e["points"].as_i64().unwrap()).collect();
         assert_eq!(points, vec![5, 4], "{db:?}");
         assert_eq!(page["entries"][0]["balance_after"], 15);
         assert_eq!(page["entries"][0]["status"], "available");
@@ -218,7 +219,12 @@ async fn balances_are_read_as_of_now_with_an_injected_clock() {
             program_id: program.id.clone(),
             customer_id: CustomerId::parse("ana").unwrap(),
             client_id: ClientId { kind: "event", id: "order-1".into(), request_hash: "h".into() },
-            operation: Operation::Earn { points: 80, order_id: Some("o1".into()), available_at: T0.plus_days(14) },
+            operation: Operation::EarnOrder {
+                order_id: "o1".into(),
+                points: 80,
+                amount: 8_000,
+                available_at: T0.plus_days(14),
+            },
             source: "purchase".into(),
             reference: Some("o1".into()),
             rule_snapshot: Some(json!({"rate": 1})),

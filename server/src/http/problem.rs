@@ -25,7 +25,14 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { kind: format!("/problems/{code}"), title, status: status.as_u16(), detail: detail.into(), code, field: None }
+        Self {
+            kind: format!("/problems/{code}"),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            code,
+            field: None,
+        }
     }
 
     /// A request field that is missing, of the wrong type or out of range: 422.

@@ -13,11 +13,16 @@ pub struct Lot {
     pub remaining: Points,
 }
 
-/// What an order earned and what has been taken back from it so far (I4).
+/// What an order earned and what has been taken back from it so far (I4), with the amounts
+/// of money those points follow (minor units).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OrderTotals {
     pub earned: Points,
     pub taken_back: Points,
+    /// The amount the order earned on.
+    pub amount: i64,
+    /// The money refunded so far.
+    pub refunded: i64,
 }
 
 impl OrderTotals {

@@ -22,9 +22,9 @@ mod operation;
 #[cfg(test)]
 mod tests;
 
+pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use account::{Account, Lot, OrderTotals};
 pub use operation::Operation;
-pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Points are whole numbers; negative means points leaving the customer.
@@ -50,13 +50,9 @@ pub enum ExpiryPolicy {
     #[default]
     Never,
     /// Each lot expires this many days after it was earned.
-    AfterEarning {
-        days: u32,
-    },
+    AfterEarning { days: u32 },
     /// Every lot expires once the customer has had no earning or redemption for this many days.
-    AfterInactivity {
-        days: u32,
-    },
+    AfterInactivity { days: u32 },
 }
 
 /// What a refund does when the points it takes back were already spent.
@@ -97,4 +93,8 @@ pub enum LedgerError {
     NotPositive(Points),
     #[error("points must not be zero")]
     Zero,
+    #[error("this order already earned points; report refunds or a cancellation instead")]
+    OrderAlreadyRecorded,
+    #[error("no points were earned for this order")]
+    UnknownOrder,
 }

@@ -1,28 +1,54 @@
 //! One ledger write, as a value: what the API asks for, applied by storage inside its
-//! transaction to the account it loaded.
+//! transaction to the account and order totals it loaded, so concurrent writes to one order
+//! always see each other.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Account, ClawbackPolicy, LedgerError, NewEntry, OrderTotals, Points, Timestamp};
+use crate::rules::{refund_points, Minor};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Operation {
-    Earn { points: Points, order_id: Option<String>, available_at: Timestamp },
-    Redeem { points: Points },
-    Adjust { points: Points },
-    Restore { points: Points },
-    TakeBack { order_id: String, points: Points },
-    CancelOrder { order_id: String },
+    /// Points for an action (signup, review, ...): available at once.
+    Earn {
+        points: Points,
+        available_at: Timestamp,
+    },
+    /// Points for an order that earned on `amount`; each order earns once.
+    EarnOrder {
+        order_id: String,
+        points: Points,
+        amount: Minor,
+        available_at: Timestamp,
+    },
+    Redeem {
+        points: Points,
+    },
+    Adjust {
+        points: Points,
+    },
+    Restore {
+        points: Points,
+    },
+    /// A refund of `amount` of the order's money: points in proportion (I4 bounds them).
+    Refund {
+        order_id: String,
+        amount: Minor,
+    },
+    CancelOrder {
+        order_id: String,
+    },
 }
 
 impl Operation {
     /// The order whose totals the operation reads or changes (I4).
     pub fn order_id(&self) -> Option<&str> {
         match self {
-            Self::Earn { order_id, .. } => order_id.as_deref(),
-            Self::TakeBack { order_id, .. } | Self::CancelOrder { order_id } => Some(order_id),
-            Self::Redeem { .. } | Self::Adjust { .. } | Self::Restore { .. } => None,
+            Self::EarnOrder { order_id, .. } | Self::Refund { order_id, .. } | Self::CancelOrder { order_id } => {
+                Some(order_id)
+            }
+            Self::Earn { .. } | Self::Redeem { .. } | Self::Adjust { .. } | Self::Restore { .. } => None,
         }
     }
 
@@ -34,18 +60,40 @@ impl Operation {
         clawback: ClawbackPolicy,
     ) -> Result<Vec<NewEntry>, LedgerError> {
         match self {
-            Self::Earn { points, order_id, available_at } => {
-                let entries = account.earn(now, *points, order_id.clone(), *available_at)?;
-                if order_id.is_some() {
-                    order.earned += points;
+            Self::Earn { points, available_at } => account.earn(now, *points, None, *available_at),
+            Self::EarnOrder { order_id, points, amount, available_at } => {
+                if order.earned > 0 || order.amount > 0 {
+                    return Err(LedgerError::OrderAlreadyRecorded);
                 }
-                Ok(entries)
+                order.amount = *amount;
+                if *points == 0 {
+                    // Recorded (so refunds and repeats are recognised) but earns nothing.
+                    return Ok(account.settle(now));
+                }
+                order.earned = *points;
+                account.earn(now, *points, Some(order_id.clone()), *available_at)
             }
             Self::Redeem { points } => account.redeem(now, *points),
             Self::Adjust { points } => account.adjust(now, *points),
             Self::Restore { points } => account.restore(now, *points),
-            Self::TakeBack { order_id, points } => account.take_back(now, order_id, order, *points, clawback),
-            Self::CancelOrder { order_id } => account.cancel_order(now, order_id, order, clawback),
+            Self::Refund { order_id, amount } => {
+                if order.amount == 0 && order.earned == 0 {
+                    return Err(LedgerError::UnknownOrder);
+                }
+                let points = refund_points(order.earned, order.amount, order.refunded, *amount);
+                order.refunded += amount;
+                if points == 0 {
+                    return Ok(account.settle(now));
+                }
+                account.take_back(now, order_id, order, points, clawback)
+            }
+            Self::CancelOrder { order_id } => {
+                if order.amount == 0 && order.earned == 0 {
+                    return Err(LedgerError::UnknownOrder);
+                }
+                order.refunded = order.amount;
+                account.cancel_order(now, order_id, order, clawback)
+            }
         }
     }
 }

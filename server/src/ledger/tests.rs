@@ -49,7 +49,7 @@ fn pending_points_cannot_be_redeemed() {
 #[test]
 fn a_refund_reduces_pending_points_of_the_order_first() {
     let mut account = Account::new(ExpiryPolicy::Never);
-    let mut order = OrderTotals { earned: 100, taken_back: 0 };
+    let mut order = OrderTotals { earned: 100, ..OrderTotals::default() };
     account.earn(at(0), 50, None, at(0)).unwrap();
     account.earn(at(0), 100, Some("o1".into()), at(14)).unwrap();
     let entries = account.take_back(at(1), "o1", &mut order, 30, ClawbackPolicy::CapAtZero).unwrap();
@@ -62,7 +62,7 @@ fn a_refund_reduces_pending_points_of_the_order_first() {
 #[test]
 fn reversals_never_exceed_what_the_order_earned() {
     let mut account = Account::new(ExpiryPolicy::Never);
-    let mut order = OrderTotals { earned: 80, taken_back: 0 };
+    let mut order = OrderTotals { earned: 80, ..OrderTotals::default() };
     account.earn(at(0), 80, Some("o1".into()), at(0)).unwrap();
     account.earn(at(0), 500, None, at(0)).unwrap();
     account.take_back(at(1), "o1", &mut order, 60, ClawbackPolicy::CapAtZero).unwrap();
@@ -75,7 +75,7 @@ fn reversals_never_exceed_what_the_order_earned() {
 #[test]
 fn a_clawback_of_spent_points_stops_at_zero_by_default_and_records_the_shortfall() {
     let mut account = Account::new(ExpiryPolicy::Never);
-    let mut order = OrderTotals { earned: 100, taken_back: 0 };
+    let mut order = OrderTotals { earned: 100, ..OrderTotals::default() };
     account.earn(at(0), 100, Some("o1".into()), at(0)).unwrap();
     account.redeem(at(1), 70).unwrap();
     let entries = account.take_back(at(2), "o1", &mut order, 100, ClawbackPolicy::CapAtZero).unwrap();
@@ -86,7 +86,7 @@ fn a_clawback_of_spent_points_stops_at_zero_by_default_and_records_the_shortfall
 #[test]
 fn a_clawback_may_go_negative_when_allowed_and_later_earnings_pay_it_back() {
     let mut account = Account::new(ExpiryPolicy::Never);
-    let mut order = OrderTotals { earned: 100, taken_back: 0 };
+    let mut order = OrderTotals { earned: 100, ..OrderTotals::default() };
     account.earn(at(0), 100, Some("o1".into()), at(0)).unwrap();
     account.redeem(at(1), 70).unwrap();
     let entries = account.take_back(at(2), "o1", &mut order, 100, ClawbackPolicy::AllowNegative).unwrap();
@@ -102,13 +102,13 @@ fn a_clawback_may_go_negative_when_allowed_and_later_earnings_pay_it_back() {
 fn cancelling_an_order_voids_pending_points_and_reverses_available_ones() {
     let mut account = Account::new(ExpiryPolicy::Never);
     account.earn(at(0), 100, Some("o1".into()), at(14)).unwrap();
-    let mut order = OrderTotals { earned: 100, taken_back: 0 };
+    let mut order = OrderTotals { earned: 100, ..OrderTotals::default() };
     let entries = account.cancel_order(at(1), "o1", &mut order, ClawbackPolicy::CapAtZero).unwrap();
     assert_eq!(points_of(&entries), vec![(EntryKind::Void, -100)]);
     assert_eq!((account.available(at(20)), account.pending(at(20))), (0, 0));
 
     account.earn(at(2), 60, Some("o2".into()), at(2)).unwrap();
-    let mut order = OrderTotals { earned: 60, taken_back: 0 };
+    let mut order = OrderTotals { earned: 60, ..OrderTotals::default() };
     let entries = account.cancel_order(at(3), "o2", &mut order, ClawbackPolicy::CapAtZero).unwrap();
     assert_eq!(points_of(&entries), vec![(EntryKind::Reverse, -60)]);
 }

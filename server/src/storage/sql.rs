@@ -83,7 +83,8 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StorageError> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(StorageError::Connect)?;
+    let pool =
+        SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(StorageError::Connect)?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     Ok(pool)
 }

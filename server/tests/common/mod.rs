@@ -5,8 +5,8 @@
 use std::{
     net::SocketAddr,
     path::PathBuf,
-    sync::Arc,
     sync::atomic::{AtomicU32, Ordering},
+    sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
 

@@ -157,8 +157,7 @@ async fn entries(
     };
     load(&state, &program, &id).await?;
     let page = state.storage.entries(&program.id, &id, before, limit).await?;
-    let next_cursor =
-        (page.len() == limit as usize).then(|| page.last().map(|entry| entry.seq.to_string())).flatten();
+    let next_cursor = (page.len() == limit as usize).then(|| page.last().map(|entry| entry.seq.to_string())).flatten();
     let now = state.clock.now();
     Ok(Json(EntryPage { entries: page.into_iter().map(|entry| EntryView::new(entry, now)).collect(), next_cursor }))
 }
@@ -188,7 +187,10 @@ async fn adjust(
     let request = &body.value;
     client_id("adjustment_id", &request.adjustment_id)?;
     if request.points == 0 || request.points.abs() > MAX_POINTS_PER_WRITE {
-        return Err(Problem::invalid_field("points", format!("points must be non-zero, within ±{MAX_POINTS_PER_WRITE}")));
+        return Err(Problem::invalid_field(
+            "points",
+            format!("points must be non-zero, within ±{MAX_POINTS_PER_WRITE}"),
+        ));
     }
     let reason = request.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
@@ -198,7 +200,11 @@ async fn adjust(
     let write = LedgerWrite {
         program_id: program.id.clone(),
         customer_id: id,
-        client_id: ClientId { kind: "adjustment", id: request.adjustment_id.clone(), request_hash: body.fingerprint.clone() },
+        client_id: ClientId {
+            kind: "adjustment",
+            id: request.adjustment_id.clone(),
+            request_hash: body.fingerprint.clone(),
+        },
         operation: Operation::Adjust { points: request.points },
         source: "admin".to_owned(),
         reference: Some(reason.to_owned()),
@@ -241,6 +247,15 @@ pub fn respond<T: Serialize>(
             "Insufficient points",
             format!("The customer has {available} points available; {requested} are needed."),
         )),
+        WriteOutcome::Refused(LedgerError::OrderAlreadyRecorded) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "order_already_recorded",
+            "Order already recorded",
+            LedgerError::OrderAlreadyRecorded.to_string(),
+        )),
+        WriteOutcome::Refused(LedgerError::UnknownOrder) => {
+            Err(Problem::not_found(LedgerError::UnknownOrder.to_string()))
+        }
         WriteOutcome::Refused(other) => Err(Problem::invalid_field("points", other.to_string())),
     }
 }

@@ -2,6 +2,8 @@
 //! (`Authorization: Bearer sk_...`). Every handler sees only its own program's data.
 
 mod customers;
+mod events;
+mod orders;
 
 use axum::{
     body::Bytes,
@@ -19,6 +21,8 @@ use crate::{programs::Program, secrets};
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(customers::routes())
+        .merge(events::routes())
+        .merge(orders::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
 }
 

@@ -22,19 +22,22 @@ const LOCK_CUSTOMER_POSTGRES: &str = "SELECT last_seq, debt, last_activity_at_ms
      WHERE program_id = $1 AND customer_id = $2 FOR UPDATE";
 const FIND_CLIENT_ID: &str =
     "SELECT request_hash, response FROM idempotency_keys WHERE program_id = $1 AND kind = $2 AND client_id = $3";
-const ORDER_TOTALS: &str = "SELECT earned, taken_back FROM orders WHERE program_id = $1 AND order_id = $2";
+const ORDER_TOTALS: &str =
+    "SELECT earned, taken_back, amount, refunded FROM orders WHERE program_id = $1 AND order_id = $2";
 const INSERT_ENTRY: &str = "INSERT INTO ledger_entries
          (program_id, customer_id, seq, kind, points, source, reference, order_id, available_at_ms,
           created_at_ms, balance_after, shortfall, rule_snapshot, client_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 const INSERT_CONSUMPTION: &str =
     "INSERT INTO ledger_consumptions (program_id, customer_id, entry_seq, lot_seq, points) VALUES ($1, $2, $3, $4, $5)";
-const INSERT_LOT: &str = "INSERT INTO lots (program_id, customer_id, seq, order_id, earned_at_ms, available_at_ms, remaining)
+const INSERT_LOT: &str =
+    "INSERT INTO lots (program_id, customer_id, seq, order_id, earned_at_ms, available_at_ms, remaining)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const UPDATE_LOT: &str = "UPDATE lots SET remaining = $1 WHERE program_id = $2 AND customer_id = $3 AND seq = $4";
-const SAVE_ORDER: &str = "INSERT INTO orders (program_id, order_id, customer_id, earned, taken_back)
-     VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (program_id, order_id) DO UPDATE SET earned = excluded.earned, taken_back = excluded.taken_back";
+const SAVE_ORDER: &str = "INSERT INTO orders (program_id, order_id, customer_id, earned, taken_back, amount, refunded)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (program_id, order_id) DO UPDATE SET earned = excluded.earned, taken_back = excluded.taken_back,
+         amount = excluded.amount, refunded = excluded.refunded";
 const SAVE_CUSTOMER_STATE: &str = "UPDATE customers SET last_seq = $1, debt = $2, last_activity_at_ms = $3
      WHERE program_id = $4 AND customer_id = $5";
 const SAVE_CLIENT_ID: &str =
@@ -42,7 +45,10 @@ const SAVE_CLIENT_ID: &str =
      VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// What a write found under its client id, decided before anything is applied.
-fn replay_or_conflict(stored: Option<(String, String)>, request_hash: &str) -> Result<Option<WriteOutcome>, StorageError> {
+fn replay_or_conflict(
+    stored: Option<(String, String)>,
+    request_hash: &str,
+) -> Result<Option<WriteOutcome>, StorageError> {
     match stored {
         None => Ok(None),
         Some((hash, response)) if hash == request_hash => {
@@ -113,9 +119,16 @@ impl SqlStorage {
             let order_id = write.operation.order_id();
             let mut order = match order_id {
                 Some(order_id) => {
-                    let totals: Option<(i64, i64)> =
+                    let totals: Option<(i64, i64, i64, i64)> =
                         sqlx::query_as(ORDER_TOTALS).bind(program).bind(order_id).fetch_optional(&mut *tx).await?;
-                    totals.map(|(earned, taken_back)| OrderTotals { earned, taken_back }).unwrap_or_default()
+                    totals
+                        .map(|(earned, taken_back, amount, refunded)| OrderTotals {
+                            earned,
+                            taken_back,
+                            amount,
+                            refunded,
+                        })
+                        .unwrap_or_default()
                 }
                 None => OrderTotals::default(),
             };
@@ -208,7 +221,13 @@ impl SqlStorage {
                 }
             }
             for seq in before.keys().filter(|seq| !after.contains_key(seq)) {
-                sqlx::query(UPDATE_LOT).bind(0_i64).bind(program).bind(customer).bind(seq_to_db(*seq)).execute(&mut *tx).await?;
+                sqlx::query(UPDATE_LOT)
+                    .bind(0_i64)
+                    .bind(program)
+                    .bind(customer)
+                    .bind(seq_to_db(*seq))
+                    .execute(&mut *tx)
+                    .await?;
             }
 
             if let Some(order_id) = order_id {
@@ -218,6 +237,8 @@ impl SqlStorage {
                     .bind(customer)
                     .bind(order.earned)
                     .bind(order.taken_back)
+                    .bind(order.amount)
+                    .bind(order.refunded)
                     .execute(&mut *tx)
                     .await?;
             }

@@ -44,7 +44,8 @@ impl SqlStorage {
     }
 
     async fn program_where(&self, sql: &'static str, value: &str) -> Result<Option<Program>, StorageError> {
-        let row: Option<ProgramRow> = on_pool!(self, |pool| sqlx::query_as(sql).bind(value).fetch_optional(pool).await?);
+        let row: Option<ProgramRow> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(value).fetch_optional(pool).await?);
         match row {
             Some(row) => Ok(Some(self.to_program(row).await?)),
             None => Ok(None),

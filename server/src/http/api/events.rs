@@ -1,0 +1,130 @@
+//! `POST /api/v1/events`: what happened in the merchant's store. Orders earn points under the
+//! program's purchase rule; the customer is created on their first event.
+
+use axum::{extract::State, response::Response, routing::post, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    customers::{client_id, customer_id, respond, MAX_POINTS_PER_WRITE},
+    ApiJson, CurrentProgram,
+};
+use crate::{
+    http::{problem::Problem, AppState},
+    ledger::{Operation, Timestamp},
+    rules::{Minor, Order, OrderLine},
+    storage::{ClientId, LedgerWrite, WriteResult},
+};
+
+/// Events may be reported late, but not from the future (beyond clock skew).
+const MAX_CLOCK_SKEW_MS: i64 = 5 * 60_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/events", post(record))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventRequest {
+    event_id: String,
+    customer_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    occurred_at: Option<Timestamp>,
+    order_id: Option<String>,
+    currency: Option<String>,
+    subtotal: Option<Minor>,
+    #[serde(default)]
+    shipping: Minor,
+    #[serde(default)]
+    tax: Minor,
+    #[serde(default)]
+    discount: Minor,
+    #[serde(default)]
+    lines: Vec<OrderLine>,
+}
+
+#[derive(Serialize)]
+struct EventResponse {
+    event_id: String,
+    #[serde(flatten)]
+    result: WriteResult,
+}
+
+async fn record(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    body: ApiJson<EventRequest>,
+) -> Result<Response, Problem> {
+    let event = &body.value;
+    client_id("event_id", &event.event_id)?;
+    let customer = customer_id(&event.customer_id)?;
+    let now = state.clock.now();
+    let occurred_at = event.occurred_at.unwrap_or(now);
+    if occurred_at.0 > now.0 + MAX_CLOCK_SKEW_MS {
+        return Err(Problem::invalid_field("occurred_at", "occurred_at is in the future"));
+    }
+    let (operation, source, reference, snapshot) = match event.kind.as_str() {
+        "order" => {
+            let order_id = event
+                .order_id
+                .clone()
+                .ok_or_else(|| Problem::invalid_field("order_id", "an order event needs order_id"))?;
+            client_id("order_id", &order_id)?;
+            match &event.currency {
+                Some(currency) if *currency == program.currency => {}
+                Some(currency) => {
+                    return Err(Problem::invalid_field(
+                        "currency",
+                        format!("this program counts in {}, not {currency}", program.currency),
+                    ))
+                }
+                None => return Err(Problem::invalid_field("currency", "an order event needs currency")),
+            }
+            let subtotal =
+                event.subtotal.ok_or_else(|| Problem::invalid_field("subtotal", "an order event needs subtotal"))?;
+            let order = Order {
+                subtotal,
+                shipping: event.shipping,
+                tax: event.tax,
+                discount: event.discount,
+                lines: event.lines.clone(),
+            };
+            order.validate().map_err(|error| Problem::invalid_field(error.field(), error.to_string()))?;
+            // Tier and campaign multipliers arrive with those features; until then 100%.
+            let snapshot = program.settings.purchase.points_for(&order, 100, 100);
+            if snapshot.points > MAX_POINTS_PER_WRITE {
+                return Err(Problem::invalid_field("subtotal", "this order would earn more points than allowed"));
+            }
+            let available_at = Timestamp(occurred_at.plus_days(program.settings.pending_days).0.max(now.0));
+            let paid = order.subtotal - order.discount + order.shipping + order.tax;
+            let operation = Operation::EarnOrder {
+                order_id: order_id.clone(),
+                points: snapshot.points,
+                amount: paid,
+                available_at,
+            };
+            let snapshot = serde_json::to_value(&snapshot).expect("snapshots serialise");
+            (operation, "purchase".to_owned(), Some(order_id), Some(snapshot))
+        }
+        other => {
+            return Err(Problem::invalid_field(
+                "type",
+                format!("unsupported event type {other:?}: this server records `order` events"),
+            ))
+        }
+    };
+    let write = LedgerWrite {
+        program_id: program.id.clone(),
+        customer_id: customer,
+        client_id: ClientId { kind: "event", id: event.event_id.clone(), request_hash: body.fingerprint.clone() },
+        operation,
+        source,
+        reference,
+        rule_snapshot: snapshot,
+        expiry: program.settings.expiry,
+        clawback: program.settings.clawback,
+        now,
+    };
+    let outcome = state.storage.write_ledger(&write).await?;
+    respond(outcome, ("event_id", &event.event_id), |result| EventResponse { event_id: event.event_id.clone(), result })
+}

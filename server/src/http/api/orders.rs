@@ -1,0 +1,98 @@
+//! Refunds and cancellations of orders that earned points.
+
+use axum::{
+    extract::{Path, State},
+    response::Response,
+    routing::post,
+    Router,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    customers::{client_id, customer_id, respond},
+    ApiJson, CurrentProgram,
+};
+use crate::{
+    http::{problem::Problem, AppState},
+    ledger::Operation,
+    rules::Minor,
+    storage::{ClientId, LedgerWrite, WriteResult},
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/orders/{order_id}/refunds", post(refund))
+        .route("/api/v1/orders/{order_id}/cancel", post(cancel))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundRequest {
+    refund_id: String,
+    /// Money refunded, minor units.
+    amount: Minor,
+}
+
+#[derive(Serialize)]
+struct OrderWriteResponse {
+    order_id: String,
+    #[serde(flatten)]
+    result: WriteResult,
+}
+
+async fn refund(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(order_id): Path<String>,
+    body: ApiJson<RefundRequest>,
+) -> Result<Response, Problem> {
+    let request = &body.value;
+    client_id("refund_id", &request.refund_id)?;
+    if request.amount <= 0 {
+        return Err(Problem::invalid_field("amount", "amount must be a positive number of minor units"));
+    }
+    let operation = Operation::Refund { order_id: order_id.clone(), amount: request.amount };
+    let client = ClientId { kind: "refund", id: request.refund_id.clone(), request_hash: body.fingerprint.clone() };
+    let outcome = write_for_order(&state, &program, &order_id, client, operation).await?;
+    respond(outcome, ("refund_id", &request.refund_id), |result| OrderWriteResponse { order_id, result })
+}
+
+/// Cancelling twice is the same cancellation: the order id is its client id.
+async fn cancel(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(order_id): Path<String>,
+) -> Result<Response, Problem> {
+    let operation = Operation::CancelOrder { order_id: order_id.clone() };
+    let client = ClientId { kind: "cancel", id: order_id.clone(), request_hash: String::new() };
+    let outcome = write_for_order(&state, &program, &order_id, client, operation).await?;
+    respond(outcome, ("order_id", &order_id), |result| OrderWriteResponse { order_id: order_id.clone(), result })
+}
+
+/// Writes to the ledger of the customer the order earned for; 404 for an unknown order.
+async fn write_for_order(
+    state: &AppState,
+    program: &CurrentProgram,
+    order_id: &str,
+    client_id: ClientId,
+    operation: Operation,
+) -> Result<crate::storage::WriteOutcome, Problem> {
+    let customer = state
+        .storage
+        .order_customer(&program.id, order_id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("No order {order_id:?} was reported in this program.")))?;
+    let write = LedgerWrite {
+        program_id: program.id.clone(),
+        customer_id: customer_id(&customer)?,
+        client_id,
+        operation,
+        source: "purchase".to_owned(),
+        reference: Some(order_id.to_owned()),
+        rule_snapshot: None,
+        expiry: program.settings.expiry,
+        clawback: program.settings.clawback,
+        now: state.clock.now(),
+    };
+    Ok(state.storage.write_ledger(&write).await?)
+}
