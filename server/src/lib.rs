@@ -7,6 +7,7 @@ pub mod demo;
 pub mod http;
 pub mod ledger;
 pub mod programs;
+pub mod rewards;
 pub mod rules;
 pub mod secrets;
 pub mod storage;

@@ -210,7 +210,7 @@ async fn balances_are_read_as_of_now_with_an_injected_clock() {
     use tally_server::{
         customers::CustomerId,
         ledger::{ClawbackPolicy, ExpiryPolicy, Operation},
-        storage::{ClientId, LedgerWrite},
+        storage::{ClientId, Effect, LedgerWrite},
     };
     for db in ALL_DBS {
         let (app, clock) = spawn_app_at(db).await;
@@ -230,6 +230,7 @@ async fn balances_are_read_as_of_now_with_an_injected_clock() {
             rule_snapshot: Some(json!({"rate": 1})),
             expiry: ExpiryPolicy::Never,
             clawback: ClawbackPolicy::CapAtZero,
+            effect: Effect::None,
             now: T0,
         };
         app.storage.write_ledger(&earn).await.unwrap();

@@ -13,6 +13,7 @@ use crate::{
     customers::{CustomerId, CustomerProfile},
     ledger::{Account, ClawbackPolicy, EntryKind, ExpiryPolicy, LedgerError, Operation, Points, Timestamp},
     programs::{ApiKeyRecord, Program},
+    rewards::{Coupon, Reward},
 };
 pub use sql::SqlStorage;
 
@@ -79,7 +80,26 @@ pub struct LedgerWrite {
     pub rule_snapshot: Option<serde_json::Value>,
     pub expiry: ExpiryPolicy,
     pub clawback: ClawbackPolicy,
+    /// What else the write does, in the same transaction.
+    pub effect: Effect,
     pub now: Timestamp,
+}
+
+/// A write's work besides the ledger, committed with it or not at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    /// A redemption: checks the reward's per-customer limit, takes one from its stock and
+    /// issues `coupon`.
+    IssueCoupon {
+        coupon: Coupon,
+        per_customer_limit: Option<u32>,
+        uses_stock: bool,
+    },
+    /// Cancels an issued (unused) coupon; the operation restores its points.
+    CancelCoupon {
+        code: String,
+    },
 }
 
 /// What a write committed, stored with its client id and returned again on a replay.
@@ -89,6 +109,8 @@ pub struct WriteResult {
     pub entries: Vec<EntryRecord>,
     pub available: Points,
     pub pending: Points,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<Coupon>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,8 +120,29 @@ pub enum WriteOutcome {
     Replayed(WriteResult),
     /// The same client id with a different body.
     Conflict,
-    /// The ledger refused the operation (nothing was written).
-    Refused(LedgerError),
+    /// Refused (nothing was written).
+    Refused(Refusal),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("this customer has redeemed this reward as many times as allowed")]
+    RewardLimitReached,
+    #[error("this reward is out of stock")]
+    OutOfStock,
+    #[error("this coupon was already used or cancelled")]
+    CouponNotIssued,
+}
+
+/// Why a coupon could not be consumed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsumeOutcome {
+    Consumed(Coupon),
+    NotFound,
+    /// Already consumed, cancelled or expired: the coupon as it is.
+    Unusable(Coupon),
 }
 
 #[async_trait]
@@ -155,6 +198,21 @@ pub trait Storage: Send + Sync + 'static {
     /// updates lots, order totals and the customer, stores the result under the client id, and
     /// commits. Acknowledged only once committed.
     async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError>;
+
+    async fn create_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<(), StorageError>;
+    /// Replaces a reward's definition, stock and active flag; `false` if there is no such reward.
+    async fn update_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<bool, StorageError>;
+    async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError>;
+    async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError>;
+    async fn coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError>;
+    /// Marks an issued, unexpired coupon as used by `order_id`, exactly once.
+    async fn consume_coupon(
+        &self,
+        program_id: &str,
+        code: &str,
+        order_id: &str,
+        now: Timestamp,
+    ) -> Result<ConsumeOutcome, StorageError>;
 }
 
 /// Opens the database named by `url`, creating a SQLite file if needed, and runs migrations.

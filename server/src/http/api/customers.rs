@@ -14,7 +14,7 @@ use crate::{
     customers::{CustomerId, CustomerProfile},
     http::{problem::Problem, AppState},
     ledger::{LedgerError, Operation, Points, Timestamp},
-    storage::{ClientId, CustomerRecord, EntryRecord, LedgerWrite, WriteOutcome, WriteResult},
+    storage::{ClientId, CustomerRecord, Effect, EntryRecord, LedgerWrite, Refusal, WriteOutcome, WriteResult},
 };
 
 /// "Expiring soon" looks this far ahead.
@@ -211,6 +211,7 @@ async fn adjust(
         rule_snapshot: None,
         expiry: program.settings.expiry,
         clawback: program.settings.clawback,
+        effect: Effect::None,
         now: state.clock.now(),
     };
     let outcome = state.storage.write_ledger(&write).await?;
@@ -241,21 +242,35 @@ pub fn respond<T: Serialize>(
         WriteOutcome::Applied(result) => Ok((StatusCode::CREATED, Json(view(result))).into_response()),
         WriteOutcome::Replayed(result) => Ok((StatusCode::OK, Json(view(result))).into_response()),
         WriteOutcome::Conflict => Err(Problem::idempotency_conflict(client_field, client_id)),
-        WriteOutcome::Refused(LedgerError::InsufficientPoints { available, requested }) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "insufficient_points",
-            "Insufficient points",
-            format!("The customer has {available} points available; {requested} are needed."),
-        )),
-        WriteOutcome::Refused(LedgerError::OrderAlreadyRecorded) => Err(Problem::new(
+        WriteOutcome::Refused(Refusal::Ledger(LedgerError::InsufficientPoints { available, requested })) => {
+            Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "insufficient_points",
+                "Insufficient points",
+                format!("The customer has {available} points available; {requested} are needed."),
+            ))
+        }
+        WriteOutcome::Refused(Refusal::Ledger(LedgerError::OrderAlreadyRecorded)) => Err(Problem::new(
             StatusCode::CONFLICT,
             "order_already_recorded",
             "Order already recorded",
             LedgerError::OrderAlreadyRecorded.to_string(),
         )),
-        WriteOutcome::Refused(LedgerError::UnknownOrder) => {
+        WriteOutcome::Refused(Refusal::Ledger(LedgerError::UnknownOrder)) => {
             Err(Problem::not_found(LedgerError::UnknownOrder.to_string()))
         }
-        WriteOutcome::Refused(other) => Err(Problem::invalid_field("points", other.to_string())),
+        WriteOutcome::Refused(refusal @ (Refusal::RewardLimitReached | Refusal::OutOfStock)) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            if refusal == Refusal::OutOfStock { "out_of_stock" } else { "reward_limit_reached" },
+            "Reward unavailable",
+            refusal.to_string(),
+        )),
+        WriteOutcome::Refused(Refusal::CouponNotIssued) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "coupon_not_issued",
+            "Coupon not cancellable",
+            Refusal::CouponNotIssued.to_string(),
+        )),
+        WriteOutcome::Refused(Refusal::Ledger(other)) => Err(Problem::invalid_field("points", other.to_string())),
     }
 }

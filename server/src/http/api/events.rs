@@ -12,7 +12,7 @@ use crate::{
     http::{problem::Problem, AppState},
     ledger::{Operation, Timestamp},
     rules::{Minor, Order, OrderLine},
-    storage::{ClientId, LedgerWrite, WriteResult},
+    storage::{ClientId, Effect, LedgerWrite, WriteResult},
 };
 
 /// Events may be reported late, but not from the future (beyond clock skew).
@@ -123,6 +123,7 @@ async fn record(
         rule_snapshot: snapshot,
         expiry: program.settings.expiry,
         clawback: program.settings.clawback,
+        effect: Effect::None,
         now,
     };
     let outcome = state.storage.write_ledger(&write).await?;

@@ -4,6 +4,7 @@
 mod customers;
 mod events;
 mod orders;
+mod rewards;
 
 use axum::{
     body::Bytes,
@@ -23,6 +24,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(customers::routes())
         .merge(events::routes())
         .merge(orders::routes())
+        .merge(rewards::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
 }
 
@@ -93,12 +95,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             if inner.is_syntax() || inner.is_eof() {
                 Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON", inner.to_string())
             } else {
-                // The path already ends at an unknown field; a missing one is named only in
-                // the message, under the object that lacks it.
-                let field = match (missing_field(&inner.to_string()), path.as_str()) {
+                // serde_path_to_error's path ends at an unknown field, except inside a flattened
+                // struct; a missing field is named only in the message, under its parent.
+                let message = inner.to_string();
+                let field = match (named_field(&message), path.as_str()) {
                     (Some(name), ".") => name,
-                    (Some(name), _) => format!("{path}.{name}"),
-                    (None, _) => path,
+                    (Some(name), _) if message.starts_with("missing field") => format!("{path}.{name}"),
+                    _ => path,
                 };
                 Problem::invalid_field(field, inner.to_string())
             }
@@ -110,9 +113,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// serde names a missing field only inside its message: "missing field `x`".
-fn missing_field(message: &str) -> Option<String> {
-    if !message.starts_with("missing field") {
+/// The field serde names in "unknown field `x`" or "missing field `x`".
+fn named_field(message: &str) -> Option<String> {
+    if !(message.starts_with("unknown field") || message.starts_with("missing field")) {
         return None;
     }
     let start = message.find('`')? + 1;

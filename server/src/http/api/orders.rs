@@ -16,7 +16,7 @@ use crate::{
     http::{problem::Problem, AppState},
     ledger::Operation,
     rules::Minor,
-    storage::{ClientId, LedgerWrite, WriteResult},
+    storage::{ClientId, Effect, LedgerWrite, WriteResult},
 };
 
 pub fn routes() -> Router<AppState> {
@@ -92,6 +92,7 @@ async fn write_for_order(
         rule_snapshot: None,
         expiry: program.settings.expiry,
         clawback: program.settings.clawback,
+        effect: Effect::None,
         now: state.clock.now(),
     };
     Ok(state.storage.write_ledger(&write).await?)

@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 
+use super::rewards::{status_to_db, CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, TAKE_STOCK};
 use super::{customers::kind_to_db, customers::LotRow, customers::OPEN_LOTS, on_pool, seq_from_db, seq_to_db};
 use super::{json_from_db, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::{Account, OrderTotals, Timestamp},
-    storage::{EntryRecord, LedgerWrite, StorageError, WriteOutcome, WriteResult},
+    storage::{Effect, EntryRecord, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult},
 };
 
 /// SQLite takes the write lock at BEGIN (a deferred transaction could fail to upgrade its read
@@ -107,6 +108,41 @@ impl SqlStorage {
                 return Ok(outcome);
             }
 
+            // Effects that can refuse the write go first, under the same lock.
+            let refusal = match &write.effect {
+                Effect::None => None,
+                Effect::IssueCoupon { coupon, per_customer_limit, uses_stock } => {
+                    let mut refusal = None;
+                    if let Some(limit) = per_customer_limit {
+                        let live: i64 = sqlx::query_scalar(COUNT_LIVE_COUPONS)
+                            .bind(program)
+                            .bind(customer)
+                            .bind(&coupon.reward_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        if live >= i64::from(*limit) {
+                            refusal = Some(Refusal::RewardLimitReached);
+                        }
+                    }
+                    if refusal.is_none() && *uses_stock {
+                        let taken =
+                            sqlx::query(TAKE_STOCK).bind(program).bind(&coupon.reward_id).execute(&mut *tx).await?;
+                        if taken.rows_affected() == 0 {
+                            refusal = Some(Refusal::OutOfStock);
+                        }
+                    }
+                    refusal
+                }
+                Effect::CancelCoupon { code } => {
+                    let cancelled = sqlx::query(CANCEL_COUPON).bind(program).bind(code).execute(&mut *tx).await?;
+                    (cancelled.rows_affected() == 0).then_some(Refusal::CouponNotIssued)
+                }
+            };
+            if let Some(refusal) = refusal {
+                tx.rollback().await?;
+                return Ok(WriteOutcome::Refused(refusal));
+            }
+
             let lots: Vec<LotRow> = sqlx::query_as(OPEN_LOTS).bind(program).bind(customer).fetch_all(&mut *tx).await?;
             let mut account = Account {
                 last_seq: seq_from_db(last_seq)?,
@@ -137,7 +173,7 @@ impl SqlStorage {
                 Ok(entries) => entries,
                 Err(refusal) => {
                     tx.rollback().await?;
-                    return Ok(WriteOutcome::Refused(refusal));
+                    return Ok(WriteOutcome::Refused(refusal.into()));
                 }
             };
 
@@ -251,11 +287,31 @@ impl SqlStorage {
                 .execute(&mut *tx)
                 .await?;
 
+            let coupon = match &write.effect {
+                Effect::IssueCoupon { coupon, .. } => {
+                    sqlx::query(INSERT_COUPON)
+                        .bind(program)
+                        .bind(&coupon.code)
+                        .bind(customer)
+                        .bind(&coupon.reward_id)
+                        .bind(coupon.points)
+                        .bind(serde_json::to_string(&coupon.value).expect("coupon values serialise"))
+                        .bind(status_to_db(coupon.status))
+                        .bind(coupon.expires_at.0)
+                        .bind(coupon.created_at.0)
+                        .bind(&coupon.order_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Some(coupon.clone())
+                }
+                Effect::None | Effect::CancelCoupon { .. } => None,
+            };
             let result = WriteResult {
                 customer_id: customer.to_owned(),
                 entries: records,
                 available: account.available(now),
                 pending: account.pending(now),
+                coupon,
             };
             let response = serde_json::to_string(&result).expect("results serialise");
             sqlx::query(SAVE_CLIENT_ID)

@@ -6,7 +6,8 @@ use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::Timestamp,
     programs::{ApiKeyRecord, Program},
-    storage::{CustomerRecord, EntryRecord, LedgerWrite, Storage, StorageError, WriteOutcome},
+    rewards::{Coupon, Reward},
+    storage::{ConsumeOutcome, CustomerRecord, EntryRecord, LedgerWrite, Storage, StorageError, WriteOutcome},
 };
 
 /// A recorded key use is refreshed at most this often, so reads do not all become writes.
@@ -222,5 +223,35 @@ impl Storage for SqlStorage {
 
     async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
         self.apply_write(write).await
+    }
+
+    async fn create_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<(), StorageError> {
+        self.insert_reward(program_id, reward, now).await
+    }
+
+    async fn update_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<bool, StorageError> {
+        self.replace_reward(program_id, reward, now).await
+    }
+
+    async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError> {
+        self.load_reward(program_id, reward_id).await
+    }
+
+    async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError> {
+        self.load_rewards(program_id).await
+    }
+
+    async fn coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError> {
+        self.load_coupon(program_id, code).await
+    }
+
+    async fn consume_coupon(
+        &self,
+        program_id: &str,
+        code: &str,
+        order_id: &str,
+        now: Timestamp,
+    ) -> Result<ConsumeOutcome, StorageError> {
+        self.mark_consumed(program_id, code, order_id, now).await
     }
 }

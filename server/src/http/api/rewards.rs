@@ -1,0 +1,271 @@
+//! The rewards catalog, redemptions and coupons.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    customers::{client_id, customer_id, respond},
+    ApiJson, CurrentProgram,
+};
+use crate::{
+    http::{problem::Problem, AppState},
+    ledger::{Operation, Points},
+    rewards::{generate_code, new_reward_id, Coupon, CouponStatus, Reward, RewardDefinition, RewardError},
+    storage::{ClientId, ConsumeOutcome, Effect, LedgerWrite, WriteResult},
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/rewards", get(list).post(create))
+        .route("/api/v1/rewards/{reward_id}", get(show).put(replace).delete(deactivate))
+        .route("/api/v1/customers/{customer_id}/redemptions", post(redeem))
+        .route("/api/v1/coupons/{code}", get(coupon))
+        .route("/api/v1/coupons/{code}/consume", post(consume))
+        .route("/api/v1/coupons/{code}/cancel", post(cancel))
+}
+
+fn invalid(error: RewardError) -> Problem {
+    match error {
+        RewardError::Invalid { field, message } => Problem::invalid_field(field, message),
+        other => Problem::invalid_field("points", other.to_string()),
+    }
+}
+
+fn validated(definition: RewardDefinition, id: String) -> Result<Reward, Problem> {
+    definition.validate().map_err(invalid)?;
+    if definition.min_tier.is_some() {
+        return Err(Problem::invalid_field("min_tier", "this program has no tiers yet"));
+    }
+    Ok(Reward { id, definition })
+}
+
+async fn list(State(state): State<AppState>, program: CurrentProgram) -> Result<Json<Vec<Reward>>, Problem> {
+    Ok(Json(state.storage.rewards(&program.id).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    body: ApiJson<RewardDefinition>,
+) -> Result<Response, Problem> {
+    let reward = validated(body.value, new_reward_id())?;
+    state.storage.create_reward(&program.id, &reward, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(reward)).into_response())
+}
+
+async fn load(state: &AppState, program: &CurrentProgram, reward_id: &str) -> Result<Reward, Problem> {
+    state
+        .storage
+        .reward(&program.id, reward_id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("No reward {reward_id:?} in this program.")))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(reward_id): Path<String>,
+) -> Result<Json<Reward>, Problem> {
+    Ok(Json(load(&state, &program, &reward_id).await?))
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(reward_id): Path<String>,
+    body: ApiJson<RewardDefinition>,
+) -> Result<Json<Reward>, Problem> {
+    let reward = validated(body.value, reward_id)?;
+    if !state.storage.update_reward(&program.id, &reward, state.clock.now()).await? {
+        return Err(Problem::not_found(format!("No reward {:?} in this program.", reward.id)));
+    }
+    Ok(Json(reward))
+}
+
+/// Rewards are never deleted (coupons refer to them): they stop being offered.
+async fn deactivate(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(reward_id): Path<String>,
+) -> Result<Json<Reward>, Problem> {
+    let mut reward = load(&state, &program, &reward_id).await?;
+    reward.definition.active = false;
+    state.storage.update_reward(&program.id, &reward, state.clock.now()).await?;
+    Ok(Json(reward))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedemptionRequest {
+    redemption_id: String,
+    reward_id: String,
+    /// For points-to-currency rewards: how many points to turn into money.
+    #[serde(default)]
+    points: Option<Points>,
+}
+
+#[derive(Serialize)]
+struct RedemptionResponse {
+    redemption_id: String,
+    #[serde(flatten)]
+    result: WriteResult,
+}
+
+async fn redeem(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(raw_id): Path<String>,
+    body: ApiJson<RedemptionRequest>,
+) -> Result<Response, Problem> {
+    let request = &body.value;
+    let customer = customer_id(&raw_id)?;
+    client_id("redemption_id", &request.redemption_id)?;
+    let now = state.clock.now();
+    let reward = state.storage.reward(&program.id, &request.reward_id).await?.ok_or_else(|| {
+        Problem::invalid_field("reward_id", format!("no reward {:?} in this program", request.reward_id))
+    })?;
+    if !reward.is_available(now) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reward_unavailable",
+            "Reward unavailable",
+            RewardError::NotAvailable.to_string(),
+        ));
+    }
+    let points = reward.cost(request.points).map_err(|error| Problem::invalid_field("points", error.to_string()))?;
+    state.storage.customer(&program.id, &customer, program.settings.expiry).await?.ok_or_else(|| {
+        Problem::not_found(format!("No customer has the id {:?} in this program.", customer.as_str()))
+    })?;
+    let coupon = Coupon {
+        code: generate_code(),
+        customer_id: customer.as_str().to_owned(),
+        reward_id: reward.id.clone(),
+        points,
+        value: reward.coupon_value(points),
+        status: CouponStatus::Issued,
+        expires_at: now.plus_days(reward.definition.coupon_valid_days),
+        created_at: now,
+        order_id: None,
+    };
+    let write = LedgerWrite {
+        program_id: program.id.clone(),
+        customer_id: customer,
+        client_id: ClientId {
+            kind: "redemption",
+            id: request.redemption_id.clone(),
+            request_hash: body.fingerprint.clone(),
+        },
+        operation: Operation::Redeem { points },
+        source: "reward".to_owned(),
+        reference: Some(reward.id.clone()),
+        rule_snapshot: None,
+        expiry: program.settings.expiry,
+        clawback: program.settings.clawback,
+        effect: Effect::IssueCoupon {
+            coupon,
+            per_customer_limit: reward.definition.per_customer_limit,
+            uses_stock: reward.definition.stock.is_some(),
+        },
+        now,
+    };
+    let outcome = state.storage.write_ledger(&write).await?;
+    respond(outcome, ("redemption_id", &request.redemption_id), |result| RedemptionResponse {
+        redemption_id: request.redemption_id.clone(),
+        result,
+    })
+}
+
+async fn find_coupon(state: &AppState, program: &CurrentProgram, code: &str) -> Result<Coupon, Problem> {
+    state
+        .storage
+        .coupon(&program.id, code)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("No coupon {code:?} in this program.")))
+}
+
+/// A coupon as it stands; an issued coupon past its expiry shows as `expired`.
+#[derive(Serialize)]
+struct CouponView {
+    #[serde(flatten)]
+    coupon: Coupon,
+    usable: bool,
+}
+
+fn view(coupon: Coupon, now: crate::ledger::Timestamp) -> CouponView {
+    let usable = coupon.status == CouponStatus::Issued && coupon.expires_at > now;
+    CouponView { coupon, usable }
+}
+
+async fn coupon(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(code): Path<String>,
+) -> Result<Json<CouponView>, Problem> {
+    Ok(Json(view(find_coupon(&state, &program, &code).await?, state.clock.now())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsumeRequest {
+    order_id: String,
+}
+
+async fn consume(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(code): Path<String>,
+    body: ApiJson<ConsumeRequest>,
+) -> Result<Json<CouponView>, Problem> {
+    client_id("order_id", &body.value.order_id)?;
+    let now = state.clock.now();
+    match state.storage.consume_coupon(&program.id, &code, &body.value.order_id, now).await? {
+        ConsumeOutcome::Consumed(coupon) => Ok(Json(view(coupon, now))),
+        ConsumeOutcome::NotFound => Err(Problem::not_found(format!("No coupon {code:?} in this program."))),
+        ConsumeOutcome::Unusable(coupon) => {
+            let (kind, detail) = match coupon.status {
+                CouponStatus::Consumed => ("coupon_already_consumed", "This coupon was already used."),
+                CouponStatus::Cancelled => ("coupon_cancelled", "This coupon was cancelled."),
+                CouponStatus::Issued => ("coupon_expired", "This coupon has expired."),
+            };
+            Err(Problem::new(StatusCode::CONFLICT, kind, "Coupon not usable", detail))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CancelResponse {
+    code: String,
+    #[serde(flatten)]
+    result: WriteResult,
+}
+
+/// An unused coupon is cancelled and its points come back (I4). Cancelling twice answers the
+/// first cancellation again.
+async fn cancel(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(code): Path<String>,
+) -> Result<Response, Problem> {
+    let coupon = find_coupon(&state, &program, &code).await?;
+    let write = LedgerWrite {
+        program_id: program.id.clone(),
+        customer_id: customer_id(&coupon.customer_id)?,
+        client_id: ClientId { kind: "coupon_cancel", id: code.clone(), request_hash: String::new() },
+        operation: Operation::Restore { points: coupon.points },
+        source: "reward".to_owned(),
+        reference: Some(code.clone()),
+        rule_snapshot: None,
+        expiry: program.settings.expiry,
+        clawback: program.settings.clawback,
+        effect: Effect::CancelCoupon { code: code.clone() },
+        now: state.clock.now(),
+    };
+    let outcome = state.storage.write_ledger(&write).await?;
+    respond(outcome, ("code", &code), |result| CancelResponse { code: code.clone(), result })
+}

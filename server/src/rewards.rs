@@ -1,0 +1,319 @@
+//! The rewards catalog and coupons: what points buy, and the codes that carry it to checkout.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    ledger::{Points, Timestamp},
+    rules::Minor,
+    secrets,
+};
+
+/// What a reward gives at checkout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RewardKind {
+    /// A fixed amount off the order, minor units.
+    AmountOff {
+        amount: Minor,
+    },
+    /// A percentage off the order, 1 to 100.
+    PercentOff {
+        percent: u32,
+    },
+    FreeShipping,
+    FreeProduct {
+        product_id: String,
+    },
+    /// Points turned into money: `unit_value` minor units for every `points_per_unit` points,
+    /// the customer choosing how many between `min_points` and `max_points`, in `step`s.
+    PointsToCurrency {
+        points_per_unit: Points,
+        unit_value: Minor,
+        min_points: Points,
+        max_points: Points,
+        step: Points,
+    },
+}
+
+/// A reward as the merchant defines it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardDefinition {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub reward: RewardKind,
+    /// Points it costs; ignored for points-to-currency rewards (the customer chooses).
+    #[serde(default)]
+    pub points: Points,
+    /// Only customers at this tier or above may redeem it.
+    #[serde(default)]
+    pub min_tier: Option<String>,
+    /// How many times one customer may redeem it (coupons not cancelled).
+    #[serde(default)]
+    pub per_customer_limit: Option<u32>,
+    #[serde(default)]
+    pub starts_at: Option<Timestamp>,
+    #[serde(default)]
+    pub ends_at: Option<Timestamp>,
+    /// Days a coupon stays valid.
+    #[serde(default = "default_coupon_days")]
+    pub coupon_valid_days: u32,
+    /// Coupons left to issue; `None` is unlimited. Each redemption takes one.
+    #[serde(default)]
+    pub stock: Option<i64>,
+    /// Whether it is offered; rewards are deactivated, never deleted.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn default_coupon_days() -> u32 {
+    30
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A stored reward.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reward {
+    pub id: String,
+    #[serde(flatten)]
+    pub definition: RewardDefinition,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RewardError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("this reward is not available now")]
+    NotAvailable,
+    #[error("choose points from {min} to {max} in steps of {step}")]
+    PointsOutOfRange { min: Points, max: Points, step: Points },
+}
+
+impl RewardError {
+    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { field, message: message.into() }
+    }
+}
+
+impl RewardDefinition {
+    pub fn validate(&self) -> Result<(), RewardError> {
+        let name_length = self.name.trim().chars().count();
+        if name_length == 0 || name_length > 200 {
+            return Err(RewardError::invalid("name", "a name of 1 to 200 characters is required"));
+        }
+        match &self.reward {
+            RewardKind::AmountOff { amount } if *amount <= 0 => {
+                return Err(RewardError::invalid("reward.amount", "must be positive"))
+            }
+            RewardKind::PercentOff { percent } if !(1..=100).contains(percent) => {
+                return Err(RewardError::invalid("reward.percent", "must be 1 to 100"))
+            }
+            RewardKind::FreeProduct { product_id } if product_id.is_empty() => {
+                return Err(RewardError::invalid("reward.product_id", "is required"))
+            }
+            RewardKind::PointsToCurrency { points_per_unit, unit_value, min_points, max_points, step } => {
+                if *points_per_unit <= 0 || *unit_value <= 0 {
+                    return Err(RewardError::invalid(
+                        "reward.points_per_unit",
+                        "points_per_unit and unit_value must be positive",
+                    ));
+                }
+                if *step <= 0 || *min_points <= 0 || min_points > max_points {
+                    return Err(RewardError::invalid(
+                        "reward.min_points",
+                        "need 0 < min_points <= max_points and step > 0",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        let fixed_price = !matches!(self.reward, RewardKind::PointsToCurrency { .. });
+        if fixed_price && self.points <= 0 {
+            return Err(RewardError::invalid("points", "a reward must cost a positive number of points"));
+        }
+        if let (Some(starts), Some(ends)) = (self.starts_at, self.ends_at) {
+            if ends <= starts {
+                return Err(RewardError::invalid("ends_at", "must be after starts_at"));
+            }
+        }
+        if self.coupon_valid_days == 0 || self.coupon_valid_days > 3650 {
+            return Err(RewardError::invalid("coupon_valid_days", "must be 1 to 3650"));
+        }
+        if self.stock.is_some_and(|stock| stock < 0) {
+            return Err(RewardError::invalid("stock", "must not be negative"));
+        }
+        Ok(())
+    }
+}
+
+impl Reward {
+    /// Whether it can be redeemed at `now` (active, within its dates, in stock).
+    pub fn is_available(&self, now: Timestamp) -> bool {
+        let definition = &self.definition;
+        definition.active
+            && definition.starts_at.is_none_or(|starts| starts <= now)
+            && definition.ends_at.is_none_or(|ends| now < ends)
+            && definition.stock.is_none_or(|stock| stock > 0)
+    }
+
+    /// The points a redemption costs: the fixed price, or the customer's choice within the
+    /// range and step of a points-to-currency reward.
+    pub fn cost(&self, requested: Option<Points>) -> Result<Points, RewardError> {
+        match &self.definition.reward {
+            RewardKind::PointsToCurrency { min_points, max_points, step, .. } => {
+                let points = requested.unwrap_or(*min_points);
+                let on_step = (points - min_points) % step == 0;
+                if points < *min_points || points > *max_points || !on_step {
+                    return Err(RewardError::PointsOutOfRange { min: *min_points, max: *max_points, step: *step });
+                }
+                Ok(points)
+            }
+            _ => Ok(self.definition.points),
+        }
+    }
+
+    /// What the coupon is worth at checkout for `points` spent.
+    pub fn coupon_value(&self, points: Points) -> CouponValue {
+        match &self.definition.reward {
+            RewardKind::AmountOff { amount } => CouponValue::AmountOff { amount: *amount },
+            RewardKind::PercentOff { percent } => CouponValue::PercentOff { percent: *percent },
+            RewardKind::FreeShipping => CouponValue::FreeShipping,
+            RewardKind::FreeProduct { product_id } => CouponValue::FreeProduct { product_id: product_id.clone() },
+            RewardKind::PointsToCurrency { points_per_unit, unit_value, .. } => {
+                CouponValue::AmountOff { amount: points / points_per_unit * unit_value }
+            }
+        }
+    }
+}
+
+/// What a coupon takes off at checkout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CouponValue {
+    AmountOff { amount: Minor },
+    PercentOff { percent: u32 },
+    FreeShipping,
+    FreeProduct { product_id: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponStatus {
+    Issued,
+    Consumed,
+    Cancelled,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    pub code: String,
+    pub customer_id: String,
+    pub reward_id: String,
+    pub points: Points,
+    pub value: CouponValue,
+    pub status: CouponStatus,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+    pub order_id: Option<String>,
+}
+
+/// Letters and digits that cannot be misread for each other (no 0/O, 1/I/L, 5/S, 8/B...).
+const CODE_ALPHABET: &[u8; 24] = b"ACDEFGHJKMNPQRTUVWXY2347";
+
+/// A coupon code like `TALLY-7KQX-9WMC-PD4T`: 12 symbols of a 24-letter alphabet, about
+/// 55 random bits, so codes cannot be guessed.
+pub fn generate_code() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    // 256 is not a multiple of 24: redraw the few biased bytes.
+    for byte in &mut bytes {
+        while *byte >= 240 {
+            let mut one = [0u8; 1];
+            getrandom::fill(&mut one).expect("the operating system's random source is available");
+            *byte = one[0];
+        }
+    }
+    let symbols: String = bytes.iter().map(|b| CODE_ALPHABET[usize::from(*b % 24)] as char).collect();
+    format!("TALLY-{}-{}-{}", &symbols[0..4], &symbols[4..8], &symbols[8..12])
+}
+
+/// A new reward id.
+pub fn new_reward_id() -> String {
+    secrets::random_token("rwd_", 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition(reward: RewardKind, points: Points) -> RewardDefinition {
+        RewardDefinition {
+            name: "Reward".into(),
+            description: None,
+            reward,
+            points,
+            min_tier: None,
+            per_customer_limit: None,
+            starts_at: None,
+            ends_at: None,
+            coupon_valid_days: 30,
+            stock: None,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn definitions_are_validated() {
+        assert_eq!(definition(RewardKind::AmountOff { amount: 500 }, 100).validate(), Ok(()));
+        assert!(definition(RewardKind::AmountOff { amount: 0 }, 100).validate().is_err());
+        assert!(definition(RewardKind::PercentOff { percent: 101 }, 100).validate().is_err());
+        assert!(definition(RewardKind::FreeShipping, 0).validate().is_err());
+    }
+
+    #[test]
+    fn points_to_currency_takes_a_chosen_amount_in_steps() {
+        let kind = RewardKind::PointsToCurrency {
+            points_per_unit: 100,
+            unit_value: 100,
+            min_points: 500,
+            max_points: 5_000,
+            step: 100,
+        };
+        let reward = Reward { id: "r".into(), definition: definition(kind, 0) };
+        assert_eq!(reward.cost(Some(1_200)), Ok(1_200));
+        assert_eq!(reward.coupon_value(1_200), CouponValue::AmountOff { amount: 1_200 });
+        assert!(reward.cost(Some(1_250)).is_err());
+        assert!(reward.cost(Some(400)).is_err());
+        assert!(reward.cost(Some(5_100)).is_err());
+    }
+
+    #[test]
+    fn availability_follows_dates_stock_and_the_active_flag() {
+        let mut reward = Reward {
+            id: "r".into(),
+            definition: RewardDefinition {
+                starts_at: Some(Timestamp(1_000)),
+                ends_at: Some(Timestamp(2_000)),
+                stock: Some(1),
+                ..definition(RewardKind::FreeShipping, 50)
+            },
+        };
+        assert!(!reward.is_available(Timestamp(999)));
+        assert!(reward.is_available(Timestamp(1_000)));
+        assert!(!reward.is_available(Timestamp(2_000)));
+        reward.definition.stock = Some(0);
+        assert!(!reward.is_available(Timestamp(1_500)));
+    }
+
+    #[test]
+    fn coupon_codes_are_random_and_readable() {
+        let a = generate_code();
+        assert_ne!(a, generate_code());
+        assert_eq!(a.len(), "TALLY-XXXX-XXXX-XXXX".len());
+        assert!(a[6..].chars().all(|c| c == '-' || CODE_ALPHABET.contains(&(c as u8))));
+    }
+}

@@ -1,0 +1,169 @@
+//! The rewards catalog and coupons.
+
+use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
+use crate::{
+    ledger::Timestamp,
+    rewards::{Coupon, CouponStatus, Reward, RewardDefinition},
+    storage::{ConsumeOutcome, StorageError},
+};
+
+#[derive(sqlx::FromRow)]
+struct RewardRow {
+    id: String,
+    definition: String,
+    stock: Option<i64>,
+    active: bool,
+}
+
+impl RewardRow {
+    /// The columns are authoritative for what changes (stock, active); the JSON for the rest.
+    fn into_reward(self) -> Result<Reward, StorageError> {
+        let mut definition: RewardDefinition = json_from_db("reward definition", &self.definition)?;
+        definition.stock = self.stock;
+        definition.active = self.active;
+        Ok(Reward { id: self.id, definition })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CouponRow {
+    code: String,
+    customer_id: String,
+    reward_id: String,
+    points: i64,
+    value: String,
+    status: String,
+    expires_at_ms: i64,
+    created_at_ms: i64,
+    order_id: Option<String>,
+}
+
+impl CouponRow {
+    fn into_coupon(self) -> Result<Coupon, StorageError> {
+        Ok(Coupon {
+            code: self.code,
+            customer_id: self.customer_id,
+            reward_id: self.reward_id,
+            points: self.points,
+            value: json_from_db("coupon value", &self.value)?,
+            status: json_from_db("coupon status", &format!("\"{}\"", self.status))?,
+            expires_at: Timestamp(self.expires_at_ms),
+            created_at: Timestamp(self.created_at_ms),
+            order_id: self.order_id,
+        })
+    }
+}
+
+/// The stored name of a coupon status.
+pub(super) fn status_to_db(status: CouponStatus) -> &'static str {
+    match status {
+        CouponStatus::Issued => "issued",
+        CouponStatus::Consumed => "consumed",
+        CouponStatus::Cancelled => "cancelled",
+    }
+}
+
+pub(super) const INSERT_COUPON: &str = "INSERT INTO coupons
+         (program_id, code, customer_id, reward_id, points, value, status, expires_at_ms, created_at_ms, order_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+pub(super) const COUNT_LIVE_COUPONS: &str = "SELECT COUNT(*) FROM coupons
+     WHERE program_id = $1 AND customer_id = $2 AND reward_id = $3 AND status <> 'cancelled'";
+pub(super) const TAKE_STOCK: &str =
+    "UPDATE rewards SET stock = stock - 1 WHERE program_id = $1 AND id = $2 AND stock IS NOT NULL AND stock > 0";
+pub(super) const CANCEL_COUPON: &str =
+    "UPDATE coupons SET status = 'cancelled' WHERE program_id = $1 AND code = $2 AND status = 'issued'";
+const COUPON: &str =
+    "SELECT code, customer_id, reward_id, points, value, status, expires_at_ms, created_at_ms, order_id
+     FROM coupons WHERE program_id = $1 AND code = $2";
+
+impl SqlStorage {
+    pub(super) async fn insert_reward(
+        &self,
+        program_id: &str,
+        reward: &Reward,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        const SQL: &str =
+            "INSERT INTO rewards (program_id, id, definition, stock, active, created_at_ms, updated_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)";
+        let definition = serde_json::to_string(&reward.definition).expect("definitions serialise");
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(program_id)
+            .bind(&reward.id)
+            .bind(&definition)
+            .bind(reward.definition.stock)
+            .bind(reward.definition.active)
+            .bind(now.0)
+            .execute(pool)
+            .await
+            .map(drop)?);
+        Ok(())
+    }
+
+    pub(super) async fn replace_reward(
+        &self,
+        program_id: &str,
+        reward: &Reward,
+        now: Timestamp,
+    ) -> Result<bool, StorageError> {
+        const SQL: &str = "UPDATE rewards SET definition = $1, stock = $2, active = $3, updated_at_ms = $4
+             WHERE program_id = $5 AND id = $6";
+        let definition = serde_json::to_string(&reward.definition).expect("definitions serialise");
+        let updated = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&definition)
+            .bind(reward.definition.stock)
+            .bind(reward.definition.active)
+            .bind(now.0)
+            .bind(program_id)
+            .bind(&reward.id)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(updated == 1)
+    }
+
+    pub(super) async fn load_reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError> {
+        const SQL: &str = "SELECT id, definition, stock, active FROM rewards WHERE program_id = $1 AND id = $2";
+        let row: Option<RewardRow> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(reward_id).fetch_optional(pool).await?);
+        row.map(RewardRow::into_reward).transpose()
+    }
+
+    pub(super) async fn load_rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError> {
+        const SQL: &str =
+            "SELECT id, definition, stock, active FROM rewards WHERE program_id = $1 ORDER BY created_at_ms, id";
+        let rows: Vec<RewardRow> = on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).fetch_all(pool).await?);
+        rows.into_iter().map(RewardRow::into_reward).collect()
+    }
+
+    pub(super) async fn load_coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError> {
+        let row: Option<CouponRow> =
+            on_pool!(self, |pool| sqlx::query_as(COUPON).bind(program_id).bind(code).fetch_optional(pool).await?);
+        row.map(CouponRow::into_coupon).transpose()
+    }
+
+    pub(super) async fn mark_consumed(
+        &self,
+        program_id: &str,
+        code: &str,
+        order_id: &str,
+        now: Timestamp,
+    ) -> Result<ConsumeOutcome, StorageError> {
+        // One conditional update: of two concurrent consumes, exactly one changes the row.
+        const SQL: &str = "UPDATE coupons SET status = 'consumed', order_id = $1
+             WHERE program_id = $2 AND code = $3 AND status = 'issued' AND expires_at_ms > $4";
+        let updated = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(order_id)
+            .bind(program_id)
+            .bind(code)
+            .bind(now.0)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(match (updated, self.load_coupon(program_id, code).await?) {
+            (_, None) => ConsumeOutcome::NotFound,
+            (1, Some(coupon)) => ConsumeOutcome::Consumed(coupon),
+            (_, Some(coupon)) => ConsumeOutcome::Unusable(coupon),
+        })
+    }
+}
