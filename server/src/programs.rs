@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ledger::{ClawbackPolicy, ExpiryPolicy},
-    rules::PurchaseRule,
+    rules::{ActionRule, PurchaseRule},
     secrets,
 };
 
@@ -33,6 +33,51 @@ pub struct ProgramSettings {
     pub expiry: ExpiryPolicy,
     pub clawback: ClawbackPolicy,
     pub purchase: PurchaseRule,
+    pub actions: Vec<ActionRule>,
+}
+
+impl ProgramSettings {
+    /// Checks every setting; the error names the field.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.pending_days > 365 {
+            return Err(("pending_days".into(), "at most 365 days".into()));
+        }
+        match self.expiry {
+            ExpiryPolicy::AfterEarning { days } | ExpiryPolicy::AfterInactivity { days }
+                if days == 0 || days > 3650 =>
+            {
+                return Err(("expiry.days".into(), "1 to 3650 days".into()))
+            }
+            _ => {}
+        }
+        let purchase = &self.purchase;
+        if purchase.points < 0 || purchase.per_amount <= 0 {
+            return Err((
+                "purchase.per_amount".into(),
+                "points must not be negative and per_amount must be positive".into(),
+            ));
+        }
+        if purchase.minimum_order < 0 {
+            return Err(("purchase.minimum_order".into(), "must not be negative".into()));
+        }
+        for (index, multiplier) in purchase.product_multipliers.iter().chain(&purchase.category_multipliers).enumerate()
+        {
+            if multiplier.percent > 10_000 || multiplier.id.is_empty() {
+                return Err((format!("purchase.multipliers[{index}]"), "an id and a percent of 0 to 10000".into()));
+            }
+        }
+        for (index, rule) in self.actions.iter().enumerate() {
+            rule.validate().map_err(|message| (format!("actions[{index}]"), message))?;
+            if self.actions[..index].iter().any(|earlier| earlier.action == rule.action) {
+                return Err((format!("actions[{index}].action"), format!("{:?} is configured twice", rule.action)));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn action_rule(&self, action: &str) -> Option<&ActionRule> {
+        self.actions.iter().find(|rule| rule.action == action)
+    }
 }
 
 /// A secret API key as stored: only its hash and a recognisable prefix.
@@ -106,6 +151,35 @@ impl Program {
             settings: ProgramSettings::default(),
         };
         Ok((program, api_key, secret_key))
+    }
+
+    /// Replaces what an admin may change (not the currency: past orders are in it). Checks
+    /// everything first and changes nothing on error, which names the field.
+    pub fn update(
+        &mut self,
+        name: &str,
+        points_name: &str,
+        allowed_origins: Vec<String>,
+        settings: ProgramSettings,
+    ) -> Result<(), (String, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(("name".into(), ProgramError::Name.to_string()));
+        }
+        let points_name = points_name.trim();
+        if points_name.is_empty() || points_name.chars().count() > 40 {
+            return Err(("points_name".into(), "1 to 40 characters".into()));
+        }
+        if let Some(index) = allowed_origins.iter().position(|origin| !is_origin(origin)) {
+            let message = ProgramError::Origin(allowed_origins[index].clone()).to_string();
+            return Err((format!("allowed_origins[{index}]"), message));
+        }
+        settings.validate().map_err(|(field, message)| (format!("settings.{field}"), message))?;
+        self.name = name.to_owned();
+        self.points_name = points_name.to_owned();
+        self.allowed_origins = allowed_origins;
+        self.settings = settings;
+        Ok(())
     }
 
     /// Exact match on scheme, host and port, as browsers send the `Origin` header.

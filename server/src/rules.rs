@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::Points;
+use crate::{ledger::Points, time::Period};
 
 /// Money in minor units (cents).
 pub type Minor = i64;
@@ -206,6 +206,61 @@ impl PurchaseRule {
     }
 }
 
+/// Points for an action the customer takes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRule {
+    /// `signup`, `review`, `birthday`, `social_follow`, `newsletter`, `comment` or `custom:NAME`.
+    pub action: String,
+    pub points: Points,
+    #[serde(default)]
+    pub cap: Option<Cap>,
+}
+
+/// At most `count` awards per calendar `per` period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cap {
+    pub count: u32,
+    pub per: Period,
+}
+
+/// Actions events may report; `custom:NAME` adds the merchant's own.
+pub const ACTIONS: &[&str] = &["signup", "review", "birthday", "social_follow", "newsletter", "comment"];
+
+impl ActionRule {
+    pub fn validate(&self) -> Result<(), String> {
+        let custom = self.action.strip_prefix("custom:").is_some_and(|name| {
+            !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+        if !custom && !ACTIONS.contains(&self.action.as_str()) {
+            return Err(format!("unknown action {:?}: use one of {ACTIONS:?} or custom:NAME", self.action));
+        }
+        if self.points <= 0 {
+            return Err("points must be positive".into());
+        }
+        if self.cap.is_some_and(|cap| cap.count == 0) {
+            return Err("a cap's count must be at least 1".into());
+        }
+        if matches!(self.action.as_str(), "signup" | "birthday") && self.cap.is_some() {
+            return Err("signup earns once and birthday once a year: leave out cap".into());
+        }
+        Ok(())
+    }
+
+    /// The cap in force: a signup earns once, a birthday once per calendar year, other
+    /// actions as configured.
+    pub fn effective_cap(&self) -> Option<Cap> {
+        match self.action.as_str() {
+            "signup" => Some(Cap { count: 1, per: Period::Lifetime }),
+            "birthday" => Some(Cap { count: 1, per: Period::Year }),
+            _ => self.cap,
+        }
+    }
+}
+
 /// Points a refund takes back so that, summed over an order's refunds, they follow the
 /// refunded share of the order exactly: `earned x refunded / amount` so far, less what earlier
 /// refunds took. Partial refunds never drift from a single full one.
@@ -308,6 +363,19 @@ mod tests {
         }
         assert_eq!(taken, 100);
         assert_eq!(refund_points(100, 10_000, 10_000, 500), 0, "nothing beyond the order amount");
+    }
+
+    #[test]
+    fn action_rules_are_validated_and_birthdays_are_yearly() {
+        let rule = |action: &str, cap| ActionRule { action: action.into(), points: 50, cap };
+        assert_eq!(rule("review", None).validate(), Ok(()));
+        assert_eq!(rule("custom:quiz_done", None).validate(), Ok(()));
+        assert!(rule("dance", None).validate().is_err());
+        assert!(rule("custom:", None).validate().is_err());
+        let daily = Some(Cap { count: 1, per: Period::Day });
+        assert!(rule("birthday", daily).validate().is_err());
+        assert_eq!(rule("birthday", None).effective_cap(), Some(Cap { count: 1, per: Period::Year }));
+        assert_eq!(rule("review", daily).effective_cap(), daily);
     }
 
     #[test]

@@ -72,6 +72,35 @@ impl Timestamp {
     }
 }
 
+/// Calendar periods for caps, in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Day,
+    /// ISO weeks, from Monday.
+    Week,
+    Month,
+    Year,
+    Lifetime,
+}
+
+impl Timestamp {
+    /// The start of the calendar period containing this time (UTC); the epoch for `Lifetime`.
+    pub fn start_of(self, period: Period) -> Self {
+        let days = self.0.div_euclid(MS_PER_DAY);
+        let (year, month, _) = civil_from_days(days);
+        let start_day = match period {
+            Period::Day => days,
+            // 1970-01-01 was a Thursday: shift so that weeks start on Monday.
+            Period::Week => days - (days + 3).rem_euclid(7),
+            Period::Month => days_from_civil(year, month, 1),
+            Period::Year => days_from_civil(year, 1, 1),
+            Period::Lifetime => return Self(i64::MIN),
+        };
+        Self(start_day * MS_PER_DAY)
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let days = self.0.div_euclid(MS_PER_DAY);
@@ -180,6 +209,17 @@ mod tests {
         for bad in ["2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01 00:00", "2024-01-01T00:00:00", ""] {
             assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn periods_start_on_calendar_boundaries() {
+        let t = Timestamp::parse_rfc3339("2026-11-22T17:30:00Z").unwrap(); // a Sunday
+        let at = |text: &str| Timestamp::parse_rfc3339(text).unwrap();
+        assert_eq!(t.start_of(Period::Day), at("2026-11-22T00:00:00Z"));
+        assert_eq!(t.start_of(Period::Week), at("2026-11-16T00:00:00Z"));
+        assert_eq!(t.start_of(Period::Month), at("2026-11-01T00:00:00Z"));
+        assert_eq!(t.start_of(Period::Year), at("2026-01-01T00:00:00Z"));
+        assert_eq!(at("2026-11-16T00:00:00Z").start_of(Period::Week), at("2026-11-16T00:00:00Z"));
     }
 
     #[test]

@@ -231,6 +231,7 @@ async fn balances_are_read_as_of_now_with_an_injected_clock() {
             expiry: ExpiryPolicy::Never,
             clawback: ClawbackPolicy::CapAtZero,
             effect: Effect::None,
+            cap: None,
             now: T0,
         };
         app.storage.write_ledger(&earn).await.unwrap();

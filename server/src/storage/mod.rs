@@ -82,7 +82,16 @@ pub struct LedgerWrite {
     pub clawback: ClawbackPolicy,
     /// What else the write does, in the same transaction.
     pub effect: Effect,
+    /// Refuse the write when the customer already has `max` entries from this write's source
+    /// since `since` (action caps), counted under the customer's lock.
+    pub cap: Option<CapCheck>,
     pub now: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapCheck {
+    pub since: Timestamp,
+    pub max: u32,
 }
 
 /// A write's work besides the ledger, committed with it or not at all.
@@ -134,6 +143,8 @@ pub enum Refusal {
     OutOfStock,
     #[error("this coupon was already used or cancelled")]
     CouponNotIssued,
+    #[error("the customer already earned the most this action gives in its period")]
+    CapReached,
 }
 
 /// Why a coupon could not be consumed.

@@ -2,37 +2,30 @@
 
 use axum::{
     extract::{Path, Query, State},
-    http::StatusCode,
-    response::{IntoResponse, Response},
+    response::Response,
     routing::{get, post},
     Json, Router,
 };
 use serde::{Deserialize, Serialize};
 
-use super::{ApiJson, CurrentProgram};
+use super::{client_id, customer_id, respond, ApiJson, CurrentProgram, MAX_POINTS_PER_WRITE};
 use crate::{
     customers::{CustomerId, CustomerProfile},
     http::{problem::Problem, AppState},
-    ledger::{LedgerError, Operation, Points, Timestamp},
-    storage::{ClientId, CustomerRecord, Effect, EntryRecord, LedgerWrite, Refusal, WriteOutcome, WriteResult},
+    ledger::{Operation, Points, Timestamp},
+    storage::{ClientId, CustomerRecord, Effect, EntryRecord, LedgerWrite, WriteResult},
 };
 
 /// "Expiring soon" looks this far ahead.
 const EXPIRING_SOON_DAYS: u32 = 30;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
-/// Bounds a single write, so sums of many entries stay far from overflow.
-pub const MAX_POINTS_PER_WRITE: Points = 1_000_000_000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/customers/{customer_id}", get(show).put(upsert))
         .route("/api/v1/customers/{customer_id}/entries", get(entries))
         .route("/api/v1/customers/{customer_id}/adjustments", post(adjust))
-}
-
-pub fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
-    CustomerId::parse(raw).map_err(|error| Problem::invalid_field("customer_id", error.to_string()))
 }
 
 #[derive(Serialize)]
@@ -212,6 +205,7 @@ async fn adjust(
         expiry: program.settings.expiry,
         clawback: program.settings.clawback,
         effect: Effect::None,
+        cap: None,
         now: state.clock.now(),
     };
     let outcome = state.storage.write_ledger(&write).await?;
@@ -219,58 +213,4 @@ async fn adjust(
         adjustment_id: request.adjustment_id.clone(),
         result,
     })
-}
-
-/// Client ids (I3): 1 to 128 printable characters.
-pub fn client_id(field: &str, value: &str) -> Result<(), Problem> {
-    let length = value.chars().count();
-    if (1..=128).contains(&length) && !value.chars().any(char::is_control) {
-        Ok(())
-    } else {
-        Err(Problem::invalid_field(field, format!("{field} must be 1 to 128 characters")))
-    }
-}
-
-/// The HTTP answer to a ledger write: 201 when applied, 200 with the original result on a
-/// replay, 409 when the client id was used for another body, 422 when the ledger refused.
-pub fn respond<T: Serialize>(
-    outcome: WriteOutcome,
-    (client_field, client_id): (&str, &str),
-    view: impl FnOnce(WriteResult) -> T,
-) -> Result<Response, Problem> {
-    match outcome {
-        WriteOutcome::Applied(result) => Ok((StatusCode::CREATED, Json(view(result))).into_response()),
-        WriteOutcome::Replayed(result) => Ok((StatusCode::OK, Json(view(result))).into_response()),
-        WriteOutcome::Conflict => Err(Problem::idempotency_conflict(client_field, client_id)),
-        WriteOutcome::Refused(Refusal::Ledger(LedgerError::InsufficientPoints { available, requested })) => {
-            Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "insufficient_points",
-                "Insufficient points",
-                format!("The customer has {available} points available; {requested} are needed."),
-            ))
-        }
-        WriteOutcome::Refused(Refusal::Ledger(LedgerError::OrderAlreadyRecorded)) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "order_already_recorded",
-            "Order already recorded",
-            LedgerError::OrderAlreadyRecorded.to_string(),
-        )),
-        WriteOutcome::Refused(Refusal::Ledger(LedgerError::UnknownOrder)) => {
-            Err(Problem::not_found(LedgerError::UnknownOrder.to_string()))
-        }
-        WriteOutcome::Refused(refusal @ (Refusal::RewardLimitReached | Refusal::OutOfStock)) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            if refusal == Refusal::OutOfStock { "out_of_stock" } else { "reward_limit_reached" },
-            "Reward unavailable",
-            refusal.to_string(),
-        )),
-        WriteOutcome::Refused(Refusal::CouponNotIssued) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "coupon_not_issued",
-            "Coupon not cancellable",
-            Refusal::CouponNotIssued.to_string(),
-        )),
-        WriteOutcome::Refused(Refusal::Ledger(other)) => Err(Problem::invalid_field("points", other.to_string())),
-    }
 }

@@ -1,18 +1,16 @@
 //! `POST /api/v1/events`: what happened in the merchant's store. Orders earn points under the
-//! program's purchase rule; the customer is created on their first event.
+//! program's purchase rule, actions (signup, review, birthday, ...) under its action rules and
+//! their caps; the customer is created on their first event.
 
 use axum::{extract::State, response::Response, routing::post, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    customers::{client_id, customer_id, respond, MAX_POINTS_PER_WRITE},
-    ApiJson, CurrentProgram,
-};
+use super::{client_id, customer_id, respond, ApiJson, CurrentProgram, MAX_POINTS_PER_WRITE};
 use crate::{
     http::{problem::Problem, AppState},
     ledger::{Operation, Timestamp},
     rules::{Minor, Order, OrderLine},
-    storage::{ClientId, Effect, LedgerWrite, WriteResult},
+    storage::{CapCheck, ClientId, Effect, LedgerWrite, WriteResult},
 };
 
 /// Events may be reported late, but not from the future (beyond clock skew).
@@ -63,7 +61,7 @@ async fn record(
     if occurred_at.0 > now.0 + MAX_CLOCK_SKEW_MS {
         return Err(Problem::invalid_field("occurred_at", "occurred_at is in the future"));
     }
-    let (operation, source, reference, snapshot) = match event.kind.as_str() {
+    let (operation, source, reference, snapshot, cap) = match event.kind.as_str() {
         "order" => {
             let order_id = event
                 .order_id
@@ -104,13 +102,18 @@ async fn record(
                 available_at,
             };
             let snapshot = serde_json::to_value(&snapshot).expect("snapshots serialise");
-            (operation, "purchase".to_owned(), Some(order_id), Some(snapshot))
+            (operation, "purchase".to_owned(), Some(order_id), Some(snapshot), None)
         }
-        other => {
-            return Err(Problem::invalid_field(
-                "type",
-                format!("unsupported event type {other:?}: this server records `order` events"),
-            ))
+        action => {
+            let rule = program.settings.action_rule(action).ok_or_else(|| {
+                Problem::invalid_field(
+                    "type",
+                    format!("no earning rule for {action:?} in this program (see `actions` in the settings)"),
+                )
+            })?;
+            let cap = rule.effective_cap().map(|cap| CapCheck { since: now.start_of(cap.per), max: cap.count });
+            let snapshot = serde_json::to_value(rule).expect("rules serialise");
+            (Operation::Earn { points: rule.points, available_at: now }, action.to_owned(), None, Some(snapshot), cap)
         }
     };
     let write = LedgerWrite {
@@ -124,6 +127,7 @@ async fn record(
         expiry: program.settings.expiry,
         clawback: program.settings.clawback,
         effect: Effect::None,
+        cap,
         now,
     };
     let outcome = state.storage.write_ledger(&write).await?;

@@ -5,19 +5,26 @@ mod customers;
 mod events;
 mod orders;
 mod rewards;
+mod settings;
 
 use axum::{
     body::Bytes,
     extract::{FromRequest, Request, State},
     http::{header, StatusCode},
     middleware::{self, Next},
-    response::Response,
-    Router,
+    response::{IntoResponse, Response},
+    Json, Router,
 };
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Serialize};
 
 use super::{problem::Problem, AppState};
-use crate::{programs::Program, secrets};
+use crate::{
+    customers::CustomerId,
+    ledger::{LedgerError, Points},
+    programs::Program,
+    secrets,
+    storage::{Refusal, WriteOutcome, WriteResult},
+};
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -25,6 +32,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(events::routes())
         .merge(orders::routes())
         .merge(rewards::routes())
+        .merge(settings::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
 }
 
@@ -46,6 +54,73 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
         .ok_or_else(|| Problem::unauthorized("This secret key is unknown or was revoked."))?;
     request.extensions_mut().insert(program);
     Ok(next.run(request).await)
+}
+
+/// Bounds a single write, so sums of many entries stay far from overflow.
+pub const MAX_POINTS_PER_WRITE: Points = 1_000_000_000;
+
+pub fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
+    CustomerId::parse(raw).map_err(|error| Problem::invalid_field("customer_id", error.to_string()))
+}
+
+/// Client ids (I3): 1 to 128 printable characters.
+pub fn client_id(field: &str, value: &str) -> Result<(), Problem> {
+    let length = value.chars().count();
+    if (1..=128).contains(&length) && !value.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(Problem::invalid_field(field, format!("{field} must be 1 to 128 characters")))
+    }
+}
+
+/// The HTTP answer to a ledger write: 201 when applied, 200 with the original result on a
+/// replay, 409 when the client id was used for another body, 422 when the ledger refused.
+pub fn respond<T: Serialize>(
+    outcome: WriteOutcome,
+    (client_field, client_id): (&str, &str),
+    view: impl FnOnce(WriteResult) -> T,
+) -> Result<Response, Problem> {
+    match outcome {
+        WriteOutcome::Applied(result) => Ok((StatusCode::CREATED, Json(view(result))).into_response()),
+        WriteOutcome::Replayed(result) => Ok((StatusCode::OK, Json(view(result))).into_response()),
+        WriteOutcome::Conflict => Err(Problem::idempotency_conflict(client_field, client_id)),
+        WriteOutcome::Refused(Refusal::Ledger(LedgerError::InsufficientPoints { available, requested })) => {
+            Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "insufficient_points",
+                "Insufficient points",
+                format!("The customer has {available} points available; {requested} are needed."),
+            ))
+        }
+        WriteOutcome::Refused(Refusal::Ledger(LedgerError::OrderAlreadyRecorded)) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "order_already_recorded",
+            "Order already recorded",
+            LedgerError::OrderAlreadyRecorded.to_string(),
+        )),
+        WriteOutcome::Refused(Refusal::Ledger(LedgerError::UnknownOrder)) => {
+            Err(Problem::not_found(LedgerError::UnknownOrder.to_string()))
+        }
+        WriteOutcome::Refused(refusal @ (Refusal::RewardLimitReached | Refusal::OutOfStock)) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            if refusal == Refusal::OutOfStock { "out_of_stock" } else { "reward_limit_reached" },
+            "Reward unavailable",
+            refusal.to_string(),
+        )),
+        WriteOutcome::Refused(Refusal::CouponNotIssued) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "coupon_not_issued",
+            "Coupon not cancellable",
+            Refusal::CouponNotIssued.to_string(),
+        )),
+        WriteOutcome::Refused(Refusal::CapReached) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cap_reached",
+            "Cap reached",
+            Refusal::CapReached.to_string(),
+        )),
+        WriteOutcome::Refused(Refusal::Ledger(other)) => Err(Problem::invalid_field("points", other.to_string())),
+    }
 }
 
 /// The authenticated program, put there by [`authenticate`].

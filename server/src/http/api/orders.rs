@@ -8,10 +8,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    customers::{client_id, customer_id, respond},
-    ApiJson, CurrentProgram,
-};
+use super::{client_id, customer_id, respond, ApiJson, CurrentProgram};
 use crate::{
     http::{problem::Problem, AppState},
     ledger::Operation,
@@ -93,6 +90,7 @@ async fn write_for_order(
         expiry: program.settings.expiry,
         clawback: program.settings.clawback,
         effect: Effect::None,
+        cap: None,
         now: state.clock.now(),
     };
     Ok(state.storage.write_ledger(&write).await?)

@@ -9,10 +9,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{
-    customers::{client_id, customer_id, respond},
-    ApiJson, CurrentProgram,
-};
+use super::{client_id, customer_id, respond, ApiJson, CurrentProgram};
 use crate::{
     http::{problem::Problem, AppState},
     ledger::{Operation, Points},
@@ -172,6 +169,7 @@ async fn redeem(
             per_customer_limit: reward.definition.per_customer_limit,
             uses_stock: reward.definition.stock.is_some(),
         },
+        cap: None,
         now,
     };
     let outcome = state.storage.write_ledger(&write).await?;
@@ -264,6 +262,7 @@ async fn cancel(
         expiry: program.settings.expiry,
         clawback: program.settings.clawback,
         effect: Effect::CancelCoupon { code: code.clone() },
+        cap: None,
         now: state.clock.now(),
     };
     let outcome = state.storage.write_ledger(&write).await?;

@@ -23,6 +23,8 @@ const LOCK_CUSTOMER_POSTGRES: &str = "SELECT last_seq, debt, last_activity_at_ms
      WHERE program_id = $1 AND customer_id = $2 FOR UPDATE";
 const FIND_CLIENT_ID: &str =
     "SELECT request_hash, response FROM idempotency_keys WHERE program_id = $1 AND kind = $2 AND client_id = $3";
+const COUNT_SINCE: &str = "SELECT COUNT(*) FROM ledger_entries
+     WHERE program_id = $1 AND customer_id = $2 AND source = $3 AND kind = 'earn' AND created_at_ms >= $4";
 const ORDER_TOTALS: &str =
     "SELECT earned, taken_back, amount, refunded FROM orders WHERE program_id = $1 AND order_id = $2";
 const INSERT_ENTRY: &str = "INSERT INTO ledger_entries
@@ -106,6 +108,20 @@ impl SqlStorage {
             if let Some(outcome) = replay_or_conflict(stored, &client.request_hash)? {
                 tx.rollback().await?;
                 return Ok(outcome);
+            }
+
+            if let Some(cap) = write.cap {
+                let earned: i64 = sqlx::query_scalar(COUNT_SINCE)
+                    .bind(program)
+                    .bind(customer)
+                    .bind(&write.source)
+                    .bind(cap.since.0)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if earned >= i64::from(cap.max) {
+                    tx.rollback().await?;
+                    return Ok(WriteOutcome::Refused(Refusal::CapReached));
+                }
             }
 
             // Effects that can refuse the write go first, under the same lock.

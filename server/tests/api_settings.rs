@@ -1,0 +1,132 @@
+//! Program settings through the API, and the action rules they configure: points per action,
+//! caps per calendar period, signup once, birthday once a year.
+
+mod common;
+
+use common::{spawn_app_at, Db, TestApp, ALL_DBS, T0};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn settings(actions: Value) -> Value {
+    json!({
+        "name": "Coffee Club", "points_name": "beans", "allowed_origins": ["https://shop.example"],
+        "settings": {"pending_days": 0, "purchase": {"points": 1, "per_amount": 100}, "actions": actions}
+    })
+}
+
+async fn configure(app: &TestApp, secret: &str, body: &Value) -> (u16, Value) {
+    app.api_send(Method::PUT, "/api/v1/settings", secret, body).await
+}
+
+async fn event(app: &TestApp, secret: &str, id: &str, kind: &str) -> (u16, Value) {
+    let body = json!({"event_id": id, "customer_id": "ana", "type": kind});
+    app.api_send(Method::POST, "/api/v1/events", secret, &body).await
+}
+
+#[tokio::test]
+async fn settings_are_read_replaced_and_validated() {
+    let (app, _) = spawn_app_at(Db::Sqlite).await;
+    let (program, secret) = app.create_program("Shop").await;
+    let (status, view) = app.api_get("/api/v1/settings", &secret).await;
+    assert_eq!((status, view["program_id"].as_str()), (200, Some(program.id.as_str())));
+    assert_eq!(view["settings"]["purchase"]["per_amount"], 100);
+
+    let (status, view) = configure(&app, &secret, &settings(json!([{"action": "review", "points": 50}]))).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!((view["name"].as_str(), view["points_name"].as_str()), (Some("Coffee Club"), Some("beans")));
+    let (_, widget) = common::into_parts(
+        app.client
+            .get(app.url(&format!("/widget/v1/programs/{}", program.publishable_key)))
+            .header("Origin", "https://shop.example")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(widget["points_name"], "beans", "the widget sees the new settings");
+
+    let cases = [
+        (settings(json!([{"action": "dance", "points": 5}])), "settings.actions[0]"),
+        (
+            settings(json!([{"action": "review", "points": 5}, {"action": "review", "points": 6}])),
+            "settings.actions[1].action",
+        ),
+        (
+            settings(json!([{"action": "birthday", "points": 5, "cap": {"count": 2, "per": "year"}}])),
+            "settings.actions[0]",
+        ),
+        (
+            settings(json!([{"action": "review", "points": 5, "cap": {"count": 1, "per": "fortnight"}}])),
+            "settings.actions[0].cap.per",
+        ),
+        (
+            json!({"name": "x", "points_name": "p", "allowed_origins": ["shop.example"], "settings": {}}),
+            "allowed_origins[0]",
+        ),
+        (json!({"name": "x", "points_name": "p", "settings": {"pending_days": 9999}}), "settings.pending_days"),
+        (json!({"name": "x", "points_name": "p", "settings": {"colour": "red"}}), "settings.colour"),
+    ];
+    for (body, field) in cases {
+        let (status, problem) = configure(&app, &secret, &body).await;
+        assert_eq!((status, problem["field"].as_str()), (422, Some(field)), "{body} -> {problem}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn actions_earn_their_points_within_their_caps() {
+    for db in ALL_DBS {
+        let (app, clock) = spawn_app_at(db).await;
+        let (_, secret) = app.create_program("Shop").await;
+        let actions = json!([
+            {"action": "review", "points": 50, "cap": {"count": 2, "per": "day"}},
+            {"action": "signup", "points": 100},
+            {"action": "birthday", "points": 200},
+            {"action": "custom:quiz", "points": 10}
+        ]);
+        assert_eq!(configure(&app, &secret, &settings(actions)).await.0, 200);
+
+        assert_eq!(event(&app, &secret, "r1", "review").await.0, 201, "{db:?}");
+        assert_eq!(event(&app, &secret, "r2", "review").await.0, 201);
+        let (status, problem) = event(&app, &secret, "r3", "review").await;
+        assert_eq!((status, problem["code"].as_str()), (422, Some("cap_reached")), "{db:?}");
+        clock.set(T0.plus_days(1));
+        assert_eq!(event(&app, &secret, "r3", "review").await.0, 201, "{db:?}: a new day, a new allowance");
+
+        assert_eq!(event(&app, &secret, "s1", "signup").await.0, 201);
+        assert_eq!(event(&app, &secret, "s2", "signup").await.0, 422, "{db:?}: signup earns once");
+        assert_eq!(event(&app, &secret, "b1", "birthday").await.0, 201);
+        assert_eq!(event(&app, &secret, "b2", "birthday").await.0, 422);
+        clock.set(T0.plus_days(366));
+        assert_eq!(event(&app, &secret, "b3", "birthday").await.0, 201, "{db:?}: next year's birthday");
+        assert_eq!(event(&app, &secret, "q1", "custom:quiz").await.0, 201);
+        let (status, problem) = event(&app, &secret, "x1", "newsletter").await;
+        assert_eq!((status, problem["field"].as_str()), (422, Some("type")), "no rule configured");
+
+        let (_, customer) = app.api_get("/api/v1/customers/ana", &secret).await;
+        assert_eq!(customer["available"], 50 * 3 + 100 + 200 * 2 + 10, "{db:?}");
+        let (_, page) = app.api_get("/api/v1/customers/ana/entries?limit=1", &secret).await;
+        assert_eq!(page["entries"][0]["source"], "custom:quiz");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn refunds_use_the_terms_the_order_earned_under() {
+    for db in ALL_DBS {
+        let (app, _) = spawn_app_at(db).await;
+        let (_, secret) = app.create_program("Shop").await;
+        let order = json!({"event_id": "e1", "customer_id": "ana", "type": "order", "order_id": "o1",
+                           "currency": "USD", "subtotal": 5_000});
+        let (status, body) = app.api_send(Method::POST, "/api/v1/events", &secret, &order).await;
+        assert_eq!((status, body["entries"][0]["points"].as_i64()), (201, Some(50)));
+
+        let mut generous = settings(json!([]));
+        generous["settings"]["purchase"]["points"] = json!(10);
+        assert_eq!(configure(&app, &secret, &generous).await.0, 200);
+        let refund = json!({"refund_id": "r1", "amount": 5_000});
+        let (status, body) = app.api_send(Method::POST, "/api/v1/orders/o1/refunds", &secret, &refund).await;
+        assert_eq!((status, body["entries"][0]["points"].as_i64()), (201, Some(-50)), "{db:?}");
+        app.stop().await;
+    }
+}
