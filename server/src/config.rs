@@ -79,6 +79,9 @@ pub struct ServeArgs {
     /// `sqlite://FILE` (created on first start) or `postgres://USER@HOST/DB`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tally.db")]
     pub database_url: String,
+    /// Seconds between upkeep passes (expiry entries, tier demotions); 0 turns it off.
+    #[arg(long, env = "TALLY_UPKEEP_INTERVAL", default_value_t = 86_400)]
+    pub upkeep_interval: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -95,6 +98,6 @@ pub struct DemoArgs {
 
 impl DemoArgs {
     pub fn serve_args(&self) -> ServeArgs {
-        ServeArgs { http: self.http.clone(), database_url: self.database_url.clone() }
+        ServeArgs { http: self.http.clone(), database_url: self.database_url.clone(), upkeep_interval: 0 }
     }
 }

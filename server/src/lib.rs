@@ -5,6 +5,7 @@ pub mod config;
 pub mod customers;
 pub mod demo;
 pub mod http;
+pub mod jobs;
 pub mod ledger;
 pub mod programs;
 pub mod rewards;
@@ -12,6 +13,7 @@ pub mod rules;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;
+pub mod tiers;
 pub mod time;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
@@ -77,6 +79,10 @@ impl Application {
 /// `tally serve`: runs until SIGTERM or Ctrl-C.
 pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let app = Application::build(&args).await?;
+    if args.upkeep_interval > 0 {
+        let interval = std::time::Duration::from_secs(args.upkeep_interval);
+        jobs::spawn(app.storage(), Arc::new(time::SystemClock), interval);
+    }
     tracing::info!(addr = %app.local_addr(), console = %format!("http://{}/admin", app.local_addr()), "tally is listening");
     app.run_until(telemetry::shutdown_signal()).await
 }

@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    ledger::Timestamp,
     ledger::{ClawbackPolicy, ExpiryPolicy},
-    rules::{ActionRule, PurchaseRule},
+    rules::{ActionRule, Campaign, CampaignTarget, PurchaseRule},
     secrets,
+    tiers::TierLadder,
 };
 
 /// A program as stored.
@@ -34,6 +36,8 @@ pub struct ProgramSettings {
     pub clawback: ClawbackPolicy,
     pub purchase: PurchaseRule,
     pub actions: Vec<ActionRule>,
+    pub tiers: TierLadder,
+    pub campaigns: Vec<Campaign>,
 }
 
 impl ProgramSettings {
@@ -66,6 +70,10 @@ impl ProgramSettings {
                 return Err((format!("purchase.multipliers[{index}]"), "an id and a percent of 0 to 10000".into()));
             }
         }
+        self.tiers.validate().map_err(|(field, message)| (format!("tiers.{field}"), message))?;
+        for (index, campaign) in self.campaigns.iter().enumerate() {
+            campaign.validate().map_err(|(field, message)| (format!("campaigns[{index}].{field}"), message))?;
+        }
         for (index, rule) in self.actions.iter().enumerate() {
             rule.validate().map_err(|message| (format!("actions[{index}]"), message))?;
             if self.actions[..index].iter().any(|earlier| earlier.action == rule.action) {
@@ -77,6 +85,15 @@ impl ProgramSettings {
 
     pub fn action_rule(&self, action: &str) -> Option<&ActionRule> {
         self.actions.iter().find(|rule| rule.action == action)
+    }
+
+    /// The combined multiplier (percent) of the campaigns running at `at` for `target`.
+    pub fn campaign_percent(&self, at: Timestamp, target: CampaignTarget) -> u32 {
+        self.campaigns
+            .iter()
+            .filter(|campaign| campaign.is_running(at) && campaign.applies_to(target))
+            .fold(100u64, |total, campaign| total * u64::from(campaign.multiplier_percent) / 100)
+            .min(100_000) as u32
     }
 }
 

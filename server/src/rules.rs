@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ledger::Points, time::Period};
+use crate::{
+    ledger::{Points, Timestamp},
+    time::Period,
+};
 
 /// Money in minor units (cents).
 pub type Minor = i64;
@@ -261,6 +264,60 @@ impl ActionRule {
     }
 }
 
+/// A dated multiplier, e.g. double points over a weekend.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    pub id: String,
+    pub name: String,
+    pub multiplier_percent: u32,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    #[serde(default)]
+    pub applies_to: CampaignTarget,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignTarget {
+    #[default]
+    Purchases,
+    Actions,
+    All,
+}
+
+impl Campaign {
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.id.is_empty() || self.id.len() > 64 {
+            return Err(("id".into(), "1 to 64 characters".into()));
+        }
+        if self.name.trim().is_empty() {
+            return Err(("name".into(), "required".into()));
+        }
+        if !(1..=1_000).contains(&self.multiplier_percent) {
+            return Err(("multiplier_percent".into(), "1 to 1000".into()));
+        }
+        if self.ends_at <= self.starts_at {
+            return Err(("ends_at".into(), "must be after starts_at".into()));
+        }
+        Ok(())
+    }
+
+    pub fn is_running(&self, at: Timestamp) -> bool {
+        self.active && self.starts_at <= at && at < self.ends_at
+    }
+
+    pub fn applies_to(&self, target: CampaignTarget) -> bool {
+        self.applies_to == CampaignTarget::All || self.applies_to == target
+    }
+}
+
 /// Points a refund takes back so that, summed over an order's refunds, they follow the
 /// refunded share of the order exactly: `earned x refunded / amount` so far, less what earlier
 /// refunds took. Partial refunds never drift from a single full one.
@@ -376,6 +433,22 @@ mod tests {
         assert!(rule("birthday", daily).validate().is_err());
         assert_eq!(rule("birthday", None).effective_cap(), Some(Cap { count: 1, per: Period::Year }));
         assert_eq!(rule("review", daily).effective_cap(), daily);
+    }
+
+    #[test]
+    fn campaigns_run_between_their_dates() {
+        let campaign = Campaign {
+            id: "double".into(),
+            name: "Double points weekend".into(),
+            multiplier_percent: 200,
+            starts_at: Timestamp(1_000),
+            ends_at: Timestamp(2_000),
+            applies_to: CampaignTarget::Purchases,
+            active: true,
+        };
+        assert!(!campaign.is_running(Timestamp(999)) && campaign.is_running(Timestamp(1_000)));
+        assert!(!campaign.is_running(Timestamp(2_000)));
+        assert!(campaign.applies_to(CampaignTarget::Purchases) && !campaign.applies_to(CampaignTarget::Actions));
     }
 
     #[test]

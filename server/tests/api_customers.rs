@@ -209,31 +209,18 @@ async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>
 async fn balances_are_read_as_of_now_with_an_injected_clock() {
     use tally_server::{
         customers::CustomerId,
-        ledger::{ClawbackPolicy, ExpiryPolicy, Operation},
-        storage::{ClientId, Effect, LedgerWrite},
+        ledger::Operation,
+        storage::{ClientId, LedgerWrite},
     };
     for db in ALL_DBS {
         let (app, clock) = spawn_app_at(db).await;
         let (program, secret) = app.create_program("Shop").await;
-        let earn = LedgerWrite {
-            program_id: program.id.clone(),
-            customer_id: CustomerId::parse("ana").unwrap(),
-            client_id: ClientId { kind: "event", id: "order-1".into(), request_hash: "h".into() },
-            operation: Operation::EarnOrder {
-                order_id: "o1".into(),
-                points: 80,
-                amount: 8_000,
-                available_at: T0.plus_days(14),
-            },
-            source: "purchase".into(),
-            reference: Some("o1".into()),
-            rule_snapshot: Some(json!({"rate": 1})),
-            expiry: ExpiryPolicy::Never,
-            clawback: ClawbackPolicy::CapAtZero,
-            effect: Effect::None,
-            cap: None,
-            now: T0,
-        };
+        let operation =
+            Operation::EarnOrder { order_id: "o1".into(), points: 80, amount: 8_000, available_at: T0.plus_days(14) };
+        let client = ClientId { kind: "event", id: "order-1".into(), request_hash: "h".into() };
+        let mut earn =
+            LedgerWrite::new(&program, CustomerId::parse("ana").unwrap(), Some(client), operation, "purchase", T0);
+        earn.rule_snapshot = Some(json!({"rate": 1}));
         app.storage.write_ledger(&earn).await.unwrap();
 
         let (_, customer) = app.api_get("/api/v1/customers/ana", &secret).await;

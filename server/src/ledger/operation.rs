@@ -39,6 +39,8 @@ pub enum Operation {
     CancelOrder {
         order_id: String,
     },
+    /// Nothing new: expiry and tier upkeep as of now (the maintenance job).
+    Settle,
 }
 
 impl Operation {
@@ -48,7 +50,7 @@ impl Operation {
             Self::EarnOrder { order_id, .. } | Self::Refund { order_id, .. } | Self::CancelOrder { order_id } => {
                 Some(order_id)
             }
-            Self::Earn { .. } | Self::Redeem { .. } | Self::Adjust { .. } | Self::Restore { .. } => None,
+            Self::Earn { .. } | Self::Redeem { .. } | Self::Adjust { .. } | Self::Restore { .. } | Self::Settle => None,
         }
     }
 
@@ -87,6 +89,7 @@ impl Operation {
                 }
                 account.take_back(now, order_id, order, points, clawback)
             }
+            Self::Settle => Ok(account.settle(now)),
             Self::CancelOrder { order_id } => {
                 if order.amount == 0 && order.earned == 0 {
                     return Err(LedgerError::UnknownOrder);

@@ -14,6 +14,7 @@ use crate::{
     ledger::{Account, ClawbackPolicy, EntryKind, ExpiryPolicy, LedgerError, Operation, Points, Timestamp},
     programs::{ApiKeyRecord, Program},
     rewards::{Coupon, Reward},
+    tiers::TierLadder,
 };
 pub use sql::SqlStorage;
 
@@ -40,6 +41,18 @@ pub struct CustomerRecord {
     pub account: Account,
     pub lifetime_earned: Points,
     pub lifetime_redeemed: Points,
+    /// The tier as last recomputed (on earning, or by the daily job).
+    pub tier_id: Option<String>,
+}
+
+/// A change of a customer's tier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierChange {
+    pub changed_at: Timestamp,
+    pub from_tier: Option<String>,
+    pub to_tier: Option<String>,
+    /// The qualifying total that caused it.
+    pub qualifying: i64,
 }
 
 /// One ledger entry as stored and shown through the API.
@@ -73,13 +86,16 @@ pub struct ClientId {
 pub struct LedgerWrite {
     pub program_id: String,
     pub customer_id: CustomerId,
-    pub client_id: ClientId,
+    /// `None` only for Tally's own upkeep writes (expiry, tiers), which are naturally idempotent.
+    pub client_id: Option<ClientId>,
     pub operation: Operation,
     pub source: String,
     pub reference: Option<String>,
     pub rule_snapshot: Option<serde_json::Value>,
     pub expiry: ExpiryPolicy,
     pub clawback: ClawbackPolicy,
+    /// Recomputed after the write; a change is recorded in the customer's tier history.
+    pub tiers: TierLadder,
     /// What else the write does, in the same transaction.
     pub effect: Effect,
     /// Refuse the write when the customer already has `max` entries from this write's source
@@ -92,6 +108,35 @@ pub struct LedgerWrite {
 pub struct CapCheck {
     pub since: Timestamp,
     pub max: u32,
+}
+
+impl LedgerWrite {
+    /// A write under `program`'s policies (expiry, clawback, tiers), with no reference,
+    /// snapshot, effect or cap; set those fields as needed.
+    pub fn new(
+        program: &Program,
+        customer_id: CustomerId,
+        client_id: Option<ClientId>,
+        operation: Operation,
+        source: &str,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            program_id: program.id.clone(),
+            customer_id,
+            client_id,
+            operation,
+            source: source.to_owned(),
+            reference: None,
+            rule_snapshot: None,
+            expiry: program.settings.expiry,
+            clawback: program.settings.clawback,
+            tiers: program.settings.tiers.clone(),
+            effect: Effect::None,
+            cap: None,
+            now,
+        }
+    }
 }
 
 /// A write's work besides the ledger, committed with it or not at all.
@@ -201,6 +246,24 @@ pub trait Storage: Send + Sync + 'static {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Vec<EntryRecord>, StorageError>;
+    /// What counts toward tiers since `since`: points earned less order reversals, or money
+    /// spent less refunds.
+    async fn tier_qualifying(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        basis: crate::tiers::TierBasis,
+        since: Timestamp,
+    ) -> Result<i64, StorageError>;
+    /// Newest first.
+    async fn tier_changes(&self, program_id: &str, customer_id: &CustomerId) -> Result<Vec<TierChange>, StorageError>;
+    /// Customer ids of a program, in pages (`after` the last id of the previous page).
+    async fn customer_ids(
+        &self,
+        program_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StorageError>;
     /// The customer an order's points went to.
     async fn order_customer(&self, program_id: &str, order_id: &str) -> Result<Option<String>, StorageError>;
 

@@ -159,6 +159,7 @@ pub async fn spawn_app_with_clock(database_url: String, clock: Arc<dyn Clock>) -
     let args = ServeArgs {
         http: HttpArgs { listen: "127.0.0.1:0".parse().unwrap(), site_root: PathBuf::from("../target/site") },
         database_url: database_url.clone(),
+        upkeep_interval: 0,
     };
     let storage = tally_server::storage::connect(&database_url).await.expect("the database opens");
     let app = Application::with_storage_and_clock(&args, storage, clock).await.expect("the server starts");

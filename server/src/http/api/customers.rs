@@ -13,7 +13,9 @@ use crate::{
     customers::{CustomerId, CustomerProfile},
     http::{problem::Problem, AppState},
     ledger::{Operation, Points, Timestamp},
-    storage::{ClientId, CustomerRecord, Effect, EntryRecord, LedgerWrite, WriteResult},
+    programs::Program,
+    storage::{ClientId, CustomerRecord, EntryRecord, LedgerWrite, TierChange, WriteResult},
+    tiers::Tier,
 };
 
 /// "Expiring soon" looks this far ahead.
@@ -26,6 +28,17 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/customers/{customer_id}", get(show).put(upsert))
         .route("/api/v1/customers/{customer_id}/entries", get(entries))
         .route("/api/v1/customers/{customer_id}/adjustments", post(adjust))
+        .route("/api/v1/customers/{customer_id}/tier-history", get(tier_history))
+}
+
+async fn tier_history(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(raw_id): Path<String>,
+) -> Result<Json<Vec<TierChange>>, Problem> {
+    let id = customer_id(&raw_id)?;
+    load(&state, &program, &id).await?;
+    Ok(Json(state.storage.tier_changes(&program.id, &id).await?))
 }
 
 #[derive(Serialize)]
@@ -38,7 +51,19 @@ struct CustomerView {
     lifetime_earned: Points,
     lifetime_redeemed: Points,
     expiring_soon: ExpiringSoon,
+    /// Present when the program has tiers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tiers: Option<TierView>,
     created_at: Timestamp,
+}
+
+#[derive(Serialize)]
+struct TierView {
+    /// What counts toward tiers in the current window.
+    qualifying: i64,
+    tier: Option<Tier>,
+    next_tier: Option<Tier>,
+    to_next_tier: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -48,7 +73,7 @@ struct ExpiringSoon {
 }
 
 impl CustomerView {
-    fn new(record: CustomerRecord, now: Timestamp) -> Self {
+    fn new(record: CustomerRecord, tiers: Option<TierView>, now: Timestamp) -> Self {
         // Reads see the account as of now: pending points that matured count as available and
         // expired lots do not, even before the background job has written anything.
         let mut account = record.account;
@@ -64,9 +89,39 @@ impl CustomerView {
                 points: account.expiring_within(now, EXPIRING_SOON_DAYS),
                 within_days: EXPIRING_SOON_DAYS,
             },
+            tiers,
             created_at: record.created_at,
         }
     }
+}
+
+/// The customer's tier as last recomputed, and how far the current window's total is from the
+/// next tier up.
+async fn tier_view(
+    state: &AppState,
+    program: &Program,
+    record: &CustomerRecord,
+    now: Timestamp,
+) -> Result<Option<TierView>, Problem> {
+    let ladder = &program.settings.tiers;
+    if ladder.tiers.is_empty() {
+        return Ok(None);
+    }
+    let id = customer_id(&record.customer_id)?;
+    let qualifying = state.storage.tier_qualifying(&program.id, &id, ladder.basis, ladder.window_start(now)).await?;
+    let tier = record.tier_id.as_deref().and_then(|tier_id| ladder.tier(tier_id)).cloned();
+    let next_tier = match &tier {
+        Some(current) => ladder.tiers.iter().find(|candidate| candidate.threshold > current.threshold).cloned(),
+        None => ladder.tiers.first().cloned(),
+    };
+    let to_next_tier = next_tier.as_ref().map(|next| (next.threshold - qualifying).max(0));
+    Ok(Some(TierView { qualifying, tier, next_tier, to_next_tier }))
+}
+
+async fn customer_view(state: &AppState, program: &Program, record: CustomerRecord) -> Result<CustomerView, Problem> {
+    let now = state.clock.now();
+    let tiers = tier_view(state, program, &record, now).await?;
+    Ok(CustomerView::new(record, tiers, now))
 }
 
 async fn load(state: &AppState, program: &CurrentProgram, id: &CustomerId) -> Result<CustomerRecord, Problem> {
@@ -84,7 +139,7 @@ async fn show(
 ) -> Result<Json<CustomerView>, Problem> {
     let id = customer_id(&raw_id)?;
     let record = load(&state, &program, &id).await?;
-    Ok(Json(CustomerView::new(record, state.clock.now())))
+    Ok(Json(customer_view(&state, &program, record).await?))
 }
 
 async fn upsert(
@@ -97,7 +152,7 @@ async fn upsert(
     body.value.validate().map_err(|error| Problem::invalid_field(error.field(), error.to_string()))?;
     state.storage.upsert_customer(&program.id, &id, &body.value, state.clock.now()).await?;
     let record = load(&state, &program, &id).await?;
-    Ok(Json(CustomerView::new(record, state.clock.now())))
+    Ok(Json(customer_view(&state, &program, record).await?))
 }
 
 #[derive(Deserialize)]
@@ -190,24 +245,11 @@ async fn adjust(
         return Err(Problem::invalid_field("reason", "a reason of 1 to 500 characters is required"));
     }
     load(&state, &program, &id).await?;
-    let write = LedgerWrite {
-        program_id: program.id.clone(),
-        customer_id: id,
-        client_id: ClientId {
-            kind: "adjustment",
-            id: request.adjustment_id.clone(),
-            request_hash: body.fingerprint.clone(),
-        },
-        operation: Operation::Adjust { points: request.points },
-        source: "admin".to_owned(),
-        reference: Some(reason.to_owned()),
-        rule_snapshot: None,
-        expiry: program.settings.expiry,
-        clawback: program.settings.clawback,
-        effect: Effect::None,
-        cap: None,
-        now: state.clock.now(),
-    };
+    let client =
+        ClientId { kind: "adjustment", id: request.adjustment_id.clone(), request_hash: body.fingerprint.clone() };
+    let operation = Operation::Adjust { points: request.points };
+    let mut write = LedgerWrite::new(&program, id, Some(client), operation, "admin", state.clock.now());
+    write.reference = Some(reason.to_owned());
     let outcome = state.storage.write_ledger(&write).await?;
     respond(outcome, ("adjustment_id", &request.adjustment_id), |result| AdjustmentResponse {
         adjustment_id: request.adjustment_id.clone(),

@@ -4,14 +4,27 @@
 
 use axum::{extract::State, response::Response, routing::post, Router};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::{client_id, customer_id, respond, ApiJson, CurrentProgram, MAX_POINTS_PER_WRITE};
 use crate::{
+    customers::CustomerId,
     http::{problem::Problem, AppState},
     ledger::{Operation, Timestamp},
-    rules::{Minor, Order, OrderLine},
-    storage::{CapCheck, ClientId, Effect, LedgerWrite, WriteResult},
+    programs::Program,
+    rules::{CampaignTarget, Minor, Order, OrderLine},
+    storage::{CapCheck, ClientId, LedgerWrite, WriteResult},
 };
+
+/// The purchase multiplier of the customer's current tier (100 for new customers).
+async fn current_tier_percent(state: &AppState, program: &Program, customer: &CustomerId) -> Result<u32, Problem> {
+    let ladder = &program.settings.tiers;
+    if ladder.tiers.is_empty() {
+        return Ok(100);
+    }
+    let record = state.storage.customer(&program.id, customer, program.settings.expiry).await?;
+    Ok(ladder.multiplier(record.and_then(|record| record.tier_id).as_deref()))
+}
 
 /// Events may be reported late, but not from the future (beyond clock skew).
 const MAX_CLOCK_SKEW_MS: i64 = 5 * 60_000;
@@ -88,8 +101,9 @@ async fn record(
                 lines: event.lines.clone(),
             };
             order.validate().map_err(|error| Problem::invalid_field(error.field(), error.to_string()))?;
-            // Tier and campaign multipliers arrive with those features; until then 100%.
-            let snapshot = program.settings.purchase.points_for(&order, 100, 100);
+            let tier_percent = current_tier_percent(&state, &program, &customer).await?;
+            let campaign_percent = program.settings.campaign_percent(occurred_at, CampaignTarget::Purchases);
+            let snapshot = program.settings.purchase.points_for(&order, tier_percent, campaign_percent);
             if snapshot.points > MAX_POINTS_PER_WRITE {
                 return Err(Problem::invalid_field("subtotal", "this order would earn more points than allowed"));
             }
@@ -112,24 +126,17 @@ async fn record(
                 )
             })?;
             let cap = rule.effective_cap().map(|cap| CapCheck { since: now.start_of(cap.per), max: cap.count });
-            let snapshot = serde_json::to_value(rule).expect("rules serialise");
-            (Operation::Earn { points: rule.points, available_at: now }, action.to_owned(), None, Some(snapshot), cap)
+            let campaign_percent = program.settings.campaign_percent(occurred_at, CampaignTarget::Actions);
+            let points = rule.points * i64::from(campaign_percent) / 100;
+            let snapshot = json!({"rule": rule, "campaign_percent": campaign_percent, "points": points});
+            (Operation::Earn { points, available_at: now }, action.to_owned(), None, Some(snapshot), cap)
         }
     };
-    let write = LedgerWrite {
-        program_id: program.id.clone(),
-        customer_id: customer,
-        client_id: ClientId { kind: "event", id: event.event_id.clone(), request_hash: body.fingerprint.clone() },
-        operation,
-        source,
-        reference,
-        rule_snapshot: snapshot,
-        expiry: program.settings.expiry,
-        clawback: program.settings.clawback,
-        effect: Effect::None,
-        cap,
-        now,
-    };
+    let client = ClientId { kind: "event", id: event.event_id.clone(), request_hash: body.fingerprint.clone() };
+    let mut write = LedgerWrite::new(&program, customer, Some(client), operation, &source, now);
+    write.reference = reference;
+    write.rule_snapshot = snapshot;
+    write.cap = cap;
     let outcome = state.storage.write_ledger(&write).await?;
     respond(outcome, ("event_id", &event.event_id), |result| EventResponse { event_id: event.event_id.clone(), result })
 }

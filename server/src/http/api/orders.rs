@@ -13,7 +13,7 @@ use crate::{
     http::{problem::Problem, AppState},
     ledger::Operation,
     rules::Minor,
-    storage::{ClientId, Effect, LedgerWrite, WriteResult},
+    storage::{ClientId, LedgerWrite, WriteResult},
 };
 
 pub fn routes() -> Router<AppState> {
@@ -79,19 +79,8 @@ async fn write_for_order(
         .order_customer(&program.id, order_id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("No order {order_id:?} was reported in this program.")))?;
-    let write = LedgerWrite {
-        program_id: program.id.clone(),
-        customer_id: customer_id(&customer)?,
-        client_id,
-        operation,
-        source: "purchase".to_owned(),
-        reference: Some(order_id.to_owned()),
-        rule_snapshot: None,
-        expiry: program.settings.expiry,
-        clawback: program.settings.clawback,
-        effect: Effect::None,
-        cap: None,
-        now: state.clock.now(),
-    };
+    let mut write =
+        LedgerWrite::new(program, customer_id(&customer)?, Some(client_id), operation, "purchase", state.clock.now());
+    write.reference = Some(order_id.to_owned());
     Ok(state.storage.write_ledger(&write).await?)
 }

@@ -13,6 +13,7 @@ use super::{client_id, customer_id, respond, ApiJson, CurrentProgram};
 use crate::{
     http::{problem::Problem, AppState},
     ledger::{Operation, Points},
+    programs::Program,
     rewards::{generate_code, new_reward_id, Coupon, CouponStatus, Reward, RewardDefinition, RewardError},
     storage::{ClientId, ConsumeOutcome, Effect, LedgerWrite, WriteResult},
 };
@@ -34,10 +35,12 @@ fn invalid(error: RewardError) -> Problem {
     }
 }
 
-fn validated(definition: RewardDefinition, id: String) -> Result<Reward, Problem> {
+fn validated(program: &Program, definition: RewardDefinition, id: String) -> Result<Reward, Problem> {
     definition.validate().map_err(invalid)?;
-    if definition.min_tier.is_some() {
-        return Err(Problem::invalid_field("min_tier", "this program has no tiers yet"));
+    if let Some(tier) = &definition.min_tier {
+        if program.settings.tiers.tier(tier).is_none() {
+            return Err(Problem::invalid_field("min_tier", format!("this program has no tier {tier:?}")));
+        }
     }
     Ok(Reward { id, definition })
 }
@@ -51,7 +54,7 @@ async fn create(
     program: CurrentProgram,
     body: ApiJson<RewardDefinition>,
 ) -> Result<Response, Problem> {
-    let reward = validated(body.value, new_reward_id())?;
+    let reward = validated(&program, body.value, new_reward_id())?;
     state.storage.create_reward(&program.id, &reward, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(reward)).into_response())
 }
@@ -78,7 +81,7 @@ async fn replace(
     Path(reward_id): Path<String>,
     body: ApiJson<RewardDefinition>,
 ) -> Result<Json<Reward>, Problem> {
-    let reward = validated(body.value, reward_id)?;
+    let reward = validated(&program, body.value, reward_id)?;
     if !state.storage.update_reward(&program.id, &reward, state.clock.now()).await? {
         return Err(Problem::not_found(format!("No reward {:?} in this program.", reward.id)));
     }
@@ -136,9 +139,19 @@ async fn redeem(
         ));
     }
     let points = reward.cost(request.points).map_err(|error| Problem::invalid_field("points", error.to_string()))?;
-    state.storage.customer(&program.id, &customer, program.settings.expiry).await?.ok_or_else(|| {
+    let record = state.storage.customer(&program.id, &customer, program.settings.expiry).await?.ok_or_else(|| {
         Problem::not_found(format!("No customer has the id {:?} in this program.", customer.as_str()))
     })?;
+    if let Some(minimum) = &reward.definition.min_tier {
+        if !program.settings.tiers.reaches(record.tier_id.as_deref(), minimum) {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "tier_required",
+                "Tier required",
+                format!("This reward needs the {minimum:?} tier or above."),
+            ));
+        }
+    }
     let coupon = Coupon {
         code: generate_code(),
         customer_id: customer.as_str().to_owned(),
@@ -150,28 +163,13 @@ async fn redeem(
         created_at: now,
         order_id: None,
     };
-    let write = LedgerWrite {
-        program_id: program.id.clone(),
-        customer_id: customer,
-        client_id: ClientId {
-            kind: "redemption",
-            id: request.redemption_id.clone(),
-            request_hash: body.fingerprint.clone(),
-        },
-        operation: Operation::Redeem { points },
-        source: "reward".to_owned(),
-        reference: Some(reward.id.clone()),
-        rule_snapshot: None,
-        expiry: program.settings.expiry,
-        clawback: program.settings.clawback,
-        effect: Effect::IssueCoupon {
-            coupon,
-            per_customer_limit: reward.definition.per_customer_limit,
-            uses_stock: reward.definition.stock.is_some(),
-        },
-        cap: None,
-        now,
-    };
+    let client =
+        ClientId { kind: "redemption", id: request.redemption_id.clone(), request_hash: body.fingerprint.clone() };
+    let uses_stock = reward.definition.stock.is_some();
+    let per_customer_limit = reward.definition.per_customer_limit;
+    let mut write = LedgerWrite::new(&program, customer, Some(client), Operation::Redeem { points }, "reward", now);
+    write.reference = Some(reward.id.clone());
+    write.effect = Effect::IssueCoupon { coupon, per_customer_limit, uses_stock };
     let outcome = state.storage.write_ledger(&write).await?;
     respond(outcome, ("redemption_id", &request.redemption_id), |result| RedemptionResponse {
         redemption_id: request.redemption_id.clone(),
@@ -251,20 +249,12 @@ async fn cancel(
     Path(code): Path<String>,
 ) -> Result<Response, Problem> {
     let coupon = find_coupon(&state, &program, &code).await?;
-    let write = LedgerWrite {
-        program_id: program.id.clone(),
-        customer_id: customer_id(&coupon.customer_id)?,
-        client_id: ClientId { kind: "coupon_cancel", id: code.clone(), request_hash: String::new() },
-        operation: Operation::Restore { points: coupon.points },
-        source: "reward".to_owned(),
-        reference: Some(code.clone()),
-        rule_snapshot: None,
-        expiry: program.settings.expiry,
-        clawback: program.settings.clawback,
-        effect: Effect::CancelCoupon { code: code.clone() },
-        cap: None,
-        now: state.clock.now(),
-    };
+    let client = ClientId { kind: "coupon_cancel", id: code.clone(), request_hash: String::new() };
+    let operation = Operation::Restore { points: coupon.points };
+    let customer = customer_id(&coupon.customer_id)?;
+    let mut write = LedgerWrite::new(&program, customer, Some(client), operation, "reward", state.clock.now());
+    write.reference = Some(code.clone());
+    write.effect = Effect::CancelCoupon { code: code.clone() };
     let outcome = state.storage.write_ledger(&write).await?;
     respond(outcome, ("code", &code), |result| CancelResponse { code: code.clone(), result })
 }

@@ -6,11 +6,16 @@ use serde::{Deserialize, Serialize};
 use super::{ApiJson, CurrentProgram};
 use crate::{
     http::{problem::Problem, AppState},
-    programs::ProgramSettings,
+    programs::{Program, ProgramSettings},
+    rules::Campaign,
+    tiers::TierLadder,
 };
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/settings", get(show).put(replace))
+    Router::new()
+        .route("/api/v1/settings", get(show).put(replace))
+        .route("/api/v1/tiers", get(tiers).put(replace_tiers))
+        .route("/api/v1/campaigns", get(campaigns).put(replace_campaigns))
 }
 
 #[derive(Serialize)]
@@ -65,4 +70,51 @@ async fn replace(
         .map_err(|(field, message)| Problem::invalid_field(field, message))?;
     state.storage.upsert_program(&program).await?;
     Ok(Json(program.into()))
+}
+
+async fn tiers(program: CurrentProgram) -> Json<TierLadder> {
+    Json(program.0.settings.tiers)
+}
+
+async fn campaigns(program: CurrentProgram) -> Json<Vec<Campaign>> {
+    Json(program.0.settings.campaigns)
+}
+
+/// Replaces one part of the settings through the same validation as `PUT /api/v1/settings`.
+/// `part` is the settings field being replaced, so errors name fields of the request body.
+async fn save_settings(
+    state: &AppState,
+    mut program: Program,
+    part: &str,
+    change: impl FnOnce(&mut ProgramSettings),
+) -> Result<Program, Problem> {
+    let mut settings = program.settings.clone();
+    change(&mut settings);
+    let (name, points_name, origins) =
+        (program.name.clone(), program.points_name.clone(), program.allowed_origins.clone());
+    program.update(&name, &points_name, origins, settings).map_err(|(field, message)| {
+        let prefix = format!("settings.{part}");
+        let field = field.strip_prefix(&prefix).map_or(field.as_str(), |rest| rest.trim_start_matches('.'));
+        Problem::invalid_field(field.to_owned(), message)
+    })?;
+    state.storage.upsert_program(&program).await?;
+    Ok(program)
+}
+
+async fn replace_tiers(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    body: ApiJson<TierLadder>,
+) -> Result<Json<TierLadder>, Problem> {
+    let program = save_settings(&state, program.0, "tiers", |settings| settings.tiers = body.value).await?;
+    Ok(Json(program.settings.tiers))
+}
+
+async fn replace_campaigns(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    body: ApiJson<Vec<Campaign>>,
+) -> Result<Json<Vec<Campaign>>, Problem> {
+    let program = save_settings(&state, program.0, "campaigns", |settings| settings.campaigns = body.value).await?;
+    Ok(Json(program.settings.campaigns))
 }

@@ -4,7 +4,8 @@ use super::{json_from_db, on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlSto
 use crate::{
     customers::{CustomerId, CustomerProfile},
     ledger::{Account, EntryKind, ExpiryPolicy, Lot, Timestamp},
-    storage::{CustomerRecord, EntryRecord, StorageError},
+    storage::{CustomerRecord, EntryRecord, StorageError, TierChange},
+    tiers::TierBasis,
 };
 
 #[derive(sqlx::FromRow)]
@@ -17,6 +18,7 @@ struct CustomerRow {
     last_seq: i64,
     debt: i64,
     last_activity_at_ms: Option<i64>,
+    tier_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -79,6 +81,21 @@ impl EntryRow {
     }
 }
 
+/// The query of a tier qualifying total: `$1` program, `$2` customer, `$3` window start (ms).
+pub(super) fn qualifying_sql(basis: TierBasis) -> &'static str {
+    match basis {
+        TierBasis::PointsEarned => {
+            "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM ledger_entries
+             WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3
+               AND (kind = 'earn' OR (kind IN ('reverse', 'void') AND order_id IS NOT NULL))"
+        }
+        TierBasis::AmountSpent => {
+            "SELECT CAST(COALESCE(SUM(amount - refunded), 0) AS BIGINT) FROM orders
+             WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3"
+        }
+    }
+}
+
 /// The stored name of an entry kind (`earn`, `redeem`, ...).
 pub(super) fn kind_to_db(kind: EntryKind) -> String {
     serde_json::to_value(kind).ok().and_then(|value| value.as_str().map(str::to_owned)).expect("kinds are strings")
@@ -118,7 +135,8 @@ impl SqlStorage {
         customer_id: &CustomerId,
         expiry: ExpiryPolicy,
     ) -> Result<Option<CustomerRecord>, StorageError> {
-        const CUSTOMER: &str = "SELECT email, name, birthday, tags, created_at_ms, last_seq, debt, last_activity_at_ms
+        const CUSTOMER: &str = "SELECT email, name, birthday, tags, created_at_ms, last_seq, debt,
+                 last_activity_at_ms, tier_id
              FROM customers WHERE program_id = $1 AND customer_id = $2";
         const LIFETIME: &str = "SELECT
                  CAST(COALESCE(SUM(CASE WHEN kind = 'earn' THEN points ELSE 0 END), 0) AS BIGINT),
@@ -151,6 +169,7 @@ impl SqlStorage {
             account,
             lifetime_earned: lifetime.0,
             lifetime_redeemed: lifetime.1,
+            tier_id: row.tier_id,
         }))
     }
 
@@ -174,5 +193,60 @@ impl SqlStorage {
             .fetch_all(pool)
             .await?);
         rows.into_iter().map(EntryRow::into_record).collect()
+    }
+
+    pub(super) async fn qualifying(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        basis: TierBasis,
+        since: Timestamp,
+    ) -> Result<i64, StorageError> {
+        let sql = qualifying_sql(basis);
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
+            .bind(program_id)
+            .bind(customer_id.as_str())
+            .bind(since.0)
+            .fetch_one(pool)
+            .await?))
+    }
+
+    pub(super) async fn load_tier_changes(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+    ) -> Result<Vec<TierChange>, StorageError> {
+        const SQL: &str = "SELECT changed_at_ms, from_tier, to_tier, qualifying FROM tier_changes
+             WHERE program_id = $1 AND customer_id = $2 ORDER BY changed_at_ms DESC";
+        let rows: Vec<(i64, Option<String>, Option<String>, i64)> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(program_id)
+            .bind(customer_id.as_str())
+            .fetch_all(pool)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(at, from_tier, to_tier, qualifying)| TierChange {
+                changed_at: Timestamp(at),
+                from_tier,
+                to_tier,
+                qualifying,
+            })
+            .collect())
+    }
+
+    pub(super) async fn page_customer_ids(
+        &self,
+        program_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StorageError> {
+        const SQL: &str = "SELECT customer_id FROM customers WHERE program_id = $1 AND customer_id > $2
+             ORDER BY customer_id LIMIT $3";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(program_id)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?))
     }
 }

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
+use super::customers::{kind_to_db, qualifying_sql, LotRow, OPEN_LOTS};
 use super::rewards::{status_to_db, CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, TAKE_STOCK};
-use super::{customers::kind_to_db, customers::LotRow, customers::OPEN_LOTS, on_pool, seq_from_db, seq_to_db};
 use super::{json_from_db, Dialect, Pool, SqlStorage};
+use super::{on_pool, seq_from_db, seq_to_db};
 use crate::{
     ledger::{Account, OrderTotals, Timestamp},
     storage::{Effect, EntryRecord, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult},
@@ -18,8 +19,8 @@ const BEGIN_POSTGRES: &str = "BEGIN";
 const ENSURE_CUSTOMER: &str = "INSERT INTO customers (program_id, customer_id, created_at_ms, updated_at_ms)
      VALUES ($1, $2, $3, $3) ON CONFLICT (program_id, customer_id) DO NOTHING";
 const LOCK_CUSTOMER_SQLITE: &str =
-    "SELECT last_seq, debt, last_activity_at_ms FROM customers WHERE program_id = $1 AND customer_id = $2";
-const LOCK_CUSTOMER_POSTGRES: &str = "SELECT last_seq, debt, last_activity_at_ms FROM customers
+    "SELECT last_seq, debt, last_activity_at_ms, tier_id FROM customers WHERE program_id = $1 AND customer_id = $2";
+const LOCK_CUSTOMER_POSTGRES: &str = "SELECT last_seq, debt, last_activity_at_ms, tier_id FROM customers
      WHERE program_id = $1 AND customer_id = $2 FOR UPDATE";
 const FIND_CLIENT_ID: &str =
     "SELECT request_hash, response FROM idempotency_keys WHERE program_id = $1 AND kind = $2 AND client_id = $3";
@@ -37,12 +38,17 @@ const INSERT_LOT: &str =
     "INSERT INTO lots (program_id, customer_id, seq, order_id, earned_at_ms, available_at_ms, remaining)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const UPDATE_LOT: &str = "UPDATE lots SET remaining = $1 WHERE program_id = $2 AND customer_id = $3 AND seq = $4";
-const SAVE_ORDER: &str = "INSERT INTO orders (program_id, order_id, customer_id, earned, taken_back, amount, refunded)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+const SAVE_ORDER: &str = "INSERT INTO orders
+         (program_id, order_id, customer_id, earned, taken_back, amount, refunded, created_at_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (program_id, order_id) DO UPDATE SET earned = excluded.earned, taken_back = excluded.taken_back,
          amount = excluded.amount, refunded = excluded.refunded";
 const SAVE_CUSTOMER_STATE: &str = "UPDATE customers SET last_seq = $1, debt = $2, last_activity_at_ms = $3
      WHERE program_id = $4 AND customer_id = $5";
+const SET_TIER: &str = "UPDATE customers SET tier_id = $1 WHERE program_id = $2 AND customer_id = $3";
+const RECORD_TIER_CHANGE: &str = "INSERT INTO tier_changes
+         (program_id, customer_id, changed_at_ms, from_tier, to_tier, qualifying)
+     VALUES ($1, $2, $3, $4, $5, $6)";
 const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -68,7 +74,9 @@ impl SqlStorage {
             // SQLite runs writes one at a time): answer as a replay or a conflict.
             Err(StorageError::Query(sqlx::Error::Database(error))) if error.is_unique_violation() => {
                 const SQL: &str = FIND_CLIENT_ID;
-                let client = &write.client_id;
+                let Some(client) = &write.client_id else {
+                    return Err(StorageError::Query(sqlx::Error::Database(error)));
+                };
                 let stored: Option<(String, String)> = on_pool!(self, |pool| sqlx::query_as(SQL)
                     .bind(&write.program_id)
                     .bind(client.kind)
@@ -85,12 +93,12 @@ impl SqlStorage {
     async fn try_apply_write(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
         let program = write.program_id.as_str();
         let customer = write.customer_id.as_str();
-        let client = &write.client_id;
+        let client = write.client_id.as_ref();
         let now = write.now;
         on_pool!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.pick(BEGIN_SQLITE, BEGIN_POSTGRES)).await?;
             sqlx::query(ENSURE_CUSTOMER).bind(program).bind(customer).bind(now.0).execute(&mut *tx).await?;
-            let (last_seq, debt, last_activity): (i64, i64, Option<i64>) =
+            let (last_seq, debt, last_activity, tier_before): (i64, i64, Option<i64>, Option<String>) =
                 sqlx::query_as(dialect.pick(LOCK_CUSTOMER_SQLITE, LOCK_CUSTOMER_POSTGRES))
                     .bind(program)
                     .bind(customer)
@@ -99,15 +107,17 @@ impl SqlStorage {
 
             // I3: the client id is checked under the customer's lock, so a concurrent replay
             // of the same write waits here and then finds it.
-            let stored: Option<(String, String)> = sqlx::query_as(FIND_CLIENT_ID)
-                .bind(program)
-                .bind(client.kind)
-                .bind(&client.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(outcome) = replay_or_conflict(stored, &client.request_hash)? {
-                tx.rollback().await?;
-                return Ok(outcome);
+            if let Some(client) = client {
+                let stored: Option<(String, String)> = sqlx::query_as(FIND_CLIENT_ID)
+                    .bind(program)
+                    .bind(client.kind)
+                    .bind(&client.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(outcome) = replay_or_conflict(stored, &client.request_hash)? {
+                    tx.rollback().await?;
+                    return Ok(outcome);
+                }
             }
 
             if let Some(cap) = write.cap {
@@ -212,7 +222,7 @@ impl SqlStorage {
                     balance_after: entry.balance_after,
                     shortfall: entry.shortfall,
                     rule_snapshot: if is_expiry { None } else { write.rule_snapshot.clone() },
-                    client_id: client.id.clone(),
+                    client_id: client.map_or_else(|| "tally".to_owned(), |client| client.id.clone()),
                 };
                 sqlx::query(INSERT_ENTRY)
                     .bind(program)
@@ -291,6 +301,7 @@ impl SqlStorage {
                     .bind(order.taken_back)
                     .bind(order.amount)
                     .bind(order.refunded)
+                    .bind(now.0)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -329,16 +340,41 @@ impl SqlStorage {
                 pending: account.pending(now),
                 coupon,
             };
-            let response = serde_json::to_string(&result).expect("results serialise");
-            sqlx::query(SAVE_CLIENT_ID)
-                .bind(program)
-                .bind(client.kind)
-                .bind(&client.id)
-                .bind(&client.request_hash)
-                .bind(response)
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await?;
+            if !write.tiers.tiers.is_empty() {
+                let since = write.tiers.window_start(now).0;
+                let qualifying: i64 = sqlx::query_scalar(qualifying_sql(write.tiers.basis))
+                    .bind(program)
+                    .bind(customer)
+                    .bind(since)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let tier_after = write.tiers.status(qualifying).tier.map(|tier| tier.id);
+                if tier_after != tier_before {
+                    sqlx::query(SET_TIER).bind(&tier_after).bind(program).bind(customer).execute(&mut *tx).await?;
+                    sqlx::query(RECORD_TIER_CHANGE)
+                        .bind(program)
+                        .bind(customer)
+                        .bind(now.0)
+                        .bind(&tier_before)
+                        .bind(&tier_after)
+                        .bind(qualifying)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+
+            if let Some(client) = client {
+                let response = serde_json::to_string(&result).expect("results serialise");
+                sqlx::query(SAVE_CLIENT_ID)
+                    .bind(program)
+                    .bind(client.kind)
+                    .bind(&client.id)
+                    .bind(&client.request_hash)
+                    .bind(response)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok(WriteOutcome::Applied(result))
         })

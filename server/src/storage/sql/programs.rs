@@ -216,6 +216,33 @@ impl Storage for SqlStorage {
         self.load_entries(program_id, customer_id, before, limit).await
     }
 
+    async fn tier_qualifying(
+        &self,
+        program_id: &str,
+        customer_id: &crate::customers::CustomerId,
+        basis: crate::tiers::TierBasis,
+        since: Timestamp,
+    ) -> Result<i64, StorageError> {
+        self.qualifying(program_id, customer_id, basis, since).await
+    }
+
+    async fn tier_changes(
+        &self,
+        program_id: &str,
+        customer_id: &crate::customers::CustomerId,
+    ) -> Result<Vec<crate::storage::TierChange>, StorageError> {
+        self.load_tier_changes(program_id, customer_id).await
+    }
+
+    async fn customer_ids(
+        &self,
+        program_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StorageError> {
+        self.page_customer_ids(program_id, after, limit).await
+    }
+
     async fn order_customer(&self, program_id: &str, order_id: &str) -> Result<Option<String>, StorageError> {
         const SQL: &str = "SELECT customer_id FROM orders WHERE program_id = $1 AND order_id = $2";
         Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(program_id).bind(order_id).fetch_optional(pool).await?))

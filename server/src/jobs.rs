@@ -1,0 +1,69 @@
+//! Background upkeep: writes the expiry entries of lots past their expiry and recomputes tiers
+//! whose window moved on (demotions). Reads are already correct without it; the job makes the
+//! ledger say so. Safe to run on several replicas at once: each customer's upkeep is one locked,
+//! idempotent write.
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{
+    customers::CustomerId,
+    ledger::{ExpiryPolicy, Operation},
+    storage::{LedgerWrite, Storage, StorageError},
+    tiers::TierWindow,
+    time::Clock,
+};
+
+const PAGE: u32 = 500;
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpkeepReport {
+    pub customers: u64,
+    pub entries_written: u64,
+}
+
+/// One pass over every customer of every program that has something time-dependent.
+pub async fn run_upkeep(storage: &dyn Storage, clock: &dyn Clock) -> Result<UpkeepReport, StorageError> {
+    let mut report = UpkeepReport::default();
+    for program in storage.list_programs().await? {
+        let settings = &program.settings;
+        let expires = settings.expiry != ExpiryPolicy::Never;
+        let tiers_move = !settings.tiers.tiers.is_empty() && settings.tiers.window != TierWindow::Lifetime;
+        if !expires && !tiers_move {
+            continue;
+        }
+        let mut after: Option<String> = None;
+        loop {
+            let ids = storage.customer_ids(&program.id, after.as_deref(), PAGE).await?;
+            for id in &ids {
+                let Ok(customer) = CustomerId::parse(id) else { continue };
+                let write = LedgerWrite::new(&program, customer, None, Operation::Settle, "expiry", clock.now());
+                if let crate::storage::WriteOutcome::Applied(result) = storage.write_ledger(&write).await? {
+                    report.entries_written += result.entries.len() as u64;
+                }
+                report.customers += 1;
+            }
+            match ids.last() {
+                Some(last) if ids.len() == PAGE as usize => after = Some(last.clone()),
+                _ => break,
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Runs [`run_upkeep`] every `interval`, the first time shortly after start.
+pub fn spawn(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(30).min(interval)).await;
+        loop {
+            match run_upkeep(storage.as_ref(), clock.as_ref()).await {
+                Ok(report) => {
+                    tracing::info!(customers = report.customers, entries = report.entries_written, "upkeep done")
+                }
+                Err(error) => tracing::error!(%error, "upkeep failed; retrying at the next interval"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    })
+}

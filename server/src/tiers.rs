@@ -1,0 +1,195 @@
+//! Tiers: ordered thresholds on what a customer earned or spent in a window, each with an
+//! earn multiplier and benefits.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ledger::Timestamp, time::Period};
+
+/// What qualifies a customer for a tier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierBasis {
+    /// Points earned (purchases and actions, less what refunds took back).
+    #[default]
+    PointsEarned,
+    /// Money spent on orders, less refunds, in minor units.
+    AmountSpent,
+}
+
+/// Over which time the basis is counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierWindow {
+    #[default]
+    Lifetime,
+    /// The last 365 days.
+    Rolling12Months,
+    CalendarYear,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// A short stable id, e.g. `gold`.
+    pub id: String,
+    pub name: String,
+    /// The qualifying total from which a customer is in this tier.
+    pub threshold: i64,
+    /// Purchase points are multiplied by this percent (150 = 1.5x).
+    #[serde(default = "hundred")]
+    pub multiplier_percent: u32,
+    #[serde(default)]
+    pub benefits: String,
+}
+
+fn hundred() -> u32 {
+    100
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TierLadder {
+    pub basis: TierBasis,
+    pub window: TierWindow,
+    /// Lowest threshold first.
+    pub tiers: Vec<Tier>,
+}
+
+/// Where a customer stands on the ladder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TierStatus {
+    pub qualifying: i64,
+    pub tier: Option<Tier>,
+    pub next_tier: Option<Tier>,
+    /// What is still missing to reach the next tier.
+    pub to_next_tier: Option<i64>,
+}
+
+impl TierLadder {
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        for (index, tier) in self.tiers.iter().enumerate() {
+            let field = |name: &str| format!("tiers[{index}].{name}");
+            let id_ok = !tier.id.is_empty()
+                && tier.id.len() <= 40
+                && tier.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !id_ok {
+                return Err((field("id"), "1 to 40 letters, digits, - or _".into()));
+            }
+            if tier.name.trim().is_empty() || tier.name.chars().count() > 100 {
+                return Err((field("name"), "1 to 100 characters".into()));
+            }
+            if tier.threshold < 0 {
+                return Err((field("threshold"), "must not be negative".into()));
+            }
+            if !(1..=1_000).contains(&tier.multiplier_percent) {
+                return Err((field("multiplier_percent"), "1 to 1000".into()));
+            }
+            if let Some(previous) = index.checked_sub(1).map(|i| &self.tiers[i]) {
+                if tier.threshold <= previous.threshold {
+                    return Err((field("threshold"), "thresholds must increase from tier to tier".into()));
+                }
+            }
+            if self.tiers[..index].iter().any(|other| other.id == tier.id) {
+                return Err((field("id"), format!("{:?} is used twice", tier.id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The earliest time that counts toward tiers at `now`.
+    pub fn window_start(&self, now: Timestamp) -> Timestamp {
+        match self.window {
+            TierWindow::Lifetime => Timestamp(i64::MIN),
+            TierWindow::Rolling12Months => Timestamp(now.0 - 365 * 86_400_000),
+            TierWindow::CalendarYear => now.start_of(Period::Year),
+        }
+    }
+
+    /// The tier for a qualifying total, and the next one up.
+    pub fn status(&self, qualifying: i64) -> TierStatus {
+        let reached = self.tiers.iter().rposition(|tier| qualifying >= tier.threshold);
+        let tier = reached.map(|index| self.tiers[index].clone());
+        let next_tier = self.tiers.get(reached.map_or(0, |index| index + 1)).cloned();
+        let to_next_tier = next_tier.as_ref().map(|next| next.threshold - qualifying);
+        TierStatus { qualifying, tier, next_tier, to_next_tier }
+    }
+
+    pub fn tier(&self, id: &str) -> Option<&Tier> {
+        self.tiers.iter().find(|tier| tier.id == id)
+    }
+
+    /// The earn multiplier of a tier, 100 without one.
+    pub fn multiplier(&self, tier_id: Option<&str>) -> u32 {
+        tier_id.and_then(|id| self.tier(id)).map_or(100, |tier| tier.multiplier_percent)
+    }
+
+    /// Whether `tier_id` is at or above `minimum` on the ladder.
+    pub fn reaches(&self, tier_id: Option<&str>, minimum: &str) -> bool {
+        let position = |id: &str| self.tiers.iter().position(|tier| tier.id == id);
+        match (tier_id.and_then(position), position(minimum)) {
+            (Some(have), Some(need)) => have >= need,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ladder() -> TierLadder {
+        let tier = |id: &str, threshold, multiplier_percent| Tier {
+            id: id.into(),
+            name: id.to_uppercase(),
+            threshold,
+            multiplier_percent,
+            benefits: String::new(),
+        };
+        TierLadder {
+            basis: TierBasis::PointsEarned,
+            window: TierWindow::Lifetime,
+            tiers: vec![tier("silver", 500, 110), tier("gold", 2_000, 150)],
+        }
+    }
+
+    #[test]
+    fn status_names_the_tier_the_next_one_and_the_gap() {
+        let ladder = ladder();
+        let below = ladder.status(100);
+        assert_eq!(
+            (below.tier, below.next_tier.map(|t| t.id), below.to_next_tier),
+            (None, Some("silver".into()), Some(400))
+        );
+        let silver = ladder.status(1_999);
+        assert_eq!((silver.tier.map(|t| t.id), silver.to_next_tier), (Some("silver".into()), Some(1)));
+        let gold = ladder.status(5_000);
+        assert_eq!((gold.tier.map(|t| t.id), gold.next_tier), (Some("gold".into()), None));
+    }
+
+    #[test]
+    fn ladders_are_validated() {
+        let mut bad = ladder();
+        bad.tiers[1].threshold = 500;
+        assert_eq!(bad.validate().unwrap_err().0, "tiers[1].threshold");
+        assert_eq!(ladder().validate(), Ok(()));
+    }
+
+    #[test]
+    fn multipliers_and_minimum_tiers() {
+        let ladder = ladder();
+        assert_eq!((ladder.multiplier(None), ladder.multiplier(Some("gold"))), (100, 150));
+        assert!(ladder.reaches(Some("gold"), "silver"));
+        assert!(!ladder.reaches(Some("silver"), "gold"));
+        assert!(!ladder.reaches(None, "silver"));
+    }
+
+    #[test]
+    fn windows() {
+        let now = Timestamp::parse_rfc3339("2026-06-15T00:00:00Z").unwrap();
+        let mut ladder = ladder();
+        ladder.window = TierWindow::CalendarYear;
+        assert_eq!(ladder.window_start(now), Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap());
+        ladder.window = TierWindow::Rolling12Months;
+        assert_eq!(ladder.window_start(now), Timestamp::parse_rfc3339("2025-06-15T00:00:00Z").unwrap());
+    }
+}
