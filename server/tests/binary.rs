@@ -3,50 +3,24 @@
 
 mod common;
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
-use common::{fresh_database, Db};
+use common::{fresh_database, start_tally, Db};
 
 #[tokio::test]
 async fn serves_by_default_from_env_config_and_exits_cleanly_on_sigterm() {
     let database_url = fresh_database(Db::Sqlite).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .env("TALLY_LISTEN", "127.0.0.1:0")
-        .env("DATABASE_URL", &database_url)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tally starts");
-
-    // The structured start-up log names the bound address.
-    let stderr = child.stderr.take().unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = lines.recv_timeout(Duration::from_secs(30)).expect("tally logs that it is listening");
-        if line.contains("tally is listening") {
-            let field = line.split_whitespace().find(|word| word.starts_with("addr=")).expect("addr field");
-            break field.trim_start_matches("addr=").to_owned();
-        }
-    };
+    let mut tally = start_tally(&[], &[("TALLY_LISTEN", "127.0.0.1:0"), ("DATABASE_URL", &database_url)]);
+    let addr = tally.addr.clone();
 
     let ready = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args(["-TERM", &tally.child.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let status = wait_with_timeout(&mut child, Duration::from_secs(15));
+    let status = wait_with_timeout(&mut tally.child, Duration::from_secs(15));
     assert!(status.success(), "graceful exit, got {status}");
-    let rest: Vec<String> = lines.try_iter().collect();
+    let rest: Vec<String> = tally.lines.try_iter().collect();
     assert!(rest.iter().any(|line| line.contains("shutting down")), "{rest:?}");
 }
 

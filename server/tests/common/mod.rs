@@ -193,3 +193,44 @@ pub async fn into_parts(response: reqwest::Response) -> (u16, serde_json::Value)
     }
     (status, body)
 }
+
+/// A `tally` process started from the built binary; killed when dropped.
+pub struct TallyProcess {
+    pub child: std::process::Child,
+    pub addr: String,
+    /// Its log lines after the "listening" one.
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for TallyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `tally ARGS...` with `env`, and waits for it to log the address it listens on.
+pub fn start_tally(args: &[&str], env: &[(&str, &str)]) -> TallyProcess {
+    use std::io::{BufRead, BufReader};
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tally"));
+    command.args(args).env("RUST_LOG", "info").stderr(std::process::Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("tally starts");
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let addr = loop {
+        let line = lines.recv_timeout(std::time::Duration::from_secs(30)).expect("tally logs that it is listening");
+        if line.contains("tally is listening") {
+            let field = line.split_whitespace().find(|word| word.starts_with("addr=")).expect("addr field");
+            break field.trim_start_matches("addr=").to_owned();
+        }
+    };
+    TallyProcess { child, addr, lines }
+}
