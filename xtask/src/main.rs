@@ -5,6 +5,7 @@
 //!   cargo xtask build [--release]   WASM bundles (size-optimised) + the server binary
 //!   cargo xtask demo [ARGS...]      build, then `tally demo ARGS...`
 //!   cargo xtask sizes               widget bundle size, raw and gzip
+//!   cargo xtask bench               API load benchmark (release build) against pgbench
 
 mod bundle;
 
@@ -20,7 +21,8 @@ fn main() -> ExitCode {
         Some("build") => build(&Workspace::locate(), args.iter().any(|a| a == "--release")).map(drop),
         Some("demo") => demo(&args[1..]),
         Some("sizes") => bundle::report_sizes(&Workspace::locate()),
-        _ => Err("usage: cargo xtask build [--release] | demo [TALLY DEMO ARGS...] | sizes".to_owned()),
+        Some("bench") => bench(&Workspace::locate()),
+        _ => Err("usage: cargo xtask build [--release] | demo [TALLY DEMO ARGS...] | sizes | bench".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,6 +74,14 @@ fn demo(args: &[String]) -> Result<(), String> {
     let tally = build(&ws, false)?;
     // Run from the checkout so the default site root (target/site) is found.
     run(Command::new(tally).arg("demo").args(args).current_dir(&ws.root))
+}
+
+/// Release builds of the server and the benchmark, then the benchmark.
+fn bench(ws: &Workspace) -> Result<(), String> {
+    run(cargo().args(["build", "--release", "--package", "tally-server", "--bin", "tally"]))?;
+    run(cargo().args(["build", "--release", "--package", "tally-bench"]))?;
+    let release = ws.target_dir.join("release");
+    run(Command::new(release.join("tally-bench")).env("TALLY_BIN", release.join("tally")))
 }
 
 pub fn cargo() -> Command {
