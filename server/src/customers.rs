@@ -27,7 +27,7 @@ impl CustomerId {
 }
 
 /// What the merchant tells Tally about a customer. All optional.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerProfile {
     #[serde(default)]

@@ -27,7 +27,7 @@ pub struct Program {
 }
 
 /// How the program's points behave. Stored as JSON; absent fields take their defaults.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProgramSettings {
     /// Days purchase points stay pending (0: available at once).

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// What a reward gives at checkout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RewardKind {
     /// A fixed amount off the order, minor units.
@@ -36,7 +36,7 @@ pub enum RewardKind {
 }
 
 /// A reward as the merchant defines it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RewardDefinition {
     pub name: String,
@@ -76,7 +76,7 @@ fn yes() -> bool {
 }
 
 /// A stored reward.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Reward {
     pub id: String,
     #[serde(flatten)]
@@ -191,7 +191,7 @@ impl Reward {
 }
 
 /// What a coupon takes off at checkout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CouponValue {
     AmountOff { amount: Minor },
@@ -200,7 +200,7 @@ pub enum CouponValue {
     FreeProduct { product_id: String },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CouponStatus {
     Issued,
@@ -208,7 +208,7 @@ pub enum CouponStatus {
     Cancelled,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Coupon {
     pub code: String,
     pub customer_id: String,

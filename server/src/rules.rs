@@ -11,7 +11,7 @@ use crate::{
 /// Money in minor units (cents).
 pub type Minor = i64;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rounding {
     #[default]
@@ -21,7 +21,7 @@ pub enum Rounding {
 }
 
 /// Points for purchases: `points` for every `per_amount` minor units of eligible amount.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PurchaseRule {
     pub points: Points,
@@ -52,7 +52,7 @@ impl Default for PurchaseRule {
 }
 
 /// Earns `percent`/100 times the base points on matching lines (200 = double points).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Multiplier {
     pub id: String,
@@ -75,7 +75,7 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderLine {
     pub product_id: String,
@@ -210,7 +210,7 @@ impl PurchaseRule {
 }
 
 /// Points for an action the customer takes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRule {
     /// `signup`, `review`, `birthday`, `social_follow`, `newsletter`, `comment` or `custom:NAME`.
@@ -221,7 +221,7 @@ pub struct ActionRule {
 }
 
 /// At most `count` awards per calendar `per` period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cap {
     pub count: u32,
@@ -265,7 +265,7 @@ impl ActionRule {
 }
 
 /// A dated multiplier, e.g. double points over a weekend.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
     pub id: String,
@@ -283,7 +283,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignTarget {
     #[default]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{ledger::Timestamp, time::Period};
 
 /// What qualifies a customer for a tier.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TierBasis {
     /// Points earned (purchases and actions, less what refunds took back).
@@ -17,7 +17,7 @@ pub enum TierBasis {
 }
 
 /// Over which time the basis is counted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TierWindow {
     #[default]
@@ -27,7 +27,7 @@ pub enum TierWindow {
     CalendarYear,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     /// A short stable id, e.g. `gold`.
@@ -46,7 +46,7 @@ fn hundred() -> u32 {
     100
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TierLadder {
     pub basis: TierBasis,

@@ -73,7 +73,7 @@ impl Timestamp {
 }
 
 /// Calendar periods for caps, in UTC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Day,
@@ -125,6 +125,20 @@ impl<'de> Deserialize<'de> for Timestamp {
             .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 time like 2026-11-22T17:00:00Z"))
     }
 }
+
+/// In the OpenAPI document: an RFC 3339 `date-time` string.
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .examples(["2026-11-22T17:00:00.000Z"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Timestamp {}
 
 /// The time source, injected so that pending periods, expiry and tier windows can be tested.
 pub trait Clock: Send + Sync {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::storage::StorageError;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     kind: String,

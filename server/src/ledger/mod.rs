@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 /// Points are whole numbers; negative means points leaving the customer.
 pub type Points = i64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Earn,
@@ -44,7 +44,7 @@ pub enum EntryKind {
 }
 
 /// How a customer's lots expire.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ExpiryPolicy {
     #[default]
@@ -56,7 +56,7 @@ pub enum ExpiryPolicy {
 }
 
 /// What a refund does when the points it takes back were already spent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClawbackPolicy {
     /// Take what is available and record the rest as the entry's shortfall (the default).

@@ -46,7 +46,7 @@ pub struct CustomerRecord {
 }
 
 /// A change of a customer's tier.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TierChange {
     pub changed_at: Timestamp,
     pub from_tier: Option<String>,
@@ -56,7 +56,7 @@ pub struct TierChange {
 }
 
 /// One ledger entry as stored and shown through the API.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntryRecord {
     pub seq: u64,
     pub kind: EntryKind,
@@ -157,7 +157,7 @@ pub enum Effect {
 }
 
 /// What a write committed, stored with its client id and returned again on a replay.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WriteResult {
     pub customer_id: String,
     pub entries: Vec<EntryRecord>,

@@ -31,6 +31,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/customers/{customer_id}/tier-history", get(tier_history))
 }
 
+#[utoipa::path(get, path = "/api/v1/customers/{customer_id}/tier-history", tag = "customers",
+    params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
+    responses((status = 200, description = "Tier changes, newest first", body = Vec<TierChange>),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn tier_history(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -41,7 +47,7 @@ async fn tier_history(
     Ok(Json(state.storage.tier_changes(&program.id, &id).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CustomerView {
     customer_id: String,
     #[serde(flatten)]
@@ -57,7 +63,7 @@ struct CustomerView {
     created_at: Timestamp,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TierView {
     /// What counts toward tiers in the current window.
     qualifying: i64,
@@ -66,7 +72,7 @@ struct TierView {
     to_next_tier: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ExpiringSoon {
     points: Points,
     within_days: u32,
@@ -132,6 +138,11 @@ async fn load(state: &AppState, program: &CurrentProgram, id: &CustomerId) -> Re
         .ok_or_else(|| Problem::not_found(format!("No customer has the id {:?} in this program.", id.as_str())))
 }
 
+#[utoipa::path(get, path = "/api/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
+    responses((status = 200, description = "Balances, tier and profile", body = CustomerView),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn show(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -142,6 +153,14 @@ async fn show(
     Ok(Json(customer_view(&state, &program, record).await?))
 }
 
+#[utoipa::path(put, path = "/api/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
+    request_body = CustomerProfile,
+    responses((status = 200, description = "The customer as stored", body = CustomerView),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn upsert(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -155,14 +174,15 @@ async fn upsert(
     Ok(Json(customer_view(&state, &program, record).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EntryPage {
     entries: Vec<EntryView>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
@@ -171,7 +191,7 @@ struct EntryPage {
 }
 
 /// An entry as the API shows it: its status is derived from the time of the request.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EntryView {
     #[serde(flatten)]
     entry: EntryRecord,
@@ -185,6 +205,12 @@ impl EntryView {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/customers/{customer_id}/entries", tag = "customers",
+    params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)"), PageQuery),
+    responses((status = 200, description = "Ledger entries, newest first", body = EntryPage),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn entries(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -210,7 +236,7 @@ async fn entries(
     Ok(Json(EntryPage { entries: page.into_iter().map(|entry| EntryView::new(entry, now)).collect(), next_cursor }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdjustmentRequest {
     adjustment_id: String,
@@ -218,13 +244,24 @@ struct AdjustmentRequest {
     reason: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AdjustmentResponse {
     adjustment_id: String,
     #[serde(flatten)]
     result: WriteResult,
 }
 
+#[utoipa::path(post, path = "/api/v1/customers/{customer_id}/adjustments", tag = "customers",
+    params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")), request_body = AdjustmentRequest,
+    responses((status = 201, description = "Applied", body = AdjustmentResponse),
+        (status = 200, description = "A replay: the original result", body = AdjustmentResponse),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn adjust(
     State(state): State<AppState>,
     program: CurrentProgram,

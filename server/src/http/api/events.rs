@@ -33,7 +33,7 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/events", post(record))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventRequest {
     event_id: String,
@@ -54,13 +54,22 @@ struct EventRequest {
     lines: Vec<OrderLine>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EventResponse {
     event_id: String,
     #[serde(flatten)]
     result: WriteResult,
 }
 
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = EventRequest,
+    responses((status = 201, description = "Points earned", body = EventResponse),
+        (status = 200, description = "A replay: the original result", body = EventResponse),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn record(
     State(state): State<AppState>,
     program: CurrentProgram,

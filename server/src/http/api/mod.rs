@@ -3,6 +3,7 @@
 
 mod customers;
 mod events;
+mod openapi;
 mod orders;
 mod rewards;
 mod settings;
@@ -34,6 +35,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(rewards::routes())
         .merge(settings::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .merge(openapi::routes())
 }
 
 /// Finds the program of the bearer key and hands it to the handler; 401 otherwise.

@@ -22,7 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/orders/{order_id}/cancel", post(cancel))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundRequest {
     refund_id: String,
@@ -30,13 +30,24 @@ struct RefundRequest {
     amount: Minor,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OrderWriteResponse {
     order_id: String,
     #[serde(flatten)]
     result: WriteResult,
 }
 
+#[utoipa::path(post, path = "/api/v1/orders/{order_id}/refunds", tag = "orders", params(("order_id" = String, Path, description = "The order id reported with the order event")),
+    request_body = RefundRequest,
+    responses((status = 201, description = "Points taken back in proportion", body = OrderWriteResponse),
+        (status = 200, description = "A replay: the original result", body = OrderWriteResponse),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn refund(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -55,6 +66,11 @@ async fn refund(
 }
 
 /// Cancelling twice is the same cancellation: the order id is its client id.
+#[utoipa::path(post, path = "/api/v1/orders/{order_id}/cancel", tag = "orders", params(("order_id" = String, Path, description = "The order id reported with the order event")),
+    responses((status = 201, description = "Pending points voided, available ones taken back", body = OrderWriteResponse),
+        (status = 200, description = "Already cancelled: the original result", body = OrderWriteResponse),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn cancel(
     State(state): State<AppState>,
     program: CurrentProgram,

@@ -45,10 +45,18 @@ fn validated(program: &Program, definition: RewardDefinition, id: String) -> Res
     Ok(Reward { id, definition })
 }
 
+#[utoipa::path(get, path = "/api/v1/rewards", tag = "rewards",
+    responses((status = 200, description = "The catalog, active or not", body = Vec<Reward>), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn list(State(state): State<AppState>, program: CurrentProgram) -> Result<Json<Vec<Reward>>, Problem> {
     Ok(Json(state.storage.rewards(&program.id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/rewards", tag = "rewards", request_body = RewardDefinition,
+    responses((status = 201, description = "Created", body = Reward), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn create(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -67,6 +75,9 @@ async fn load(state: &AppState, program: &CurrentProgram, reward_id: &str) -> Re
         .ok_or_else(|| Problem::not_found(format!("No reward {reward_id:?} in this program.")))
 }
 
+#[utoipa::path(get, path = "/api/v1/rewards/{reward_id}", tag = "rewards", params(("reward_id" = String, Path, description = "The reward id (rwd_...)")),
+    responses((status = 200, description = "The reward", body = Reward), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn show(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -75,6 +86,14 @@ async fn show(
     Ok(Json(load(&state, &program, &reward_id).await?))
 }
 
+#[utoipa::path(put, path = "/api/v1/rewards/{reward_id}", tag = "rewards", params(("reward_id" = String, Path, description = "The reward id (rwd_...)")),
+    request_body = RewardDefinition,
+    responses((status = 200, description = "Replaced", body = Reward), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn replace(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -89,6 +108,9 @@ async fn replace(
 }
 
 /// Rewards are never deleted (coupons refer to them): they stop being offered.
+#[utoipa::path(delete, path = "/api/v1/rewards/{reward_id}", tag = "rewards", params(("reward_id" = String, Path, description = "The reward id (rwd_...)")),
+    responses((status = 200, description = "Deactivated (kept for its coupons)", body = Reward), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn deactivate(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -100,7 +122,7 @@ async fn deactivate(
     Ok(Json(reward))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RedemptionRequest {
     redemption_id: String,
@@ -110,13 +132,24 @@ struct RedemptionRequest {
     points: Option<Points>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RedemptionResponse {
     redemption_id: String,
     #[serde(flatten)]
     result: WriteResult,
 }
 
+#[utoipa::path(post, path = "/api/v1/customers/{customer_id}/redemptions", tag = "rewards",
+    params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")), request_body = RedemptionRequest,
+    responses((status = 201, description = "Points spent, coupon issued", body = RedemptionResponse),
+        (status = 200, description = "A replay: the same coupon", body = RedemptionResponse),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn redeem(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -186,7 +219,7 @@ async fn find_coupon(state: &AppState, program: &CurrentProgram, code: &str) -> 
 }
 
 /// A coupon as it stands; an issued coupon past its expiry shows as `expired`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CouponView {
     #[serde(flatten)]
     coupon: Coupon,
@@ -198,6 +231,9 @@ fn view(coupon: Coupon, now: crate::ledger::Timestamp) -> CouponView {
     CouponView { coupon, usable }
 }
 
+#[utoipa::path(get, path = "/api/v1/coupons/{code}", tag = "coupons", params(("code" = String, Path, description = "The coupon code (TALLY-XXXX-XXXX-XXXX)")),
+    responses((status = 200, description = "The coupon and whether it can be used now", body = CouponView), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn coupon(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -206,12 +242,22 @@ async fn coupon(
     Ok(Json(view(find_coupon(&state, &program, &code).await?, state.clock.now())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConsumeRequest {
     order_id: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/coupons/{code}/consume", tag = "coupons", params(("code" = String, Path, description = "The coupon code (TALLY-XXXX-XXXX-XXXX)")),
+    request_body = ConsumeRequest,
+    responses((status = 200, description = "Marked as used by the order", body = CouponView),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn consume(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -234,7 +280,7 @@ async fn consume(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CancelResponse {
     code: String,
     #[serde(flatten)]
@@ -243,6 +289,12 @@ struct CancelResponse {
 
 /// An unused coupon is cancelled and its points come back (I4). Cancelling twice answers the
 /// first cancellation again.
+#[utoipa::path(post, path = "/api/v1/coupons/{code}/cancel", tag = "coupons", params(("code" = String, Path, description = "The coupon code (TALLY-XXXX-XXXX-XXXX)")),
+    responses((status = 201, description = "Cancelled; its points are back", body = CancelResponse),
+        (status = 200, description = "Already cancelled: the original result", body = CancelResponse),
+        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn cancel(
     State(state): State<AppState>,
     program: CurrentProgram,

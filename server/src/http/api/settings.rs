@@ -18,7 +18,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/campaigns", get(campaigns).put(replace_campaigns))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SettingsView {
     program_id: String,
     name: String,
@@ -44,7 +44,7 @@ impl From<crate::programs::Program> for SettingsView {
 }
 
 /// Everything `PUT /api/v1/settings` replaces. The currency stays as created.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingsRequest {
     name: String,
@@ -54,10 +54,18 @@ struct SettingsRequest {
     settings: ProgramSettings,
 }
 
+#[utoipa::path(get, path = "/api/v1/settings", tag = "settings",
+    responses((status = 200, description = "The program and its settings", body = SettingsView), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn show(program: CurrentProgram) -> Json<SettingsView> {
     Json(program.0.into())
 }
 
+#[utoipa::path(put, path = "/api/v1/settings", tag = "settings", request_body = SettingsRequest,
+    responses((status = 200, description = "Replaced", body = SettingsView), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn replace(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -72,10 +80,14 @@ async fn replace(
     Ok(Json(program.into()))
 }
 
+#[utoipa::path(get, path = "/api/v1/tiers", tag = "settings",
+    responses((status = 200, description = "The tier ladder", body = TierLadder), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn tiers(program: CurrentProgram) -> Json<TierLadder> {
     Json(program.0.settings.tiers)
 }
 
+#[utoipa::path(get, path = "/api/v1/campaigns", tag = "settings",
+    responses((status = 200, description = "The campaigns", body = Vec<Campaign>), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn campaigns(program: CurrentProgram) -> Json<Vec<Campaign>> {
     Json(program.0.settings.campaigns)
 }
@@ -101,6 +113,12 @@ async fn save_settings(
     Ok(program)
 }
 
+#[utoipa::path(put, path = "/api/v1/tiers", tag = "settings", request_body = TierLadder,
+    responses((status = 200, description = "Replaced", body = TierLadder), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn replace_tiers(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -110,6 +128,12 @@ async fn replace_tiers(
     Ok(Json(program.settings.tiers))
 }
 
+#[utoipa::path(put, path = "/api/v1/campaigns", tag = "settings", request_body = Vec<Campaign>,
+    responses((status = 200, description = "Replaced", body = Vec<Campaign>), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn replace_campaigns(
     State(state): State<AppState>,
     program: CurrentProgram,

@@ -1,0 +1,46 @@
+//! `GET /api/v1/openapi.json`: the merchant API described by OpenAPI 3.1, generated from the
+//! handlers' annotations and the types they exchange.
+
+use axum::{routing::get, Json, Router};
+use utoipa::{
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+    Modify, OpenApi,
+};
+
+use crate::http::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tally merchant API", description = "Loyalty points: customers, orders, actions, rewards and coupons. \
+        Authenticate with `Authorization: Bearer sk_...`. Every write carries a client id: a replay returns the \
+        original result (200), the same id with another body is 409. Errors are application/problem+json."),
+    paths(
+        super::customers::show, super::customers::upsert, super::customers::entries, super::customers::adjust,
+        super::customers::tier_history, super::events::record, super::orders::refund, super::orders::cancel,
+        super::rewards::list, super::rewards::create, super::rewards::show, super::rewards::replace,
+        super::rewards::deactivate, super::rewards::redeem, super::rewards::coupon, super::rewards::consume,
+        super::rewards::cancel, super::settings::show, super::settings::replace, super::settings::tiers,
+        super::settings::replace_tiers, super::settings::campaigns, super::settings::replace_campaigns,
+    ),
+    modifiers(&SecretKey),
+    security(("secret_key" = [])),
+)]
+pub struct ApiDoc;
+
+/// The bearer scheme of the program's secret key.
+struct SecretKey;
+
+impl Modify for SecretKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.description = Some("The program's secret API key, sk_...".to_owned());
+        components.add_security_scheme("secret_key", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Public: the document describes the API, it gives no access to it.
+pub fn routes() -> Router<AppState> {
+    let document = ApiDoc::openapi();
+    Router::new().route("/api/v1/openapi.json", get(move || async move { Json(document.clone()) }))
+}
