@@ -29,6 +29,8 @@ pub struct PurchaseRule {
     pub rounding: Rounding,
     pub include_shipping: bool,
     pub include_tax: bool,
+    /// Whether order discounts reduce the amount that earns (the default).
+    pub subtract_discount: bool,
     /// Orders whose eligible amount is below this earn nothing.
     pub minimum_order: Minor,
     pub product_multipliers: Vec<Multiplier>,
@@ -44,6 +46,7 @@ impl Default for PurchaseRule {
             rounding: Rounding::Floor,
             include_shipping: false,
             include_tax: false,
+            subtract_discount: true,
             minimum_order: 0,
             product_multipliers: Vec::new(),
             category_multipliers: Vec::new(),
@@ -166,7 +169,7 @@ impl PurchaseRule {
     /// Points for `order`, with the customer's tier multiplier and the campaigns' combined
     /// multiplier (percent each). Exact in integers: rounded once, as the rule says.
     pub fn points_for(&self, order: &Order, tier_percent: u32, campaign_percent: u32) -> PurchaseSnapshot {
-        let discounted = order.subtotal - order.discount;
+        let discounted = if self.subtract_discount { order.subtotal - order.discount } else { order.subtotal };
         // Weighted eligible amount, in minor units x percent: lines keep their multiplier and
         // their share of the discount.
         let weighted: i128 = if order.lines.is_empty() {
@@ -387,6 +390,9 @@ mod tests {
         };
         // mug: 3_200 x 1, beans: 4_800 x 2 -> 128 points per 100.
         assert_eq!(rule.points_for(&o, 100, 100).points, 128);
+        let gross = PurchaseRule { subtract_discount: false, ..rule };
+        // mug: 4_000 x 1, beans: 6_000 x 2 -> 160.
+        assert_eq!(gross.points_for(&o, 100, 100).points, 160);
     }
 
     #[test]

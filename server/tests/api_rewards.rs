@@ -216,3 +216,31 @@ async fn sixty_four_concurrent_redemptions_never_overspend() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn cancelling_an_order_gives_back_the_points_of_the_coupon_it_used() {
+    for db in ALL_DBS {
+        let app = spawn_app(db).await;
+        let secret = shop_with_points(&app, 100).await;
+        let reward = create_reward(&app, &secret, five_off()).await;
+        let (_, redeemed) = redeem(&app, &secret, "red-1", &reward).await;
+        let code = redeemed["coupon"]["code"].as_str().unwrap().to_owned();
+        let order = json!({"event_id": "e1", "customer_id": "ana", "type": "order", "order_id": "o1",
+                           "currency": "USD", "subtotal": 2_000, "discount": 500});
+        assert_eq!(app.api_send(Method::POST, "/api/v1/events", &secret, &order).await.0, 201);
+        let consume_url = format!("/api/v1/coupons/{code}/consume");
+        assert_eq!(app.api_send(Method::POST, &consume_url, &secret, &json!({"order_id": "o1"})).await.0, 200);
+        assert_eq!(available(&app, &secret).await, 15, "{db:?}: 0 left after the coupon, 15 earned");
+
+        let (status, body) = app.api_send(Method::POST, "/api/v1/orders/o1/cancel", &secret, &json!({})).await;
+        assert_eq!((status, body["restored_coupons"].clone()), (201, json!([code])), "{db:?} {body}");
+        assert_eq!(available(&app, &secret).await, 100, "{db:?}: order points gone, coupon points back");
+        let (_, coupon) = app.api_get(&format!("/api/v1/coupons/{code}"), &secret).await;
+        assert_eq!(coupon["status"], "cancelled");
+
+        let (status, again) = app.api_send(Method::POST, "/api/v1/orders/o1/cancel", &secret, &json!({})).await;
+        assert_eq!((status, again["restored_coupons"].clone()), (200, json!([code])));
+        assert_eq!(available(&app, &secret).await, 100, "{db:?}: restored once");
+        app.stop().await;
+    }
+}

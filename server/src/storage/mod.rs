@@ -154,6 +154,11 @@ pub enum Effect {
     CancelCoupon {
         code: String,
     },
+    /// Cancels a coupon consumed by an order that was then cancelled; the operation restores
+    /// its points.
+    ReleaseUsedCoupon {
+        code: String,
+    },
 }
 
 /// What a write committed, stored with its client id and returned again on a replay.
@@ -279,6 +284,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError>;
     async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError>;
     async fn coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError>;
+    /// Coupons consumed by `order_id` (and those since released by its cancellation).
+    async fn coupons_used_by(&self, program_id: &str, order_id: &str) -> Result<Vec<Coupon>, StorageError>;
     /// Marks an issued, unexpired coupon as used by `order_id`, exactly once.
     async fn consume_coupon(
         &self,

@@ -13,7 +13,7 @@ use crate::{
     http::{problem::Problem, AppState},
     ledger::Operation,
     rules::Minor,
-    storage::{ClientId, LedgerWrite, WriteResult},
+    storage::{ClientId, Effect, LedgerWrite, WriteOutcome, WriteResult},
 };
 
 pub fn routes() -> Router<AppState> {
@@ -65,10 +65,21 @@ async fn refund(
     respond(outcome, ("refund_id", &request.refund_id), |result| OrderWriteResponse { order_id, result })
 }
 
-/// Cancelling twice is the same cancellation: the order id is its client id.
-#[utoipa::path(post, path = "/api/v1/orders/{order_id}/cancel", tag = "orders", params(("order_id" = String, Path, description = "The order id reported with the order event")),
-    responses((status = 201, description = "Pending points voided, available ones taken back", body = OrderWriteResponse),
-        (status = 200, description = "Already cancelled: the original result", body = OrderWriteResponse),
+#[derive(Serialize, utoipa::ToSchema)]
+struct CancelOrderResponse {
+    order_id: String,
+    #[serde(flatten)]
+    result: WriteResult,
+    /// Coupons the order had used: cancelled, their points back with their customers.
+    restored_coupons: Vec<String>,
+}
+
+/// Cancelling twice is the same cancellation: the order id is its client id. Coupons the order
+/// used are cancelled and their points restored, each once (its code is its client id).
+#[utoipa::path(post, path = "/api/v1/orders/{order_id}/cancel", tag = "orders",
+    params(("order_id" = String, Path, description = "The order id reported with the order event")),
+    responses((status = 201, description = "Pending points voided, available ones taken back", body = CancelOrderResponse),
+        (status = 200, description = "Already cancelled: the original result", body = CancelOrderResponse),
         (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
 async fn cancel(
@@ -79,7 +90,25 @@ async fn cancel(
     let operation = Operation::CancelOrder { order_id: order_id.clone() };
     let client = ClientId { kind: "cancel", id: order_id.clone(), request_hash: String::new() };
     let outcome = write_for_order(&state, &program, &order_id, client, operation).await?;
-    respond(outcome, ("order_id", &order_id), |result| OrderWriteResponse { order_id: order_id.clone(), result })
+    let mut restored_coupons = Vec::new();
+    if matches!(outcome, WriteOutcome::Applied(_) | WriteOutcome::Replayed(_)) {
+        for coupon in state.storage.coupons_used_by(&program.id, &order_id).await? {
+            let client = ClientId { kind: "coupon_release", id: coupon.code.clone(), request_hash: String::new() };
+            let operation = Operation::Restore { points: coupon.points };
+            let customer = customer_id(&coupon.customer_id)?;
+            let mut write = LedgerWrite::new(&program, customer, Some(client), operation, "reward", state.clock.now());
+            write.reference = Some(coupon.code.clone());
+            write.effect = Effect::ReleaseUsedCoupon { code: coupon.code.clone() };
+            if let WriteOutcome::Applied(_) | WriteOutcome::Replayed(_) = state.storage.write_ledger(&write).await? {
+                restored_coupons.push(coupon.code);
+            }
+        }
+    }
+    respond(outcome, ("order_id", &order_id), |result| CancelOrderResponse {
+        order_id: order_id.clone(),
+        result,
+        restored_coupons,
+    })
 }
 
 /// Writes to the ledger of the customer the order earned for; 404 for an unknown order.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::customers::{kind_to_db, qualifying_sql, LotRow, OPEN_LOTS};
-use super::rewards::{status_to_db, CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, TAKE_STOCK};
+use super::rewards::{status_to_db, CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_USED_COUPON, TAKE_STOCK};
 use super::{json_from_db, Dialect, Pool, SqlStorage};
 use super::{on_pool, seq_from_db, seq_to_db};
 use crate::{
@@ -159,8 +159,12 @@ impl SqlStorage {
                     }
                     refusal
                 }
-                Effect::CancelCoupon { code } => {
-                    let cancelled = sqlx::query(CANCEL_COUPON).bind(program).bind(code).execute(&mut *tx).await?;
+                Effect::CancelCoupon { code } | Effect::ReleaseUsedCoupon { code } => {
+                    let sql = match &write.effect {
+                        Effect::CancelCoupon { .. } => CANCEL_COUPON,
+                        _ => RELEASE_USED_COUPON,
+                    };
+                    let cancelled = sqlx::query(sql).bind(program).bind(code).execute(&mut *tx).await?;
                     (cancelled.rows_affected() == 0).then_some(Refusal::CouponNotIssued)
                 }
             };
@@ -331,7 +335,7 @@ impl SqlStorage {
                         .await?;
                     Some(coupon.clone())
                 }
-                Effect::None | Effect::CancelCoupon { .. } => None,
+                Effect::None | Effect::CancelCoupon { .. } | Effect::ReleaseUsedCoupon { .. } => None,
             };
             let result = WriteResult {
                 customer_id: customer.to_owned(),

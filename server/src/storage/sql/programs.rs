@@ -272,6 +272,10 @@ impl Storage for SqlStorage {
         self.load_coupon(program_id, code).await
     }
 
+    async fn coupons_used_by(&self, program_id: &str, order_id: &str) -> Result<Vec<Coupon>, StorageError> {
+        self.load_coupons_used_by(program_id, order_id).await
+    }
+
     async fn consume_coupon(
         &self,
         program_id: &str,

@@ -70,6 +70,8 @@ pub(super) const COUNT_LIVE_COUPONS: &str = "SELECT COUNT(*) FROM coupons
      WHERE program_id = $1 AND customer_id = $2 AND reward_id = $3 AND status <> 'cancelled'";
 pub(super) const TAKE_STOCK: &str =
     "UPDATE rewards SET stock = stock - 1 WHERE program_id = $1 AND id = $2 AND stock IS NOT NULL AND stock > 0";
+pub(super) const RELEASE_USED_COUPON: &str =
+    "UPDATE coupons SET status = 'cancelled' WHERE program_id = $1 AND code = $2 AND status = 'consumed'";
 pub(super) const CANCEL_COUPON: &str =
     "UPDATE coupons SET status = 'cancelled' WHERE program_id = $1 AND code = $2 AND status = 'issued'";
 const COUPON: &str =
@@ -140,6 +142,20 @@ impl SqlStorage {
         let row: Option<CouponRow> =
             on_pool!(self, |pool| sqlx::query_as(COUPON).bind(program_id).bind(code).fetch_optional(pool).await?);
         row.map(CouponRow::into_coupon).transpose()
+    }
+
+    pub(super) async fn load_coupons_used_by(
+        &self,
+        program_id: &str,
+        order_id: &str,
+    ) -> Result<Vec<Coupon>, StorageError> {
+        const SQL: &str = "SELECT code, customer_id, reward_id, points, value, status, expires_at_ms, created_at_ms,
+                 order_id
+             FROM coupons WHERE program_id = $1 AND order_id = $2 AND status IN ('consumed', 'cancelled')
+             ORDER BY code";
+        let rows: Vec<CouponRow> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(order_id).fetch_all(pool).await?);
+        rows.into_iter().map(CouponRow::into_coupon).collect()
     }
 
     pub(super) async fn mark_consumed(
