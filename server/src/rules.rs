@@ -218,7 +218,11 @@ impl PurchaseRule {
 pub struct ActionRule {
     /// `signup`, `review`, `birthday`, `social_follow`, `newsletter`, `comment` or `custom:NAME`.
     pub action: String,
+    /// For `referral`: what the referrer earns.
     pub points: Points,
+    /// For `referral` only: what the referred customer earns on their first order.
+    #[serde(default)]
+    pub referred_points: Option<Points>,
     #[serde(default)]
     pub cap: Option<Cap>,
 }
@@ -232,7 +236,7 @@ pub struct Cap {
 }
 
 /// Actions events may report; `custom:NAME` adds the merchant's own.
-pub const ACTIONS: &[&str] = &["signup", "review", "birthday", "social_follow", "newsletter", "comment"];
+pub const ACTIONS: &[&str] = &["signup", "review", "birthday", "social_follow", "newsletter", "comment", "referral"];
 
 impl ActionRule {
     pub fn validate(&self) -> Result<(), String> {
@@ -249,6 +253,11 @@ impl ActionRule {
         }
         if self.cap.is_some_and(|cap| cap.count == 0) {
             return Err("a cap's count must be at least 1".into());
+        }
+        if self.referred_points.is_some_and(|points| points < 0)
+            || (self.referred_points.is_some() && self.action != "referral")
+        {
+            return Err("referred_points is for the referral action, and must not be negative".into());
         }
         if matches!(self.action.as_str(), "signup" | "birthday") && self.cap.is_some() {
             return Err("signup earns once and birthday once a year: leave out cap".into());
@@ -430,7 +439,7 @@ mod tests {
 
     #[test]
     fn action_rules_are_validated_and_birthdays_are_yearly() {
-        let rule = |action: &str, cap| ActionRule { action: action.into(), points: 50, cap };
+        let rule = |action: &str, cap| ActionRule { action: action.into(), points: 50, referred_points: None, cap };
         assert_eq!(rule("review", None).validate(), Ok(()));
         assert_eq!(rule("custom:quiz_done", None).validate(), Ok(()));
         assert!(rule("dance", None).validate().is_err());

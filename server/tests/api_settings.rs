@@ -130,3 +130,44 @@ async fn refunds_use_the_terms_the_order_earned_under() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_referral_pays_both_customers_on_the_first_order_once() {
+    for db in ALL_DBS {
+        let (app, _) = spawn_app_at(db).await;
+        let (_, secret) = app.create_program("Shop").await;
+        let actions = json!([{"action": "referral", "points": 500, "referred_points": 250}]);
+        assert_eq!(configure(&app, &secret, &settings(actions)).await.0, 200);
+        app.api_send(Method::PUT, "/api/v1/customers/ana", &secret, &json!({})).await;
+
+        let referral = |id: &str, referrer: &str| json!({"event_id": id, "customer_id": "bo", "type": "referral", "referrer_id": referrer});
+        let (status, body) = app.api_send(Method::POST, "/api/v1/events", &secret, &referral("ref-1", "ana")).await;
+        assert_eq!((status, body["referral"]["referrer_id"].as_str()), (201, Some("ana")), "{db:?} {body}");
+        assert_eq!(app.api_send(Method::POST, "/api/v1/events", &secret, &referral("ref-1", "ana")).await.0, 200);
+        let (status, problem) = app.api_send(Method::POST, "/api/v1/events", &secret, &referral("ref-2", "cy")).await;
+        assert_eq!((status, problem["field"].as_str()), (422, Some("referrer_id")), "cy is unknown");
+        app.api_send(Method::PUT, "/api/v1/customers/cy", &secret, &json!({})).await;
+        let (status, problem) = app.api_send(Method::POST, "/api/v1/events", &secret, &referral("ref-2", "cy")).await;
+        assert_eq!((status, problem["code"].as_str()), (409, Some("already_referred")), "{db:?}");
+
+        let order = |n: u32| {
+            json!({"event_id": format!("o{n}"), "customer_id": "bo", "type": "order",
+                                   "order_id": format!("o{n}"), "currency": "USD", "subtotal": 1_000})
+        };
+        assert_eq!(app.api_send(Method::POST, "/api/v1/events", &secret, &order(1)).await.0, 201);
+        assert_eq!(app.api_send(Method::POST, "/api/v1/events", &secret, &order(1)).await.0, 200, "a replay");
+        assert_eq!(app.api_send(Method::POST, "/api/v1/events", &secret, &order(2)).await.0, 201);
+        let balance = |who: &'static str| {
+            let app = &app;
+            let secret = secret.clone();
+            async move { app.api_get(&format!("/api/v1/customers/{who}"), &secret).await.1["available"].as_i64() }
+        };
+        assert_eq!(balance("ana").await, Some(500), "{db:?}: the referrer, once");
+        assert_eq!(balance("bo").await, Some(250 + 10 + 10), "{db:?}: the referred, once, plus the orders");
+
+        let late = json!({"event_id": "ref-3", "customer_id": "bo", "type": "referral", "referrer_id": "cy"});
+        let (status, problem) = app.api_send(Method::POST, "/api/v1/events", &secret, &late).await;
+        assert_eq!((status, problem["code"].as_str()), (422, Some("already_ordered")));
+        app.stop().await;
+    }
+}

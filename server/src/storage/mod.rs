@@ -197,6 +197,22 @@ pub enum Refusal {
     CapReached,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Referral {
+    pub referrer_id: String,
+    pub referred_id: String,
+    pub created_at: Timestamp,
+    pub rewarded_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReferralOutcome {
+    Recorded(Referral),
+    AlreadyRecorded(Referral),
+    /// The customer was already referred by someone else.
+    Conflict(Referral),
+}
+
 /// Why a coupon could not be consumed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConsumeOutcome {
@@ -284,6 +300,24 @@ pub trait Storage: Send + Sync + 'static {
     async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError>;
     async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError>;
     async fn coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError>;
+    /// Records that `referrer` referred `referred`. A repeat with the same referrer is
+    /// `AlreadyRecorded`; another referrer is `Conflict`.
+    async fn record_referral(
+        &self,
+        program_id: &str,
+        referred: &CustomerId,
+        referrer: &CustomerId,
+        now: Timestamp,
+    ) -> Result<ReferralOutcome, StorageError>;
+    async fn referral(&self, program_id: &str, referred: &CustomerId) -> Result<Option<Referral>, StorageError>;
+    async fn mark_referral_rewarded(
+        &self,
+        program_id: &str,
+        referred: &CustomerId,
+        now: Timestamp,
+    ) -> Result<(), StorageError>;
+    /// How many orders earned for the customer.
+    async fn order_count(&self, program_id: &str, customer_id: &CustomerId) -> Result<u64, StorageError>;
     /// Coupons consumed by `order_id` (and those since released by its cancellation).
     async fn coupons_used_by(&self, program_id: &str, order_id: &str) -> Result<Vec<Coupon>, StorageError>;
     /// Marks an issued, unexpired coupon as used by `order_id`, exactly once.

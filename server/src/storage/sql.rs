@@ -3,6 +3,7 @@
 mod customers;
 mod ledger;
 mod programs;
+mod referrals;
 mod rewards;
 
 use std::{str::FromStr, time::Duration};

@@ -2,7 +2,13 @@
 //! program's purchase rule, actions (signup, review, birthday, ...) under its action rules and
 //! their caps; the customer is created on their first event.
 
-use axum::{extract::State, response::Response, routing::post, Router};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -13,7 +19,7 @@ use crate::{
     ledger::{Operation, Timestamp},
     programs::Program,
     rules::{CampaignTarget, Minor, Order, OrderLine},
-    storage::{CapCheck, ClientId, LedgerWrite, WriteResult},
+    storage::{CapCheck, ClientId, LedgerWrite, Referral, ReferralOutcome, WriteOutcome, WriteResult},
 };
 
 /// The purchase multiplier of the customer's current tier (100 for new customers).
@@ -52,6 +58,8 @@ struct EventRequest {
     discount: Minor,
     #[serde(default)]
     lines: Vec<OrderLine>,
+    /// For `referral` events: the customer who referred this one.
+    referrer_id: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -62,7 +70,7 @@ struct EventResponse {
 }
 
 #[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = EventRequest,
-    responses((status = 201, description = "Points earned", body = EventResponse),
+    responses((status = 201, description = "Points earned (or, for `referral`, the referral recorded: ReferralResponse)", body = EventResponse),
         (status = 200, description = "A replay: the original result", body = EventResponse),
         (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
@@ -83,6 +91,10 @@ async fn record(
     if occurred_at.0 > now.0 + MAX_CLOCK_SKEW_MS {
         return Err(Problem::invalid_field("occurred_at", "occurred_at is in the future"));
     }
+    if event.kind == "referral" {
+        return record_referral(&state, &program, event, customer, now).await;
+    }
+    let is_order = event.kind == "order";
     let (operation, source, reference, snapshot, cap) = match event.kind.as_str() {
         "order" => {
             let order_id = event
@@ -147,5 +159,104 @@ async fn record(
     write.rule_snapshot = snapshot;
     write.cap = cap;
     let outcome = state.storage.write_ledger(&write).await?;
+    if is_order && matches!(outcome, WriteOutcome::Applied(_) | WriteOutcome::Replayed(_)) {
+        award_referral(&state, &program, &write.customer_id, now).await?;
+    }
     respond(outcome, ("event_id", &event.event_id), |result| EventResponse { event_id: event.event_id.clone(), result })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ReferralResponse {
+    event_id: String,
+    referral: Referral,
+}
+
+/// A `referral` event: remembers who referred the customer. Both earn on the customer's first
+/// order (see [`award_referral`]).
+async fn record_referral(
+    state: &AppState,
+    program: &Program,
+    event: &EventRequest,
+    referred: CustomerId,
+    now: Timestamp,
+) -> Result<Response, Problem> {
+    if program.settings.action_rule("referral").is_none() {
+        return Err(Problem::invalid_field("type", "no earning rule for \"referral\" in this program"));
+    }
+    let raw_referrer = event
+        .referrer_id
+        .as_deref()
+        .ok_or_else(|| Problem::invalid_field("referrer_id", "a referral needs referrer_id"))?;
+    let referrer = CustomerId::parse(raw_referrer).map_err(|e| Problem::invalid_field("referrer_id", e.to_string()))?;
+    if referrer == referred {
+        return Err(Problem::invalid_field("referrer_id", "a customer cannot refer themselves"));
+    }
+    if state.storage.customer(&program.id, &referrer, program.settings.expiry).await?.is_none() {
+        return Err(Problem::invalid_field("referrer_id", format!("no customer {raw_referrer:?} in this program")));
+    }
+    if state.storage.order_count(&program.id, &referred).await? > 0 {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "already_ordered",
+            "Already a customer",
+            "Referrals count for new customers: this one has already ordered.",
+        ));
+    }
+    let respond_with = |status, referral| {
+        (status, Json(ReferralResponse { event_id: event.event_id.clone(), referral })).into_response()
+    };
+    match state.storage.record_referral(&program.id, &referred, &referrer, now).await? {
+        ReferralOutcome::Recorded(referral) => Ok(respond_with(StatusCode::CREATED, referral)),
+        ReferralOutcome::AlreadyRecorded(referral) => Ok(respond_with(StatusCode::OK, referral)),
+        ReferralOutcome::Conflict(referral) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "already_referred",
+            "Already referred",
+            format!("This customer was referred by {:?}.", referral.referrer_id),
+        )),
+    }
+}
+
+/// On a referred customer's first order, the referrer earns the referral rule's points (within
+/// its cap) and the customer its `referred_points`. Each award has its own client id, so a retry
+/// after a crash completes what is missing and never pays twice.
+async fn award_referral(
+    state: &AppState,
+    program: &Program,
+    referred: &CustomerId,
+    now: Timestamp,
+) -> Result<(), Problem> {
+    let Some(rule) = program.settings.action_rule("referral") else { return Ok(()) };
+    let Some(referral) = state.storage.referral(&program.id, referred).await? else { return Ok(()) };
+    if referral.rewarded_at.is_some() {
+        return Ok(());
+    }
+    let referrer = customer_id(&referral.referrer_id)?;
+    let awards = [
+        (referrer, rule.points, "referral", "referrer"),
+        (referred.clone(), rule.referred_points.unwrap_or(0), "referred", "referred"),
+    ];
+    for (customer, points, source, role) in awards {
+        if points <= 0 {
+            continue;
+        }
+        let client =
+            ClientId { kind: "referral", id: format!("{role}:{}", referred.as_str()), request_hash: String::new() };
+        let mut write = LedgerWrite::new(
+            program,
+            customer,
+            Some(client),
+            Operation::Earn { points, available_at: now },
+            source,
+            now,
+        );
+        write.reference = Some(referred.as_str().to_owned());
+        if role == "referrer" {
+            write.cap = rule.effective_cap().map(|cap| CapCheck { since: now.start_of(cap.per), max: cap.count });
+        }
+        // A referrer over their cap simply earns nothing for this one.
+        state.storage.write_ledger(&write).await?;
+    }
+    state.storage.mark_referral_rewarded(&program.id, referred, now).await?;
+    Ok(())
 }

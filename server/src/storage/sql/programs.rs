@@ -272,6 +272,41 @@ impl Storage for SqlStorage {
         self.load_coupon(program_id, code).await
     }
 
+    async fn record_referral(
+        &self,
+        program_id: &str,
+        referred: &crate::customers::CustomerId,
+        referrer: &crate::customers::CustomerId,
+        now: Timestamp,
+    ) -> Result<crate::storage::ReferralOutcome, StorageError> {
+        self.insert_referral(program_id, referred, referrer, now).await
+    }
+
+    async fn referral(
+        &self,
+        program_id: &str,
+        referred: &crate::customers::CustomerId,
+    ) -> Result<Option<crate::storage::Referral>, StorageError> {
+        self.load_referral(program_id, referred).await
+    }
+
+    async fn mark_referral_rewarded(
+        &self,
+        program_id: &str,
+        referred: &crate::customers::CustomerId,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.set_referral_rewarded(program_id, referred, now).await
+    }
+
+    async fn order_count(
+        &self,
+        program_id: &str,
+        customer_id: &crate::customers::CustomerId,
+    ) -> Result<u64, StorageError> {
+        self.count_orders(program_id, customer_id).await
+    }
+
     async fn coupons_used_by(&self, program_id: &str, order_id: &str) -> Result<Vec<Coupon>, StorageError> {
         self.load_coupons_used_by(program_id, order_id).await
     }
