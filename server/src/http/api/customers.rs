@@ -8,6 +8,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{client_id, customer_id, respond, ApiJson, CurrentProgram, MAX_POINTS_PER_WRITE};
 use crate::{
     customers::{CustomerId, CustomerProfile},
@@ -34,9 +35,7 @@ pub fn routes() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/v1/customers/{customer_id}/tier-history", tag = "customers",
     params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
     responses((status = 200, description = "Tier changes, newest first", body = Vec<TierChange>),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        ReadErrors))]
 async fn tier_history(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -140,9 +139,7 @@ async fn load(state: &AppState, program: &CurrentProgram, id: &CustomerId) -> Re
 
 #[utoipa::path(get, path = "/api/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
     responses((status = 200, description = "Balances, tier and profile", body = CustomerView),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        ReadErrors))]
 async fn show(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -156,11 +153,7 @@ async fn show(
 #[utoipa::path(put, path = "/api/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
     request_body = CustomerProfile,
     responses((status = 200, description = "The customer as stored", body = CustomerView),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        WriteErrors))]
 async fn upsert(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -208,9 +201,7 @@ impl EntryView {
 #[utoipa::path(get, path = "/api/v1/customers/{customer_id}/entries", tag = "customers",
     params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)"), PageQuery),
     responses((status = 200, description = "Ledger entries, newest first", body = EntryPage),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        ReadErrors))]
 async fn entries(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -255,13 +246,7 @@ struct AdjustmentResponse {
     params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")), request_body = AdjustmentRequest,
     responses((status = 201, description = "Applied", body = AdjustmentResponse),
         (status = 200, description = "A replay: the original result", body = AdjustmentResponse),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        WriteErrors))]
 async fn adjust(
     State(state): State<AppState>,
     program: CurrentProgram,

@@ -12,6 +12,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::openapi::WriteErrors;
 use super::{client_id, customer_id, respond, ApiJson, CurrentProgram, MAX_POINTS_PER_WRITE};
 use crate::{
     customers::CustomerId,
@@ -72,12 +73,7 @@ struct EventResponse {
 #[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = EventRequest,
     responses((status = 201, description = "Points earned (or, for `referral`, the referral recorded: ReferralResponse)", body = EventResponse),
         (status = 200, description = "A replay: the original result", body = EventResponse),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        WriteErrors))]
 async fn record(
     State(state): State<AppState>,
     program: CurrentProgram,

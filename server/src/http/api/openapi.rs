@@ -7,7 +7,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::http::AppState;
+use crate::http::{problem::Problem, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,10 +22,54 @@ use crate::http::AppState;
         super::rewards::cancel, super::settings::show, super::settings::replace, super::settings::tiers,
         super::settings::replace_tiers, super::settings::campaigns, super::settings::replace_campaigns,
     ),
+    components(schemas(Problem)),
     modifiers(&SecretKey),
     security(("secret_key" = [])),
 )]
 pub struct ApiDoc;
+
+/// What a read can answer besides success: `application/problem+json` bodies.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // describes responses; never built
+pub enum ReadErrors {
+    /// Missing, unknown or revoked secret key
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// Not found in this program
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// An invalid path or query parameter (`field` names it)
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+}
+
+/// What a write can answer besides success: `application/problem+json` bodies.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // describes responses; never built
+pub enum WriteErrors {
+    /// Malformed JSON
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// Missing, unknown or revoked secret key
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// Not found in this program
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The client id was used with another body, or the state forbids it (coupon used, ...)
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// Body over 64 KiB
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// Not `application/json`
+    #[response(status = 415, content_type = "application/problem+json")]
+    NotJson(Problem),
+    /// A field is missing, of the wrong type or out of range (`field` names it), or the ledger
+    /// refused (insufficient points, cap reached, ...)
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+}
 
 /// The bearer scheme of the program's secret key.
 struct SecretKey;

@@ -8,6 +8,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::openapi::WriteErrors;
 use super::{client_id, customer_id, respond, ApiJson, CurrentProgram};
 use crate::{
     http::{problem::Problem, AppState},
@@ -41,13 +42,7 @@ struct OrderWriteResponse {
     request_body = RefundRequest,
     responses((status = 201, description = "Points taken back in proportion", body = OrderWriteResponse),
         (status = 200, description = "A replay: the original result", body = OrderWriteResponse),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        WriteErrors))]
 async fn refund(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -80,8 +75,7 @@ struct CancelOrderResponse {
     params(("order_id" = String, Path, description = "The order id reported with the order event")),
     responses((status = 201, description = "Pending points voided, available ones taken back", body = CancelOrderResponse),
         (status = 200, description = "Already cancelled: the original result", body = CancelOrderResponse),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        WriteErrors))]
 async fn cancel(
     State(state): State<AppState>,
     program: CurrentProgram,

@@ -9,6 +9,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{client_id, customer_id, respond, ApiJson, CurrentProgram};
 use crate::{
     http::{problem::Problem, AppState},
@@ -46,17 +47,13 @@ fn validated(program: &Program, definition: RewardDefinition, id: String) -> Res
 }
 
 #[utoipa::path(get, path = "/api/v1/rewards", tag = "rewards",
-    responses((status = 200, description = "The catalog, active or not", body = Vec<Reward>), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The catalog, active or not", body = Vec<Reward>), ReadErrors))]
 async fn list(State(state): State<AppState>, program: CurrentProgram) -> Result<Json<Vec<Reward>>, Problem> {
     Ok(Json(state.storage.rewards(&program.id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/rewards", tag = "rewards", request_body = RewardDefinition,
-    responses((status = 201, description = "Created", body = Reward), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = Reward), WriteErrors))]
 async fn create(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -76,8 +73,7 @@ async fn load(state: &AppState, program: &CurrentProgram, reward_id: &str) -> Re
 }
 
 #[utoipa::path(get, path = "/api/v1/rewards/{reward_id}", tag = "rewards", params(("reward_id" = String, Path, description = "The reward id (rwd_...)")),
-    responses((status = 200, description = "The reward", body = Reward), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The reward", body = Reward), ReadErrors))]
 async fn show(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -88,12 +84,7 @@ async fn show(
 
 #[utoipa::path(put, path = "/api/v1/rewards/{reward_id}", tag = "rewards", params(("reward_id" = String, Path, description = "The reward id (rwd_...)")),
     request_body = RewardDefinition,
-    responses((status = 200, description = "Replaced", body = Reward), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Replaced", body = Reward), WriteErrors))]
 async fn replace(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -109,8 +100,7 @@ async fn replace(
 
 /// Rewards are never deleted (coupons refer to them): they stop being offered.
 #[utoipa::path(delete, path = "/api/v1/rewards/{reward_id}", tag = "rewards", params(("reward_id" = String, Path, description = "The reward id (rwd_...)")),
-    responses((status = 200, description = "Deactivated (kept for its coupons)", body = Reward), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Deactivated (kept for its coupons)", body = Reward), WriteErrors))]
 async fn deactivate(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -143,13 +133,7 @@ struct RedemptionResponse {
     params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")), request_body = RedemptionRequest,
     responses((status = 201, description = "Points spent, coupon issued", body = RedemptionResponse),
         (status = 200, description = "A replay: the same coupon", body = RedemptionResponse),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        WriteErrors))]
 async fn redeem(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -232,8 +216,7 @@ fn view(coupon: Coupon, now: crate::ledger::Timestamp) -> CouponView {
 }
 
 #[utoipa::path(get, path = "/api/v1/coupons/{code}", tag = "coupons", params(("code" = String, Path, description = "The coupon code (TALLY-XXXX-XXXX-XXXX)")),
-    responses((status = 200, description = "The coupon and whether it can be used now", body = CouponView), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The coupon and whether it can be used now", body = CouponView), ReadErrors))]
 async fn coupon(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -251,13 +234,7 @@ struct ConsumeRequest {
 #[utoipa::path(post, path = "/api/v1/coupons/{code}/consume", tag = "coupons", params(("code" = String, Path, description = "The coupon code (TALLY-XXXX-XXXX-XXXX)")),
     request_body = ConsumeRequest,
     responses((status = 200, description = "Marked as used by the order", body = CouponView),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        WriteErrors))]
 async fn consume(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -292,9 +269,7 @@ struct CancelResponse {
 #[utoipa::path(post, path = "/api/v1/coupons/{code}/cancel", tag = "coupons", params(("code" = String, Path, description = "The coupon code (TALLY-XXXX-XXXX-XXXX)")),
     responses((status = 201, description = "Cancelled; its points are back", body = CancelResponse),
         (status = 200, description = "Already cancelled: the original result", body = CancelResponse),
-        (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found in this program", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Conflict (client id reused with another body, or state)", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+        WriteErrors))]
 async fn cancel(
     State(state): State<AppState>,
     program: CurrentProgram,

@@ -3,6 +3,7 @@
 use axum::{extract::State, routing::get, Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiJson, CurrentProgram};
 use crate::{
     http::{problem::Problem, AppState},
@@ -55,17 +56,13 @@ struct SettingsRequest {
 }
 
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings",
-    responses((status = 200, description = "The program and its settings", body = SettingsView), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The program and its settings", body = SettingsView), ReadErrors))]
 async fn show(program: CurrentProgram) -> Json<SettingsView> {
     Json(program.0.into())
 }
 
 #[utoipa::path(put, path = "/api/v1/settings", tag = "settings", request_body = SettingsRequest,
-    responses((status = 200, description = "Replaced", body = SettingsView), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Replaced", body = SettingsView), WriteErrors))]
 async fn replace(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -81,13 +78,13 @@ async fn replace(
 }
 
 #[utoipa::path(get, path = "/api/v1/tiers", tag = "settings",
-    responses((status = 200, description = "The tier ladder", body = TierLadder), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The tier ladder", body = TierLadder), ReadErrors))]
 async fn tiers(program: CurrentProgram) -> Json<TierLadder> {
     Json(program.0.settings.tiers)
 }
 
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "settings",
-    responses((status = 200, description = "The campaigns", body = Vec<Campaign>), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The campaigns", body = Vec<Campaign>), ReadErrors))]
 async fn campaigns(program: CurrentProgram) -> Json<Vec<Campaign>> {
     Json(program.0.settings.campaigns)
 }
@@ -114,11 +111,7 @@ async fn save_settings(
 }
 
 #[utoipa::path(put, path = "/api/v1/tiers", tag = "settings", request_body = TierLadder,
-    responses((status = 200, description = "Replaced", body = TierLadder), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Replaced", body = TierLadder), WriteErrors))]
 async fn replace_tiers(
     State(state): State<AppState>,
     program: CurrentProgram,
@@ -129,11 +122,7 @@ async fn replace_tiers(
 }
 
 #[utoipa::path(put, path = "/api/v1/campaigns", tag = "settings", request_body = Vec<Campaign>,
-    responses((status = 200, description = "Replaced", body = Vec<Campaign>), (status = 401, description = "Missing or unknown secret key", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field, or refused by the ledger", body = crate::http::problem::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Replaced", body = Vec<Campaign>), WriteErrors))]
 async fn replace_campaigns(
     State(state): State<AppState>,
     program: CurrentProgram,
