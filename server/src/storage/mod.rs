@@ -222,11 +222,11 @@ pub enum ConsumeOutcome {
     Unusable(Coupon),
 }
 
+/// Programs and their API keys.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait ProgramStore: Send + Sync {
     /// Succeeds when the database answers a query.
     async fn ping(&self) -> Result<(), StorageError>;
-
     async fn list_programs(&self) -> Result<Vec<Program>, StorageError>;
     async fn program_by_id(&self, id: &str) -> Result<Option<Program>, StorageError>;
     async fn program_by_publishable_key(&self, key: &str) -> Result<Option<Program>, StorageError>;
@@ -245,7 +245,11 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<bool, StorageError>;
     /// The program of a live (unrevoked) API key, found by the key's hash; records its use.
     async fn program_for_api_key(&self, key_hash: &str, now: Timestamp) -> Result<Option<Program>, StorageError>;
+}
 
+/// Customers, their entries, orders and tiers (reads).
+#[async_trait]
+pub trait CustomerStore: Send + Sync {
     async fn upsert_customer(
         &self,
         program_id: &str,
@@ -287,19 +291,44 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Vec<String>, StorageError>;
     /// The customer an order's points went to.
     async fn order_customer(&self, program_id: &str, order_id: &str) -> Result<Option<String>, StorageError>;
+    /// How many orders earned for the customer.
+    async fn order_count(&self, program_id: &str, customer_id: &CustomerId) -> Result<u64, StorageError>;
+}
 
+/// The one way points move.
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
     /// Applies one ledger write atomically: locks the customer (creating them if new), checks
     /// the client id (I3), applies the operation to the loaded account, appends the entries,
     /// updates lots, order totals and the customer, stores the result under the client id, and
     /// commits. Acknowledged only once committed.
     async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError>;
+}
 
+/// The rewards catalog and coupons.
+#[async_trait]
+pub trait RewardStore: Send + Sync {
     async fn create_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<(), StorageError>;
     /// Replaces a reward's definition, stock and active flag; `false` if there is no such reward.
     async fn update_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<bool, StorageError>;
     async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError>;
     async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError>;
     async fn coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError>;
+    /// Coupons consumed by `order_id` (and those since released by its cancellation).
+    async fn coupons_used_by(&self, program_id: &str, order_id: &str) -> Result<Vec<Coupon>, StorageError>;
+    /// Marks an issued, unexpired coupon as used by `order_id`, exactly once.
+    async fn consume_coupon(
+        &self,
+        program_id: &str,
+        code: &str,
+        order_id: &str,
+        now: Timestamp,
+    ) -> Result<ConsumeOutcome, StorageError>;
+}
+
+/// Who referred whom.
+#[async_trait]
+pub trait ReferralStore: Send + Sync {
     /// Records that `referrer` referred `referred`. A repeat with the same referrer is
     /// `AlreadyRecorded`; another referrer is `Conflict`.
     async fn record_referral(
@@ -316,19 +345,13 @@ pub trait Storage: Send + Sync + 'static {
         referred: &CustomerId,
         now: Timestamp,
     ) -> Result<(), StorageError>;
-    /// How many orders earned for the customer.
-    async fn order_count(&self, program_id: &str, customer_id: &CustomerId) -> Result<u64, StorageError>;
-    /// Coupons consumed by `order_id` (and those since released by its cancellation).
-    async fn coupons_used_by(&self, program_id: &str, order_id: &str) -> Result<Vec<Coupon>, StorageError>;
-    /// Marks an issued, unexpired coupon as used by `order_id`, exactly once.
-    async fn consume_coupon(
-        &self,
-        program_id: &str,
-        code: &str,
-        order_id: &str,
-        now: Timestamp,
-    ) -> Result<ConsumeOutcome, StorageError>;
 }
+
+/// Everything Tally stores, as one object: `Arc<dyn Storage>`. Each concern is its own trait,
+/// implemented in its own module; bring the one you call into scope.
+pub trait Storage: ProgramStore + CustomerStore + LedgerStore + RewardStore + ReferralStore + 'static {}
+
+impl<T: ProgramStore + CustomerStore + LedgerStore + RewardStore + ReferralStore + 'static> Storage for T {}
 
 /// Opens the database named by `url`, creating a SQLite file if needed, and runs migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {

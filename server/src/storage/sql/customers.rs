@@ -4,9 +4,10 @@ use super::{json_from_db, on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlSto
 use crate::{
     customers::{CustomerId, CustomerProfile},
     ledger::{Account, EntryKind, ExpiryPolicy, Lot, Timestamp},
-    storage::{CustomerRecord, EntryRecord, StorageError, TierChange},
+    storage::{CustomerRecord, CustomerStore, EntryRecord, StorageError, TierChange},
     tiers::TierBasis,
 };
+use async_trait::async_trait;
 
 #[derive(sqlx::FromRow)]
 struct CustomerRow {
@@ -101,8 +102,24 @@ pub(super) fn kind_to_db(kind: EntryKind) -> String {
     serde_json::to_value(kind).ok().and_then(|value| value.as_str().map(str::to_owned)).expect("kinds are strings")
 }
 
-impl SqlStorage {
-    pub(super) async fn save_customer(
+#[async_trait]
+impl CustomerStore for SqlStorage {
+    async fn order_customer(&self, program_id: &str, order_id: &str) -> Result<Option<String>, StorageError> {
+        const SQL: &str = "SELECT customer_id FROM orders WHERE program_id = $1 AND order_id = $2";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(program_id).bind(order_id).fetch_optional(pool).await?))
+    }
+
+    async fn order_count(&self, program_id: &str, customer_id: &CustomerId) -> Result<u64, StorageError> {
+        const SQL: &str = "SELECT COUNT(*) FROM orders WHERE program_id = $1 AND customer_id = $2";
+        let count: i64 = on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(program_id)
+            .bind(customer_id.as_str())
+            .fetch_one(pool)
+            .await?);
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn upsert_customer(
         &self,
         program_id: &str,
         customer_id: &CustomerId,
@@ -129,7 +146,7 @@ impl SqlStorage {
         Ok(())
     }
 
-    pub(super) async fn load_customer(
+    async fn customer(
         &self,
         program_id: &str,
         customer_id: &CustomerId,
@@ -173,7 +190,7 @@ impl SqlStorage {
         }))
     }
 
-    pub(super) async fn load_entries(
+    async fn entries(
         &self,
         program_id: &str,
         customer_id: &CustomerId,
@@ -195,7 +212,7 @@ impl SqlStorage {
         rows.into_iter().map(EntryRow::into_record).collect()
     }
 
-    pub(super) async fn qualifying(
+    async fn tier_qualifying(
         &self,
         program_id: &str,
         customer_id: &CustomerId,
@@ -211,11 +228,7 @@ impl SqlStorage {
             .await?))
     }
 
-    pub(super) async fn load_tier_changes(
-        &self,
-        program_id: &str,
-        customer_id: &CustomerId,
-    ) -> Result<Vec<TierChange>, StorageError> {
+    async fn tier_changes(&self, program_id: &str, customer_id: &CustomerId) -> Result<Vec<TierChange>, StorageError> {
         const SQL: &str = "SELECT changed_at_ms, from_tier, to_tier, qualifying FROM tier_changes
              WHERE program_id = $1 AND customer_id = $2 ORDER BY changed_at_ms DESC";
         let rows: Vec<(i64, Option<String>, Option<String>, i64)> = on_pool!(self, |pool| sqlx::query_as(SQL)
@@ -234,7 +247,7 @@ impl SqlStorage {
             .collect())
     }
 
-    pub(super) async fn page_customer_ids(
+    async fn customer_ids(
         &self,
         program_id: &str,
         after: Option<&str>,

@@ -1,5 +1,6 @@
 //! Ledger writes: one transaction per write, the customer locked for its duration.
 
+use async_trait::async_trait;
 use std::collections::HashMap;
 
 use super::customers::{kind_to_db, qualifying_sql, LotRow, OPEN_LOTS};
@@ -8,7 +9,7 @@ use super::{json_from_db, Dialect, Pool, SqlStorage};
 use super::{on_pool, seq_from_db, seq_to_db};
 use crate::{
     ledger::{Account, OrderTotals, Timestamp},
-    storage::{Effect, EntryRecord, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult},
+    storage::{Effect, EntryRecord, LedgerStore, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult},
 };
 
 /// SQLite takes the write lock at BEGIN (a deferred transaction could fail to upgrade its read
@@ -67,8 +68,9 @@ fn replay_or_conflict(
     }
 }
 
-impl SqlStorage {
-    pub(super) async fn apply_write(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
+#[async_trait]
+impl LedgerStore for SqlStorage {
+    async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
         match self.try_apply_write(write).await {
             // Another customer's write committed the same client id first (PostgreSQL only:
             // SQLite runs writes one at a time): answer as a replay or a conflict.
@@ -89,7 +91,9 @@ impl SqlStorage {
             other => other,
         }
     }
+}
 
+impl SqlStorage {
     async fn try_apply_write(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
         let program = write.program_id.as_str();
         let customer = write.customer_id.as_str();

@@ -6,8 +6,7 @@ use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::Timestamp,
     programs::{ApiKeyRecord, Program},
-    rewards::{Coupon, Reward},
-    storage::{ConsumeOutcome, CustomerRecord, EntryRecord, LedgerWrite, Storage, StorageError, WriteOutcome},
+    storage::{ProgramStore, StorageError},
 };
 
 /// A recorded key use is refreshed at most this often, so reads do not all become writes.
@@ -89,7 +88,7 @@ const INSERT_KEY: &str =
     "INSERT INTO api_keys (id, program_id, key_hash, key_prefix, created_at_ms) VALUES ($1, $2, $3, $4, $5)";
 
 #[async_trait]
-impl Storage for SqlStorage {
+impl ProgramStore for SqlStorage {
     async fn ping(&self) -> Result<(), StorageError> {
         on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
         Ok(())
@@ -185,139 +184,5 @@ impl Storage for SqlStorage {
             on_pool!(self, |pool| sqlx::query(TOUCH).bind(now.0).bind(&key_id).execute(pool).await.map(drop)?);
         }
         self.program_by_id(&program_id).await
-    }
-
-    async fn upsert_customer(
-        &self,
-        program_id: &str,
-        customer_id: &crate::customers::CustomerId,
-        profile: &crate::customers::CustomerProfile,
-        now: Timestamp,
-    ) -> Result<(), StorageError> {
-        self.save_customer(program_id, customer_id, profile, now).await
-    }
-
-    async fn customer(
-        &self,
-        program_id: &str,
-        customer_id: &crate::customers::CustomerId,
-        expiry: crate::ledger::ExpiryPolicy,
-    ) -> Result<Option<CustomerRecord>, StorageError> {
-        self.load_customer(program_id, customer_id, expiry).await
-    }
-
-    async fn entries(
-        &self,
-        program_id: &str,
-        customer_id: &crate::customers::CustomerId,
-        before: Option<u64>,
-        limit: u32,
-    ) -> Result<Vec<EntryRecord>, StorageError> {
-        self.load_entries(program_id, customer_id, before, limit).await
-    }
-
-    async fn tier_qualifying(
-        &self,
-        program_id: &str,
-        customer_id: &crate::customers::CustomerId,
-        basis: crate::tiers::TierBasis,
-        since: Timestamp,
-    ) -> Result<i64, StorageError> {
-        self.qualifying(program_id, customer_id, basis, since).await
-    }
-
-    async fn tier_changes(
-        &self,
-        program_id: &str,
-        customer_id: &crate::customers::CustomerId,
-    ) -> Result<Vec<crate::storage::TierChange>, StorageError> {
-        self.load_tier_changes(program_id, customer_id).await
-    }
-
-    async fn customer_ids(
-        &self,
-        program_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<String>, StorageError> {
-        self.page_customer_ids(program_id, after, limit).await
-    }
-
-    async fn order_customer(&self, program_id: &str, order_id: &str) -> Result<Option<String>, StorageError> {
-        const SQL: &str = "SELECT customer_id FROM orders WHERE program_id = $1 AND order_id = $2";
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(program_id).bind(order_id).fetch_optional(pool).await?))
-    }
-
-    async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
-        self.apply_write(write).await
-    }
-
-    async fn create_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<(), StorageError> {
-        self.insert_reward(program_id, reward, now).await
-    }
-
-    async fn update_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<bool, StorageError> {
-        self.replace_reward(program_id, reward, now).await
-    }
-
-    async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError> {
-        self.load_reward(program_id, reward_id).await
-    }
-
-    async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError> {
-        self.load_rewards(program_id).await
-    }
-
-    async fn coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError> {
-        self.load_coupon(program_id, code).await
-    }
-
-    async fn record_referral(
-        &self,
-        program_id: &str,
-        referred: &crate::customers::CustomerId,
-        referrer: &crate::customers::CustomerId,
-        now: Timestamp,
-    ) -> Result<crate::storage::ReferralOutcome, StorageError> {
-        self.insert_referral(program_id, referred, referrer, now).await
-    }
-
-    async fn referral(
-        &self,
-        program_id: &str,
-        referred: &crate::customers::CustomerId,
-    ) -> Result<Option<crate::storage::Referral>, StorageError> {
-        self.load_referral(program_id, referred).await
-    }
-
-    async fn mark_referral_rewarded(
-        &self,
-        program_id: &str,
-        referred: &crate::customers::CustomerId,
-        now: Timestamp,
-    ) -> Result<(), StorageError> {
-        self.set_referral_rewarded(program_id, referred, now).await
-    }
-
-    async fn order_count(
-        &self,
-        program_id: &str,
-        customer_id: &crate::customers::CustomerId,
-    ) -> Result<u64, StorageError> {
-        self.count_orders(program_id, customer_id).await
-    }
-
-    async fn coupons_used_by(&self, program_id: &str, order_id: &str) -> Result<Vec<Coupon>, StorageError> {
-        self.load_coupons_used_by(program_id, order_id).await
-    }
-
-    async fn consume_coupon(
-        &self,
-        program_id: &str,
-        code: &str,
-        order_id: &str,
-        now: Timestamp,
-    ) -> Result<ConsumeOutcome, StorageError> {
-        self.mark_consumed(program_id, code, order_id, now).await
     }
 }

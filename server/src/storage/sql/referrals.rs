@@ -4,8 +4,9 @@ use super::{on_pool, Dialect, Pool, SqlStorage};
 use crate::{
     customers::CustomerId,
     ledger::Timestamp,
-    storage::{Referral, ReferralOutcome, StorageError},
+    storage::{Referral, ReferralOutcome, ReferralStore, StorageError},
 };
+use async_trait::async_trait;
 
 type ReferralRow = (String, String, i64, Option<i64>);
 
@@ -18,8 +19,9 @@ fn to_referral((referrer_id, referred_id, created_at_ms, rewarded_at_ms): Referr
     }
 }
 
-impl SqlStorage {
-    pub(super) async fn insert_referral(
+#[async_trait]
+impl ReferralStore for SqlStorage {
+    async fn record_referral(
         &self,
         program_id: &str,
         referred: &CustomerId,
@@ -38,7 +40,7 @@ impl SqlStorage {
             .await?
             .rows_affected());
         let stored = self
-            .load_referral(program_id, referred)
+            .referral(program_id, referred)
             .await?
             .ok_or_else(|| StorageError::Corrupt("a referral vanished after its insert".into()))?;
         Ok(match (inserted, stored.referrer_id == referrer.as_str()) {
@@ -48,11 +50,7 @@ impl SqlStorage {
         })
     }
 
-    pub(super) async fn load_referral(
-        &self,
-        program_id: &str,
-        referred: &CustomerId,
-    ) -> Result<Option<Referral>, StorageError> {
+    async fn referral(&self, program_id: &str, referred: &CustomerId) -> Result<Option<Referral>, StorageError> {
         const SQL: &str = "SELECT referrer_id, referred_id, created_at_ms, rewarded_at_ms FROM referrals
              WHERE program_id = $1 AND referred_id = $2";
         let row: Option<ReferralRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
@@ -63,7 +61,7 @@ impl SqlStorage {
         Ok(row.map(to_referral))
     }
 
-    pub(super) async fn set_referral_rewarded(
+    async fn mark_referral_rewarded(
         &self,
         program_id: &str,
         referred: &CustomerId,
@@ -79,15 +77,5 @@ impl SqlStorage {
             .await
             .map(drop)?);
         Ok(())
-    }
-
-    pub(super) async fn count_orders(&self, program_id: &str, customer_id: &CustomerId) -> Result<u64, StorageError> {
-        const SQL: &str = "SELECT COUNT(*) FROM orders WHERE program_id = $1 AND customer_id = $2";
-        let count: i64 = on_pool!(self, |pool| sqlx::query_scalar(SQL)
-            .bind(program_id)
-            .bind(customer_id.as_str())
-            .fetch_one(pool)
-            .await?);
-        Ok(u64::try_from(count).unwrap_or(0))
     }
 }

@@ -4,8 +4,9 @@ use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::Timestamp,
     rewards::{Coupon, CouponStatus, Reward, RewardDefinition},
-    storage::{ConsumeOutcome, StorageError},
+    storage::{ConsumeOutcome, RewardStore, StorageError},
 };
+use async_trait::async_trait;
 
 #[derive(sqlx::FromRow)]
 struct RewardRow {
@@ -78,13 +79,9 @@ const COUPON: &str =
     "SELECT code, customer_id, reward_id, points, value, status, expires_at_ms, created_at_ms, order_id
      FROM coupons WHERE program_id = $1 AND code = $2";
 
-impl SqlStorage {
-    pub(super) async fn insert_reward(
-        &self,
-        program_id: &str,
-        reward: &Reward,
-        now: Timestamp,
-    ) -> Result<(), StorageError> {
+#[async_trait]
+impl RewardStore for SqlStorage {
+    async fn create_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<(), StorageError> {
         const SQL: &str =
             "INSERT INTO rewards (program_id, id, definition, stock, active, created_at_ms, updated_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $6)";
@@ -102,12 +99,7 @@ impl SqlStorage {
         Ok(())
     }
 
-    pub(super) async fn replace_reward(
-        &self,
-        program_id: &str,
-        reward: &Reward,
-        now: Timestamp,
-    ) -> Result<bool, StorageError> {
+    async fn update_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<bool, StorageError> {
         const SQL: &str = "UPDATE rewards SET definition = $1, stock = $2, active = $3, updated_at_ms = $4
              WHERE program_id = $5 AND id = $6";
         let definition = serde_json::to_string(&reward.definition).expect("definitions serialise");
@@ -124,31 +116,27 @@ impl SqlStorage {
         Ok(updated == 1)
     }
 
-    pub(super) async fn load_reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError> {
+    async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError> {
         const SQL: &str = "SELECT id, definition, stock, active FROM rewards WHERE program_id = $1 AND id = $2";
         let row: Option<RewardRow> =
             on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(reward_id).fetch_optional(pool).await?);
         row.map(RewardRow::into_reward).transpose()
     }
 
-    pub(super) async fn load_rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError> {
+    async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError> {
         const SQL: &str =
             "SELECT id, definition, stock, active FROM rewards WHERE program_id = $1 ORDER BY created_at_ms, id";
         let rows: Vec<RewardRow> = on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).fetch_all(pool).await?);
         rows.into_iter().map(RewardRow::into_reward).collect()
     }
 
-    pub(super) async fn load_coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError> {
+    async fn coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError> {
         let row: Option<CouponRow> =
             on_pool!(self, |pool| sqlx::query_as(COUPON).bind(program_id).bind(code).fetch_optional(pool).await?);
         row.map(CouponRow::into_coupon).transpose()
     }
 
-    pub(super) async fn load_coupons_used_by(
-        &self,
-        program_id: &str,
-        order_id: &str,
-    ) -> Result<Vec<Coupon>, StorageError> {
+    async fn coupons_used_by(&self, program_id: &str, order_id: &str) -> Result<Vec<Coupon>, StorageError> {
         const SQL: &str = "SELECT code, customer_id, reward_id, points, value, status, expires_at_ms, created_at_ms,
                  order_id
              FROM coupons WHERE program_id = $1 AND order_id = $2 AND status IN ('consumed', 'cancelled')
@@ -158,7 +146,7 @@ impl SqlStorage {
         rows.into_iter().map(CouponRow::into_coupon).collect()
     }
 
-    pub(super) async fn mark_consumed(
+    async fn consume_coupon(
         &self,
         program_id: &str,
         code: &str,
@@ -176,7 +164,7 @@ impl SqlStorage {
             .execute(pool)
             .await?
             .rows_affected());
-        Ok(match (updated, self.load_coupon(program_id, code).await?) {
+        Ok(match (updated, self.coupon(program_id, code).await?) {
             (_, None) => ConsumeOutcome::NotFound,
             (1, Some(coupon)) => ConsumeOutcome::Consumed(coupon),
             (_, Some(coupon)) => ConsumeOutcome::Unusable(coupon),
