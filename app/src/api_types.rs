@@ -11,6 +11,97 @@ pub struct ProgramSummary {
     pub currency: String,
     /// What the program calls its points ("points", "stars", ...).
     pub points_name: String,
+    #[serde(default)]
+    pub ways_to_earn: Vec<WayToEarn>,
+    /// Rewards offered now.
+    #[serde(default)]
+    pub rewards: Vec<RewardSummary>,
+    /// Lowest first.
+    #[serde(default)]
+    pub tiers: Vec<TierSummary>,
+}
+
+/// One way to earn: `purchase` (points per `per_amount` minor units) or an action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WayToEarn {
+    /// `purchase`, `signup`, `review`, `birthday`, `referral`, ..., `custom:NAME`.
+    pub action: String,
+    pub points: i64,
+    /// For `purchase`: the amount (minor units) that earns `points`.
+    #[serde(default)]
+    pub per_amount: Option<i64>,
+    /// For `referral`: what the referred friend earns.
+    #[serde(default)]
+    pub referred_points: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardSummary {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The price; for a points-to-currency reward, its minimum.
+    pub points: i64,
+    /// For points-to-currency rewards: the range and step the shopper picks from.
+    #[serde(default)]
+    pub variable: Option<VariablePoints>,
+    #[serde(default)]
+    pub min_tier: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariablePoints {
+    pub min: i64,
+    pub max: i64,
+    pub step: i64,
+    /// Minor units of money per `points_per_unit` points.
+    pub unit_value: i64,
+    pub points_per_unit: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierSummary {
+    pub id: String,
+    pub name: String,
+    pub threshold: i64,
+    pub multiplier_percent: u32,
+    #[serde(default)]
+    pub benefits: String,
+}
+
+/// A signed-in shopper's standing: `GET /widget/v1/programs/{key}/me`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerSummary {
+    pub customer_id: String,
+    pub available: i64,
+    pub pending: i64,
+    pub lifetime_earned: i64,
+    /// Points expiring within `expiring_within_days`.
+    pub expiring_soon: i64,
+    pub expiring_within_days: u32,
+    #[serde(default)]
+    pub tier: Option<TierSummary>,
+    #[serde(default)]
+    pub next_tier: Option<TierSummary>,
+    /// What is still missing to reach `next_tier`.
+    #[serde(default)]
+    pub to_next_tier: Option<i64>,
+    #[serde(default)]
+    pub coupons: Vec<CouponSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponSummary {
+    pub code: String,
+    pub reward_id: String,
+    pub points: i64,
+    /// `issued`, `consumed` or `cancelled`.
+    pub status: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// Issued and not expired.
+    pub usable: bool,
 }
 
 /// One line of the console's program list.

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod customer_token;
 pub mod customers;
 pub mod demo;
 pub mod http;

@@ -203,14 +203,6 @@ impl Program {
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.allowed_origins.iter().any(|allowed| allowed == origin)
     }
-
-    pub fn summary(&self) -> tally_app::api_types::ProgramSummary {
-        tally_app::api_types::ProgramSummary {
-            name: self.name.clone(),
-            currency: self.currency.clone(),
-            points_name: self.points_name.clone(),
-        }
-    }
 }
 
 /// `scheme://host[:port]` with nothing after it: the form of the `Origin` header.

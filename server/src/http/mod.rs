@@ -1,6 +1,6 @@
 //! The HTTP surface: one router, per-area handler modules, shared state.
 
-mod api;
+pub(crate) mod api;
 mod assets;
 mod console;
 mod health;

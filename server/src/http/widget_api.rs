@@ -1,27 +1,243 @@
-//! The widget API (`/widget/v1/...`), called from shoppers' browsers on storefront origins.
-//! CORS is answered per program: only the program's allowed origins get access.
+//! The widget API (`/widget/v1/programs/{key}/...`), called from shoppers' browsers on
+//! storefront origins. CORS is answered per program: only the program's allowed origins get
+//! access. Signed-in shoppers send the merchant-signed customer token
+//! (`Authorization: Bearer <JWT>`); everything else is public program information.
 
 use axum::{
-    extract::{Path, Request, State},
-    http::{header, HeaderValue, Method, StatusCode},
+    extract::{FromRequestParts, Path, Query, Request, State},
+    http::{header, request::Parts, HeaderValue, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
     Extension, Json, Router,
 };
-use tally_app::api_types::ProgramSummary;
+use serde::{Deserialize, Serialize};
+use tally_app::api_types::{
+    CouponSummary, CustomerSummary, ProgramSummary, RewardSummary, TierSummary, VariablePoints, WayToEarn,
+};
 
-use super::{problem::Problem, AppState};
-use crate::programs::Program;
+use super::{
+    api::{
+        customers::{tier_view, EXPIRING_SOON_DAYS},
+        rewards::{redeem_reward, RedemptionRequest},
+        ApiJson,
+    },
+    problem::Problem,
+    AppState,
+};
+use crate::{
+    customer_token::{self, CustomerClaims},
+    ledger::{EntryKind, Timestamp},
+    programs::Program,
+    rewards::{CouponStatus, RewardKind},
+    tiers::Tier,
+};
+
+/// Coupons listed in "my coupons".
+const COUPONS_SHOWN: u32 = 20;
+const HISTORY_PAGE: u32 = 20;
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/widget/v1/programs/{key}", get(program_summary).options(preflight))
+        .route("/widget/v1/programs/{key}/me", get(me).options(preflight))
+        .route("/widget/v1/programs/{key}/me/history", get(history).options(preflight))
+        .route("/widget/v1/programs/{key}/me/redemptions", post(redeem).options(preflight))
         .route_layer(middleware::from_fn_with_state(state.clone(), load_program_with_cors))
 }
 
-async fn program_summary(Extension(program): Extension<Program>) -> Json<ProgramSummary> {
-    Json(program.summary())
+/// What every visitor sees: the program, how to earn, what to redeem, the tiers.
+async fn program_summary(
+    State(state): State<AppState>,
+    Extension(program): Extension<Program>,
+) -> Result<Json<ProgramSummary>, Problem> {
+    let now = state.clock.now();
+    let rewards = state.storage.rewards(&program.id).await?;
+    let settings = &program.settings;
+    let purchase = &settings.purchase;
+    let mut ways_to_earn = vec![WayToEarn {
+        action: "purchase".into(),
+        points: purchase.points,
+        per_amount: Some(purchase.per_amount),
+        referred_points: None,
+    }];
+    ways_to_earn.extend(settings.actions.iter().map(|rule| WayToEarn {
+        action: rule.action.clone(),
+        points: rule.points,
+        per_amount: None,
+        referred_points: rule.referred_points,
+    }));
+    Ok(Json(ProgramSummary {
+        name: program.name.clone(),
+        currency: program.currency.clone(),
+        points_name: program.points_name.clone(),
+        ways_to_earn,
+        rewards: rewards.iter().filter(|reward| reward.is_available(now)).map(reward_summary).collect(),
+        tiers: settings.tiers.tiers.iter().map(tier_summary).collect(),
+    }))
+}
+
+fn reward_summary(reward: &crate::rewards::Reward) -> RewardSummary {
+    let definition = &reward.definition;
+    let variable = match definition.reward {
+        RewardKind::PointsToCurrency { points_per_unit, unit_value, min_points, max_points, step } => {
+            Some(VariablePoints { min: min_points, max: max_points, step, unit_value, points_per_unit })
+        }
+        _ => None,
+    };
+    RewardSummary {
+        id: reward.id.clone(),
+        name: definition.name.clone(),
+        description: definition.description.clone(),
+        points: variable.map_or(definition.points, |range| range.min),
+        variable,
+        min_tier: definition.min_tier.clone(),
+    }
+}
+
+fn tier_summary(tier: &Tier) -> TierSummary {
+    TierSummary {
+        id: tier.id.clone(),
+        name: tier.name.clone(),
+        threshold: tier.threshold,
+        multiplier_percent: tier.multiplier_percent,
+        benefits: tier.benefits.clone(),
+    }
+}
+
+/// The shopper named by a valid customer token for this program. A missing, forged or expired
+/// token is a 401 whose detail says why, for the merchant to read in the browser console.
+struct Shopper(CustomerClaims);
+
+impl FromRequestParts<AppState> for Shopper {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let program = parts.extensions.get::<Program>().ok_or_else(|| Problem::not_found("No program."))?;
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| token_problem("Send the customer token as `Authorization: Bearer <JWT>`.".into()))?;
+        customer_token::verify(token.trim(), &program.widget_secret, state.clock.now())
+            .map(Shopper)
+            .map_err(|error| token_problem(error.to_string()))
+    }
+}
+
+fn token_problem(detail: String) -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, "invalid_customer_token", "Invalid customer token", detail)
+}
+
+/// The signed-in shopper's balances, tier, progress and coupons. A shopper the merchant has not
+/// reported yet simply has nothing yet.
+async fn me(
+    State(state): State<AppState>,
+    Extension(program): Extension<Program>,
+    Shopper(claims): Shopper,
+) -> Result<Json<CustomerSummary>, Problem> {
+    let now = state.clock.now();
+    let id = &claims.customer_id;
+    let mut summary = CustomerSummary {
+        customer_id: id.as_str().to_owned(),
+        available: 0,
+        pending: 0,
+        lifetime_earned: 0,
+        expiring_soon: 0,
+        expiring_within_days: EXPIRING_SOON_DAYS,
+        tier: None,
+        next_tier: program.settings.tiers.tiers.first().map(tier_summary),
+        to_next_tier: program.settings.tiers.tiers.first().map(|tier| tier.threshold),
+        coupons: Vec::new(),
+    };
+    let Some(record) = state.storage.customer(&program.id, id, program.settings.expiry).await? else {
+        return Ok(Json(summary));
+    };
+    let balances = record.account.balances_at(now, EXPIRING_SOON_DAYS);
+    summary.available = balances.available;
+    summary.pending = balances.pending;
+    summary.expiring_soon = balances.expiring_soon;
+    summary.lifetime_earned = record.lifetime_earned;
+    if let Some(tiers) = tier_view(&state, &program, &record, now).await? {
+        summary.tier = tiers.tier.as_ref().map(tier_summary);
+        summary.next_tier = tiers.next_tier.as_ref().map(tier_summary);
+        summary.to_next_tier = tiers.to_next_tier;
+    }
+    summary.coupons = state
+        .storage
+        .customer_coupons(&program.id, id, COUPONS_SHOWN)
+        .await?
+        .into_iter()
+        .map(|coupon| CouponSummary {
+            usable: coupon.status == CouponStatus::Issued && coupon.expires_at > now,
+            code: coupon.code,
+            reward_id: coupon.reward_id,
+            points: coupon.points,
+            status: match coupon.status {
+                CouponStatus::Issued => "issued",
+                CouponStatus::Consumed => "consumed",
+                CouponStatus::Cancelled => "cancelled",
+            }
+            .to_owned(),
+            expires_at: coupon.expires_at.to_string(),
+        })
+        .collect();
+    Ok(Json(summary))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    cursor: Option<u64>,
+}
+
+/// One line of the shopper's points history.
+#[derive(Serialize)]
+struct HistoryEntry {
+    kind: EntryKind,
+    points: i64,
+    source: String,
+    created_at: Timestamp,
+    pending: bool,
+}
+
+#[derive(Serialize)]
+struct HistoryPage {
+    entries: Vec<HistoryEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<u64>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Extension(program): Extension<Program>,
+    Shopper(claims): Shopper,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<HistoryPage>, Problem> {
+    let now = state.clock.now();
+    let entries = state.storage.entries(&program.id, &claims.customer_id, query.cursor, HISTORY_PAGE).await?;
+    let next_cursor = (entries.len() == HISTORY_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
+    let entries = entries
+        .into_iter()
+        .map(|entry| HistoryEntry {
+            kind: entry.kind,
+            points: entry.points,
+            source: entry.source,
+            created_at: entry.created_at,
+            pending: entry.available_at > now,
+        })
+        .collect();
+    Ok(Json(HistoryPage { entries, next_cursor }))
+}
+
+/// Redeems for the signed-in shopper, through the same code path as the merchant API.
+async fn redeem(
+    State(state): State<AppState>,
+    Extension(program): Extension<Program>,
+    Shopper(claims): Shopper,
+    body: ApiJson<RedemptionRequest>,
+) -> Result<Response, Problem> {
+    redeem_reward(&state, &program, claims.customer_id, &body.value, &body.fingerprint).await
 }
 
 /// The CORS headers are added by the middleware; the preflight itself has no body.

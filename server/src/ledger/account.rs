@@ -31,6 +31,15 @@ impl OrderTotals {
     }
 }
 
+/// What a customer holds at a moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Balances {
+    pub available: Points,
+    pub pending: Points,
+    /// Available points whose lots expire within the asked number of days.
+    pub expiring_soon: Points,
+}
+
 /// A customer's ledger state: everything an operation needs, nothing more.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
@@ -80,6 +89,18 @@ impl Account {
             .filter(|lot| self.expires_at(lot).is_some_and(|at| at <= horizon))
             .map(|lot| lot.remaining)
             .sum()
+    }
+
+    /// The balances as of `now`, as if settled: pending points that matured count as available
+    /// and expired lots do not, even before any entry says so.
+    pub fn balances_at(&self, now: Timestamp, expiring_within_days: u32) -> Balances {
+        let mut settled = self.clone();
+        settled.settle(now);
+        Balances {
+            available: settled.available(now),
+            pending: settled.pending(now),
+            expiring_soon: settled.expiring_within(now, expiring_within_days),
+        }
     }
 
     /// Brings the account up to `now`: available lots pay back debt (no entry: no points move

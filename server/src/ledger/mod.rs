@@ -23,7 +23,7 @@ mod operation;
 mod tests;
 
 pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
-pub use account::{Account, Lot, OrderTotals};
+pub use account::{Account, Balances, Lot, OrderTotals};
 pub use operation::Operation;
 use serde::{Deserialize, Serialize};
 

@@ -314,6 +314,13 @@ pub trait RewardStore: Send + Sync {
     async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError>;
     async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError>;
     async fn coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError>;
+    /// A customer's coupons, newest first (at most `limit`).
+    async fn customer_coupons(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        limit: u32,
+    ) -> Result<Vec<Coupon>, StorageError>;
     /// Coupons consumed by `order_id` (and those since released by its cancellation).
     async fn coupons_used_by(&self, program_id: &str, order_id: &str) -> Result<Vec<Coupon>, StorageError>;
     /// Marks an issued, unexpired coupon as used by `order_id`, exactly once.

@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// "Expiring soon" looks this far ahead.
-const EXPIRING_SOON_DAYS: u32 = 30;
+pub(crate) const EXPIRING_SOON_DAYS: u32 = 30;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
@@ -63,12 +63,12 @@ struct CustomerView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct TierView {
+pub(crate) struct TierView {
     /// What counts toward tiers in the current window.
-    qualifying: i64,
-    tier: Option<Tier>,
-    next_tier: Option<Tier>,
-    to_next_tier: Option<i64>,
+    pub qualifying: i64,
+    pub tier: Option<Tier>,
+    pub next_tier: Option<Tier>,
+    pub to_next_tier: Option<i64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -79,21 +79,15 @@ struct ExpiringSoon {
 
 impl CustomerView {
     fn new(record: CustomerRecord, tiers: Option<TierView>, now: Timestamp) -> Self {
-        // Reads see the account as of now: pending points that matured count as available and
-        // expired lots do not, even before the background job has written anything.
-        let mut account = record.account;
-        account.settle(now);
+        let balances = record.account.balances_at(now, EXPIRING_SOON_DAYS);
         Self {
             customer_id: record.customer_id,
             profile: record.profile,
-            available: account.available(now),
-            pending: account.pending(now),
+            available: balances.available,
+            pending: balances.pending,
             lifetime_earned: record.lifetime_earned,
             lifetime_redeemed: record.lifetime_redeemed,
-            expiring_soon: ExpiringSoon {
-                points: account.expiring_within(now, EXPIRING_SOON_DAYS),
-                within_days: EXPIRING_SOON_DAYS,
-            },
+            expiring_soon: ExpiringSoon { points: balances.expiring_soon, within_days: EXPIRING_SOON_DAYS },
             tiers,
             created_at: record.created_at,
         }
@@ -102,7 +96,7 @@ impl CustomerView {
 
 /// The customer's tier as last recomputed, and how far the current window's total is from the
 /// next tier up.
-async fn tier_view(
+pub(crate) async fn tier_view(
     state: &AppState,
     program: &Program,
     record: &CustomerRecord,

@@ -1,11 +1,11 @@
 //! The merchant REST API, `/api/v1/...`, authenticated with a program's secret key
 //! (`Authorization: Bearer sk_...`). Every handler sees only its own program's data.
 
-mod customers;
+pub(crate) mod customers;
 mod events;
 mod openapi;
 mod orders;
-mod rewards;
+pub(crate) mod rewards;
 mod settings;
 
 use axum::{

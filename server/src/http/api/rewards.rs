@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{client_id, customer_id, respond, ApiJson, CurrentProgram};
 use crate::{
+    customers::CustomerId,
     http::{problem::Problem, AppState},
     ledger::{Operation, Points},
     programs::Program,
@@ -114,12 +115,13 @@ async fn deactivate(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RedemptionRequest {
-    redemption_id: String,
-    reward_id: String,
+pub(crate) struct RedemptionRequest {
+    /// Chosen by the caller; a retry with the same id returns the same coupon.
+    pub redemption_id: String,
+    pub reward_id: String,
     /// For points-to-currency rewards: how many points to turn into money.
     #[serde(default)]
-    points: Option<Points>,
+    pub points: Option<Points>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -140,8 +142,18 @@ async fn redeem(
     Path(raw_id): Path<String>,
     body: ApiJson<RedemptionRequest>,
 ) -> Result<Response, Problem> {
-    let request = &body.value;
-    let customer = customer_id(&raw_id)?;
+    redeem_reward(&state, &program, customer_id(&raw_id)?, &body.value, &body.fingerprint).await
+}
+
+/// Spends a customer's points on a reward and issues its coupon: the one code path for the
+/// merchant API and the widget.
+pub(crate) async fn redeem_reward(
+    state: &AppState,
+    program: &Program,
+    customer: CustomerId,
+    request: &RedemptionRequest,
+    fingerprint: &str,
+) -> Result<Response, Problem> {
     client_id("redemption_id", &request.redemption_id)?;
     let now = state.clock.now();
     let reward = state.storage.reward(&program.id, &request.reward_id).await?.ok_or_else(|| {
@@ -181,10 +193,10 @@ async fn redeem(
         order_id: None,
     };
     let client =
-        ClientId { kind: "redemption", id: request.redemption_id.clone(), request_hash: body.fingerprint.clone() };
+        ClientId { kind: "redemption", id: request.redemption_id.clone(), request_hash: fingerprint.to_owned() };
     let uses_stock = reward.definition.stock.is_some();
     let per_customer_limit = reward.definition.per_customer_limit;
-    let mut write = LedgerWrite::new(&program, customer, Some(client), Operation::Redeem { points }, "reward", now);
+    let mut write = LedgerWrite::new(program, customer, Some(client), Operation::Redeem { points }, "reward", now);
     write.reference = Some(reward.id.clone());
     write.effect = Effect::IssueCoupon { coupon, per_customer_limit, uses_stock };
     let outcome = state.storage.write_ledger(&write).await?;

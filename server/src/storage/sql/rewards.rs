@@ -2,6 +2,7 @@
 
 use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
 use crate::{
+    customers::CustomerId,
     ledger::Timestamp,
     rewards::{Coupon, CouponStatus, Reward, RewardDefinition},
     storage::{ConsumeOutcome, RewardStore, StorageError},
@@ -143,6 +144,24 @@ impl RewardStore for SqlStorage {
              ORDER BY code";
         let rows: Vec<CouponRow> =
             on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(order_id).fetch_all(pool).await?);
+        rows.into_iter().map(CouponRow::into_coupon).collect()
+    }
+
+    async fn customer_coupons(
+        &self,
+        program_id: &str,
+        customer_id: &CustomerId,
+        limit: u32,
+    ) -> Result<Vec<Coupon>, StorageError> {
+        const SQL: &str = "SELECT code, customer_id, reward_id, points, value, status, expires_at_ms, created_at_ms,
+                 order_id
+             FROM coupons WHERE program_id = $1 AND customer_id = $2 ORDER BY created_at_ms DESC, code LIMIT $3";
+        let rows: Vec<CouponRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(program_id)
+            .bind(customer_id.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?);
         rows.into_iter().map(CouponRow::into_coupon).collect()
     }
 
