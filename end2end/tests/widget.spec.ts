@@ -1,62 +1,122 @@
-import { expect, test } from "@playwright/test";
+import { expect, Page, test } from "@playwright/test";
 import { consoleUrl, storefrontUrl } from "../playwright.config";
 
-test("the storefront on another origin shows the widget inside its shadow root", async ({ page }) => {
+/** The widget's elements live in its (open) shadow root; Playwright's CSS locators pierce it. */
+const inWidget = (page: Page, selector: string) => page.locator(`#tally-widget ${selector}`);
+
+function collectErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   page.on("console", (message) => {
     if (message.type() === "error") errors.push(message.text());
   });
-  const apiCalls: string[] = [];
-  page.on("response", (response) => {
-    if (response.url().includes("/widget/v1/")) apiCalls.push(`${response.status()} ${response.url()}`);
-  });
+  return errors;
+}
 
-  await page.goto(`${storefrontUrl}/`);
+/** The demo program's API key, seeded by `tally demo` (demo data only). */
+const DEMO_SECRET_KEY = "sk_demo_not_secret";
+
+test("a visitor who is not signed in sees how to join, ways to earn and rewards", async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto(`${storefrontUrl}/guest`);
   expect(new URL(storefrontUrl).origin).not.toBe(new URL(consoleUrl).origin);
-
-  // The text is rendered from the JSON the widget fetched across origins.
-  const title = page.locator("#tally-widget .title");
-  await expect(title).toHaveText("Demo Store Rewards");
-  expect(apiCalls).toEqual([`200 ${consoleUrl}/widget/v1/programs/pk_demo`]);
-
-  // It lives in the shadow root, not in the page's own DOM.
-  const inShadow = await page.evaluate(() => {
-    const host = document.getElementById("tally-widget");
-    return {
-      shadowText: host?.shadowRoot?.querySelector(".title")?.textContent ?? null,
-      lightDomTitles: document.querySelectorAll(".title").length,
-    };
-  });
-  expect(inShadow).toEqual({ shadowText: "Demo Store Rewards", lightDomTitles: 0 });
+  await inWidget(page, ".launcher").click();
+  await expect(inWidget(page, ".title")).toHaveText("Demo Store");
+  await expect(inWidget(page, ".lead")).toContainText("Join to earn");
+  await expect(inWidget(page, ".list").first()).toContainText("Write a review");
+  await expect(inWidget(page, ".balance")).toHaveCount(0);
   expect(errors).toEqual([]);
 });
 
-test("styles are isolated both ways between the storefront and the widget", async ({ page }) => {
+test("a signed-in shopper sees exactly the balance and tier the REST API reports", async ({ page, request }) => {
+  const errors = collectErrors(page);
+  const api = await request.get(`${consoleUrl}/api/v1/customers/demo-shopper`, {
+    headers: { Authorization: `Bearer ${DEMO_SECRET_KEY}` },
+  });
+  expect(api.status()).toBe(200);
+  const customer = await api.json();
+
   await page.goto(`${storefrontUrl}/`);
-  await expect(page.locator("#tally-widget .title")).toBeVisible();
+  await inWidget(page, ".launcher").click();
+  await expect(inWidget(page, ".balance-points")).toHaveText(customer.available.toLocaleString("en"));
+  await expect(inWidget(page, ".tier-badge")).toHaveText(customer.tiers.tier.name);
+  expect(errors).toEqual([]);
+});
+
+test("redeeming gives a coupon, lowers the balance and fires tally:redeemed", async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto(`${storefrontUrl}/`);
+  await page.evaluate(() => {
+    document.addEventListener("tally:redeemed", (event) => {
+      (window as any).redeemed = (event as CustomEvent).detail;
+    });
+  });
+  await inWidget(page, ".launcher").click();
+  const before = Number((await inWidget(page, ".balance-points").innerText()).replace(/\D/g, ""));
+  const reward = inWidget(page, ".reward").filter({ hasText: "Free shipping" });
+  await reward.getByRole("button", { name: "Redeem" }).click();
+  await reward.getByRole("button", { name: "Confirm" }).click();
+
+  const code = inWidget(page, ".coupon-code");
+  await expect(code).toHaveText(/^TALLY-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+  await expect(inWidget(page, ".balance-points")).toHaveText((before - 300).toLocaleString("en"));
+  const detail = await page.waitForFunction(() => (window as any).redeemed).then((handle) => handle.jsonValue());
+  expect(detail.code).toBe(await code.innerText());
+  expect(errors).toEqual([]);
+});
+
+test("a forged customer token shows the guest view and says why in the console", async ({ page }) => {
+  const warnings: string[] = [];
+  page.on("console", (message) => warnings.push(message.text()));
+  await page.goto(`${storefrontUrl}/guest`);
+  await page.waitForFunction(() => (window as any).Tally);
+  await page.evaluate(() => {
+    // Right shape, signed with some other secret.
+    const forged = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZW1vLXNob3BwZXIiLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJlLW9mLWFub3RoZXI";
+    (window as any).Tally.setCustomerToken(forged);
+    (window as any).Tally.open();
+  });
+  await expect(inWidget(page, ".lead")).toContainText("Join to earn");
+  await expect(inWidget(page, ".balance")).toHaveCount(0);
+  await expect.poll(() => warnings.some((text) => text.includes("customer token refused"))).toBe(true);
+});
+
+test("data-locale=ko shows the widget in Korean with Korean number formatting", async ({ page }) => {
+  await page.goto(`${storefrontUrl}/?locale=ko`);
+  await expect(inWidget(page, ".launcher")).toHaveText("리워드");
+  await inWidget(page, ".launcher").click();
+  await expect(inWidget(page, ".balance")).toBeVisible();
+  await expect(inWidget(page, ".section").first()).toHaveText("리워드");
+  await expect(inWidget(page, ".balance")).toContainText("사용 가능");
+});
+
+test("styles are isolated both ways, even against hostile global CSS", async ({ page }) => {
+  await page.goto(`${storefrontUrl}/guest`);
+  await page.addStyleTag({ content: "* { all: unset !important; } html { font-size: 40px !important; }" });
+  await inWidget(page, ".launcher").click();
+  await expect(inWidget(page, ".title")).toBeVisible();
 
   const styles = await page.evaluate(() => {
-    // A storefront element using the widget's class names must not pick up the widget's CSS.
     const decoy = document.createElement("h2");
     decoy.className = "title";
     decoy.textContent = "decoy";
     document.body.appendChild(decoy);
-    // A hostile storefront rule for the same class must not reach into the widget.
     const hostile = document.createElement("style");
     hostile.textContent = ".title { color: rgb(255, 0, 0) !important; font-size: 64px !important; }";
     document.head.appendChild(hostile);
-    const widgetTitle = document.getElementById("tally-widget")!.shadowRoot!.querySelector(".title")!;
+    const host = document.getElementById("tally-widget")!;
+    const title = host.shadowRoot!.querySelector(".title")!;
     return {
-      decoyColor: getComputedStyle(decoy).color,
-      widgetColor: getComputedStyle(widgetTitle).color,
-      widgetFontSize: getComputedStyle(widgetTitle).fontSize,
-      widgetFont: getComputedStyle(widgetTitle).fontFamily,
+      decoyFontSize: getComputedStyle(decoy).fontSize,
+      widgetColor: getComputedStyle(title).color,
+      widgetFontSize: getComputedStyle(title).fontSize,
+      widgetFont: getComputedStyle(title).fontFamily,
+      hostPosition: getComputedStyle(host).position,
     };
   });
-  expect(styles.decoyColor).toBe("rgb(255, 0, 0)");
+  expect(styles.decoyFontSize).toBe("64px");
   expect(styles.widgetColor).toBe("rgb(79, 70, 229)");
   expect(styles.widgetFontSize).toBe("18px");
-  // The storefront's Georgia body font is not inherited into the widget.
   expect(styles.widgetFont).not.toContain("Georgia");
+  expect(styles.hostPosition).toBe("fixed");
 });

@@ -3,17 +3,28 @@
 
 use std::net::SocketAddr;
 
-use axum::{response::Html, routing::get, Router};
+use axum::{extract::Query, response::Html, routing::get, Router};
+use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::{
     config::DemoArgs,
-    programs::{Program, ProgramSettings},
-    storage, telemetry, Application, StartError,
+    customer_token,
+    customers::{CustomerId, CustomerProfile},
+    ledger::Operation,
+    programs::{ApiKeyRecord, Program, ProgramSettings},
+    rewards::{new_reward_id, Reward, RewardDefinition, RewardKind},
+    secrets,
+    storage::{self, ClientId, LedgerWrite, Storage, StorageError},
+    telemetry,
+    time::{Clock, SystemClock},
+    Application, StartError,
 };
 
 pub const DEMO_PUBLISHABLE_KEY: &str = "pk_demo";
 pub const DEMO_WIDGET_SECRET: &str = "whsec_demo_not_secret";
+/// The demo program's secret API key: known on purpose, demo data only.
+pub const DEMO_SECRET_KEY: &str = "sk_demo_not_secret";
 
 pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     let storefront_listener = TcpListener::bind(args.storefront_listen)
@@ -22,17 +33,23 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     let storefront_addr = storefront_listener.local_addr().map_err(StartError::Serve)?;
 
     let storage = storage::connect(&args.database_url).await?;
-    storage.upsert_program(&demo_program(storefront_addr)).await?;
+    let program = demo_program(storefront_addr);
+    storage.upsert_program(&program).await?;
+    seed(storage.as_ref(), &program).await?;
     let app = Application::with_storage(&args.serve_args(), storage).await?;
     let tally_url = format!("http://{}", browsable(app.local_addr()));
     let storefront_url = format!("http://{}", browsable(storefront_addr));
 
     let page = include_str!("demo_storefront.html").replace("__TALLY_URL__", &tally_url);
-    let storefront = Router::new().route("/", get(move || async move { Html(page) }));
+    let signed_in = page.clone();
+    let storefront = Router::new()
+        .route("/", get(move |query| storefront_page(signed_in.clone(), query, true)))
+        .route("/guest", get(move |query| storefront_page(page.clone(), query, false)));
 
     println!("Tally demo is running (Ctrl-C to stop)");
     println!("  Admin console:    {tally_url}/admin");
-    println!("  Demo storefront:  {storefront_url}/");
+    println!("  Demo storefront:  {storefront_url}/   (signed in as {DEMO_SHOPPER}; /guest for a visitor, ?locale=ko)");
+    println!("  Merchant API key: {DEMO_SECRET_KEY}   (e.g. curl -H 'Authorization: Bearer {DEMO_SECRET_KEY}' {tally_url}/api/v1/customers/{DEMO_SHOPPER})");
     println!("  Database:         {}", args.database_url);
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(());
@@ -50,6 +67,75 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     app_result
 }
 
+/// The shopper the demo storefront signs in.
+pub const DEMO_SHOPPER: &str = "demo-shopper";
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    locale: Option<String>,
+}
+
+/// The storefront page, with a fresh customer token signed as the merchant's backend would.
+async fn storefront_page(page: String, Query(query): Query<PageQuery>, signed_in: bool) -> Html<String> {
+    let token_attribute = if signed_in {
+        let expires = SystemClock.now().0 / 1_000 + 3_600;
+        let claims = json!({"sub": DEMO_SHOPPER, "exp": expires, "name": "Demo Shopper"});
+        format!(r#" data-customer-token="{}""#, customer_token::sign(&claims, DEMO_WIDGET_SECRET))
+    } else {
+        String::new()
+    };
+    let locale_attribute = query
+        .locale
+        .filter(|locale| locale.len() <= 10 && locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(|locale| format!(r#" data-locale="{locale}""#))
+        .unwrap_or_default();
+    Html(page.replace("__WIDGET_ATTRIBUTES__", &format!("{token_attribute}{locale_attribute}")))
+}
+
+/// Demo data, written idempotently: a shopper with points, rewards to redeem.
+async fn seed(storage: &dyn Storage, program: &Program) -> Result<(), StorageError> {
+    let now = SystemClock.now();
+    let key_hash = secrets::hash_secret(DEMO_SECRET_KEY);
+    if storage.program_for_api_key(&key_hash, now).await?.is_none() {
+        let key = ApiKeyRecord { id: "key_demo".into(), key_hash, key_prefix: DEMO_SECRET_KEY[..10].into() };
+        storage.add_api_key(&program.id, &key, now).await?;
+    }
+    let shopper = CustomerId::parse(DEMO_SHOPPER).expect("a valid id");
+    let profile = CustomerProfile { name: Some("Demo Shopper".into()), ..CustomerProfile::default() };
+    storage.upsert_customer(&program.id, &shopper, &profile, now).await?;
+    // A past order: 1,200 points, enough for the Silver tier.
+    let client = ClientId { kind: "event", id: "demo-order-1".into(), request_hash: "demo".into() };
+    let order =
+        Operation::EarnOrder { order_id: "demo-order-1".into(), points: 1_200, amount: 120_000, available_at: now };
+    let mut first_order = LedgerWrite::new(program, shopper, Some(client), order, "purchase", now);
+    first_order.reference = Some("demo-order-1".into());
+    storage.write_ledger(&first_order).await?;
+    if storage.rewards(&program.id).await?.is_empty() {
+        let rewards = [
+            ("$5 off your order", RewardKind::AmountOff { amount: 500 }, 500),
+            ("Free shipping", RewardKind::FreeShipping, 300),
+            ("Canvas tote bag", RewardKind::FreeProduct { product_id: "tote".into() }, 2_000),
+        ];
+        for (name, reward, points) in rewards {
+            let definition = RewardDefinition {
+                name: name.into(),
+                description: None,
+                reward,
+                points,
+                min_tier: None,
+                per_customer_limit: None,
+                starts_at: None,
+                ends_at: None,
+                coupon_valid_days: 30,
+                stock: None,
+                active: true,
+            };
+            storage.create_reward(&program.id, &Reward { id: new_reward_id(), definition }, now).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The demo program, allowing the storefront's origin under both names a browser may use.
 pub fn demo_program(storefront: SocketAddr) -> Program {
     let mut allowed_origins = vec![format!("http://{}", browsable(storefront))];
@@ -65,7 +151,7 @@ pub fn demo_program(storefront: SocketAddr) -> Program {
         allowed_origins,
         // Known on purpose, so the demo storefront can sign customer tokens: demo data only.
         widget_secret: DEMO_WIDGET_SECRET.to_owned(),
-        settings: ProgramSettings::default(),
+        settings: demo_settings(),
     }
 }
 
@@ -76,4 +162,20 @@ fn browsable(addr: SocketAddr) -> SocketAddr {
     } else {
         addr
     }
+}
+
+fn demo_settings() -> ProgramSettings {
+    serde_json::from_value(json!({
+        "actions": [
+            {"action": "signup", "points": 100},
+            {"action": "review", "points": 50, "cap": {"count": 3, "per": "month"}},
+            {"action": "birthday", "points": 200},
+            {"action": "referral", "points": 500, "referred_points": 250}
+        ],
+        "tiers": {"tiers": [
+            {"id": "silver", "name": "Silver", "threshold": 500, "multiplier_percent": 110, "benefits": "1.1x points"},
+            {"id": "gold", "name": "Gold", "threshold": 1500, "multiplier_percent": 150, "benefits": "1.5x points, free shipping"}
+        ]}
+    }))
+    .expect("the demo settings are valid")
 }

@@ -1,16 +1,33 @@
-use gloo_net::http::Request;
-use leptos::prelude::*;
-use tally_app::api_types::ProgramSummary;
-use wasm_bindgen::{prelude::wasm_bindgen, JsCast};
+use std::cell::RefCell;
+
+use leptos::{ev::KeyboardEvent, html, prelude::*};
+use tally_app::api_types::{CustomerSummary, ProgramSummary, RewardSummary};
+use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use web_sys::{HtmlElement, ShadowRoot};
+
+use crate::{
+    api::{Api, Failure, Redeemed},
+    i18n::{Locale, Text},
+};
 
 /// Styles live inside the shadow root: the host page's CSS cannot reach them, nor they it.
 const STYLES: &str = include_str!("../../style/widget.css");
 
-/// Called by `/widget.js` once the WASM is instantiated.
-/// `api_base` is the Tally server's origin, `program` the publishable key.
+/// What the page's `window.Tally` controls.
+#[derive(Clone, Copy)]
+struct Controls {
+    open: RwSignal<bool>,
+    token: RwSignal<Option<String>>,
+}
+
+thread_local! {
+    static CONTROLS: RefCell<Option<Controls>> = const { RefCell::new(None) };
+}
+
+/// Called by `/widget.js` once the WASM is instantiated. `api_base` is the Tally server's
+/// origin, `program` the publishable key.
 #[wasm_bindgen]
-pub fn mount(root: ShadowRoot, program: String, api_base: String) {
+pub fn mount(root: ShadowRoot, program: String, api_base: String, token: Option<String>, locale: Option<String>) {
     let document = document();
     let Ok(style) = document.create_element("style") else { return };
     style.set_text_content(Some(STYLES));
@@ -21,11 +38,41 @@ pub fn mount(root: ShadowRoot, program: String, api_base: String) {
         return;
     }
     let container: HtmlElement = container.unchecked_into();
+    let locale = Locale::pick(locale.as_deref());
+    let api = Api::new(api_base, program);
+    let token = token.filter(|token| !token.is_empty());
     // The widget lives as long as the page: keep it mounted.
-    leptos::mount::mount_to(container, move || view! { <Widget program api_base/> }).forget();
+    leptos::mount::mount_to(container, move || {
+        let controls = Controls { open: RwSignal::new(false), token: RwSignal::new(token) };
+        CONTROLS.with(|slot| *slot.borrow_mut() = Some(controls));
+        view! { <Widget api locale controls/> }
+    })
+    .forget();
 }
 
-/// What the panel shows while and after loading the program.
+fn with_controls(action: impl FnOnce(Controls)) {
+    if let Some(controls) = CONTROLS.with(|slot| *slot.borrow()) {
+        action(controls);
+    }
+}
+
+#[wasm_bindgen]
+pub fn open() {
+    with_controls(|controls| controls.open.set(true));
+}
+
+#[wasm_bindgen]
+pub fn close() {
+    with_controls(|controls| controls.open.set(false));
+}
+
+/// A new customer token (after the shopper signs in), or `None` to show the guest view.
+#[wasm_bindgen]
+pub fn set_customer_token(token: Option<String>) {
+    with_controls(|controls| controls.token.set(token.filter(|token| !token.is_empty())));
+}
+
+/// What a panel shows while and after loading.
 #[derive(Clone)]
 enum Load<T> {
     Loading,
@@ -33,60 +80,352 @@ enum Load<T> {
     Failed,
 }
 
-/// Fetches the program summary. Failures are reported in the browser console, not as text:
-/// formatting JSON and network errors would pull their formatting code into the bundle.
-async fn fetch_summary(api_base: &str, program: &str) -> Option<ProgramSummary> {
-    let url = format!("{api_base}/widget/v1/programs/{program}");
-    let response = match Request::get(&url).send().await {
-        Ok(response) => response,
-        Err(_) => {
-            web_sys::console::warn_1(&"[tally] the Tally server could not be reached".into());
-            return None;
+#[derive(Clone)]
+struct Loaded {
+    program: ProgramSummary,
+    /// `None` for guests (no token, or a token the server refused).
+    me: Option<CustomerSummary>,
+}
+
+async fn load(api: &Api, token: Option<String>) -> Load<Loaded> {
+    let program = match api.summary().await {
+        Ok(program) => program,
+        Err(Failure::Token(detail) | Failure::Unavailable(detail)) => {
+            web_sys::console::warn_1(&format!("[tally] could not load the program: {detail}").into());
+            return Load::Failed;
         }
     };
-    if !response.ok() {
-        web_sys::console::warn_2(&"[tally] the Tally server answered".into(), &response.status().into());
-        return None;
-    }
-    let summary = response.json::<ProgramSummary>().await.ok();
-    if summary.is_none() {
-        web_sys::console::warn_1(&"[tally] the Tally server sent an unexpected answer".into());
-    }
-    summary
+    let me = match token {
+        None => None,
+        Some(token) => match api.me(&token).await {
+            Ok(me) => Some(me),
+            Err(Failure::Token(detail)) => {
+                web_sys::console::warn_1(
+                    &format!("[tally] customer token refused, showing the guest view: {detail}").into(),
+                );
+                None
+            }
+            Err(Failure::Unavailable(detail)) => {
+                web_sys::console::warn_1(&format!("[tally] could not load the customer: {detail}").into());
+                return Load::Failed;
+            }
+        },
+    };
+    Load::Ready(Loaded { program, me })
 }
 
 #[component]
-fn Widget(program: String, api_base: String) -> impl IntoView {
-    // A plain signal fed by a task keeps Suspense and async-derived machinery out of the bundle.
-    let summary = RwSignal::new(Load::Loading);
-    let load = move || {
-        summary.set(Load::Loading);
-        let (api_base, program) = (api_base.clone(), program.clone());
-        leptos::task::spawn_local(async move {
-            summary.set(match fetch_summary(&api_base, &program).await {
-                Some(loaded) => Load::Ready(loaded),
-                None => Load::Failed,
-            });
-        });
+fn Widget(api: Api, locale: Locale, controls: Controls) -> impl IntoView {
+    let state = RwSignal::new(Load::Loading);
+    // The last coupon issued: kept here so that it stays on screen when the balances reload.
+    let issued = RwSignal::new(None::<Redeemed>);
+    let reload = {
+        let api = api.clone();
+        move || {
+            let api = api.clone();
+            let token = controls.token.get_untracked();
+            leptos::task::spawn_local(async move { state.set(load(&api, token).await) });
+        }
     };
-    load();
+    // Loads at start and whenever the page sets another customer token.
+    Effect::new({
+        let reload = reload.clone();
+        move |_| {
+            controls.token.track();
+            issued.set(None);
+            state.set(Load::Loading);
+            reload();
+        }
+    });
+    let launcher = NodeRef::<html::Button>::new();
+    let close_button = NodeRef::<html::Button>::new();
+    // Focus follows the panel: into it when it opens, back to the launcher when it closes.
+    Effect::new(move |was_open: Option<bool>| {
+        let is_open = controls.open.get();
+        if is_open {
+            if let Some(button) = close_button.get() {
+                let _ = button.focus();
+            }
+        } else if was_open == Some(true) {
+            if let Some(button) = launcher.get() {
+                let _ = button.focus();
+            }
+        }
+        is_open
+    });
+    let on_keydown = move |event: KeyboardEvent| match event.key().as_str() {
+        "Escape" => controls.open.set(false),
+        "Tab" => keep_focus_inside(&event),
+        _ => {}
+    };
 
     view! {
-        <section class="panel" role="region" aria-label="Rewards">
-            {move || match summary.get() {
-                Load::Loading => view! { <div class="skeleton" aria-busy="true"></div> }.into_any(),
-                Load::Ready(summary) => view! {
-                    <h2 class="title">{summary.name} " Rewards"</h2>
-                    <p class="lead">"Join to earn " {summary.points_name} " on every order."</p>
-                }.into_any(),
-                Load::Failed => {
-                    let retry = load.clone();
-                    view! {
-                        <p class="error" role="alert">"Rewards are unavailable right now."</p>
-                        <button class="button" on:click=move |_| retry()>"Try again"</button>
-                    }.into_any()
-                }
-            }}
+        <button
+            class="launcher"
+            node_ref=launcher
+            aria-haspopup="dialog"
+            aria-expanded=move || controls.open.get().to_string()
+            aria-controls="tally-panel"
+            on:click=move |_| controls.open.update(|open| *open = !*open)
+        >
+            {locale.text(Text::Launcher)}
+        </button>
+        <section
+            id="tally-panel"
+            class="panel"
+            role="dialog"
+            aria-modal="true"
+            aria-label=locale.text(Text::Launcher)
+            hidden=move || !controls.open.get()
+            on:keydown=on_keydown
+        >
+            <header class="panel-head">
+                <h2 class="title">
+                    {move || match state.get() {
+                        Load::Ready(loaded) => loaded.program.name,
+                        _ => locale.text(Text::Launcher).to_owned(),
+                    }}
+                </h2>
+                <button class="close" node_ref=close_button aria-label=locale.text(Text::Close)
+                    on:click=move |_| controls.open.set(false)>"×"</button>
+            </header>
+            <div class="panel-body" aria-live="polite">
+                {move || match state.get() {
+                    Load::Loading => view! { <div class="skeleton" aria-busy="true"></div> }.into_any(),
+                    Load::Failed => {
+                        let retry = reload.clone();
+                        view! {
+                            <p class="error" role="alert">{locale.text(Text::Unavailable)}</p>
+                            <button class="button" on:click=move |_| { state.set(Load::Loading); retry() }>
+                                {locale.text(Text::TryAgain)}
+                            </button>
+                        }.into_any()
+                    }
+                    Load::Ready(Loaded { program, me: None }) => view! { <Guest program locale/> }.into_any(),
+                    Load::Ready(Loaded { program, me: Some(me) }) => {
+                        view! { <Member program me locale api=api.clone() controls state issued/> }.into_any()
+                    }
+                }}
+            </div>
         </section>
+    }
+}
+
+/// Tab and Shift+Tab cycle through the panel's controls instead of leaving it.
+fn keep_focus_inside(event: &KeyboardEvent) {
+    let Some(panel) = event.current_target().and_then(|target| target.dyn_into::<web_sys::Element>().ok()) else {
+        return;
+    };
+    let Ok(focusable) = panel.query_selector_all("button:not([disabled]), a[href]") else { return };
+    let (Some(first), Some(last)) = (focusable.item(0), focusable.item(focusable.length().saturating_sub(1))) else {
+        return;
+    };
+    let active = panel.get_root_node().dyn_into::<ShadowRoot>().ok().and_then(|root| root.active_element());
+    let at = |node: &web_sys::Node| active.as_ref().is_some_and(|active| active.is_same_node(Some(node)));
+    let target = if event.shift_key() && at(&first) {
+        last
+    } else if !event.shift_key() && at(&last) {
+        first
+    } else {
+        return;
+    };
+    event.prevent_default();
+    if let Ok(element) = target.dyn_into::<HtmlElement>() {
+        let _ = element.focus();
+    }
+}
+
+#[component]
+fn Guest(program: ProgramSummary, locale: Locale) -> impl IntoView {
+    let points_name = program.points_name.clone();
+    view! {
+        <p class="lead">{locale.text(Text::GuestLead)}</p>
+        <WaysToEarn program=program.clone() locale/>
+        <h3 class="section">{locale.text(Text::RewardsTitle)}</h3>
+        <ul class="list">
+            {program.rewards.into_iter().map(|reward| view! {
+                <li class="row">
+                    <span>{reward.name}</span>
+                    <span class="muted">{locale.number(reward.points)} " " {points_name.clone()}</span>
+                </li>
+            }).collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+fn WaysToEarn(program: ProgramSummary, locale: Locale) -> impl IntoView {
+    let currency = program.currency.clone();
+    let points_name = program.points_name.clone();
+    view! {
+        <h3 class="section">{locale.text(Text::WaysToEarn)}</h3>
+        <ul class="list">
+            {program.ways_to_earn.into_iter().map(|way| {
+                let amount = way.per_amount.map(|amount| {
+                    format!(" {} {}", locale.text(Text::PerPurchase), locale.money(amount, &currency))
+                });
+                view! {
+                    <li class="row">
+                        <span>{locale.action(&way.action)}</span>
+                        <span class="muted">
+                            {locale.number(way.points)} " " {points_name.clone()} {amount}
+                        </span>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+fn Member(
+    program: ProgramSummary,
+    me: CustomerSummary,
+    locale: Locale,
+    api: Api,
+    controls: Controls,
+    state: RwSignal<Load<Loaded>>,
+    issued: RwSignal<Option<Redeemed>>,
+) -> impl IntoView {
+    let points_name = program.points_name.clone();
+    let available = me.available;
+    let progress = me.next_tier.as_ref().map(|next| {
+        let missing = me.to_next_tier.unwrap_or(0);
+        let percent =
+            if next.threshold > 0 { (100 * (next.threshold - missing) / next.threshold).clamp(0, 100) } else { 100 };
+        (next.name.clone(), missing, percent)
+    });
+    view! {
+        <div class="balance">
+            <span class="balance-points">{locale.number(available)}</span>
+            <span class="muted">" " {points_name.clone()} " " {locale.text(Text::Available)}</span>
+        </div>
+        {(me.pending > 0).then(|| view! {
+            <p class="muted pending">{locale.number(me.pending)} " " {locale.text(Text::Pending)}</p>
+        })}
+        {(me.expiring_soon > 0).then(|| view! {
+            <p class="warning" role="note">{locale.number(me.expiring_soon)} " " {points_name.clone()} " " {locale.text(Text::ExpiringSoon)}</p>
+        })}
+        {me.tier.as_ref().map(|tier| view! { <p class="tier-badge">{tier.name.clone()}</p> })}
+        {progress.map(|(name, missing, percent)| view! {
+            <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=percent.to_string()>
+                <div class="progress-fill" style=format!("width: {percent}%")></div>
+            </div>
+            <p class="muted">{locale.number(missing)} " " {locale.text(Text::ToNextTier)} " " {name}</p>
+        })}
+        {move || issued.get().map(|redeemed| view! { <CouponCode redeemed locale/> })}
+        <h3 class="section">{locale.text(Text::RewardsTitle)}</h3>
+        <ul class="list">
+            {program.rewards.clone().into_iter().map(|reward| view! {
+                <RewardRow reward available locale points_name=points_name.clone() api=api.clone() controls state issued/>
+            }).collect_view()}
+        </ul>
+        <WaysToEarn program locale/>
+    }
+}
+
+#[component]
+fn RewardRow(
+    reward: RewardSummary,
+    available: i64,
+    locale: Locale,
+    points_name: String,
+    api: Api,
+    controls: Controls,
+    state: RwSignal<Load<Loaded>>,
+    issued: RwSignal<Option<Redeemed>>,
+) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let missing = reward.points - available;
+    let reward_id = reward.id.clone();
+    let redeem = move |_| {
+        let (api, reward_id) = (api.clone(), reward_id.clone());
+        let Some(token) = controls.token.get_untracked() else { return };
+        busy.set(true);
+        // One id per confirmed click: a retried request returns the same coupon.
+        let redemption_id = format!("widget-{}", (js_sys::Math::random() * 1e16) as u64);
+        leptos::task::spawn_local(async move {
+            match api.redeem(&token, &reward_id, &redemption_id).await {
+                Ok(redeemed) => {
+                    announce_redeemed(&redeemed, &reward_id);
+                    issued.set(Some(redeemed));
+                    // The balance, tier and coupons change: read them again.
+                    if let Ok(me) = api.me(&token).await {
+                        state.update(|state| {
+                            if let Load::Ready(loaded) = state {
+                                loaded.me = Some(me);
+                            }
+                        });
+                    }
+                }
+                Err(Failure::Token(detail) | Failure::Unavailable(detail)) => {
+                    web_sys::console::warn_1(&format!("[tally] redemption failed: {detail}").into());
+                    busy.set(false);
+                    confirming.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <li class="row reward">
+            <span>
+                <span class="reward-name">{reward.name.clone()}</span>
+                <span class="muted">" · " {locale.number(reward.points)} " " {points_name}</span>
+            </span>
+            {if missing > 0 {
+                view! { <span class="muted">{locale.number(missing)} " " {locale.text(Text::More)}</span> }.into_any()
+            } else {
+                view! {
+                    <Show
+                        when=move || confirming.get()
+                        fallback=move || view! {
+                            <button class="button" on:click=move |_| confirming.set(true)>{locale.text(Text::Redeem)}</button>
+                        }
+                    >
+                        <span class="confirm">
+                            <button class="button" disabled=move || busy.get() on:click=redeem.clone()>
+                                {locale.text(Text::Confirm)}
+                            </button>
+                            <button class="button secondary" on:click=move |_| confirming.set(false)>
+                                {locale.text(Text::Cancel)}
+                            </button>
+                        </span>
+                    </Show>
+                }.into_any()
+            }}
+        </li>
+    }
+}
+
+#[component]
+fn CouponCode(redeemed: Redeemed, locale: Locale) -> impl IntoView {
+    let code = redeemed.coupon.code.clone();
+    let copy = move |_| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.navigator().clipboard().write_text(&code);
+        }
+    };
+    view! {
+        <div class="coupon" role="status">
+            <p class="muted">{locale.text(Text::YourCode)}</p>
+            <p class="coupon-code">{redeemed.coupon.code.clone()}</p>
+            <button class="button" on:click=copy>{locale.text(Text::Copy)}</button>
+            <p class="muted">{locale.text(Text::Expires)} " " {locale.date(&redeemed.coupon.expires_at)}</p>
+        </div>
+    }
+}
+
+/// `tally:redeemed` on the page's `document`, so the shop can apply the code to the cart.
+fn announce_redeemed(redeemed: &Redeemed, reward_id: &str) {
+    let detail = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&detail, &"code".into(), &redeemed.coupon.code.as_str().into());
+    let _ = js_sys::Reflect::set(&detail, &"rewardId".into(), &reward_id.into());
+    let _ = js_sys::Reflect::set(&detail, &"expiresAt".into(), &redeemed.coupon.expires_at.as_str().into());
+    let init = web_sys::CustomEventInit::new();
+    init.set_detail(&JsValue::from(detail));
+    init.set_bubbles(true);
+    if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict("tally:redeemed", &init) {
+        let _ = document().dispatch_event(&event);
     }
 }

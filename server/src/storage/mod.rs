@@ -243,6 +243,8 @@ pub trait ProgramStore: Send + Sync {
         widget_secret: &str,
         now: Timestamp,
     ) -> Result<bool, StorageError>;
+    /// Adds a secret API key to a program (keeping the others).
+    async fn add_api_key(&self, program_id: &str, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError>;
     /// The program of a live (unrevoked) API key, found by the key's hash; records its use.
     async fn program_for_api_key(&self, key_hash: &str, now: Timestamp) -> Result<Option<Program>, StorageError>;
 }

@@ -173,6 +173,19 @@ impl ProgramStore for SqlStorage {
         Ok(true)
     }
 
+    async fn add_api_key(&self, program_id: &str, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError> {
+        on_pool!(self, |pool| sqlx::query(INSERT_KEY)
+            .bind(&key.id)
+            .bind(program_id)
+            .bind(&key.key_hash)
+            .bind(&key.key_prefix)
+            .bind(now.0)
+            .execute(pool)
+            .await
+            .map(drop)?);
+        Ok(())
+    }
+
     async fn program_for_api_key(&self, key_hash: &str, now: Timestamp) -> Result<Option<Program>, StorageError> {
         const FIND: &str =
             "SELECT id, program_id, last_used_at_ms FROM api_keys WHERE key_hash = $1 AND revoked_at_ms IS NULL";

@@ -1,0 +1,88 @@
+//! Calls to the Tally server's widget API.
+
+use gloo_net::http::{Request, Response};
+use serde::Deserialize;
+use tally_app::api_types::{CustomerSummary, ProgramSummary};
+
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    program: String,
+}
+
+/// Why a signed-in call failed.
+pub enum Failure {
+    /// The customer token was refused: show the guest view.
+    Token(String),
+    /// Network or server trouble: offer a retry.
+    Unavailable(String),
+}
+
+#[derive(Clone, Deserialize)]
+pub struct Redeemed {
+    pub coupon: IssuedCoupon,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct IssuedCoupon {
+    pub code: String,
+    pub expires_at: String,
+}
+
+/// The `detail` of a problem+json answer.
+#[derive(Deserialize)]
+struct Problem {
+    detail: String,
+}
+
+impl Api {
+    pub fn new(base: String, program: String) -> Self {
+        Self { base, program }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/widget/v1/programs/{}{path}", self.base, self.program)
+    }
+
+    pub async fn summary(&self) -> Result<ProgramSummary, Failure> {
+        let response = Request::get(&self.url("")).send().await.map_err(unavailable)?;
+        parse(response).await
+    }
+
+    pub async fn me(&self, token: &str) -> Result<CustomerSummary, Failure> {
+        let request = Request::get(&self.url("/me")).header("Authorization", &format!("Bearer {token}"));
+        parse(request.send().await.map_err(unavailable)?).await
+    }
+
+    pub async fn redeem(&self, token: &str, reward_id: &str, redemption_id: &str) -> Result<Redeemed, Failure> {
+        let body = format!(r#"{{"redemption_id":{},"reward_id":{}}}"#, quoted(redemption_id), quoted(reward_id));
+        let request = Request::post(&self.url("/me/redemptions"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .map_err(unavailable)?;
+        parse(request.send().await.map_err(unavailable)?).await
+    }
+}
+
+fn unavailable(error: gloo_net::Error) -> Failure {
+    Failure::Unavailable(error.to_string())
+}
+
+async fn parse<T: for<'de> Deserialize<'de>>(response: Response) -> Result<T, Failure> {
+    if response.ok() {
+        return response.json::<T>().await.map_err(unavailable);
+    }
+    let status = response.status();
+    let detail = response.json::<Problem>().await.map(|problem| problem.detail).unwrap_or_default();
+    if status == 401 {
+        Err(Failure::Token(detail))
+    } else {
+        Err(Failure::Unavailable(format!("{status} {detail}")))
+    }
+}
+
+/// A JSON string literal.
+fn quoted(text: &str) -> String {
+    js_sys::JSON::stringify(&text.into()).map(String::from).unwrap_or_default()
+}

@@ -1,0 +1,242 @@
+//! The widget's languages: English, Korean, Japanese, Simplified Chinese and Indonesian.
+//! Numbers and dates are formatted by the browser's `Intl` for the chosen locale.
+
+use wasm_bindgen::JsValue;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locale {
+    En,
+    Ko,
+    Ja,
+    Zh,
+    Id,
+}
+
+impl Locale {
+    /// `data-locale` first, then the browser's languages; English when nothing matches.
+    pub fn pick(requested: Option<&str>) -> Self {
+        let browser = web_sys::window().and_then(|window| window.navigator().language());
+        requested.into_iter().map(str::to_owned).chain(browser).find_map(|tag| Self::from_tag(&tag)).unwrap_or(Self::En)
+    }
+
+    fn from_tag(tag: &str) -> Option<Self> {
+        match tag.split(['-', '_']).next()?.to_ascii_lowercase().as_str() {
+            "en" => Some(Self::En),
+            "ko" => Some(Self::Ko),
+            "ja" => Some(Self::Ja),
+            "zh" => Some(Self::Zh),
+            "id" | "in" => Some(Self::Id),
+            _ => None,
+        }
+    }
+
+    /// The BCP 47 tag passed to `Intl`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ko => "ko",
+            Self::Ja => "ja",
+            Self::Zh => "zh-CN",
+            Self::Id => "id",
+        }
+    }
+
+    pub fn number(self, value: i64) -> String {
+        js_sys::Number::from(value as f64).to_locale_string(self.tag()).into()
+    }
+
+    /// An RFC 3339 time as a local date.
+    pub fn date(self, rfc3339: &str) -> String {
+        let date = js_sys::Date::new(&JsValue::from_str(rfc3339));
+        date.to_locale_date_string(self.tag(), &JsValue::UNDEFINED).into()
+    }
+
+    /// Minor units of `currency` as money, e.g. `$5.00`.
+    pub fn money(self, minor: i64, currency: &str) -> String {
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"style".into(), &"currency".into());
+        let _ = js_sys::Reflect::set(&options, &"currency".into(), &currency.into());
+        let locales = js_sys::Array::of1(&self.tag().into());
+        let format = js_sys::Intl::NumberFormat::new(&locales, &options);
+        let format = format.format();
+        // Two decimal places for the currencies programs use; `Intl` rounds as the currency wants.
+        format
+            .call1(&JsValue::NULL, &JsValue::from_f64(minor as f64 / 100.0))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    }
+
+    pub fn text(self, key: Text) -> &'static str {
+        use Locale::*;
+        use Text::*;
+        match (key, self) {
+            (Launcher, En) => "Rewards",
+            (Launcher, Ko) => "리워드",
+            (Launcher, Ja) => "リワード",
+            (Launcher, Zh) => "会员奖励",
+            (Launcher, Id) => "Hadiah",
+            (Close, En) => "Close",
+            (Close, Ko) => "닫기",
+            (Close, Ja) => "閉じる",
+            (Close, Zh) => "关闭",
+            (Close, Id) => "Tutup",
+            (Available, En) => "available",
+            (Available, Ko) => "사용 가능",
+            (Available, Ja) => "利用可能",
+            (Available, Zh) => "可用",
+            (Available, Id) => "tersedia",
+            (Pending, En) => "pending",
+            (Pending, Ko) => "적립 예정",
+            (Pending, Ja) => "保留中",
+            (Pending, Zh) => "待发放",
+            (Pending, Id) => "tertunda",
+            (ToNextTier, En) => "to reach",
+            (ToNextTier, Ko) => "더 모으면",
+            (ToNextTier, Ja) => "で次のランク",
+            (ToNextTier, Zh) => "即可升级至",
+            (ToNextTier, Id) => "lagi untuk",
+            (WaysToEarn, En) => "Ways to earn",
+            (WaysToEarn, Ko) => "적립 방법",
+            (WaysToEarn, Ja) => "ポイントの貯め方",
+            (WaysToEarn, Zh) => "赚取方式",
+            (WaysToEarn, Id) => "Cara mendapatkan",
+            (RewardsTitle, En) => "Rewards",
+            (RewardsTitle, Ko) => "리워드",
+            (RewardsTitle, Ja) => "特典",
+            (RewardsTitle, Zh) => "可兑换奖励",
+            (RewardsTitle, Id) => "Hadiah",
+            (Redeem, En) => "Redeem",
+            (Redeem, Ko) => "사용하기",
+            (Redeem, Ja) => "交換する",
+            (Redeem, Zh) => "兑换",
+            (Redeem, Id) => "Tukar",
+            (Confirm, En) => "Confirm",
+            (Confirm, Ko) => "확인",
+            (Confirm, Ja) => "確定",
+            (Confirm, Zh) => "确认",
+            (Confirm, Id) => "Konfirmasi",
+            (Cancel, En) => "Cancel",
+            (Cancel, Ko) => "취소",
+            (Cancel, Ja) => "キャンセル",
+            (Cancel, Zh) => "取消",
+            (Cancel, Id) => "Batal",
+            (More, En) => "more needed",
+            (More, Ko) => "더 필요",
+            (More, Ja) => "不足",
+            (More, Zh) => "还差",
+            (More, Id) => "lagi",
+            (YourCode, En) => "Your code",
+            (YourCode, Ko) => "쿠폰 코드",
+            (YourCode, Ja) => "クーポンコード",
+            (YourCode, Zh) => "优惠码",
+            (YourCode, Id) => "Kode Anda",
+            (Copy, En) => "Copy",
+            (Copy, Ko) => "복사",
+            (Copy, Ja) => "コピー",
+            (Copy, Zh) => "复制",
+            (Copy, Id) => "Salin",
+            (Expires, En) => "Expires",
+            (Expires, Ko) => "만료일",
+            (Expires, Ja) => "有効期限",
+            (Expires, Zh) => "有效期至",
+            (Expires, Id) => "Berlaku hingga",
+            (ExpiringSoon, En) => "expire within 30 days",
+            (ExpiringSoon, Ko) => "30일 이내 소멸 예정",
+            (ExpiringSoon, Ja) => "30日以内に失効",
+            (ExpiringSoon, Zh) => "将在30天内过期",
+            (ExpiringSoon, Id) => "kedaluwarsa dalam 30 hari",
+            (GuestLead, En) => "Join to earn on every order and redeem rewards.",
+            (GuestLead, Ko) => "가입하고 주문마다 적립하고 리워드를 받으세요.",
+            (GuestLead, Ja) => "参加すると、注文ごとにポイントが貯まり特典と交換できます。",
+            (GuestLead, Zh) => "加入会员，每笔订单都能赚取积分并兑换奖励。",
+            (GuestLead, Id) => "Bergabunglah untuk mendapatkan poin di setiap pesanan dan menukar hadiah.",
+            (Unavailable, En) => "Rewards are unavailable right now.",
+            (Unavailable, Ko) => "지금은 리워드를 불러올 수 없습니다.",
+            (Unavailable, Ja) => "現在リワードを表示できません。",
+            (Unavailable, Zh) => "暂时无法加载奖励。",
+            (Unavailable, Id) => "Hadiah sedang tidak tersedia.",
+            (TryAgain, En) => "Try again",
+            (TryAgain, Ko) => "다시 시도",
+            (TryAgain, Ja) => "再試行",
+            (TryAgain, Zh) => "重试",
+            (TryAgain, Id) => "Coba lagi",
+            (PerPurchase, En) => "per",
+            (PerPurchase, Ko) => "/",
+            (PerPurchase, Ja) => "/",
+            (PerPurchase, Zh) => "/",
+            (PerPurchase, Id) => "per",
+        }
+    }
+
+    /// The name of a way to earn.
+    pub fn action(self, action: &str) -> String {
+        let known = match (action, self) {
+            ("purchase", Self::En) => "Shop",
+            ("purchase", Self::Ko) => "구매",
+            ("purchase", Self::Ja) => "お買い物",
+            ("purchase", Self::Zh) => "购物",
+            ("purchase", Self::Id) => "Belanja",
+            ("signup", Self::En) => "Create an account",
+            ("signup", Self::Ko) => "회원 가입",
+            ("signup", Self::Ja) => "会員登録",
+            ("signup", Self::Zh) => "注册账户",
+            ("signup", Self::Id) => "Buat akun",
+            ("review", Self::En) => "Write a review",
+            ("review", Self::Ko) => "리뷰 작성",
+            ("review", Self::Ja) => "レビューを書く",
+            ("review", Self::Zh) => "发表评价",
+            ("review", Self::Id) => "Tulis ulasan",
+            ("birthday", Self::En) => "Birthday",
+            ("birthday", Self::Ko) => "생일",
+            ("birthday", Self::Ja) => "誕生日",
+            ("birthday", Self::Zh) => "生日",
+            ("birthday", Self::Id) => "Ulang tahun",
+            ("referral", Self::En) => "Refer a friend",
+            ("referral", Self::Ko) => "친구 추천",
+            ("referral", Self::Ja) => "友達紹介",
+            ("referral", Self::Zh) => "推荐好友",
+            ("referral", Self::Id) => "Ajak teman",
+            ("social_follow", Self::En) => "Follow us",
+            ("social_follow", Self::Ko) => "팔로우",
+            ("social_follow", Self::Ja) => "フォローする",
+            ("social_follow", Self::Zh) => "关注我们",
+            ("social_follow", Self::Id) => "Ikuti kami",
+            ("newsletter", Self::En) => "Join the newsletter",
+            ("newsletter", Self::Ko) => "뉴스레터 구독",
+            ("newsletter", Self::Ja) => "ニュースレター登録",
+            ("newsletter", Self::Zh) => "订阅新闻",
+            ("newsletter", Self::Id) => "Langganan buletin",
+            ("comment", Self::En) => "Leave a comment",
+            ("comment", Self::Ko) => "댓글 작성",
+            ("comment", Self::Ja) => "コメントする",
+            ("comment", Self::Zh) => "发表评论",
+            ("comment", Self::Id) => "Beri komentar",
+            _ => return action.strip_prefix("custom:").unwrap_or(action).replace(['_', '-'], " "),
+        };
+        known.to_owned()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    Launcher,
+    Close,
+    Available,
+    Pending,
+    ToNextTier,
+    WaysToEarn,
+    RewardsTitle,
+    Redeem,
+    Confirm,
+    Cancel,
+    More,
+    YourCode,
+    Copy,
+    Expires,
+    ExpiringSoon,
+    GuestLead,
+    Unavailable,
+    TryAgain,
+    PerPurchase,
+}
