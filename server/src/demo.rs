@@ -117,19 +117,7 @@ async fn seed(storage: &dyn Storage, program: &Program) -> Result<(), StorageErr
             ("Canvas tote bag", RewardKind::FreeProduct { product_id: "tote".into() }, 2_000),
         ];
         for (name, reward, points) in rewards {
-            let definition = RewardDefinition {
-                name: name.into(),
-                description: None,
-                reward,
-                points,
-                min_tier: None,
-                per_customer_limit: None,
-                starts_at: None,
-                ends_at: None,
-                coupon_valid_days: 30,
-                stock: None,
-                active: true,
-            };
+            let definition = RewardDefinition::new(name, reward, points);
             storage.create_reward(&program.id, &Reward { id: new_reward_id(), definition }, now).await?;
         }
     }

@@ -100,6 +100,23 @@ impl RewardError {
 }
 
 impl RewardDefinition {
+    /// An always-offered, unlimited reward with 30-day coupons; set other fields as needed.
+    pub fn new(name: &str, reward: RewardKind, points: Points) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: None,
+            reward,
+            points,
+            min_tier: None,
+            per_customer_limit: None,
+            starts_at: None,
+            ends_at: None,
+            coupon_valid_days: default_coupon_days(),
+            stock: None,
+            active: true,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), RewardError> {
         let name_length = self.name.trim().chars().count();
         if name_length == 0 || name_length > 200 {
@@ -251,19 +268,8 @@ mod tests {
     use super::*;
 
     fn definition(reward: RewardKind, points: Points) -> RewardDefinition {
-        RewardDefinition {
-            name: "Reward".into(),
-            description: None,
-            reward,
-            points,
-            min_tier: None,
-            per_customer_limit: None,
-            starts_at: None,
-            ends_at: None,
-            coupon_valid_days: 30,
-            stock: None,
-            active: true,
-        }
+        RewardDefinition::new("Reward", reward, points)
+    }
     }
 
     #[test]
