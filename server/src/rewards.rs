@@ -270,7 +270,6 @@ mod tests {
     fn definition(reward: RewardKind, points: Points) -> RewardDefinition {
         RewardDefinition::new("Reward", reward, points)
     }
-    }
 
     #[test]
     fn definitions_are_validated() {
