@@ -5,7 +5,8 @@ import * as path from "node:path";
 // Tests run against the real `tally demo` binary (built by `cargo xtask build`), on SQLite, with
 // the storefront on a second port: a different origin, as on a merchant's shop.
 const repoRoot = path.resolve(__dirname, "..");
-const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, "target");
+// The same default as dev.sh: one target dir shared by every checkout.
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), ".cache", "tally-target");
 const tallyBin = process.env.TALLY_BIN ?? path.join(targetDir, "debug", "tally");
 const consolePort = Number(process.env.TALLY_E2E_PORT ?? 3400);
 const storefrontPort = consolePort + 1;

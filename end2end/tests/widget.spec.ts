@@ -120,3 +120,46 @@ test("styles are isolated both ways, even against hostile global CSS", async ({ 
   expect(styles.widgetFont).not.toContain("Georgia");
   expect(styles.hostPosition).toBe("fixed");
 });
+
+test("keyboard only: open, redeem with confirmation, Escape closes and focus returns", async ({ page }) => {
+  await page.goto(`${storefrontUrl}/`);
+  await expect(inWidget(page, ".launcher")).toBeVisible();
+  await inWidget(page, ".launcher").focus();
+  await page.keyboard.press("Enter");
+  await expect(inWidget(page, ".balance-points")).toBeVisible();
+  // Focus moved into the dialog (its close button).
+  await expect(inWidget(page, ".close")).toBeFocused();
+
+  const before = Number((await inWidget(page, ".balance-points").innerText()).replace(/\D/g, ""));
+  const redeem = inWidget(page, ".reward").filter({ hasText: "Free shipping" }).getByRole("button", { name: "Redeem" });
+  for (let presses = 0; presses < 20 && !(await redeem.evaluate((el) => el.matches(":focus"))); presses++) {
+    await page.keyboard.press("Tab");
+  }
+  await expect(redeem).toBeFocused();
+  await page.keyboard.press("Enter");
+  const confirm = inWidget(page, ".reward").filter({ hasText: "Free shipping" }).getByRole("button", { name: "Confirm" });
+  await confirm.focus(); // the confirm button replaces the one that had focus
+  await page.keyboard.press("Enter");
+  await expect(inWidget(page, ".coupon-code")).toBeVisible();
+  await expect(inWidget(page, ".balance-points")).toHaveText((before - 300).toLocaleString("en"));
+  await expect(inWidget(page, ".coupon").getByRole("button", { name: "Copy" })).toBeFocused();
+
+  // Tab never leaves the open dialog.
+  for (let presses = 0; presses < 30; presses++) {
+    await page.keyboard.press("Tab");
+    const inside = await page.evaluate(() => document.activeElement?.id === "tally-widget");
+    expect(inside).toBe(true);
+  }
+  await page.keyboard.press("Escape");
+  await expect(inWidget(page, ".panel")).toBeHidden();
+  await expect(inWidget(page, ".launcher")).toBeFocused();
+});
+
+test("on a narrow screen the open panel fills the screen", async ({ page }) => {
+  await page.setViewportSize({ width: 375, height: 740 });
+  await page.goto(`${storefrontUrl}/`);
+  await inWidget(page, ".launcher").click();
+  await expect(inWidget(page, ".balance-points")).toBeVisible();
+  const box = await inWidget(page, ".panel").boundingBox();
+  expect(box).toEqual({ x: 0, y: 0, width: 375, height: 740 });
+});

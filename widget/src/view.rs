@@ -400,6 +400,13 @@ fn RewardRow(
 
 #[component]
 fn CouponCode(redeemed: Redeemed, locale: Locale) -> impl IntoView {
+    // The button that was pressed is gone: keep keyboard users where the result is.
+    let copy_button = NodeRef::<html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(button) = copy_button.get() {
+            let _ = button.focus();
+        }
+    });
     let code = redeemed.coupon.code.clone();
     let copy = move |_| {
         if let Some(window) = web_sys::window() {
@@ -410,7 +417,7 @@ fn CouponCode(redeemed: Redeemed, locale: Locale) -> impl IntoView {
         <div class="coupon" role="status">
             <p class="muted">{locale.text(Text::YourCode)}</p>
             <p class="coupon-code">{redeemed.coupon.code.clone()}</p>
-            <button class="button" on:click=copy>{locale.text(Text::Copy)}</button>
+            <button class="button" node_ref=copy_button on:click=copy>{locale.text(Text::Copy)}</button>
             <p class="muted">{locale.text(Text::Expires)} " " {locale.date(&redeemed.coupon.expires_at)}</p>
         </div>
     }
