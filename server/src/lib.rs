@@ -73,7 +73,9 @@ impl Application {
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
+        // The peer address feeds the widget API's per-IP rate limit.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
     }
 }
 

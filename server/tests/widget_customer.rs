@@ -163,3 +163,23 @@ async fn forged_expired_or_missing_tokens_get_a_401_that_says_why() {
     assert!(preflight.headers()["access-control-allow-headers"].to_str().unwrap().contains("authorization"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_widget_api_is_rate_limited_per_shopper_with_retry_after() {
+    let (app, _) = spawn_app_at(Db::Sqlite).await;
+    let shop = shop(&app).await;
+    let me = format!("/widget/v1/programs/{}/me", shop.key);
+    let ana = token(&shop, "ana");
+    let limit = tally_server::http::WIDGET_CALLS_PER_SHOPPER_PER_MINUTE;
+    for _ in 0..limit {
+        assert_eq!(widget(&app, Method::GET, &me, Some(&ana), None).await.0, 200);
+    }
+    let response = app.client.get(app.url(&me)).header("Origin", ORIGIN).bearer_auth(&ana).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let (_, problem) = common::into_parts(response).await;
+    assert_eq!(problem["code"], "rate_limited");
+    // Another shopper on the same IP is not held back by ana's limit (the clock does not move).
+    assert_eq!(widget(&app, Method::GET, &me, Some(&token(&shop, "bo")), None).await.0, 200);
+    app.stop().await;
+}

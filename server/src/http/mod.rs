@@ -5,6 +5,7 @@ mod assets;
 mod console;
 mod health;
 pub mod problem;
+mod rate_limit;
 mod widget_api;
 
 use std::{path::Path, sync::Arc};
@@ -15,6 +16,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::{storage::Storage, time::Clock};
 
+/// A storefront page makes a handful of widget calls; these leave room for busy shared IPs.
+pub const WIDGET_CALLS_PER_IP_PER_MINUTE: u32 = 300;
+pub const WIDGET_CALLS_PER_SHOPPER_PER_MINUTE: u32 = 60;
+
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -23,6 +28,13 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
     pub leptos_options: LeptosOptions,
+    pub widget_limits: Arc<WidgetLimits>,
+}
+
+/// Rate limits of the public widget API.
+pub struct WidgetLimits {
+    pub per_ip: rate_limit::RateLimiter,
+    pub per_shopper: rate_limit::RateLimiter,
 }
 
 impl AppState {
@@ -32,7 +44,15 @@ impl AppState {
             .site_root(site_root.to_string_lossy().into_owned())
             .site_pkg_dir("pkg")
             .build();
-        Self { storage, clock, leptos_options }
+        Self {
+            storage,
+            clock,
+            leptos_options,
+            widget_limits: Arc::new(WidgetLimits {
+                per_ip: rate_limit::RateLimiter::per_minute(WIDGET_CALLS_PER_IP_PER_MINUTE),
+                per_shopper: rate_limit::RateLimiter::per_minute(WIDGET_CALLS_PER_SHOPPER_PER_MINUTE),
+            }),
+        }
     }
 
     fn site_root(&self) -> &Path {

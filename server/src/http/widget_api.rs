@@ -3,8 +3,10 @@
 //! access. Signed-in shoppers send the merchant-signed customer token
 //! (`Authorization: Bearer <JWT>`); everything else is public program information.
 
+use std::net::SocketAddr;
+
 use axum::{
-    extract::{FromRequestParts, Path, Query, Request, State},
+    extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State},
     http::{header, request::Parts, HeaderValue, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -23,6 +25,7 @@ use super::{
         ApiJson,
     },
     problem::Problem,
+    rate_limit::too_many_requests,
     AppState,
 };
 use crate::{
@@ -110,19 +113,26 @@ fn tier_summary(tier: &Tier) -> TierSummary {
 struct Shopper(CustomerClaims);
 
 impl FromRequestParts<AppState> for Shopper {
-    type Rejection = Problem;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let program = parts.extensions.get::<Program>().ok_or_else(|| Problem::not_found("No program."))?;
+        let program =
+            parts.extensions.get::<Program>().ok_or_else(|| Problem::not_found("No program.").into_response())?;
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| token_problem("Send the customer token as `Authorization: Bearer <JWT>`.".into()))?;
-        customer_token::verify(token.trim(), &program.widget_secret, state.clock.now())
-            .map(Shopper)
-            .map_err(|error| token_problem(error.to_string()))
+            .ok_or_else(|| {
+                token_problem("Send the customer token as `Authorization: Bearer <JWT>`.".into()).into_response()
+            })?;
+        let claims = customer_token::verify(token.trim(), &program.widget_secret, state.clock.now())
+            .map_err(|error| token_problem(error.to_string()).into_response())?;
+        let key = format!("{}/{}", program.id, claims.customer_id.as_str());
+        if let Err(wait) = state.widget_limits.per_shopper.check(&key, state.clock.now()) {
+            return Err(too_many_requests(wait));
+        }
+        Ok(Shopper(claims))
     }
 }
 
@@ -250,9 +260,13 @@ async fn preflight() -> StatusCode {
 async fn load_program_with_cors(
     State(state): State<AppState>,
     Path(key): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, Problem> {
+    if let Err(wait) = state.widget_limits.per_ip.check(&peer.ip().to_string(), state.clock.now()) {
+        return Ok(too_many_requests(wait));
+    }
     let program = state
         .storage
         .program_by_publishable_key(&key)
