@@ -31,6 +31,7 @@ async fn widget_wasm_is_application_wasm_precompressed_immutable_and_cors_open()
         assert_eq!(headers["content-encoding"], encoding);
         assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
         assert_eq!(headers["access-control-allow-origin"], "*");
+        assert_eq!(headers["timing-allow-origin"], "*");
         let compressed = response.bytes().await.unwrap();
         let raw = std::fs::read(format!("../target/site/widget/{wasm}")).unwrap();
         assert!(compressed.len() < raw.len() / 2, "{encoding}: {} of {} bytes", compressed.len(), raw.len());
