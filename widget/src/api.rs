@@ -1,8 +1,10 @@
 //! Calls to the Tally server's widget API.
 
 use gloo_net::http::{Request, Response};
-use serde::Deserialize;
 use tally_app::api_types::{CustomerSummary, ProgramSummary};
+use wasm_bindgen::JsValue;
+
+use crate::decode;
 
 #[derive(Clone)]
 pub struct Api {
@@ -18,21 +20,11 @@ pub enum Failure {
     Unavailable(String),
 }
 
-#[derive(Clone, Deserialize)]
+/// The coupon a redemption issued.
+#[derive(Clone)]
 pub struct Redeemed {
-    pub coupon: IssuedCoupon,
-}
-
-#[derive(Clone, Deserialize)]
-pub struct IssuedCoupon {
     pub code: String,
     pub expires_at: String,
-}
-
-/// The `detail` of a problem+json answer.
-#[derive(Deserialize)]
-struct Problem {
-    detail: String,
 }
 
 impl Api {
@@ -46,12 +38,12 @@ impl Api {
 
     pub async fn summary(&self) -> Result<ProgramSummary, Failure> {
         let response = Request::get(&self.url("")).send().await.map_err(unavailable)?;
-        parse(response).await
+        parse(response, decode::program_summary).await
     }
 
     pub async fn me(&self, token: &str) -> Result<CustomerSummary, Failure> {
         let request = Request::get(&self.url("/me")).header("Authorization", &format!("Bearer {token}"));
-        parse(request.send().await.map_err(unavailable)?).await
+        parse(request.send().await.map_err(unavailable)?, decode::customer_summary).await
     }
 
     pub async fn redeem(&self, token: &str, reward_id: &str, redemption_id: &str) -> Result<Redeemed, Failure> {
@@ -61,7 +53,8 @@ impl Api {
             .header("Content-Type", "application/json")
             .body(body)
             .map_err(unavailable)?;
-        parse(request.send().await.map_err(unavailable)?).await
+        let (code, expires_at) = parse(request.send().await.map_err(unavailable)?, decode::issued_coupon).await?;
+        Ok(Redeemed { code, expires_at })
     }
 }
 
@@ -70,18 +63,18 @@ fn unavailable(error: gloo_net::Error) -> Failure {
 }
 
 /// JSON through the browser's own parser: smaller than compiling a JSON parser into the widget.
-async fn json<T: for<'de> Deserialize<'de>>(response: Response) -> Result<T, Failure> {
+async fn json(response: Response) -> Result<JsValue, Failure> {
     let text = response.text().await.map_err(unavailable)?;
-    let value = js_sys::JSON::parse(&text).map_err(|_| Failure::Unavailable("the answer is not JSON".into()))?;
-    serde_wasm_bindgen::from_value(value).map_err(|_| Failure::Unavailable("the answer has an unexpected shape".into()))
+    js_sys::JSON::parse(&text).map_err(|_| Failure::Unavailable("the answer is not JSON".into()))
 }
 
-async fn parse<T: for<'de> Deserialize<'de>>(response: Response) -> Result<T, Failure> {
+async fn parse<T>(response: Response, read: impl Fn(&JsValue) -> Option<T>) -> Result<T, Failure> {
     if response.ok() {
-        return json::<T>(response).await;
+        let value = json(response).await?;
+        return read(&value).ok_or_else(|| Failure::Unavailable("the answer has an unexpected shape".into()));
     }
     let status = response.status();
-    let detail = json::<Problem>(response).await.map(|problem| problem.detail).unwrap_or_default();
+    let detail = json(response).await.ok().and_then(|value| decode::problem_detail(&value)).unwrap_or_default();
     if status == 401 {
         Err(Failure::Token(detail))
     } else {

@@ -407,7 +407,7 @@ fn CouponCode(redeemed: Redeemed, locale: Locale) -> impl IntoView {
             let _ = button.focus();
         }
     });
-    let code = redeemed.coupon.code.clone();
+    let code = redeemed.code.clone();
     let copy = move |_| {
         if let Some(window) = web_sys::window() {
             let _ = window.navigator().clipboard().write_text(&code);
@@ -416,9 +416,9 @@ fn CouponCode(redeemed: Redeemed, locale: Locale) -> impl IntoView {
     view! {
         <div class="coupon" role="status">
             <p class="muted">{locale.text(Text::YourCode)}</p>
-            <p class="coupon-code">{redeemed.coupon.code.clone()}</p>
+            <p class="coupon-code">{redeemed.code.clone()}</p>
             <button class="button" node_ref=copy_button on:click=copy>{locale.text(Text::Copy)}</button>
-            <p class="muted">{locale.text(Text::Expires)} " " {locale.date(&redeemed.coupon.expires_at)}</p>
+            <p class="muted">{locale.text(Text::Expires)} " " {locale.date(&redeemed.expires_at)}</p>
         </div>
     }
 }
@@ -426,9 +426,9 @@ fn CouponCode(redeemed: Redeemed, locale: Locale) -> impl IntoView {
 /// `tally:redeemed` on the page's `document`, so the shop can apply the code to the cart.
 fn announce_redeemed(redeemed: &Redeemed, reward_id: &str) {
     let detail = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&detail, &"code".into(), &redeemed.coupon.code.as_str().into());
+    let _ = js_sys::Reflect::set(&detail, &"code".into(), &redeemed.code.as_str().into());
     let _ = js_sys::Reflect::set(&detail, &"rewardId".into(), &reward_id.into());
-    let _ = js_sys::Reflect::set(&detail, &"expiresAt".into(), &redeemed.coupon.expires_at.as_str().into());
+    let _ = js_sys::Reflect::set(&detail, &"expiresAt".into(), &redeemed.expires_at.as_str().into());
     let init = web_sys::CustomEventInit::new();
     init.set_detail(&JsValue::from(detail));
     init.set_bubbles(true);
