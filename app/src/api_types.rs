@@ -112,3 +112,25 @@ pub struct ProgramListItem {
     pub currency: String,
     pub publishable_key: String,
 }
+
+/// One line of a shopper's points history: `GET /widget/v1/programs/{key}/me/history`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// `earn`, `redeem`, `adjust`, `reverse`, `expire` or `void`.
+    pub kind: String,
+    pub points: i64,
+    /// `purchase`, `review`, ..., `reward`, `admin`, `expiry`.
+    pub source: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Not yet available.
+    pub pending: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// Pass as `cursor` for the next, older page; absent on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<u64>,
+}

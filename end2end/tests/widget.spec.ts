@@ -163,3 +163,20 @@ test("on a narrow screen the open panel fills the screen", async ({ page }) => {
   const box = await inWidget(page, ".panel").boundingBox();
   expect(box).toEqual({ x: 0, y: 0, width: 375, height: 740 });
 });
+
+test("the shopper sees their usable coupons and pages through their points history", async ({ page }) => {
+  await page.goto(`${storefrontUrl}/`);
+  await inWidget(page, ".launcher").click();
+  const reward = inWidget(page, ".reward").filter({ hasText: "Free shipping" });
+  await reward.getByRole("button", { name: "Redeem" }).click();
+  await reward.getByRole("button", { name: "Confirm" }).click();
+  const code = await inWidget(page, ".coupon .coupon-code").innerText();
+  await expect(inWidget(page, ".coupons")).toContainText(code);
+
+  await inWidget(page, ".panel").getByRole("button", { name: "Points history" }).click();
+  const history = inWidget(page, ".history .row");
+  await expect(history.first()).toContainText("Reward");
+  await expect(history.first()).toContainText("-300");
+  await expect(history.last()).toContainText("Shop");
+  await expect(history.last()).toContainText("+1,200");
+});

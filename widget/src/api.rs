@@ -1,7 +1,7 @@
 //! Calls to the Tally server's widget API.
 
 use gloo_net::http::{Request, Response};
-use tally_app::api_types::{CustomerSummary, ProgramSummary};
+use tally_app::api_types::{CustomerSummary, HistoryPage, ProgramSummary};
 use wasm_bindgen::JsValue;
 
 use crate::decode;
@@ -44,6 +44,16 @@ impl Api {
     pub async fn me(&self, token: &str) -> Result<CustomerSummary, Failure> {
         let request = Request::get(&self.url("/me")).header("Authorization", &format!("Bearer {token}"));
         parse(request.send().await.map_err(unavailable)?, decode::customer_summary).await
+    }
+
+    /// A page of the shopper's history, newest first; `cursor` from the previous page.
+    pub async fn history(&self, token: &str, cursor: Option<u64>) -> Result<HistoryPage, Failure> {
+        let path = match cursor {
+            Some(cursor) => format!("/me/history?cursor={cursor}"),
+            None => "/me/history".to_owned(),
+        };
+        let request = Request::get(&self.url(&path)).header("Authorization", &format!("Bearer {token}"));
+        parse(request.send().await.map_err(unavailable)?, decode::history_page).await
     }
 
     pub async fn redeem(&self, token: &str, reward_id: &str, redemption_id: &str) -> Result<Redeemed, Failure> {

@@ -5,7 +5,8 @@
 
 use js_sys::{Array, Reflect};
 use tally_app::api_types::{
-    CouponSummary, CustomerSummary, ProgramSummary, RewardSummary, TierSummary, VariablePoints, WayToEarn,
+    CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, RewardSummary, TierSummary,
+    VariablePoints, WayToEarn,
 };
 use wasm_bindgen::JsValue;
 
@@ -113,6 +114,21 @@ fn coupon(value: &JsValue) -> Option<CouponSummary> {
         status: text(value, "status")?,
         expires_at: text(value, "expires_at")?,
         usable: boolean(value, "usable")?,
+    })
+}
+
+pub fn history_page(value: &JsValue) -> Option<HistoryPage> {
+    Some(HistoryPage {
+        entries: list(value, "entries", |entry| {
+            Some(HistoryEntry {
+                kind: text(entry, "kind")?,
+                points: number(entry, "points")?,
+                source: text(entry, "source")?,
+                created_at: text(entry, "created_at")?,
+                pending: boolean(entry, "pending")?,
+            })
+        })?,
+        next_cursor: number(value, "next_cursor").and_then(|cursor| u64::try_from(cursor).ok()),
     })
 }
 

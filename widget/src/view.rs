@@ -1,7 +1,7 @@
 use std::cell::RefCell;
 
 use leptos::{ev::KeyboardEvent, html, prelude::*};
-use tally_app::api_types::{CustomerSummary, ProgramSummary, RewardSummary};
+use tally_app::api_types::{CouponSummary, CustomerSummary, HistoryEntry, ProgramSummary, RewardSummary};
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use web_sys::{HtmlElement, ShadowRoot};
 
@@ -320,7 +320,82 @@ fn Member(
                 <RewardRow reward available locale points_name=points_name.clone() api=api.clone() controls state issued/>
             }).collect_view()}
         </ul>
+        <MyCoupons coupons=me.coupons.clone() locale/>
+        <History api locale controls/>
         <WaysToEarn program locale/>
+    }
+}
+
+/// Coupons the shopper can still use, with their expiry.
+#[component]
+fn MyCoupons(coupons: Vec<CouponSummary>, locale: Locale) -> impl IntoView {
+    let usable: Vec<CouponSummary> = coupons.into_iter().filter(|coupon| coupon.usable).collect();
+    (!usable.is_empty()).then(|| {
+        view! {
+            <h3 class="section">{locale.text(Text::MyCoupons)}</h3>
+            <ul class="list coupons">
+                {usable.into_iter().map(|coupon| view! {
+                    <li class="row">
+                        <span class="code">{coupon.code}</span>
+                        <span class="muted">{locale.text(Text::Expires)} " " {locale.date(&coupon.expires_at)}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        }
+    })
+}
+
+/// The shopper's points history, loaded on demand, page by page.
+#[component]
+fn History(api: Api, locale: Locale, controls: Controls) -> impl IntoView {
+    let entries = RwSignal::new(Vec::<HistoryEntry>::new());
+    let next = RwSignal::new(None::<u64>);
+    let opened = RwSignal::new(false);
+    let load_page = move |cursor: Option<u64>| {
+        let api = api.clone();
+        let Some(token) = controls.token.get_untracked() else { return };
+        leptos::task::spawn_local(async move {
+            match api.history(&token, cursor).await {
+                Ok(page) => {
+                    entries.update(|entries| entries.extend(page.entries));
+                    next.set(page.next_cursor);
+                    opened.set(true);
+                }
+                Err(Failure::Token(detail) | Failure::Unavailable(detail)) => {
+                    web_sys::console::warn_1(&format!("[tally] could not load the history: {detail}").into());
+                }
+            }
+        });
+    };
+    let first_page = load_page.clone();
+    view! {
+        <h3 class="section">{locale.text(Text::History)}</h3>
+        <Show
+            when=move || opened.get()
+            fallback=move || {
+                let first_page = first_page.clone();
+                view! { <button class="button secondary" on:click=move |_| first_page(None)>{locale.text(Text::History)}</button> }
+            }
+        >
+            <ul class="list history">
+                {move || entries.get().into_iter().map(|entry| {
+                    let sign = if entry.points > 0 { "+" } else { "" };
+                    view! {
+                        <li class="row" class:pending=entry.pending>
+                            <span>{locale.action(&entry.source)} <span class="muted">" · " {locale.date(&entry.created_at)}</span></span>
+                            <span class="points">{sign} {locale.number(entry.points)}</span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            {
+                let load_page = load_page.clone();
+                move || next.get().map(|cursor| {
+                    let load_page = load_page.clone();
+                    view! { <button class="button secondary" on:click=move |_| load_page(Some(cursor))>{locale.text(Text::ShowMore)}</button> }
+                })
+            }
+        </Show>
     }
 }
 

@@ -13,9 +13,10 @@ use axum::{
     routing::{get, post},
     Extension, Json, Router,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tally_app::api_types::{
-    CouponSummary, CustomerSummary, ProgramSummary, RewardSummary, TierSummary, VariablePoints, WayToEarn,
+    CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, RewardSummary, TierSummary,
+    VariablePoints, WayToEarn,
 };
 
 use super::{
@@ -30,7 +31,6 @@ use super::{
 };
 use crate::{
     customer_token::{self, CustomerClaims},
-    ledger::{EntryKind, Timestamp},
     programs::Program,
     rewards::{CouponStatus, RewardKind},
     tiers::Tier,
@@ -201,23 +201,6 @@ struct HistoryQuery {
     cursor: Option<u64>,
 }
 
-/// One line of the shopper's points history.
-#[derive(Serialize)]
-struct HistoryEntry {
-    kind: EntryKind,
-    points: i64,
-    source: String,
-    created_at: Timestamp,
-    pending: bool,
-}
-
-#[derive(Serialize)]
-struct HistoryPage {
-    entries: Vec<HistoryEntry>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_cursor: Option<u64>,
-}
-
 async fn history(
     State(state): State<AppState>,
     Extension(program): Extension<Program>,
@@ -230,10 +213,10 @@ async fn history(
     let entries = entries
         .into_iter()
         .map(|entry| HistoryEntry {
-            kind: entry.kind,
+            kind: entry.kind.as_str().to_owned(),
             points: entry.points,
             source: entry.source,
-            created_at: entry.created_at,
+            created_at: entry.created_at.to_string(),
             pending: entry.available_at > now,
         })
         .collect();

@@ -43,6 +43,20 @@ pub enum EntryKind {
     Void,
 }
 
+impl EntryKind {
+    /// The name used in storage and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Earn => "earn",
+            Self::Redeem => "redeem",
+            Self::Adjust => "adjust",
+            Self::Reverse => "reverse",
+            Self::Expire => "expire",
+            Self::Void => "void",
+        }
+    }
+}
+
 /// How a customer's lots expire.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]

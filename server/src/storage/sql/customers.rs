@@ -98,8 +98,8 @@ pub(super) fn qualifying_sql(basis: TierBasis) -> &'static str {
 }
 
 /// The stored name of an entry kind (`earn`, `redeem`, ...).
-pub(super) fn kind_to_db(kind: EntryKind) -> String {
-    serde_json::to_value(kind).ok().and_then(|value| value.as_str().map(str::to_owned)).expect("kinds are strings")
+pub(super) fn kind_to_db(kind: EntryKind) -> &'static str {
+    kind.as_str()
 }
 
 #[async_trait]
