@@ -146,10 +146,7 @@ impl Program {
         points_name: &str,
         allowed_origins: Vec<String>,
     ) -> Result<(Self, ApiKeyRecord, String), ProgramError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(ProgramError::Name);
-        }
+        let name = valid_name(name)?;
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(ProgramError::Currency);
         }
@@ -179,10 +176,7 @@ impl Program {
         allowed_origins: Vec<String>,
         settings: ProgramSettings,
     ) -> Result<(), (String, String)> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(("name".into(), ProgramError::Name.to_string()));
-        }
+        let name = valid_name(name).map_err(|error| ("name".to_owned(), error.to_string()))?;
         let points_name = points_name.trim();
         if points_name.is_empty() || points_name.chars().count() > 40 {
             return Err(("points_name".into(), "1 to 40 characters".into()));
@@ -203,6 +197,15 @@ impl Program {
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.allowed_origins.iter().any(|allowed| allowed == origin)
     }
+}
+
+/// A program name, trimmed: 1 to 200 characters.
+fn valid_name(name: &str) -> Result<&str, ProgramError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ProgramError::Name);
+    }
+    Ok(name)
 }
 
 /// `scheme://host[:port]` with nothing after it: the form of the `Origin` header.

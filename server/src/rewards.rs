@@ -225,6 +225,22 @@ pub enum CouponStatus {
     Cancelled,
 }
 
+impl CouponStatus {
+    /// The name used in storage and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::Consumed => "consumed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status named by [`Self::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Issued, Self::Consumed, Self::Cancelled].into_iter().find(|status| status.as_str() == name)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Coupon {
     pub code: String,

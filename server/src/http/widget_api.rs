@@ -184,12 +184,7 @@ async fn me(
             code: coupon.code,
             reward_id: coupon.reward_id,
             points: coupon.points,
-            status: match coupon.status {
-                CouponStatus::Issued => "issued",
-                CouponStatus::Consumed => "consumed",
-                CouponStatus::Cancelled => "cancelled",
-            }
-            .to_owned(),
+            status: coupon.status.as_str().to_owned(),
             expires_at: coupon.expires_at.to_string(),
         })
         .collect();

@@ -55,6 +55,13 @@ impl EntryKind {
             Self::Void => "void",
         }
     }
+
+    /// The kind named by [`Self::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Earn, Self::Redeem, Self::Adjust, Self::Reverse, Self::Expire, Self::Void]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
 }
 
 /// How a customer's lots expire.

@@ -67,7 +67,8 @@ impl EntryRow {
     fn into_record(self) -> Result<EntryRecord, StorageError> {
         Ok(EntryRecord {
             seq: seq_from_db(self.seq)?,
-            kind: json_from_db("entry kind", &format!("\"{}\"", self.kind))?,
+            kind: EntryKind::parse(&self.kind)
+                .ok_or_else(|| StorageError::Corrupt(format!("entry kind {:?}", self.kind)))?,
             points: self.points,
             source: self.source,
             reference: self.reference,
@@ -95,11 +96,6 @@ pub(super) fn qualifying_sql(basis: TierBasis) -> &'static str {
              WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3"
         }
     }
-}
-
-/// The stored name of an entry kind (`earn`, `redeem`, ...).
-pub(super) fn kind_to_db(kind: EntryKind) -> &'static str {
-    kind.as_str()
 }
 
 #[async_trait]

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use std::collections::HashMap;
 
-use super::customers::{kind_to_db, qualifying_sql, LotRow, OPEN_LOTS};
-use super::rewards::{status_to_db, CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_USED_COUPON, TAKE_STOCK};
+use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
+use super::rewards::{CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_USED_COUPON, TAKE_STOCK};
 use super::{json_from_db, Dialect, Pool, SqlStorage};
 use super::{on_pool, seq_from_db, seq_to_db};
 use crate::{
@@ -79,11 +79,10 @@ impl LedgerStore for SqlStorage {
             // Another customer's write committed the same client id first (PostgreSQL only:
             // SQLite runs writes one at a time): answer as a replay or a conflict.
             Err(StorageError::Query(sqlx::Error::Database(error))) if error.is_unique_violation() => {
-                const SQL: &str = FIND_CLIENT_ID;
                 let Some(client) = &write.client_id else {
                     return Err(StorageError::Query(sqlx::Error::Database(error)));
                 };
-                let stored: Option<(String, String)> = on_pool!(self, |pool| sqlx::query_as(SQL)
+                let stored: Option<(String, String)> = on_pool!(self, |pool| sqlx::query_as(FIND_CLIENT_ID)
                     .bind(&write.program_id)
                     .bind(client.kind)
                     .bind(&client.id)
@@ -240,7 +239,7 @@ impl SqlStorage {
                     .bind(program)
                     .bind(customer)
                     .bind(seq_to_db(record.seq))
-                    .bind(kind_to_db(record.kind))
+                    .bind(record.kind.as_str())
                     .bind(record.points)
                     .bind(&record.source)
                     .bind(&record.reference)
@@ -335,7 +334,7 @@ impl SqlStorage {
                         .bind(&coupon.reward_id)
                         .bind(coupon.points)
                         .bind(serde_json::to_string(&coupon.value).expect("coupon values serialise"))
-                        .bind(status_to_db(coupon.status))
+                        .bind(coupon.status.as_str())
                         .bind(coupon.expires_at.0)
                         .bind(coupon.created_at.0)
                         .bind(&coupon.order_id)

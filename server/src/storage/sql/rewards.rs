@@ -48,20 +48,12 @@ impl CouponRow {
             reward_id: self.reward_id,
             points: self.points,
             value: json_from_db("coupon value", &self.value)?,
-            status: json_from_db("coupon status", &format!("\"{}\"", self.status))?,
+            status: CouponStatus::parse(&self.status)
+                .ok_or_else(|| StorageError::Corrupt(format!("coupon status {:?}", self.status)))?,
             expires_at: Timestamp(self.expires_at_ms),
             created_at: Timestamp(self.created_at_ms),
             order_id: self.order_id,
         })
-    }
-}
-
-/// The stored name of a coupon status.
-pub(super) fn status_to_db(status: CouponStatus) -> &'static str {
-    match status {
-        CouponStatus::Issued => "issued",
-        CouponStatus::Consumed => "consumed",
-        CouponStatus::Cancelled => "cancelled",
     }
 }
 
