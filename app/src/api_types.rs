@@ -19,6 +19,27 @@ pub struct ProgramSummary {
     /// Lowest first.
     #[serde(default)]
     pub tiers: Vec<TierSummary>,
+    #[serde(default)]
+    pub branding: Branding,
+}
+
+/// The program's look and its links for visitors; every field may be absent (widget defaults).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branding {
+    /// `#rrggbb`.
+    #[serde(default)]
+    pub primary_color: Option<String>,
+    /// Text colour on the primary colour.
+    #[serde(default)]
+    pub on_primary_color: Option<String>,
+    /// `bottom-right` or `bottom-left`.
+    pub launcher_position: String,
+    #[serde(default)]
+    pub launcher_label: Option<String>,
+    #[serde(default)]
+    pub join_url: Option<String>,
+    #[serde(default)]
+    pub sign_in_url: Option<String>,
 }
 
 /// One way to earn: `purchase` (points per `per_amount` minor units) or an action.

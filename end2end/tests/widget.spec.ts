@@ -23,9 +23,54 @@ test("a visitor who is not signed in sees how to join, ways to earn and rewards"
   await inWidget(page, ".launcher").click();
   await expect(inWidget(page, ".title")).toHaveText("Demo Store");
   await expect(inWidget(page, ".lead")).toContainText("Join to earn");
+  // The join and sign-in links come from the program's settings (the demo points at its storefront).
+  const join = inWidget(page, ".join a.button");
+  await expect(join).toHaveText("Join now");
+  await expect(join).toHaveAttribute("href", `${storefrontUrl}/join`);
+  await expect(inWidget(page, ".join a.link")).toHaveText("Already a member? Sign in");
+  await expect(inWidget(page, ".join a.link")).toHaveAttribute("href", `${storefrontUrl}/`);
   await expect(inWidget(page, ".list").first()).toContainText("Write a review");
   await expect(inWidget(page, ".balance")).toHaveCount(0);
+  await join.click();
+  await expect(page).toHaveURL(`${storefrontUrl}/join`);
   expect(errors).toEqual([]);
+});
+
+test("colour, launcher corner and label follow the program settings; merchant CSS wins", async ({ page, request }) => {
+  const headers = { Authorization: `Bearer ${DEMO_SECRET_KEY}` };
+  const original = await (await request.get(`${consoleUrl}/api/v1/settings`, { headers })).json();
+  const put = (settings: unknown) =>
+    request.put(`${consoleUrl}/api/v1/settings`, {
+      headers,
+      data: { name: original.name, points_name: original.points_name, allowed_origins: original.allowed_origins, settings },
+    });
+  const widget = { ...original.settings.widget, primary_color: "#b91c1c", launcher_position: "bottom_left", launcher_label: "Club points" };
+  expect((await put({ ...original.settings, widget })).status()).toBe(200);
+  try {
+    await page.goto(`${storefrontUrl}/guest`);
+    const launcher = inWidget(page, ".launcher");
+    await expect(launcher).toHaveText("Club points");
+    await expect(launcher).toHaveCSS("background-color", "rgb(185, 28, 28)");
+    const box = await launcher.boundingBox();
+    expect(box!.x).toBeLessThan(100); // bottom left, not right
+    await page.addStyleTag({ content: "#tally-widget { --tally-primary: rgb(0, 128, 0); }" });
+    await expect(launcher).toHaveCSS("background-color", "rgb(0, 128, 0)");
+  } finally {
+    expect((await put(original.settings)).status()).toBe(200);
+  }
+});
+
+test("when Tally is unreachable the panel says so and retry recovers", async ({ page }) => {
+  const pageErrors: string[] = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  await page.route("**/widget/v1/**", (route) => route.abort("connectionrefused"));
+  await page.goto(`${storefrontUrl}/guest`);
+  await inWidget(page, ".launcher").click();
+  await expect(inWidget(page, ".error")).toHaveText("Rewards are unavailable right now.");
+  await page.unroute("**/widget/v1/**");
+  await inWidget(page, ".panel").getByRole("button", { name: "Try again" }).click();
+  await expect(inWidget(page, ".title")).toHaveText("Demo Store");
+  expect(pageErrors).toEqual([]);
 });
 
 test("a signed-in shopper sees exactly the balance and tier the REST API reports", async ({ page, request }) => {
@@ -115,7 +160,7 @@ test("styles are isolated both ways, even against hostile global CSS", async ({ 
     };
   });
   expect(styles.decoyFontSize).toBe("64px");
-  expect(styles.widgetColor).toBe("rgb(79, 70, 229)");
+  expect(styles.widgetColor).toBe("rgb(15, 118, 110)"); // the demo program's colour
   expect(styles.widgetFontSize).toBe("18px");
   expect(styles.widgetFont).not.toContain("Georgia");
   expect(styles.hostPosition).toBe("fixed");

@@ -44,7 +44,8 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     let signed_in = page.clone();
     let storefront = Router::new()
         .route("/", get(move |query| storefront_page(signed_in.clone(), query, true)))
-        .route("/guest", get(move |query| storefront_page(page.clone(), query, false)));
+        .route("/guest", get(move |query| storefront_page(page.clone(), query, false)))
+        .route("/join", get(|| async { Html(include_str!("demo_join.html")) }));
 
     println!("Tally demo is running (Ctrl-C to stop)");
     println!("  Admin console:    {tally_url}/admin");
@@ -139,7 +140,7 @@ pub fn demo_program(storefront: SocketAddr) -> Program {
         allowed_origins,
         // Known on purpose, so the demo storefront can sign customer tokens: demo data only.
         widget_secret: DEMO_WIDGET_SECRET.to_owned(),
-        settings: demo_settings(),
+        settings: demo_settings(&format!("http://{}", browsable(storefront))),
     }
 }
 
@@ -152,8 +153,14 @@ fn browsable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn demo_settings() -> ProgramSettings {
+fn demo_settings(storefront_url: &str) -> ProgramSettings {
     serde_json::from_value(json!({
+        "widget": {
+            "primary_color": "#0f766e",
+            "launcher_label": "Demo Rewards",
+            "join_url": format!("{storefront_url}/join"),
+            "sign_in_url": format!("{storefront_url}/")
+        },
         "actions": [
             {"action": "signup", "points": 100},
             {"action": "review", "points": 50, "cap": {"count": 3, "per": "month"}},

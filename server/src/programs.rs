@@ -38,6 +38,93 @@ pub struct ProgramSettings {
     pub actions: Vec<ActionRule>,
     pub tiers: TierLadder,
     pub campaigns: Vec<Campaign>,
+    /// How the storefront widget looks and where its guest links go.
+    pub widget: WidgetSettings,
+}
+
+/// The widget's branding and the storefront's join and sign-in pages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct WidgetSettings {
+    /// `#rrggbb`; the widget's default indigo when absent.
+    pub primary_color: Option<String>,
+    pub launcher_position: LauncherPosition,
+    /// The launcher's text; the localized "Rewards" when absent.
+    pub launcher_label: Option<String>,
+    /// Where a visitor creates an account (shown in the guest view).
+    pub join_url: Option<String>,
+    pub sign_in_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LauncherPosition {
+    #[default]
+    BottomRight,
+    BottomLeft,
+}
+
+impl LauncherPosition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BottomRight => "bottom-right",
+            Self::BottomLeft => "bottom-left",
+        }
+    }
+}
+
+impl WidgetSettings {
+    fn validate(&self) -> Result<(), (String, String)> {
+        if let Some(color) = &self.primary_color {
+            if parse_hex_color(color).is_none() {
+                return Err(("primary_color".into(), "a colour like #4f46e5".into()));
+            }
+        }
+        if let Some(label) = &self.launcher_label {
+            if label.trim().is_empty() || label.chars().count() > 40 {
+                return Err(("launcher_label".into(), "1 to 40 characters".into()));
+            }
+        }
+        for (field, url) in [("join_url", &self.join_url), ("sign_in_url", &self.sign_in_url)] {
+            if url.as_deref().is_some_and(|url| !is_page_url(url)) {
+                return Err((field.into(), "an http(s) address like https://shop.example/account".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Black or white, whichever reads better on the primary colour (WCAG relative luminance).
+    pub fn on_primary_color(&self) -> Option<&'static str> {
+        let [red, green, blue] = parse_hex_color(self.primary_color.as_deref()?)?;
+        let linear = |channel: u8| {
+            let value = f64::from(channel) / 255.0;
+            if value <= 0.03928 {
+                value / 12.92
+            } else {
+                ((value + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue);
+        // Contrast with white is (1.05)/(L+0.05), with black (L+0.05)/0.05: equal at L ≈ 0.179.
+        Some(if luminance > 0.179 { "#111827" } else { "#ffffff" })
+    }
+}
+
+/// `#rrggbb` as its three channels.
+fn parse_hex_color(color: &str) -> Option<[u8; 3]> {
+    let hex = color.strip_prefix('#').filter(|hex| hex.len() == 6 && hex.is_ascii())?;
+    let channel = |at: usize| u8::from_str_radix(&hex[at..at + 2], 16).ok();
+    Some([channel(0)?, channel(2)?, channel(4)?])
+}
+
+/// An absolute http(s) address without spaces or quotes (it ends up in an `href`).
+fn is_page_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else { return false };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && !rest.starts_with('/')
+        && url.len() <= 2000
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | '\\'))
 }
 
 impl ProgramSettings {
@@ -74,6 +161,7 @@ impl ProgramSettings {
         for (index, campaign) in self.campaigns.iter().enumerate() {
             campaign.validate().map_err(|(field, message)| (format!("campaigns[{index}].{field}"), message))?;
         }
+        self.widget.validate().map_err(|(field, message)| (format!("widget.{field}"), message))?;
         for (index, rule) in self.actions.iter().enumerate() {
             rule.validate().map_err(|message| (format!("actions[{index}]"), message))?;
             if self.actions[..index].iter().any(|earlier| earlier.action == rule.action) {
@@ -244,5 +332,41 @@ mod tests {
         assert!(!is_origin("shop.example"));
         assert!(!is_origin("https://shop.example/"));
         assert!(!is_origin("https://shop.example:99999"));
+    }
+
+    #[test]
+    fn widget_settings_are_checked_field_by_field() {
+        let valid = WidgetSettings {
+            primary_color: Some("#0f766e".into()),
+            launcher_position: LauncherPosition::BottomLeft,
+            launcher_label: Some("Club".into()),
+            join_url: Some("https://shop.example/join".into()),
+            sign_in_url: Some("http://localhost:3100/login?next=%2F".into()),
+        };
+        assert_eq!(valid.validate(), Ok(()));
+        let field_of = |change: fn(&mut WidgetSettings)| {
+            let mut settings = valid.clone();
+            change(&mut settings);
+            settings.validate().unwrap_err().0
+        };
+        assert_eq!(field_of(|s| s.primary_color = Some("red".into())), "primary_color");
+        assert_eq!(field_of(|s| s.primary_color = Some("#12345g".into())), "primary_color");
+        assert_eq!(field_of(|s| s.launcher_label = Some("  ".into())), "launcher_label");
+        assert_eq!(field_of(|s| s.join_url = Some("javascript:alert(1)".into())), "join_url");
+        assert_eq!(field_of(|s| s.sign_in_url = Some("https://shop.example/\"x".into())), "sign_in_url");
+        let mut settings = ProgramSettings { widget: valid, ..ProgramSettings::default() };
+        settings.widget.join_url = Some("/join".into());
+        assert_eq!(settings.validate().unwrap_err().0, "widget.join_url");
+    }
+
+    #[test]
+    fn text_on_the_primary_colour_is_the_more_readable_of_black_and_white() {
+        let on =
+            |color: &str| WidgetSettings { primary_color: Some(color.into()), ..Default::default() }.on_primary_color();
+        assert_eq!(on("#4f46e5"), Some("#ffffff"));
+        assert_eq!(on("#000000"), Some("#ffffff"));
+        assert_eq!(on("#facc15"), Some("#111827"));
+        assert_eq!(on("#ffffff"), Some("#111827"));
+        assert_eq!(WidgetSettings::default().on_primary_color(), None);
     }
 }

@@ -74,6 +74,50 @@ async fn settings_are_read_replaced_and_validated() {
 }
 
 #[tokio::test]
+async fn widget_branding_and_guest_links_reach_the_widget_on_both_databases() {
+    for db in ALL_DBS {
+        let (app, _) = spawn_app_at(db).await;
+        let (program, secret) = app.create_program("Shop").await;
+        let summary_path = format!("/widget/v1/programs/{}", program.publishable_key);
+        let (_, summary) = common::into_parts(app.get(&summary_path).await).await;
+        assert_eq!(summary["branding"]["launcher_position"], "bottom-right", "{db:?}: defaults");
+        assert!(summary["branding"]["primary_color"].is_null() && summary["branding"]["join_url"].is_null());
+
+        let widget = json!({
+            "primary_color": "#facc15", "launcher_position": "bottom_left", "launcher_label": "Club",
+            "join_url": "https://shop.example/join", "sign_in_url": "https://shop.example/login"
+        });
+        let body = json!({"name": "Shop", "points_name": "points", "settings": {"widget": widget}});
+        let (status, view) = configure(&app, &secret, &body).await;
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(view["settings"]["widget"], widget, "{db:?}: stored as sent");
+        let (_, summary) = common::into_parts(app.get(&summary_path).await).await;
+        assert_eq!(
+            summary["branding"],
+            json!({
+                "primary_color": "#facc15", "on_primary_color": "#111827", "launcher_position": "bottom-left",
+                "launcher_label": "Club", "join_url": "https://shop.example/join",
+                "sign_in_url": "https://shop.example/login"
+            }),
+            "{db:?}: dark text on a light colour"
+        );
+
+        for (widget, field) in [
+            (json!({"primary_color": "teal"}), "settings.widget.primary_color"),
+            (json!({"join_url": "javascript:alert(1)"}), "settings.widget.join_url"),
+            (json!({"launcher_position": "top_left"}), "settings.widget.launcher_position"),
+        ] {
+            let body = json!({"name": "Shop", "points_name": "points", "settings": {"widget": widget}});
+            let (status, problem) = configure(&app, &secret, &body).await;
+            assert_eq!((status, problem["field"].as_str()), (422, Some(field)), "{db:?}: {widget} -> {problem}");
+        }
+        let (_, view) = app.api_get("/api/v1/settings", &secret).await;
+        assert_eq!(view["settings"]["widget"]["primary_color"], "#facc15", "{db:?}: rejected writes change nothing");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn actions_earn_their_points_within_their_caps() {
     for db in ALL_DBS {
         let (app, clock) = spawn_app_at(db).await;

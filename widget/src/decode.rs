@@ -5,7 +5,7 @@
 
 use js_sys::{Array, Reflect};
 use tally_app::api_types::{
-    CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, RewardSummary, TierSummary,
+    Branding, CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, RewardSummary, TierSummary,
     VariablePoints, WayToEarn,
 };
 use wasm_bindgen::JsValue;
@@ -50,6 +50,18 @@ pub fn program_summary(value: &JsValue) -> Option<ProgramSummary> {
         ways_to_earn: list(value, "ways_to_earn", way_to_earn)?,
         rewards: list(value, "rewards", reward)?,
         tiers: list(value, "tiers", tier)?,
+        branding: optional(value, "branding", branding)?.unwrap_or_default(),
+    })
+}
+
+fn branding(value: &JsValue) -> Option<Branding> {
+    Some(Branding {
+        primary_color: text(value, "primary_color"),
+        on_primary_color: text(value, "on_primary_color"),
+        launcher_position: text(value, "launcher_position").unwrap_or_default(),
+        launcher_label: text(value, "launcher_label"),
+        join_url: text(value, "join_url"),
+        sign_in_url: text(value, "sign_in_url"),
     })
 }
 

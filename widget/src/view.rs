@@ -1,7 +1,7 @@
 use std::cell::RefCell;
 
 use leptos::{ev::KeyboardEvent, html, prelude::*};
-use tally_app::api_types::{CouponSummary, CustomerSummary, HistoryEntry, ProgramSummary, RewardSummary};
+use tally_app::api_types::{Branding, CouponSummary, CustomerSummary, HistoryEntry, ProgramSummary, RewardSummary};
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use web_sys::{HtmlElement, ShadowRoot};
 
@@ -41,13 +41,33 @@ pub fn mount(root: ShadowRoot, program: String, api_base: String, token: Option<
     let locale = Locale::pick(locale.as_deref());
     let api = Api::new(api_base, program);
     let token = token.filter(|token| !token.is_empty());
+    let host = root.host();
+    let frame = container.clone();
     // The widget lives as long as the page: keep it mounted.
     leptos::mount::mount_to(container, move || {
         let controls = Controls { open: RwSignal::new(false), token: RwSignal::new(token) };
         CONTROLS.with(|slot| *slot.borrow_mut() = Some(controls));
-        view! { <Widget api locale controls/> }
+        let branding = RwSignal::new(None::<Branding>);
+        Effect::new(move |_| {
+            if let Some(branding) = branding.get() {
+                apply_branding(&branding, &host, &frame);
+            }
+        });
+        view! { <Widget api locale controls branding/> }
     })
     .forget();
+}
+
+/// The program's colour and launcher corner. The colour goes in `--tally-brand`, below the
+/// merchant's own `--tally-primary` (see widget.css); the corner is an attribute of the host
+/// element that `:host([data-position])` rules read.
+fn apply_branding(branding: &Branding, host: &web_sys::Element, frame: &HtmlElement) {
+    let style = frame.style();
+    if let (Some(color), Some(on_color)) = (&branding.primary_color, &branding.on_primary_color) {
+        let _ = style.set_property("--tally-brand", color);
+        let _ = style.set_property("--tally-on-brand", on_color);
+    }
+    let _ = host.set_attribute("data-position", &branding.launcher_position);
 }
 
 fn with_controls(action: impl FnOnce(Controls)) {
@@ -115,7 +135,7 @@ async fn load(api: &Api, token: Option<String>) -> Load<Loaded> {
 }
 
 #[component]
-fn Widget(api: Api, locale: Locale, controls: Controls) -> impl IntoView {
+fn Widget(api: Api, locale: Locale, controls: Controls, branding: RwSignal<Option<Branding>>) -> impl IntoView {
     let state = RwSignal::new(Load::Loading);
     // The last coupon issued: kept here so that it stays on screen when the balances reload.
     let issued = RwSignal::new(None::<Redeemed>);
@@ -124,7 +144,15 @@ fn Widget(api: Api, locale: Locale, controls: Controls) -> impl IntoView {
         move || {
             let api = api.clone();
             let token = controls.token.get_untracked();
-            leptos::task::spawn_local(async move { state.set(load(&api, token).await) });
+            leptos::task::spawn_local(async move {
+                let loaded = load(&api, token).await;
+                match &loaded {
+                    Load::Ready(loaded) => branding.set(Some(loaded.program.branding.clone())),
+                    _ if branding.get_untracked().is_none() => branding.set(Some(Branding::default())),
+                    _ => {}
+                }
+                state.set(loaded);
+            });
         }
     };
     // Loads at start and whenever the page sets another customer token.
@@ -160,15 +188,19 @@ fn Widget(api: Api, locale: Locale, controls: Controls) -> impl IntoView {
     };
 
     view! {
+        // Hidden until the program's branding is known, so that it never jumps corners or labels.
         <button
             class="launcher"
             node_ref=launcher
+            hidden=move || branding.with(Option::is_none)
             aria-haspopup="dialog"
             aria-expanded=move || controls.open.get().to_string()
             aria-controls="tally-panel"
             on:click=move |_| controls.open.update(|open| *open = !*open)
         >
-            {locale.text(Text::Launcher)}
+            {move || branding.with(|branding| {
+                branding.as_ref().and_then(|branding| branding.launcher_label.clone())
+            }).unwrap_or_else(|| locale.text(Text::Launcher).to_owned())}
         </button>
         <section
             id="tally-panel"
@@ -238,8 +270,15 @@ fn keep_focus_inside(event: &KeyboardEvent) {
 #[component]
 fn Guest(program: ProgramSummary, locale: Locale) -> impl IntoView {
     let points_name = program.points_name.clone();
+    let Branding { join_url, sign_in_url, .. } = program.branding.clone();
     view! {
         <p class="lead">{locale.text(Text::GuestLead)}</p>
+        {(join_url.is_some() || sign_in_url.is_some()).then(|| view! {
+            <p class="join">
+                {join_url.map(|href| view! { <a class="button" href=href>{locale.text(Text::Join)}</a> })}
+                {sign_in_url.map(|href| view! { <a class="link" href=href>{locale.text(Text::SignIn)}</a> })}
+            </p>
+        })}
         <WaysToEarn program=program.clone() locale/>
         <h3 class="section">{locale.text(Text::RewardsTitle)}</h3>
         <ul class="list">
@@ -295,6 +334,8 @@ fn Member(
             if next.threshold > 0 { (100 * (next.threshold - missing) / next.threshold).clamp(0, 100) } else { 100 };
         (next.name.clone(), missing, percent)
     });
+    // What the next tier gives (or, at the top, what this one gives).
+    let perks = me.next_tier.as_ref().or(me.tier.as_ref()).map(|tier| tier.benefits.clone()).filter(|b| !b.is_empty());
     view! {
         <div class="balance">
             <span class="balance-points">{locale.number(available)}</span>
@@ -313,6 +354,7 @@ fn Member(
             </div>
             <p class="muted">{locale.number(missing)} " " {locale.text(Text::ToNextTier)} " " {name}</p>
         })}
+        {perks.map(|perks| view! { <p class="perks">{perks}</p> })}
         {move || issued.get().map(|redeemed| view! { <CouponCode redeemed locale/> })}
         <h3 class="section">{locale.text(Text::RewardsTitle)}</h3>
         <ul class="list">

@@ -15,7 +15,7 @@ use axum::{
 };
 use serde::Deserialize;
 use tally_app::api_types::{
-    CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, RewardSummary, TierSummary,
+    Branding, CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, RewardSummary, TierSummary,
     VariablePoints, WayToEarn,
 };
 
@@ -31,7 +31,7 @@ use super::{
 };
 use crate::{
     customer_token::{self, CustomerClaims},
-    programs::Program,
+    programs::{Program, WidgetSettings},
     rewards::{CouponStatus, RewardKind},
     tiers::Tier,
 };
@@ -50,6 +50,17 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// What every visitor sees: the program, how to earn, what to redeem, the tiers.
+fn branding(widget: &WidgetSettings) -> Branding {
+    Branding {
+        primary_color: widget.primary_color.clone(),
+        on_primary_color: widget.on_primary_color().map(str::to_owned),
+        launcher_position: widget.launcher_position.as_str().to_owned(),
+        launcher_label: widget.launcher_label.clone(),
+        join_url: widget.join_url.clone(),
+        sign_in_url: widget.sign_in_url.clone(),
+    }
+}
+
 async fn program_summary(
     State(state): State<AppState>,
     Extension(program): Extension<Program>,
@@ -77,6 +88,7 @@ async fn program_summary(
         ways_to_earn,
         rewards: rewards.iter().filter(|reward| reward.is_available(now)).map(reward_summary).collect(),
         tiers: settings.tiers.tiers.iter().map(tier_summary).collect(),
+        branding: branding(&settings.widget),
     }))
 }
 
