@@ -271,14 +271,14 @@ fn keep_focus_inside(event: &KeyboardEvent) {
 fn Guest(program: ProgramSummary, locale: Locale) -> impl IntoView {
     let points_name = program.points_name.clone();
     let Branding { join_url, sign_in_url, .. } = program.branding.clone();
+    let (no_join, no_sign_in) = (join_url.is_none(), sign_in_url.is_none());
     view! {
         <p class="lead">{locale.text(Text::GuestLead)}</p>
-        {(join_url.is_some() || sign_in_url.is_some()).then(|| view! {
-            <p class="join">
-                {join_url.map(|href| view! { <a class="button" href=href>{locale.text(Text::Join)}</a> })}
-                {sign_in_url.map(|href| view! { <a class="link" href=href>{locale.text(Text::SignIn)}</a> })}
-            </p>
-        })}
+        // Always rendered, hidden when unset: one shape of view costs less WASM than optional ones.
+        <p class="join" hidden=no_join && no_sign_in>
+            <a class="button" hidden=no_join href=join_url.unwrap_or_default()>{locale.text(Text::Join)}</a>
+            <a class="link" hidden=no_sign_in href=sign_in_url.unwrap_or_default()>{locale.text(Text::SignIn)}</a>
+        </p>
         <WaysToEarn program=program.clone() locale/>
         <h3 class="section">{locale.text(Text::RewardsTitle)}</h3>
         <ul class="list">
@@ -335,7 +335,8 @@ fn Member(
         (next.name.clone(), missing, percent)
     });
     // What the next tier gives (or, at the top, what this one gives).
-    let perks = me.next_tier.as_ref().or(me.tier.as_ref()).map(|tier| tier.benefits.clone()).filter(|b| !b.is_empty());
+    let perks = me.next_tier.as_ref().or(me.tier.as_ref()).map(|tier| tier.benefits.clone()).unwrap_or_default();
+    let no_perks = perks.is_empty();
     view! {
         <div class="balance">
             <span class="balance-points">{locale.number(available)}</span>
@@ -354,7 +355,7 @@ fn Member(
             </div>
             <p class="muted">{locale.number(missing)} " " {locale.text(Text::ToNextTier)} " " {name}</p>
         })}
-        {perks.map(|perks| view! { <p class="perks">{perks}</p> })}
+        <p class="perks" hidden=no_perks>{perks}</p>
         {move || issued.get().map(|redeemed| view! { <CouponCode redeemed locale/> })}
         <h3 class="section">{locale.text(Text::RewardsTitle)}</h3>
         <ul class="list">
