@@ -8,6 +8,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::{
+    admin::{AdminUser, Email, NewPassword, Role},
     config::DemoArgs,
     customer_token,
     customers::{CustomerId, CustomerProfile},
@@ -48,7 +49,7 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
         .route("/join", get(|| async { Html(include_str!("demo_join.html")) }));
 
     println!("Tally demo is running (Ctrl-C to stop)");
-    println!("  Admin console:    {tally_url}/admin");
+    println!("  Admin console:    {tally_url}/admin   (sign in as {DEMO_OWNER_EMAIL} / {DEMO_OWNER_PASSWORD})");
     println!("  Demo storefront:  {storefront_url}/   (signed in as {DEMO_SHOPPER}; /guest for a visitor, ?locale=ko)");
     println!("  Merchant API key: {DEMO_SECRET_KEY}   (e.g. curl -H 'Authorization: Bearer {DEMO_SECRET_KEY}' {tally_url}/api/v1/customers/{DEMO_SHOPPER})");
     println!("  Database:         {}", args.database_url);
@@ -67,6 +68,10 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     storefront_result.map_err(StartError::Serve)?;
     app_result
 }
+
+/// The demo console's owner: known on purpose, demo data only.
+pub const DEMO_OWNER_EMAIL: &str = "owner@demo.test";
+pub const DEMO_OWNER_PASSWORD: &str = "demo-password";
 
 /// The shopper the demo storefront signs in.
 pub const DEMO_SHOPPER: &str = "demo-shopper";
@@ -100,6 +105,16 @@ async fn seed(storage: &dyn Storage, program: &Program) -> Result<(), StorageErr
     if storage.program_for_api_key(&key_hash, now).await?.is_none() {
         let key = ApiKeyRecord { id: "key_demo".into(), key_hash, key_prefix: DEMO_SECRET_KEY[..10].into() };
         storage.add_api_key(&program.id, &key, now).await?;
+    }
+    if storage.admin_by_email(&Email::parse(DEMO_OWNER_EMAIL).expect("a valid email")).await?.is_none() {
+        let owner = AdminUser {
+            id: "usr_demo".into(),
+            email: Email::parse(DEMO_OWNER_EMAIL).expect("a valid email"),
+            role: Role::Owner,
+            created_at: now,
+        };
+        let password = NewPassword::parse(DEMO_OWNER_PASSWORD).expect("a valid password");
+        storage.create_admin(&owner, &password.hash(), &[]).await?;
     }
     let shopper = CustomerId::parse(DEMO_SHOPPER).expect("a valid id");
     let profile = CustomerProfile { name: Some("Demo Shopper".into()), ..CustomerProfile::default() };

@@ -1,9 +1,11 @@
 //! The Tally server: storage, HTTP APIs, console rendering and the widget loader.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod customer_token;
 pub mod customers;
+pub mod dashboard;
 pub mod demo;
 pub mod http;
 pub mod jobs;

@@ -40,6 +40,32 @@ pub struct ProgramSettings {
     pub campaigns: Vec<Campaign>,
     /// How the storefront widget looks and where its guest links go.
     pub widget: WidgetSettings,
+    /// IANA name (`Asia/Seoul`) for the dashboard's days; UTC when absent.
+    pub time_zone: Option<String>,
+    /// What points are worth, for the liability the dashboard shows.
+    pub redemption_value: RedemptionValue,
+}
+
+/// `amount` minor units of the program's currency per `points` points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedemptionValue {
+    pub points: i64,
+    pub amount: i64,
+}
+
+impl Default for RedemptionValue {
+    /// 100 points are worth 1.00 of the currency.
+    fn default() -> Self {
+        Self { points: 100, amount: 100 }
+    }
+}
+
+impl RedemptionValue {
+    /// What `points` are worth in minor units, rounded down.
+    pub fn worth(self, points: i64) -> i64 {
+        (i128::from(points) * i128::from(self.amount) / i128::from(self.points.max(1))) as i64
+    }
 }
 
 /// The widget's branding and the storefront's join and sign-in pages.
@@ -162,6 +188,12 @@ impl ProgramSettings {
             campaign.validate().map_err(|(field, message)| (format!("campaigns[{index}].{field}"), message))?;
         }
         self.widget.validate().map_err(|(field, message)| (format!("widget.{field}"), message))?;
+        if self.time_zone.as_deref().is_some_and(|name| crate::dashboard::calendar::time_zone(name).is_none()) {
+            return Err(("time_zone".into(), "an IANA time zone name like Asia/Seoul or America/New_York".into()));
+        }
+        if self.redemption_value.points <= 0 || self.redemption_value.amount < 0 {
+            return Err(("redemption_value".into(), "points must be positive and amount not negative".into()));
+        }
         for (index, rule) in self.actions.iter().enumerate() {
             rule.validate().map_err(|message| (format!("actions[{index}]"), message))?;
             if self.actions[..index].iter().any(|earlier| earlier.action == rule.action) {

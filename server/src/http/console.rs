@@ -1,37 +1,242 @@
-//! The admin console under `/admin`: server-rendered Leptos pages and their server functions.
+//! The admin console under `/admin`: server-rendered Leptos pages, their server functions
+//! (`/admin/fn/…`) and the CSV export, behind a gate that sends visitors without a session to
+//! the sign-in page (or, before the first owner exists, to the set-up page).
 
-use std::sync::Arc;
+use std::{fmt::Write as _, net::SocketAddr, sync::Arc};
 
 use async_trait::async_trait;
-use axum::Router;
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, Path, Query, Request, State},
+    http::{header, HeaderMap, Method, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+    Router,
+};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tally_app::{api_types::ProgramListItem, console::ConsoleBackend};
+use tally_app::{
+    api_types::ProgramListItem,
+    console::{
+        model::{ConsoleError, ConsoleUser, Dashboard, HistoryQuery, HistoryView, RangeChoice},
+        ConsoleBackend, SESSION_COOKIE,
+    },
+};
 
-use super::AppState;
-use crate::storage::Storage;
+use super::{problem::Problem, rate_limit::too_many_requests, AppState};
+use crate::{
+    admin::{self, AdminUser, Email, NewPassword, Role, Session},
+    dashboard::{self, HistoryPage},
+    programs::Program,
+    secrets,
+    storage::StorageError,
+};
 
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let backend: Arc<dyn ConsoleBackend> = Arc::new(StorageBackend(state.storage.clone()));
+    let backend: Arc<dyn ConsoleBackend> = Arc::new(ConsoleService(state.clone()));
     let options = state.leptos_options.clone();
-    Router::new().leptos_routes_with_context(
-        state,
-        generate_route_list(tally_app::console::App),
-        move || provide_context(backend.clone()),
-        move || tally_app::shell(options.clone()),
-    )
+    Router::new()
+        .route("/admin/programs/{program}/history.csv", get(history_csv))
+        .leptos_routes_with_context(
+            state,
+            generate_route_list(tally_app::console::App),
+            move || provide_context(backend.clone()),
+            move || tally_app::shell(options.clone()),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), gate))
 }
 
-/// The console's window onto storage.
-struct StorageBackend(Arc<dyn Storage>);
+/// The session cookie's value in a request, if any.
+fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(|cookie| {
+        cookie.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then_some(value)
+        })
+    })
+}
+
+/// Runs before every console request:
+/// - writes (`POST`) must come from this server's own pages: a cross-site `Origin` is refused
+///   (the CSRF token, checked by each write, is the second line);
+/// - sign-in attempts are rate limited per client IP;
+/// - pages need a session, else they redirect to the sign-in page (or the set-up page).
+async fn gate(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    if request.method() == Method::POST {
+        if !same_origin(request.headers()) {
+            return Problem::new(
+                StatusCode::FORBIDDEN,
+                "cross_site",
+                "Cross-site request",
+                "Console writes must come from the console itself.",
+            )
+            .into_response();
+        }
+        if path == "/admin/fn/sign_in" || path == "/admin/fn/set_up" {
+            if let Err(wait) = state.console_limits.sign_in_per_ip.check(&peer.ip().to_string(), state.clock.now()) {
+                return too_many_requests(wait);
+            }
+        }
+        return next.run(request).await;
+    }
+    if request.method() != Method::GET || path.starts_with("/admin/fn/") {
+        return next.run(request).await;
+    }
+    let set_up = match state.storage.console_is_set_up().await {
+        Ok(set_up) => set_up,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    let public = matches!(path.as_str(), "/admin/login" | "/admin/setup");
+    if !set_up {
+        return if path == "/admin/setup" {
+            next.run(request).await
+        } else {
+            Redirect::to("/admin/setup").into_response()
+        };
+    }
+    if path == "/admin/setup" {
+        return Redirect::to("/admin/login").into_response();
+    }
+    let signed_in = match session_token(request.headers()) {
+        None => false,
+        Some(token) => match state.storage.session(&secrets::hash_secret(token), state.clock.now()).await {
+            Ok(found) => found.is_some(),
+            Err(error) => return Problem::from(error).into_response(),
+        },
+    };
+    match (signed_in, public) {
+        (false, false) => Redirect::to("/admin/login").into_response(),
+        (true, true) => Redirect::to("/admin").into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// `Origin` (or, without it, `Referer`) names this server, as `Host` does.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|host| host.to_str().ok()) else { return false };
+    let claimed = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once("://").map(|(_, rest)| rest.split('/').next().unwrap_or_default()));
+    claimed == Some(host)
+}
+
+/// The console's window onto the server: every call checks the session first.
+struct ConsoleService(AppState);
+
+fn unavailable(error: StorageError) -> ConsoleError {
+    tracing::error!(%error, "console storage call failed");
+    ConsoleError::Unavailable
+}
+
+fn invalid(field: &str, message: &str) -> ConsoleError {
+    ConsoleError::Invalid { field: field.to_owned(), message: message.to_owned() }
+}
+
+/// The `Set-Cookie` value of a session: HttpOnly, SameSite=Lax, only under `/admin`.
+fn session_cookie(token: &str, max_age_seconds: i64) -> String {
+    format!("{SESSION_COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}")
+}
+
+impl ConsoleService {
+    async fn start_session(&self, user: &AdminUser) -> Result<String, ConsoleError> {
+        let (token, session) = Session::start(&user.id, self.0.clock.now());
+        self.0.storage.start_session(&session).await.map_err(unavailable)?;
+        Ok(session_cookie(&token, admin::SESSION_DAYS * 86_400))
+    }
+
+    async fn session(&self, token: Option<&str>) -> Result<(Session, AdminUser), ConsoleError> {
+        let token = token.ok_or(ConsoleError::SignedOut)?;
+        let found =
+            self.0.storage.session(&secrets::hash_secret(token), self.0.clock.now()).await.map_err(unavailable)?;
+        found.ok_or(ConsoleError::SignedOut)
+    }
+
+    /// The program, if this user may see it.
+    async fn program(&self, user: &AdminUser, program_id: &str) -> Result<Program, ConsoleError> {
+        let not_found = || ConsoleError::NotFound(format!("No program {program_id:?} here, or not yours to see."));
+        if !user.role.sees_all_programs() {
+            let granted = self.0.storage.granted_programs(&user.id).await.map_err(unavailable)?;
+            if !granted.iter().any(|id| id == program_id) {
+                return Err(not_found());
+            }
+        }
+        self.0.storage.program_by_id(program_id).await.map_err(unavailable)?.ok_or_else(not_found)
+    }
+}
 
 #[async_trait]
-impl ConsoleBackend for StorageBackend {
-    async fn list_programs(&self) -> Result<Vec<ProgramListItem>, String> {
-        let programs = self.0.list_programs().await.map_err(|error| {
-            tracing::error!(%error, "console could not list programs");
-            "the database did not answer".to_owned()
-        })?;
+impl ConsoleBackend for ConsoleService {
+    async fn set_up(&self, email: &str, password: &str) -> Result<String, ConsoleError> {
+        let email = Email::parse(email).map_err(|message| invalid("email", message))?;
+        let password = NewPassword::parse(password).map_err(|message| invalid("password", message))?;
+        let owner = AdminUser {
+            id: secrets::random_token("usr_", 8),
+            email,
+            role: Role::Owner,
+            created_at: self.0.clock.now(),
+        };
+        let created = self.0.storage.create_first_owner(&owner, &password.hash()).await.map_err(unavailable)?;
+        if !created {
+            return Err(ConsoleError::Forbidden("The console already has an owner: sign in instead.".into()));
+        }
+        self.start_session(&owner).await
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> Result<String, ConsoleError> {
+        let refused = || ConsoleError::Invalid { field: "password".into(), message: "wrong email or password".into() };
+        let Ok(email) = Email::parse(email) else { return Err(refused()) };
+        if let Err(wait) = self.0.console_limits.sign_in_per_email.check(email.as_str(), self.0.clock.now()) {
+            return Err(ConsoleError::TooMany(format!(
+                "Too many sign-in attempts for this address: try again in {} seconds.",
+                wait.as_secs()
+            )));
+        }
+        let found = self.0.storage.admin_by_email(&email).await.map_err(unavailable)?;
+        // Runs argon2 even for unknown addresses, so timing tells nothing.
+        let (password, hash) = (password.to_owned(), found.as_ref().map(|(_, hash)| hash.clone()));
+        let verified = tokio::task::spawn_blocking(move || admin::verify_password(&password, hash.as_deref()))
+            .await
+            .unwrap_or(false);
+        match found {
+            Some((user, _)) if verified => self.start_session(&user).await,
+            _ => Err(refused()),
+        }
+    }
+
+    async fn sign_out(&self, token: Option<&str>, csrf: &str) -> Result<String, ConsoleError> {
+        let (session, _) = self.session(token).await?;
+        if !session.csrf_matches(csrf) {
+            return Err(ConsoleError::Forbidden("The form is out of date (CSRF token): reload the page.".into()));
+        }
+        self.0.storage.end_session(&session.token_hash).await.map_err(unavailable)?;
+        Ok(session_cookie("", 0))
+    }
+
+    async fn me(&self, token: Option<&str>) -> Result<ConsoleUser, ConsoleError> {
+        let (session, user) = self.session(token).await?;
+        Ok(ConsoleUser {
+            email: user.email.as_str().to_owned(),
+            role: user.role.as_str().to_owned(),
+            csrf: session.csrf_token,
+        })
+    }
+
+    async fn list_programs(&self, token: Option<&str>) -> Result<Vec<ProgramListItem>, ConsoleError> {
+        let (_, user) = self.session(token).await?;
+        let mut programs = self.0.storage.list_programs().await.map_err(unavailable)?;
+        if !user.role.sees_all_programs() {
+            let granted = self.0.storage.granted_programs(&user.id).await.map_err(unavailable)?;
+            programs.retain(|program| granted.contains(&program.id));
+        }
         Ok(programs
             .into_iter()
             .map(|program| ProgramListItem {
@@ -41,5 +246,177 @@ impl ConsoleBackend for StorageBackend {
                 publishable_key: program.publishable_key,
             })
             .collect())
+    }
+
+    async fn dashboard(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        choice: RangeChoice,
+    ) -> Result<Dashboard, ConsoleError> {
+        let (_, user) = self.session(token).await?;
+        let program = self.program(&user, program_id).await?;
+        let range = dashboard::resolve_range(&program, &choice, self.0.clock.now())
+            .map_err(|(field, message)| invalid(field, message))?;
+        dashboard::load(self.0.storage.as_ref(), &program, &range, self.0.clock.now()).await.map_err(unavailable)
+    }
+
+    async fn history(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        query: HistoryQuery,
+    ) -> Result<HistoryView, ConsoleError> {
+        let (_, user) = self.session(token).await?;
+        let program = self.program(&user, program_id).await?;
+        let filter = dashboard::history_filter(&query, None).map_err(|(field, message)| invalid(field, message))?;
+        let cursor = query
+            .cursor
+            .as_deref()
+            .map(|cursor| {
+                HistoryPage::parse_cursor(cursor).ok_or_else(|| invalid("cursor", "a cursor from a Next link"))
+            })
+            .transpose()?;
+        dashboard::history(self.0.storage.as_ref(), &program, &filter, cursor.as_ref()).await.map_err(unavailable)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CsvQuery {
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    customer: Option<String>,
+    source: Option<String>,
+    kind: Option<String>,
+}
+
+/// The Points History of the range and filters as CSV, streamed page by page.
+async fn history_csv(
+    State(state): State<AppState>,
+    Path(program_id): Path<String>,
+    Query(query): Query<CsvQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let service = ConsoleService(state.clone());
+    let console_problem = |error: ConsoleError| {
+        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Problem::new(status, "console", "Console request refused", error.message())
+    };
+    let (_, user) = service.session(session_token(&headers)).await.map_err(console_problem)?;
+    let program = service.program(&user, &program_id).await.map_err(console_problem)?;
+    let choice = RangeChoice { range: query.range, from: query.from, to: query.to };
+    let now = state.clock.now();
+    let range = dashboard::resolve_range(&program, &choice, now)
+        .map_err(|(field, message)| console_problem(invalid(field, message)))?;
+    let filter = dashboard::history_filter(
+        &HistoryQuery { customer: query.customer, source: query.source, kind: query.kind, cursor: None },
+        Some(range.bounds(&dashboard::program_time_zone(&program))),
+    )
+    .map_err(|(field, message)| console_problem(invalid(field, message)))?;
+    let storage = state.storage.clone();
+    let stream = async_stream_pages(storage, program, filter);
+    let file_name = format!("tally-{program_id}-history-{}-{}.csv", range.first, range.last);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// The CSV's lines, a page of entries at a time, so memory stays flat for any size.
+fn async_stream_pages(
+    storage: Arc<dyn crate::storage::Storage>,
+    program: Program,
+    filter: crate::storage::HistoryFilter,
+) -> impl futures_core::Stream<Item = Result<String, std::io::Error>> {
+    const PAGE: u32 = 5_000;
+    let header = "created_at,customer_id,kind,points,source,reference,order_id,balance_after\n".to_owned();
+    futures_util::stream::unfold(
+        (Some(header), None::<crate::storage::HistoryCursor>, false),
+        move |(header, cursor, done)| {
+            let storage = storage.clone();
+            let program_id = program.id.clone();
+            let filter = filter.clone();
+            async move {
+                if let Some(header) = header {
+                    return Some((Ok(header), (None, cursor, done)));
+                }
+                if done {
+                    return None;
+                }
+                let rows = match storage.program_history(&program_id, &filter, cursor.as_ref(), PAGE).await {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        tracing::error!(%error, "CSV export stopped");
+                        return Some((Err(std::io::Error::other(error.to_string())), (None, None, true)));
+                    }
+                };
+                let last = rows.len() < PAGE as usize;
+                let next = rows.last().map(|row| row.cursor());
+                let mut chunk = String::new();
+                for row in &rows {
+                    let _ = writeln!(
+                        chunk,
+                        "{},{},{},{},{},{},{},{}",
+                        row.created_at,
+                        csv_field(&row.customer_id),
+                        row.kind.as_str(),
+                        row.points,
+                        csv_field(&row.source),
+                        csv_field(row.reference.as_deref().unwrap_or_default()),
+                        csv_field(row.order_id.as_deref().unwrap_or_default()),
+                        row.balance_after
+                    );
+                }
+                if rows.is_empty() {
+                    return None;
+                }
+                Some((Ok(chunk), (None, next, last)))
+            }
+        },
+    )
+}
+
+/// Quotes a field when it needs it, and defuses spreadsheet formulas (`=`, `+`, `-`, `@`).
+fn csv_field(value: &str) -> String {
+    let value =
+        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+
+    #[test]
+    fn only_same_origin_posts_pass() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, value.parse().unwrap());
+            }
+            map
+        };
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")])));
+        assert!(!same_origin(&headers(&[("host", "127.0.0.1:3000"), ("origin", "https://evil.example")])));
+        assert!(same_origin(&headers(&[("host", "t.example"), ("referer", "https://t.example/admin/login")])));
+        assert!(!same_origin(&headers(&[("host", "t.example")])), "no Origin and no Referer");
     }
 }

@@ -29,6 +29,13 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub leptos_options: LeptosOptions,
     pub widget_limits: Arc<WidgetLimits>,
+    pub console_limits: Arc<ConsoleLimits>,
+}
+
+/// Sign-in attempts allowed per minute, per client IP and per email address.
+pub struct ConsoleLimits {
+    pub sign_in_per_ip: rate_limit::RateLimiter,
+    pub sign_in_per_email: rate_limit::RateLimiter,
 }
 
 /// Rate limits of the public widget API.
@@ -51,6 +58,10 @@ impl AppState {
             widget_limits: Arc::new(WidgetLimits {
                 per_ip: rate_limit::RateLimiter::per_minute(WIDGET_CALLS_PER_IP_PER_MINUTE),
                 per_shopper: rate_limit::RateLimiter::per_minute(WIDGET_CALLS_PER_SHOPPER_PER_MINUTE),
+            }),
+            console_limits: Arc::new(ConsoleLimits {
+                sign_in_per_ip: rate_limit::RateLimiter::per_minute(20),
+                sign_in_per_email: rate_limit::RateLimiter::per_minute(5),
             }),
         }
     }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    admin::{AdminUser, AuditEntry, Email, Session},
     customers::{CustomerId, CustomerProfile},
     ledger::{Account, ClawbackPolicy, EntryKind, ExpiryPolicy, LedgerError, Operation, Points, Timestamp},
     programs::{ApiKeyRecord, Program},
@@ -356,11 +357,140 @@ pub trait ReferralStore: Send + Sync {
     ) -> Result<(), StorageError>;
 }
 
+/// Filters of the program-wide points history (dashboard section 4 and its CSV export).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    pub customer_id: Option<String>,
+    pub source: Option<String>,
+    pub kind: Option<EntryKind>,
+    /// Created at or after.
+    pub from: Option<Timestamp>,
+    /// Created before.
+    pub to: Option<Timestamp>,
+}
+
+/// Where a page of the program-wide history ended: its last entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryCursor {
+    pub created_at: Timestamp,
+    pub customer_id: String,
+    pub seq: u64,
+}
+
+/// A ledger entry with its customer, as the program-wide history lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramEntry {
+    pub customer_id: String,
+    pub seq: u64,
+    pub kind: EntryKind,
+    pub points: Points,
+    pub source: String,
+    pub reference: Option<String>,
+    pub order_id: Option<String>,
+    pub created_at: Timestamp,
+    pub available_at: Timestamp,
+    pub balance_after: Points,
+}
+
+impl ProgramEntry {
+    pub fn cursor(&self) -> HistoryCursor {
+        HistoryCursor { created_at: self.created_at, customer_id: self.customer_id.clone(), seq: self.seq }
+    }
+}
+
+/// A customer and what they earned in a range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopEarner {
+    pub customer_id: String,
+    pub earned: Points,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub tier_id: Option<String>,
+}
+
+/// The dashboard's sums over a program's ledger. Ranges are `[from, to)`.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    async fn totals_by_kind(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(EntryKind, Points)>, StorageError>;
+    /// Earned and redeemed points per quarter hour (the slot's start), for charts.
+    async fn slots(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(Timestamp, EntryKind, Points)>, StorageError>;
+    /// Points earned (and added by hand) by source, largest first.
+    async fn earned_by_source(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(String, Points)>, StorageError>;
+    async fn top_earners(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<TopEarner>, StorageError>;
+    /// Points in open lots now: `(available, pending)`, leaving out lots past their expiry.
+    async fn outstanding(
+        &self,
+        program_id: &str,
+        now: Timestamp,
+        expiry: ExpiryPolicy,
+    ) -> Result<(Points, Points), StorageError>;
+    /// Newest first, after `after`.
+    async fn program_history(
+        &self,
+        program_id: &str,
+        filter: &HistoryFilter,
+        after: Option<&HistoryCursor>,
+        limit: u32,
+    ) -> Result<Vec<ProgramEntry>, StorageError>;
+}
+
+/// Console users, their grants and sessions, and the audit log.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    async fn console_is_set_up(&self) -> Result<bool, StorageError>;
+    /// Creates the first owner, unless the console has been set up already (then `false`).
+    async fn create_first_owner(&self, user: &AdminUser, password_hash: &str) -> Result<bool, StorageError>;
+    /// `false` when the email is taken.
+    async fn create_admin(
+        &self,
+        user: &AdminUser,
+        password_hash: &str,
+        program_ids: &[String],
+    ) -> Result<bool, StorageError>;
+    /// The user and their password hash.
+    async fn admin_by_email(&self, email: &Email) -> Result<Option<(AdminUser, String)>, StorageError>;
+    async fn start_session(&self, session: &Session) -> Result<(), StorageError>;
+    /// The unexpired session with this token hash, and its user.
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<(Session, AdminUser)>, StorageError>;
+    async fn end_session(&self, token_hash: &str) -> Result<(), StorageError>;
+    async fn granted_programs(&self, user_id: &str) -> Result<Vec<String>, StorageError>;
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StorageError>;
+    /// Newest first.
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StorageError>;
+}
+
 /// Everything Tally stores, as one object: `Arc<dyn Storage>`. Each concern is its own trait,
 /// implemented in its own module; bring the one you call into scope.
-pub trait Storage: ProgramStore + CustomerStore + LedgerStore + RewardStore + ReferralStore + 'static {}
+pub trait Storage:
+    ProgramStore + CustomerStore + LedgerStore + RewardStore + ReferralStore + ReportStore + AdminStore + 'static
+{
+}
 
-impl<T: ProgramStore + CustomerStore + LedgerStore + RewardStore + ReferralStore + 'static> Storage for T {}
+impl<T> Storage for T where
+    T: ProgramStore + CustomerStore + LedgerStore + RewardStore + ReferralStore + ReportStore + AdminStore + 'static
+{
+}
 
 /// Opens the database named by `url`, creating a SQLite file if needed, and runs migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {

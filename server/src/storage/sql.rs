@@ -1,9 +1,11 @@
 //! The SQL implementation of [`Storage`] for both databases.
 
+mod admin;
 mod customers;
 mod ledger;
 mod programs;
 mod referrals;
+mod reports;
 mod rewards;
 
 use std::{str::FromStr, time::Duration};

@@ -1,0 +1,90 @@
+//! Setting up the first owner, signing in and out.
+
+use leptos::prelude::*;
+
+/// Sends the session cookie and goes to `to`.
+#[cfg(feature = "ssr")]
+fn set_cookie_and_go(cookie: &str, to: &str) -> Result<(), ServerFnError> {
+    let response = expect_context::<leptos_axum::ResponseOptions>();
+    let value = http::HeaderValue::from_str(cookie).map_err(|_| ServerFnError::new("bad cookie"))?;
+    response.insert_header(http::header::SET_COOKIE, value);
+    leptos_axum::redirect(to);
+    Ok(())
+}
+
+/// Creates the owner (first start only) and signs them in.
+#[server(prefix = "/admin/fn", endpoint = "set_up")]
+pub async fn set_up(email: String, password: String, confirm: String) -> Result<(), ServerFnError> {
+    use super::model::ConsoleError;
+    if password != confirm {
+        let mismatch = ConsoleError::Invalid { field: "confirm".into(), message: "the passwords differ".into() };
+        return Err(super::fail(mismatch));
+    }
+    let (backend, _) = super::backend()?;
+    let cookie = backend.set_up(&email, &password).await.map_err(super::fail)?;
+    set_cookie_and_go(&cookie, "/admin")
+}
+
+#[server(prefix = "/admin/fn", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnError> {
+    let (backend, _) = super::backend()?;
+    let cookie = backend.sign_in(&email, &password).await.map_err(super::fail)?;
+    set_cookie_and_go(&cookie, "/admin")
+}
+
+#[server(prefix = "/admin/fn", endpoint = "sign_out")]
+pub async fn sign_out(csrf: String) -> Result<(), ServerFnError> {
+    let (backend, session) = super::backend()?;
+    let cookie = backend.sign_out(session.as_deref(), &csrf).await.map_err(super::fail)?;
+    set_cookie_and_go(&cookie, "/admin/login")
+}
+
+/// The message of a failed action, for the form's alert.
+fn action_error<T>(action: ServerAction<T>) -> impl Fn() -> Option<String>
+where
+    T: leptos::server_fn::ServerFn<Output = (), Error = ServerFnError> + Clone + Send + Sync + 'static,
+{
+    move || match action.value().get() {
+        Some(Err(ServerFnError::ServerError(message))) => Some(message),
+        Some(Err(other)) => Some(other.to_string()),
+        _ => None,
+    }
+}
+
+#[component]
+pub fn SetUpPage() -> impl IntoView {
+    let action = ServerAction::<SetUp>::new();
+    let error = action_error(action);
+    view! {
+        <main class="page narrow">
+            <h1>"Welcome to Tally"</h1>
+            <p class="muted">"Create the owner account. The owner manages every program and the other console users."</p>
+            <ActionForm action attr:class="form">
+                <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
+                <label>"Password (at least 10 characters)"
+                    <input type="password" name="password" autocomplete="new-password" minlength="10" required/></label>
+                <label>"Repeat the password"
+                    <input type="password" name="confirm" autocomplete="new-password" minlength="10" required/></label>
+                <p class="error" role="alert">{error}</p>
+                <button class="button primary" type="submit">"Create owner and sign in"</button>
+            </ActionForm>
+        </main>
+    }
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let action = ServerAction::<SignIn>::new();
+    let error = action_error(action);
+    view! {
+        <main class="page narrow">
+            <h1>"Sign in to Tally"</h1>
+            <ActionForm action attr:class="form">
+                <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
+                <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
+                <p class="error" role="alert">{error}</p>
+                <button class="button primary" type="submit">"Sign in"</button>
+            </ActionForm>
+        </main>
+    }
+}

@@ -1,0 +1,238 @@
+//! The admin console, served under `/admin`: server-rendered, then hydrated.
+//!
+//! Pages call server functions (under `/admin/fn/`); those hand the session cookie to the
+//! [`ConsoleBackend`] the server provides, which checks the session, the role and the CSRF token
+//! and runs the same domain code as the REST API. The server's middleware sends visitors
+//! without a session to the sign-in page before any of this renders.
+
+mod auth;
+mod charts;
+mod dashboard;
+pub mod model;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    path, SsrMode,
+};
+
+use crate::api_types::ProgramListItem;
+use model::ConsoleUser;
+#[cfg(feature = "ssr")]
+use model::{ConsoleError, Dashboard, HistoryQuery, HistoryView, RangeChoice};
+
+/// The name of the session cookie (HttpOnly, SameSite=Lax; Secure behind https).
+pub const SESSION_COOKIE: &str = "tally_session";
+
+/// The console's view of the server. The server crate implements it over its storage and
+/// provides it as context, so the console never talks to a database itself. `session` is the
+/// session cookie's value, if any.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait ConsoleBackend: Send + Sync {
+    /// Creates the first owner and signs them in; refused once the console has users. Returns
+    /// the `Set-Cookie` value of the new session.
+    async fn set_up(&self, email: &str, password: &str) -> Result<String, ConsoleError>;
+    /// A new session for these credentials: its `Set-Cookie` value.
+    async fn sign_in(&self, email: &str, password: &str) -> Result<String, ConsoleError>;
+    /// Ends the session; returns the `Set-Cookie` value that clears the cookie.
+    async fn sign_out(&self, session: Option<&str>, csrf: &str) -> Result<String, ConsoleError>;
+    async fn me(&self, session: Option<&str>) -> Result<ConsoleUser, ConsoleError>;
+    async fn list_programs(&self, session: Option<&str>) -> Result<Vec<ProgramListItem>, ConsoleError>;
+    async fn dashboard(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        range: RangeChoice,
+    ) -> Result<Dashboard, ConsoleError>;
+    async fn history(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        query: HistoryQuery,
+    ) -> Result<HistoryView, ConsoleError>;
+}
+
+/// The backend and the session cookie of the request being served.
+#[cfg(feature = "ssr")]
+pub(crate) fn backend() -> Result<(std::sync::Arc<dyn ConsoleBackend>, Option<String>), ServerFnError> {
+    let backend = use_context::<std::sync::Arc<dyn ConsoleBackend>>()
+        .ok_or_else(|| ServerFnError::new("console backend missing"))?;
+    let session = use_context::<http::request::Parts>().and_then(|parts| {
+        parts.headers.get_all(http::header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(|header| {
+            header.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                (name == SESSION_COOKIE).then(|| value.to_owned())
+            })
+        })
+    });
+    Ok((backend, session))
+}
+
+/// Answers a failed call with its HTTP status and a message the page can show.
+#[cfg(feature = "ssr")]
+pub(crate) fn fail(error: ConsoleError) -> ServerFnError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST));
+    }
+    ServerFnError::ServerError(error.message())
+}
+
+/// The HTML document around the console: rendered on the server only.
+#[cfg(feature = "ssr")]
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    use leptos_meta::MetaTags;
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="data:,"/>
+                <link rel="stylesheet" href="/pkg/tally.css"/>
+                // Live reload under `cargo leptos watch` only (it sets LEPTOS_WATCH).
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Lets browser tests (and curious admins) know the page is interactive.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Title text="Tally console"/>
+        <Router>
+            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                <Route path=path!("/admin") view=ConsoleHome ssr=SsrMode::Async/>
+                <Route path=path!("/admin/setup") view=auth::SetUpPage/>
+                <Route path=path!("/admin/login") view=auth::SignInPage/>
+                <Route path=path!("/admin/programs/:program") view=dashboard::DashboardPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}
+
+/// The signed-in user.
+#[server(prefix = "/admin/fn", endpoint = "me")]
+pub async fn me() -> Result<ConsoleUser, ServerFnError> {
+    let (backend, session) = backend()?;
+    backend.me(session.as_deref()).await.map_err(fail)
+}
+
+/// The programs this user may see.
+#[server(prefix = "/admin/fn", endpoint = "list_programs")]
+pub async fn list_programs() -> Result<Vec<ProgramListItem>, ServerFnError> {
+    let (backend, session) = backend()?;
+    backend.list_programs(session.as_deref()).await.map_err(fail)
+}
+
+/// The bar on every signed-in page: who is signed in, and the way out.
+#[component]
+pub(crate) fn TopBar(user: ConsoleUser) -> impl IntoView {
+    let sign_out = ServerAction::<auth::SignOut>::new();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/admin">"Tally"</a>
+            <span class="subtitle">"Loyalty console"</span>
+            <span class="spacer"></span>
+            <span class="user" data-role=user.role.clone()>{user.email.clone()} " · " {user.role.clone()}</span>
+            <ActionForm action=sign_out attr:class="inline">
+                <input type="hidden" name="csrf" value=user.csrf.clone()/>
+                <button class="button" type="submit">"Sign out"</button>
+            </ActionForm>
+        </header>
+    }
+}
+
+#[component]
+fn ConsoleHome() -> impl IntoView {
+    let data = Resource::new(|| (), |_| async { Ok::<_, ServerFnError>((me().await?, list_programs().await?)) });
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((user, programs)) => view! {
+                        <TopBar user/>
+                        <main class="page">
+                            <h1>"Programs"</h1>
+                            {if programs.is_empty() {
+                                view! {
+                                    <p class="muted">"No programs yet. Create one with " <code>"tally program create"</code> "."</p>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <ul class="programs">
+                                        {programs.into_iter().map(|program| view! { <ProgramCard program/> }).collect_view()}
+                                    </ul>
+                                }.into_any()
+                            }}
+                        </main>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A failed page load, with the way back.
+#[component]
+pub(crate) fn ErrorPanel(error: ServerFnError) -> impl IntoView {
+    let message = match error {
+        ServerFnError::ServerError(message) => message,
+        other => other.to_string(),
+    };
+    view! {
+        <main class="page">
+            <p class="error" role="alert">{message}</p>
+            <p><a href="/admin">"Back to the console"</a> " · " <a href="/admin/login">"Sign in"</a></p>
+        </main>
+    }
+}
+
+/// A program with its dashboard link and a toggle that reveals its storefront snippet.
+#[component]
+fn ProgramCard(program: ProgramListItem) -> impl IntoView {
+    let (snippet_open, set_snippet_open) = signal(false);
+    let snippet = format!(
+        r#"<script src="{origin}/widget.js" data-program="{key}" async></script>"#,
+        origin = "https://YOUR-TALLY-HOST",
+        key = program.publishable_key
+    );
+    let snippet_id = format!("snippet-{}", program.id);
+    let dashboard = format!("/admin/programs/{}", program.id);
+    view! {
+        <li class="program-card" data-program-id=program.id.clone()>
+            <div class="program-head">
+                <A href=dashboard attr:class="program-name">{program.name}</A>
+                <span class="pill">{program.currency}</span>
+                <code class="key">{program.publishable_key}</code>
+            </div>
+            <button
+                class="button"
+                aria-expanded=move || snippet_open.get().to_string()
+                aria-controls=snippet_id.clone()
+                on:click=move |_| set_snippet_open.update(|open| *open = !*open)
+            >
+                {move || if snippet_open.get() { "Hide install snippet" } else { "Show install snippet" }}
+            </button>
+            <Show when=move || snippet_open.get()>
+                <pre class="snippet" id=snippet_id.clone()>{snippet.clone()}</pre>
+            </Show>
+        </li>
+    }
+}

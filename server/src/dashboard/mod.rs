@@ -1,0 +1,200 @@
+//! The console dashboard: the four sections, computed from the ledger for a program and a
+//! date range in the program's time zone.
+
+pub mod calendar;
+
+use jiff::tz::TimeZone;
+use tally_app::console::model::{
+    Dashboard, HistoryQuery, HistoryRow, HistoryView, PointsStatus, RangeChoice, SeriesPoint, SourceTotal, TopEarnerRow,
+};
+
+use crate::{
+    customers::CustomerId,
+    ledger::{EntryKind, Timestamp},
+    programs::Program,
+    storage::{HistoryCursor, HistoryFilter, Storage, StorageError},
+};
+use calendar::{bucket_index, DateRange, RangePreset};
+
+/// Customers in the Top Earning Customers table.
+pub const TOP_EARNERS: u32 = 10;
+/// Entries per page of the Points History.
+pub const HISTORY_PAGE: u32 = 50;
+
+pub fn program_time_zone(program: &Program) -> TimeZone {
+    program.settings.time_zone.as_deref().and_then(calendar::time_zone).unwrap_or(TimeZone::UTC)
+}
+
+/// The range an admin chose: a preset (month to date when none), or custom dates.
+pub fn resolve_range(
+    program: &Program,
+    choice: &RangeChoice,
+    now: Timestamp,
+) -> Result<DateRange, (&'static str, &'static str)> {
+    let today = calendar::today(now, &program_time_zone(program));
+    match choice.range.as_deref() {
+        None => Ok(DateRange::preset(RangePreset::MonthToDate, today)),
+        Some("custom") => match (&choice.from, &choice.to) {
+            (Some(from), Some(to)) => DateRange::custom(from, to),
+            _ => Err(("from", "a start and an end date for a custom range")),
+        },
+        Some(name) => RangePreset::parse(name)
+            .map(|preset| DateRange::preset(preset, today))
+            .ok_or(("range", "one of the presets, or custom")),
+    }
+}
+
+/// The history filters; `bounds` limits the entries to a time range (the CSV export does).
+pub fn history_filter(
+    query: &HistoryQuery,
+    bounds: Option<(Timestamp, Timestamp)>,
+) -> Result<HistoryFilter, (&'static str, &'static str)> {
+    let customer_id = match query.customer.as_deref() {
+        None => None,
+        Some(id) => Some(CustomerId::parse(id).map_err(|_| ("customer", "a customer id"))?.as_str().to_owned()),
+    };
+    let kind = match query.kind.as_deref() {
+        None => None,
+        Some(kind) => Some(EntryKind::parse(kind).ok_or(("kind", "earn, redeem, adjust, reverse, expire or void"))?),
+    };
+    Ok(HistoryFilter {
+        customer_id,
+        source: query.source.clone(),
+        kind,
+        from: bounds.map(|(from, _)| from),
+        to: bounds.map(|(_, to)| to),
+    })
+}
+
+/// Sections 1 to 3.
+pub async fn load(
+    storage: &dyn Storage,
+    program: &Program,
+    range: &DateRange,
+    now: Timestamp,
+) -> Result<Dashboard, StorageError> {
+    let tz = program_time_zone(program);
+    let (from, to) = range.bounds(&tz);
+    let totals = storage.totals_by_kind(&program.id, from, to).await?;
+    let total = |kind: EntryKind| totals.iter().filter(|(k, _)| *k == kind).map(|(_, points)| points).sum::<i64>();
+    let (outstanding, pending) = storage.outstanding(&program.id, now, program.settings.expiry).await?;
+    let value = program.settings.redemption_value;
+    let status = PointsStatus {
+        issued: total(EntryKind::Earn),
+        redeemed: -total(EntryKind::Redeem),
+        expired: -total(EntryKind::Expire),
+        reversed: -(total(EntryKind::Reverse) + total(EntryKind::Void)),
+        adjusted: total(EntryKind::Adjust),
+        outstanding,
+        pending,
+        liability: value.worth(outstanding),
+    };
+
+    let buckets = range.buckets(&tz);
+    let mut series: Vec<SeriesPoint> =
+        buckets.iter().map(|bucket| SeriesPoint { label: bucket.first.to_string(), earned: 0, redeemed: 0 }).collect();
+    for (slot, kind, points) in storage.slots(&program.id, from, to).await? {
+        if let Some(point) = bucket_index(&buckets, slot).and_then(|index| series.get_mut(index)) {
+            match kind {
+                EntryKind::Earn => point.earned += points,
+                EntryKind::Redeem => point.redeemed -= points,
+                _ => {}
+            }
+        }
+    }
+
+    let sources = storage
+        .earned_by_source(&program.id, from, to)
+        .await?
+        .into_iter()
+        .map(|(source, points)| SourceTotal { source, points })
+        .collect();
+
+    let mut top_earners = Vec::new();
+    for earner in storage.top_earners(&program.id, from, to, TOP_EARNERS).await? {
+        let balance = match CustomerId::parse(&earner.customer_id) {
+            Ok(id) => storage
+                .customer(&program.id, &id, program.settings.expiry)
+                .await?
+                .map_or(0, |customer| customer.account.available(now)),
+            Err(_) => 0,
+        };
+        let tier = earner.tier_id.as_ref().map(|id| {
+            program
+                .settings
+                .tiers
+                .tiers
+                .iter()
+                .find(|tier| &tier.id == id)
+                .map_or_else(|| id.clone(), |tier| tier.name.clone())
+        });
+        top_earners.push(TopEarnerRow {
+            customer_id: earner.customer_id,
+            name: earner.name,
+            email: earner.email,
+            earned: earner.earned,
+            balance,
+            tier,
+        });
+    }
+
+    Ok(Dashboard {
+        program_id: program.id.clone(),
+        program_name: program.name.clone(),
+        currency: program.currency.clone(),
+        points_name: program.points_name.clone(),
+        time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
+        range: range.preset.map_or("custom", RangePreset::as_str).to_owned(),
+        first_day: range.first.to_string(),
+        last_day: range.last.to_string(),
+        status,
+        series,
+        sources,
+        top_earners,
+    })
+}
+
+/// One page of section 4, newest first.
+pub async fn history(
+    storage: &dyn Storage,
+    program: &Program,
+    filter: &HistoryFilter,
+    after: Option<&HistoryCursor>,
+) -> Result<HistoryView, StorageError> {
+    let rows = storage.program_history(&program.id, filter, after, HISTORY_PAGE).await?;
+    let next_cursor = (rows.len() == HISTORY_PAGE as usize)
+        .then(|| rows.last().map(|row| HistoryPage::cursor(&row.cursor())))
+        .flatten();
+    Ok(HistoryView {
+        rows: rows
+            .into_iter()
+            .map(|row| HistoryRow {
+                customer_id: row.customer_id,
+                kind: row.kind.as_str().to_owned(),
+                points: row.points,
+                source: row.source,
+                reference: row.reference,
+                created_at: row.created_at.to_string(),
+                balance_after: row.balance_after,
+            })
+            .collect(),
+        next_cursor,
+    })
+}
+
+/// How a history cursor travels in a URL: `created_at_ms.seq.customer_id`.
+pub struct HistoryPage;
+
+impl HistoryPage {
+    pub fn cursor(cursor: &HistoryCursor) -> String {
+        format!("{}.{}.{}", cursor.created_at.0, cursor.seq, cursor.customer_id)
+    }
+
+    pub fn parse_cursor(text: &str) -> Option<HistoryCursor> {
+        let mut parts = text.splitn(3, '.');
+        let created_at = Timestamp(parts.next()?.parse().ok()?);
+        let seq = parts.next()?.parse().ok()?;
+        let customer_id = parts.next()?.to_owned();
+        Some(HistoryCursor { created_at, customer_id, seq })
+    }
+}

@@ -1,0 +1,191 @@
+//! Console users, grants, sessions and the audit log.
+
+use async_trait::async_trait;
+
+use super::{on_pool, Dialect, Pool, SqlStorage};
+use crate::{
+    admin::{AdminUser, AuditEntry, Email, Role, Session},
+    ledger::Timestamp,
+    storage::{AdminStore, StorageError},
+};
+
+type UserRow = (String, String, String, i64);
+
+fn to_user((id, email, role, created_at_ms): UserRow) -> Result<AdminUser, StorageError> {
+    Ok(AdminUser {
+        id,
+        email: Email::parse(&email).map_err(|_| StorageError::Corrupt(format!("admin email {email:?}")))?,
+        role: Role::parse(&role).ok_or_else(|| StorageError::Corrupt(format!("admin role {role:?}")))?,
+        created_at: Timestamp(created_at_ms),
+    })
+}
+
+const INSERT_USER: &str = "INSERT INTO admin_users (id, email, password_hash, role, created_at_ms)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING";
+const INSERT_GRANT: &str =
+    "INSERT INTO admin_grants (user_id, program_id) VALUES ($1, $2) ON CONFLICT (user_id, program_id) DO NOTHING";
+
+#[async_trait]
+impl AdminStore for SqlStorage {
+    async fn console_is_set_up(&self) -> Result<bool, StorageError> {
+        const SQL: &str = "SELECT COUNT(*) FROM console_setup";
+        let count: i64 = on_pool!(self, |pool| sqlx::query_scalar(SQL).fetch_one(pool).await?);
+        Ok(count > 0)
+    }
+
+    async fn create_first_owner(&self, user: &AdminUser, password_hash: &str) -> Result<bool, StorageError> {
+        const CLAIM: &str = "INSERT INTO console_setup (id, created_at_ms) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let claimed = sqlx::query(CLAIM).bind(user.created_at.0).execute(&mut *tx).await?.rows_affected();
+            if claimed == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(INSERT_USER)
+                .bind(&user.id)
+                .bind(user.email.as_str())
+                .bind(password_hash)
+                .bind(user.role.as_str())
+                .bind(user.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    async fn create_admin(
+        &self,
+        user: &AdminUser,
+        password_hash: &str,
+        program_ids: &[String],
+    ) -> Result<bool, StorageError> {
+        const MARK_SET_UP: &str =
+            "INSERT INTO console_setup (id, created_at_ms) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(INSERT_USER)
+                .bind(&user.id)
+                .bind(user.email.as_str())
+                .bind(password_hash)
+                .bind(user.role.as_str())
+                .bind(user.created_at.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if inserted == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            for program_id in program_ids {
+                sqlx::query(INSERT_GRANT).bind(&user.id).bind(program_id).execute(&mut *tx).await?;
+            }
+            sqlx::query(MARK_SET_UP).bind(user.created_at.0).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    async fn admin_by_email(&self, email: &Email) -> Result<Option<(AdminUser, String)>, StorageError> {
+        const SQL: &str = "SELECT id, email, role, created_at_ms, password_hash FROM admin_users WHERE email = $1";
+        let row: Option<(String, String, String, i64, String)> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(email.as_str()).fetch_optional(pool).await?);
+        row.map(|(id, email, role, created_at_ms, hash)| Ok((to_user((id, email, role, created_at_ms))?, hash)))
+            .transpose()
+    }
+
+    async fn start_session(&self, session: &Session) -> Result<(), StorageError> {
+        const SQL: &str = "INSERT INTO admin_sessions (token_hash, user_id, csrf_token, created_at_ms, expires_at_ms)
+             VALUES ($1, $2, $3, $4, $5)";
+        // Sign-in is a good moment to forget this user's expired sessions.
+        const PRUNE: &str = "DELETE FROM admin_sessions WHERE user_id = $1 AND expires_at_ms <= $2";
+        on_pool!(self, |pool| {
+            sqlx::query(PRUNE).bind(&session.user_id).bind(session.created_at.0).execute(pool).await?;
+            sqlx::query(SQL)
+                .bind(&session.token_hash)
+                .bind(&session.user_id)
+                .bind(&session.csrf_token)
+                .bind(session.created_at.0)
+                .bind(session.expires_at.0)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<(Session, AdminUser)>, StorageError> {
+        const SQL: &str = "SELECT s.csrf_token, s.created_at_ms, s.expires_at_ms,
+                 u.id, u.email, u.role, u.created_at_ms
+             FROM admin_sessions s JOIN admin_users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at_ms > $2";
+        let row: Option<(String, i64, i64, String, String, String, i64)> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(token_hash).bind(now.0).fetch_optional(pool).await?);
+        let Some((csrf_token, created_at_ms, expires_at_ms, id, email, role, user_created_at_ms)) = row else {
+            return Ok(None);
+        };
+        let user = to_user((id, email, role, user_created_at_ms))?;
+        let session = Session {
+            token_hash: token_hash.to_owned(),
+            user_id: user.id.clone(),
+            csrf_token,
+            created_at: Timestamp(created_at_ms),
+            expires_at: Timestamp(expires_at_ms),
+        };
+        Ok(Some((session, user)))
+    }
+
+    async fn end_session(&self, token_hash: &str) -> Result<(), StorageError> {
+        const SQL: &str = "DELETE FROM admin_sessions WHERE token_hash = $1";
+        on_pool!(self, |pool| sqlx::query(SQL).bind(token_hash).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn granted_programs(&self, user_id: &str) -> Result<Vec<String>, StorageError> {
+        const SQL: &str = "SELECT program_id FROM admin_grants WHERE user_id = $1 ORDER BY program_id";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(user_id).fetch_all(pool).await?))
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StorageError> {
+        const SQL: &str = "INSERT INTO audit_log
+                 (at_ms, user_id, user_email, program_id, action, target, before_json, after_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        let before = entry.before.as_ref().map(serde_json::Value::to_string);
+        let after = entry.after.as_ref().map(serde_json::Value::to_string);
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(entry.at.0)
+            .bind(&entry.user_id)
+            .bind(&entry.user_email)
+            .bind(&entry.program_id)
+            .bind(&entry.action)
+            .bind(&entry.target)
+            .bind(&before)
+            .bind(&after)
+            .execute(pool)
+            .await
+            .map(drop)?);
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StorageError> {
+        const SQL: &str = "SELECT at_ms, user_id, user_email, program_id, action, target, before_json, after_json
+             FROM audit_log ORDER BY id DESC LIMIT $1";
+        type Row = (i64, String, String, Option<String>, String, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(SQL).bind(i64::from(limit)).fetch_all(pool).await?);
+        let json = |text: Option<String>| text.map(|text| super::json_from_db("audit snapshot", &text)).transpose();
+        rows.into_iter()
+            .map(|(at_ms, user_id, user_email, program_id, action, target, before, after)| {
+                Ok(AuditEntry {
+                    at: Timestamp(at_ms),
+                    user_id,
+                    user_email,
+                    program_id,
+                    action,
+                    target,
+                    before: json(before)?,
+                    after: json(after)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,169 @@
+//! The dashboard's sums, read straight from the ledger: nothing here can drift from it.
+
+use async_trait::async_trait;
+
+use super::{on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
+use crate::{
+    ledger::{EntryKind, ExpiryPolicy, Points, Timestamp},
+    storage::{HistoryCursor, HistoryFilter, ProgramEntry, ReportStore, StorageError, TopEarner},
+};
+
+/// The chart's finest grain: a quarter of an hour, which every time zone offset divides.
+pub const SLOT_MS: i64 = 15 * 60 * 1000;
+
+fn kind_from_db(kind: &str) -> Result<EntryKind, StorageError> {
+    EntryKind::parse(kind).ok_or_else(|| StorageError::Corrupt(format!("entry kind {kind:?}")))
+}
+
+#[async_trait]
+impl ReportStore for SqlStorage {
+    async fn totals_by_kind(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(EntryKind, Points)>, StorageError> {
+        const SQL: &str = "SELECT kind, CAST(SUM(points) AS BIGINT) FROM ledger_entries
+             WHERE program_id = $1 AND created_at_ms >= $2 AND created_at_ms < $3 GROUP BY kind";
+        let rows: Vec<(String, i64)> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from.0).bind(to.0).fetch_all(pool).await?);
+        rows.into_iter().map(|(kind, points)| Ok((kind_from_db(&kind)?, points))).collect()
+    }
+
+    async fn slots(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(Timestamp, EntryKind, Points)>, StorageError> {
+        // Earned and redeemed per quarter hour; the caller folds the slots into the chart's days.
+        const SQL: &str = "SELECT created_at_ms / $4 AS slot, kind, CAST(SUM(points) AS BIGINT) FROM ledger_entries
+             WHERE program_id = $1 AND kind IN ('earn', 'redeem') AND created_at_ms >= $2 AND created_at_ms < $3
+             GROUP BY slot, kind";
+        let rows: Vec<(i64, String, i64)> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(program_id)
+            .bind(from.0)
+            .bind(to.0)
+            .bind(SLOT_MS)
+            .fetch_all(pool)
+            .await?);
+        rows.into_iter()
+            .map(|(slot, kind, points)| Ok((Timestamp(slot * SLOT_MS), kind_from_db(&kind)?, points)))
+            .collect()
+    }
+
+    async fn earned_by_source(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(String, Points)>, StorageError> {
+        const SQL: &str = "SELECT source, CAST(SUM(points) AS BIGINT) AS total FROM ledger_entries
+             WHERE program_id = $1 AND kind IN ('earn', 'adjust') AND points > 0
+               AND created_at_ms >= $2 AND created_at_ms < $3
+             GROUP BY source ORDER BY total DESC, source";
+        Ok(on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from.0).bind(to.0).fetch_all(pool).await?))
+    }
+
+    async fn top_earners(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<TopEarner>, StorageError> {
+        const SQL: &str = "SELECT t.customer_id, t.earned, c.name, c.email, c.tier_id FROM (
+                 SELECT customer_id, CAST(SUM(points) AS BIGINT) AS earned FROM ledger_entries
+                 WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $2 AND created_at_ms < $3
+                 GROUP BY customer_id ORDER BY earned DESC, customer_id LIMIT $4
+             ) t JOIN customers c ON c.program_id = $1 AND c.customer_id = t.customer_id
+             ORDER BY t.earned DESC, t.customer_id";
+        let rows: Vec<(String, i64, Option<String>, Option<String>, Option<String>)> = on_pool!(self, |pool| {
+            sqlx::query_as(SQL).bind(program_id).bind(from.0).bind(to.0).bind(i64::from(limit)).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(customer_id, earned, name, email, tier_id)| TopEarner { customer_id, earned, name, email, tier_id })
+            .collect())
+    }
+
+    async fn outstanding(
+        &self,
+        program_id: &str,
+        now: Timestamp,
+        expiry: ExpiryPolicy,
+    ) -> Result<(Points, Points), StorageError> {
+        // Open lots that have not run out, whether or not the upkeep job has written their
+        // expiry yet: available (due) and pending (not yet due).
+        const BY_EARNING: &str = "SELECT
+                 CAST(COALESCE(SUM(CASE WHEN available_at_ms <= $2 THEN remaining ELSE 0 END), 0) AS BIGINT),
+                 CAST(COALESCE(SUM(CASE WHEN available_at_ms > $2 THEN remaining ELSE 0 END), 0) AS BIGINT)
+             FROM lots WHERE program_id = $1 AND remaining > 0 AND earned_at_ms > $3";
+        const BY_INACTIVITY: &str = "SELECT
+                 CAST(COALESCE(SUM(CASE WHEN l.available_at_ms <= $2 THEN l.remaining ELSE 0 END), 0) AS BIGINT),
+                 CAST(COALESCE(SUM(CASE WHEN l.available_at_ms > $2 THEN l.remaining ELSE 0 END), 0) AS BIGINT)
+             FROM lots l JOIN customers c ON c.program_id = l.program_id AND c.customer_id = l.customer_id
+             WHERE l.program_id = $1 AND l.remaining > 0 AND COALESCE(c.last_activity_at_ms, l.earned_at_ms) > $3";
+        let (sql, cutoff) = match expiry {
+            ExpiryPolicy::Never => (BY_EARNING, i64::MIN),
+            ExpiryPolicy::AfterEarning { days } => (BY_EARNING, now.0 - i64::from(days) * 86_400_000),
+            ExpiryPolicy::AfterInactivity { days } => (BY_INACTIVITY, now.0 - i64::from(days) * 86_400_000),
+        };
+        Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(program_id).bind(now.0).bind(cutoff).fetch_one(pool).await?))
+    }
+
+    async fn program_history(
+        &self,
+        program_id: &str,
+        filter: &HistoryFilter,
+        after: Option<&HistoryCursor>,
+        limit: u32,
+    ) -> Result<Vec<ProgramEntry>, StorageError> {
+        // Newest first; the cursor is the last row shown (created_at, customer, seq).
+        const SQL: &str = "SELECT customer_id, seq, kind, points, source, reference, order_id, created_at_ms,
+                 available_at_ms, balance_after
+             FROM ledger_entries
+             WHERE program_id = $1
+               AND ($2 IS NULL OR customer_id = $2) AND ($3 IS NULL OR source = $3) AND ($4 IS NULL OR kind = $4)
+               AND created_at_ms >= $5 AND created_at_ms < $6
+               AND (created_at_ms < $7 OR (created_at_ms = $7 AND (customer_id < $8 OR (customer_id = $8 AND seq < $9))))
+             ORDER BY created_at_ms DESC, customer_id DESC, seq DESC
+             LIMIT $10";
+        type Row = (String, i64, String, i64, String, Option<String>, Option<String>, i64, i64, i64);
+        let (from, to) = (filter.from.map_or(i64::MIN, |at| at.0), filter.to.map_or(i64::MAX, |at| at.0));
+        let cursor = after.cloned().unwrap_or(HistoryCursor {
+            created_at: Timestamp(i64::MAX),
+            customer_id: String::new(),
+            seq: 0,
+        });
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(program_id)
+            .bind(&filter.customer_id)
+            .bind(&filter.source)
+            .bind(filter.kind.map(EntryKind::as_str))
+            .bind(from)
+            .bind(to)
+            .bind(cursor.created_at.0)
+            .bind(&cursor.customer_id)
+            .bind(seq_to_db(cursor.seq))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?);
+        rows.into_iter()
+            .map(|(customer_id, seq, kind, points, source, reference, order_id, created_at, available_at, balance)| {
+                Ok(ProgramEntry {
+                    customer_id,
+                    seq: seq_from_db(seq)?,
+                    kind: kind_from_db(&kind)?,
+                    points,
+                    source,
+                    reference,
+                    order_id,
+                    created_at: Timestamp(created_at),
+                    available_at: Timestamp(available_at),
+                    balance_after: balance,
+                })
+            })
+            .collect()
+    }
+}
