@@ -25,6 +25,24 @@ const INSERT_USER: &str = "INSERT INTO admin_users (id, email, password_hash, ro
 const INSERT_GRANT: &str =
     "INSERT INTO admin_grants (user_id, program_id) VALUES ($1, $2) ON CONFLICT (user_id, program_id) DO NOTHING";
 
+/// The insert of a user (nothing when the email is taken), for either database.
+fn insert_user<'q, DB: sqlx::Database>(
+    user: &'q AdminUser,
+    password_hash: &'q str,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(INSERT_USER)
+        .bind(&user.id)
+        .bind(user.email.as_str())
+        .bind(password_hash)
+        .bind(user.role.as_str())
+        .bind(user.created_at.0)
+}
+
 #[async_trait]
 impl AdminStore for SqlStorage {
     async fn console_is_set_up(&self) -> Result<bool, StorageError> {
@@ -42,14 +60,7 @@ impl AdminStore for SqlStorage {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            sqlx::query(INSERT_USER)
-                .bind(&user.id)
-                .bind(user.email.as_str())
-                .bind(password_hash)
-                .bind(user.role.as_str())
-                .bind(user.created_at.0)
-                .execute(&mut *tx)
-                .await?;
+            insert_user(user, password_hash).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -65,15 +76,7 @@ impl AdminStore for SqlStorage {
             "INSERT INTO console_setup (id, created_at_ms) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let inserted = sqlx::query(INSERT_USER)
-                .bind(&user.id)
-                .bind(user.email.as_str())
-                .bind(password_hash)
-                .bind(user.role.as_str())
-                .bind(user.created_at.0)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let inserted = insert_user(user, password_hash).execute(&mut *tx).await?.rows_affected();
             if inserted == 0 {
                 tx.rollback().await?;
                 return Ok(false);
