@@ -145,9 +145,8 @@ fn parse_hex_color(color: &str) -> Option<[u8; 3]> {
 
 /// An absolute http(s) address without spaces or quotes (it ends up in an `href`).
 fn is_page_url(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else { return false };
-    matches!(scheme, "http" | "https")
-        && !rest.is_empty()
+    let Some(rest) = after_http_scheme(url) else { return false };
+    !rest.is_empty()
         && !rest.starts_with('/')
         && url.len() <= 2000
         && !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | '\\'))
@@ -330,11 +329,16 @@ fn valid_name(name: &str) -> Result<&str, ProgramError> {
 
 /// `scheme://host[:port]` with nothing after it: the form of the `Origin` header.
 fn is_origin(origin: &str) -> bool {
-    let Some((scheme, rest)) = origin.split_once("://") else { return false };
-    matches!(scheme, "http" | "https")
-        && !rest.is_empty()
+    let Some(rest) = after_http_scheme(origin) else { return false };
+    !rest.is_empty()
         && !rest.contains(['/', '?', '#', ' ', '@'])
         && rest.split_once(':').is_none_or(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}
+
+/// What follows `http://` or `https://`; `None` for any other scheme.
+fn after_http_scheme(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    matches!(scheme, "http" | "https").then_some(rest)
 }
 
 #[cfg(test)]

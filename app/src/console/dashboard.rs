@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
     charts::{format_number, BarChart, HorizontalBars},
-    model::{ConsoleUser, Dashboard, HistoryQuery, HistoryView, RangeChoice},
+    model::{ConsoleUser, Dashboard, HistoryQuery, HistoryView, ProgramBoard, RangeChoice},
     ErrorPanel, TopBar,
 };
 
@@ -27,15 +27,13 @@ const KINDS: [&str; 6] = ["earn", "redeem", "adjust", "reverse", "expire", "void
 
 // JSON: a form encoding drops a struct argument whose fields are all empty.
 #[server(prefix = "/admin/fn", endpoint = "dashboard", input = leptos::server_fn::codec::Json)]
-pub async fn load_dashboard(program: String, choice: RangeChoice) -> Result<Dashboard, ServerFnError> {
+pub async fn load_dashboard(
+    program: String,
+    choice: RangeChoice,
+    filter: HistoryQuery,
+) -> Result<ProgramBoard, ServerFnError> {
     let (backend, session) = super::backend()?;
-    backend.dashboard(session.as_deref(), &program, choice).await.map_err(super::fail)
-}
-
-#[server(prefix = "/admin/fn", endpoint = "history", input = leptos::server_fn::codec::Json)]
-pub async fn load_history(program: String, query: HistoryQuery) -> Result<HistoryView, ServerFnError> {
-    let (backend, session) = super::backend()?;
-    backend.history(session.as_deref(), &program, query).await.map_err(super::fail)
+    backend.dashboard(session.as_deref(), &program, choice, filter).await.map_err(super::fail)
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -63,16 +61,14 @@ pub fn DashboardPage() -> impl IntoView {
         (program, choice, filter)
     };
     let data = Resource::new(request, |(program, choice, filter)| async move {
-        let user = super::me().await?;
-        let dashboard = load_dashboard(program.clone(), choice.clone()).await?;
-        let history = load_history(program, filter.clone()).await?;
-        Ok::<_, ServerFnError>((user, dashboard, history, choice, filter))
+        let board = load_dashboard(program, choice.clone(), filter.clone()).await?;
+        Ok::<_, ServerFnError>((board, choice, filter))
     });
     view! {
         <Suspense fallback=|| view! { <p class="muted page">"Loading the dashboard…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok((user, dashboard, history, choice, filter)) => {
+                    Ok((ProgramBoard { user, dashboard, history }, choice, filter)) => {
                         view! { <DashboardView user dashboard history choice filter/> }.into_any()
                     }
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
@@ -123,37 +119,32 @@ fn DashboardView(
         (Some(from), Some(to)) if range == "custom" => format!("range=custom&from={from}&to={to}"),
         _ => format!("range={range}"),
     };
+    // The range and the filters, as a query string.
+    let query_of = move |filter: &HistoryQuery| {
+        let mut query = range_query.clone();
+        for (name, value) in [
+            ("customer", &filter.customer),
+            ("source", &filter.source),
+            ("kind", &filter.kind),
+            ("cursor", &filter.cursor),
+        ] {
+            if let Some(value) = value {
+                query.push_str(&format!("&{name}={}", encode(value)));
+            }
+        }
+        query
+    };
     let history_link = {
         let base = base.clone();
-        let range_query = range_query.clone();
-        move |filter: &HistoryQuery| {
-            let mut link = format!("{base}?{range_query}");
-            for (name, value) in [
-                ("customer", &filter.customer),
-                ("source", &filter.source),
-                ("kind", &filter.kind),
-                ("cursor", &filter.cursor),
-            ] {
-                if let Some(value) = value {
-                    link.push_str(&format!("&{name}={}", encode(value)));
-                }
-            }
-            link
-        }
+        let query_of = query_of.clone();
+        move |filter: &HistoryQuery| format!("{base}?{}#history", query_of(filter))
     };
     let next_page = history
         .next_cursor
         .clone()
-        .map(|cursor| history_link(&HistoryQuery { cursor: Some(cursor), ..filter.clone() }) + "#history");
-    let csv = {
-        let mut link = format!("{base}/history.csv?{range_query}");
-        for (name, value) in [("customer", &filter.customer), ("source", &filter.source), ("kind", &filter.kind)] {
-            if let Some(value) = value {
-                link.push_str(&format!("&{name}={}", encode(value)));
-            }
-        }
-        link
-    };
+        .map(|cursor| history_link(&HistoryQuery { cursor: Some(cursor), ..filter.clone() }));
+    // The export is every page: no cursor.
+    let csv = format!("{base}/history.csv?{}", query_of(&HistoryQuery { cursor: None, ..filter.clone() }));
     let source_rows: Vec<(String, i64)> = sources.iter().map(|total| (total.source.clone(), total.points)).collect();
     let sources_total: i64 = sources.iter().map(|total| total.points).sum();
     view! {
@@ -217,7 +208,7 @@ fn DashboardView(
                     <thead><tr><th>"#"</th><th>"Customer"</th><th class="num">"Earned in range"</th><th class="num">"Balance"</th><th>"Tier"</th></tr></thead>
                     <tbody>
                         {top_earners.into_iter().enumerate().map(|(index, row)| {
-                            let link = history_link(&HistoryQuery { customer: Some(row.customer_id.clone()), ..HistoryQuery::default() }) + "#history";
+                            let link = history_link(&HistoryQuery { customer: Some(row.customer_id.clone()), ..HistoryQuery::default() });
                             let who = row.name.clone().or(row.email.clone()).unwrap_or_default();
                             view! {
                                 <tr data-customer=row.customer_id.clone()>

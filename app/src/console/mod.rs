@@ -20,7 +20,7 @@ use leptos_router::{
 use crate::api_types::ProgramListItem;
 use model::ConsoleUser;
 #[cfg(feature = "ssr")]
-use model::{ConsoleError, Dashboard, HistoryQuery, HistoryView, RangeChoice};
+use model::{ConsoleError, HistoryQuery, ProgramBoard, RangeChoice};
 
 /// The name of the session cookie (HttpOnly, SameSite=Lax; Secure behind https).
 pub const SESSION_COOKIE: &str = "tally_session";
@@ -40,18 +40,14 @@ pub trait ConsoleBackend: Send + Sync {
     async fn sign_out(&self, session: Option<&str>, csrf: &str) -> Result<String, ConsoleError>;
     async fn me(&self, session: Option<&str>) -> Result<ConsoleUser, ConsoleError>;
     async fn list_programs(&self, session: Option<&str>) -> Result<Vec<ProgramListItem>, ConsoleError>;
+    /// The dashboard's sections for `range` and a page of its history filtered by `query`.
     async fn dashboard(
         &self,
         session: Option<&str>,
         program_id: &str,
         range: RangeChoice,
-    ) -> Result<Dashboard, ConsoleError>;
-    async fn history(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
         query: HistoryQuery,
-    ) -> Result<HistoryView, ConsoleError>;
+    ) -> Result<ProgramBoard, ConsoleError>;
 }
 
 /// The backend and the session cookie of the request being served.
@@ -59,15 +55,20 @@ pub trait ConsoleBackend: Send + Sync {
 pub(crate) fn backend() -> Result<(std::sync::Arc<dyn ConsoleBackend>, Option<String>), ServerFnError> {
     let backend = use_context::<std::sync::Arc<dyn ConsoleBackend>>()
         .ok_or_else(|| ServerFnError::new("console backend missing"))?;
-    let session = use_context::<http::request::Parts>().and_then(|parts| {
-        parts.headers.get_all(http::header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(|header| {
-            header.split(';').find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                (name == SESSION_COOKIE).then(|| value.to_owned())
-            })
-        })
-    });
+    let session =
+        use_context::<http::request::Parts>().and_then(|parts| session_token(&parts.headers).map(str::to_owned));
     Ok((backend, session))
+}
+
+/// The session cookie's value in a request's headers, if any.
+#[cfg(feature = "ssr")]
+pub fn session_token(headers: &http::HeaderMap) -> Option<&str> {
+    headers.get_all(http::header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(|cookie| {
+        cookie.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then_some(value)
+        })
+    })
 }
 
 /// Answers a failed call with its HTTP status and a message the page can show.

@@ -13,12 +13,6 @@ pub struct ConsoleUser {
     pub csrf: String,
 }
 
-impl ConsoleUser {
-    pub fn can_write(&self) -> bool {
-        self.role != "viewer"
-    }
-}
-
 /// Why a console call failed; the server also answers with the matching HTTP status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsoleError {
@@ -70,6 +64,14 @@ pub struct RangeChoice {
     pub range: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+}
+
+/// Everything a program's dashboard page shows, from one session check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramBoard {
+    pub user: ConsoleUser,
+    pub dashboard: Dashboard,
+    pub history: HistoryView,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

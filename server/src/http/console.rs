@@ -19,8 +19,8 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tally_app::{
     api_types::ProgramListItem,
     console::{
-        model::{ConsoleError, ConsoleUser, Dashboard, HistoryQuery, HistoryView, RangeChoice},
-        ConsoleBackend, SESSION_COOKIE,
+        model::{ConsoleError, ConsoleUser, HistoryQuery, ProgramBoard, RangeChoice},
+        session_token, ConsoleBackend, SESSION_COOKIE,
     },
 };
 
@@ -45,16 +45,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             move || tally_app::shell(options.clone()),
         )
         .layer(middleware::from_fn_with_state(state.clone(), gate))
-}
-
-/// The session cookie's value in a request, if any.
-fn session_token(headers: &HeaderMap) -> Option<&str> {
-    headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(|cookie| {
-        cookie.split(';').find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == SESSION_COOKIE).then_some(value)
-        })
-    })
 }
 
 /// Runs before every console request:
@@ -141,6 +131,15 @@ fn invalid(field: &str, message: &str) -> ConsoleError {
     ConsoleError::Invalid { field: field.to_owned(), message: message.to_owned() }
 }
 
+/// The signed-in user as console pages see them.
+fn console_user(session: &Session, user: &AdminUser) -> ConsoleUser {
+    ConsoleUser {
+        email: user.email.as_str().to_owned(),
+        role: user.role.as_str().to_owned(),
+        csrf: session.csrf_token.clone(),
+    }
+}
+
 /// The `Set-Cookie` value of a session: HttpOnly, SameSite=Lax, only under `/admin`.
 fn session_cookie(token: &str, max_age_seconds: i64) -> String {
     format!("{SESSION_COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}")
@@ -223,11 +222,7 @@ impl ConsoleBackend for ConsoleService {
 
     async fn me(&self, token: Option<&str>) -> Result<ConsoleUser, ConsoleError> {
         let (session, user) = self.session(token).await?;
-        Ok(ConsoleUser {
-            email: user.email.as_str().to_owned(),
-            role: user.role.as_str().to_owned(),
-            csrf: session.csrf_token,
-        })
+        Ok(console_user(&session, &user))
     }
 
     async fn list_programs(&self, token: Option<&str>) -> Result<Vec<ProgramListItem>, ConsoleError> {
@@ -253,22 +248,13 @@ impl ConsoleBackend for ConsoleService {
         token: Option<&str>,
         program_id: &str,
         choice: RangeChoice,
-    ) -> Result<Dashboard, ConsoleError> {
-        let (_, user) = self.session(token).await?;
-        let program = self.program(&user, program_id).await?;
-        let range = dashboard::resolve_range(&program, &choice, self.0.clock.now())
-            .map_err(|(field, message)| invalid(field, message))?;
-        dashboard::load(self.0.storage.as_ref(), &program, &range, self.0.clock.now()).await.map_err(unavailable)
-    }
-
-    async fn history(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
         query: HistoryQuery,
-    ) -> Result<HistoryView, ConsoleError> {
-        let (_, user) = self.session(token).await?;
+    ) -> Result<ProgramBoard, ConsoleError> {
+        let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
+        let now = self.0.clock.now();
+        let range =
+            dashboard::resolve_range(&program, &choice, now).map_err(|(field, message)| invalid(field, message))?;
         let filter = dashboard::history_filter(&query, None).map_err(|(field, message)| invalid(field, message))?;
         let cursor = query
             .cursor
@@ -277,7 +263,12 @@ impl ConsoleBackend for ConsoleService {
                 HistoryPage::parse_cursor(cursor).ok_or_else(|| invalid("cursor", "a cursor from a Next link"))
             })
             .transpose()?;
-        dashboard::history(self.0.storage.as_ref(), &program, &filter, cursor.as_ref()).await.map_err(unavailable)
+        let storage = self.0.storage.as_ref();
+        Ok(ProgramBoard {
+            user: console_user(&session, &user),
+            dashboard: dashboard::load(storage, &program, &range, now).await.map_err(unavailable)?,
+            history: dashboard::history(storage, &program, &filter, cursor.as_ref()).await.map_err(unavailable)?,
+        })
     }
 }
 
@@ -315,7 +306,7 @@ async fn history_csv(
     )
     .map_err(|(field, message)| console_problem(invalid(field, message)))?;
     let storage = state.storage.clone();
-    let stream = async_stream_pages(storage, program, filter);
+    let stream = csv_lines(storage, program, filter);
     let file_name = format!("tally-{program_id}-history-{}-{}.csv", range.first, range.last);
     Ok((
         [
@@ -328,58 +319,48 @@ async fn history_csv(
         .into_response())
 }
 
-/// The CSV's lines, a page of entries at a time, so memory stays flat for any size.
-fn async_stream_pages(
+/// The CSV: its header, then a chunk per page of entries, so memory stays flat for any size.
+fn csv_lines(
     storage: Arc<dyn crate::storage::Storage>,
     program: Program,
     filter: crate::storage::HistoryFilter,
 ) -> impl futures_core::Stream<Item = Result<String, std::io::Error>> {
+    use futures_util::{stream, StreamExt};
     const PAGE: u32 = 5_000;
-    let header = "created_at,customer_id,kind,points,source,reference,order_id,balance_after\n".to_owned();
-    futures_util::stream::unfold(
-        (Some(header), None::<crate::storage::HistoryCursor>, false),
-        move |(header, cursor, done)| {
-            let storage = storage.clone();
-            let program_id = program.id.clone();
-            let filter = filter.clone();
-            async move {
-                if let Some(header) = header {
-                    return Some((Ok(header), (None, cursor, done)));
+    const HEADER: &str = "created_at,customer_id,kind,points,source,reference,order_id,balance_after\n";
+    // The state is where the next page starts; `None` once a short page said there is no more.
+    let pages = stream::unfold(Some(None::<crate::storage::HistoryCursor>), move |after| {
+        let (storage, program_id, filter) = (storage.clone(), program.id.clone(), filter.clone());
+        async move {
+            let after = after?;
+            let rows = match storage.program_history(&program_id, &filter, after.as_ref(), PAGE).await {
+                Ok(rows) if rows.is_empty() => return None,
+                Ok(rows) => rows,
+                Err(error) => {
+                    tracing::error!(%error, "CSV export stopped");
+                    return Some((Err(std::io::Error::other(error.to_string())), None));
                 }
-                if done {
-                    return None;
-                }
-                let rows = match storage.program_history(&program_id, &filter, cursor.as_ref(), PAGE).await {
-                    Ok(rows) => rows,
-                    Err(error) => {
-                        tracing::error!(%error, "CSV export stopped");
-                        return Some((Err(std::io::Error::other(error.to_string())), (None, None, true)));
-                    }
-                };
-                let last = rows.len() < PAGE as usize;
-                let next = rows.last().map(|row| row.cursor());
-                let mut chunk = String::new();
-                for row in &rows {
-                    let _ = writeln!(
-                        chunk,
-                        "{},{},{},{},{},{},{},{}",
-                        row.created_at,
-                        csv_field(&row.customer_id),
-                        row.kind.as_str(),
-                        row.points,
-                        csv_field(&row.source),
-                        csv_field(row.reference.as_deref().unwrap_or_default()),
-                        csv_field(row.order_id.as_deref().unwrap_or_default()),
-                        row.balance_after
-                    );
-                }
-                if rows.is_empty() {
-                    return None;
-                }
-                Some((Ok(chunk), (None, next, last)))
+            };
+            let mut chunk = String::new();
+            for row in &rows {
+                let _ = writeln!(
+                    chunk,
+                    "{},{},{},{},{},{},{},{}",
+                    row.created_at,
+                    csv_field(&row.customer_id),
+                    row.kind.as_str(),
+                    row.points,
+                    csv_field(&row.source),
+                    csv_field(row.reference.as_deref().unwrap_or_default()),
+                    csv_field(row.order_id.as_deref().unwrap_or_default()),
+                    row.balance_after
+                );
             }
-        },
-    )
+            let next = (rows.len() == PAGE as usize).then(|| rows.last().map(|row| row.cursor()));
+            Some((Ok(chunk), next))
+        }
+    });
+    stream::once(async { Ok(HEADER.to_owned()) }).chain(pages)
 }
 
 /// Quotes a field when it needs it, and defuses spreadsheet formulas (`=`, `+`, `-`, `@`).

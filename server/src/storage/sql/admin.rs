@@ -22,6 +22,8 @@ fn to_user((id, email, role, created_at_ms): UserRow) -> Result<AdminUser, Stora
 
 const INSERT_USER: &str = "INSERT INTO admin_users (id, email, password_hash, role, created_at_ms)
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING";
+/// Marks the console as set up; a no-op (0 rows) when it already is.
+const CLAIM_SETUP: &str = "INSERT INTO console_setup (id, created_at_ms) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
 const INSERT_GRANT: &str =
     "INSERT INTO admin_grants (user_id, program_id) VALUES ($1, $2) ON CONFLICT (user_id, program_id) DO NOTHING";
 
@@ -52,10 +54,9 @@ impl AdminStore for SqlStorage {
     }
 
     async fn create_first_owner(&self, user: &AdminUser, password_hash: &str) -> Result<bool, StorageError> {
-        const CLAIM: &str = "INSERT INTO console_setup (id, created_at_ms) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let claimed = sqlx::query(CLAIM).bind(user.created_at.0).execute(&mut *tx).await?.rows_affected();
+            let claimed = sqlx::query(CLAIM_SETUP).bind(user.created_at.0).execute(&mut *tx).await?.rows_affected();
             if claimed == 0 {
                 tx.rollback().await?;
                 return Ok(false);
@@ -72,8 +73,6 @@ impl AdminStore for SqlStorage {
         password_hash: &str,
         program_ids: &[String],
     ) -> Result<bool, StorageError> {
-        const MARK_SET_UP: &str =
-            "INSERT INTO console_setup (id, created_at_ms) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let inserted = insert_user(user, password_hash).execute(&mut *tx).await?.rows_affected();
@@ -84,7 +83,7 @@ impl AdminStore for SqlStorage {
             for program_id in program_ids {
                 sqlx::query(INSERT_GRANT).bind(&user.id).bind(program_id).execute(&mut *tx).await?;
             }
-            sqlx::query(MARK_SET_UP).bind(user.created_at.0).execute(&mut *tx).await?;
+            sqlx::query(CLAIM_SETUP).bind(user.created_at.0).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(true)
         })
