@@ -128,6 +128,8 @@ test("a forged customer token shows the guest view and says why in the console",
 
 test("data-locale=ko shows the widget in Korean with Korean number formatting", async ({ page }) => {
   await page.goto(`${storefrontUrl}/?locale=ko`);
+  // Visible means the program's branding has loaded; the demo sets no label of its own.
+  await expect(inWidget(page, ".launcher")).toBeVisible();
   await expect(inWidget(page, ".launcher")).toHaveText("리워드");
   await inWidget(page, ".launcher").click();
   await expect(inWidget(page, ".balance")).toBeVisible();

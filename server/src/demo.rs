@@ -172,7 +172,6 @@ fn demo_settings(storefront_url: &str) -> ProgramSettings {
     serde_json::from_value(json!({
         "widget": {
             "primary_color": "#0f766e",
-            "launcher_label": "Demo Rewards",
             "join_url": format!("{storefront_url}/join"),
             "sign_in_url": format!("{storefront_url}/")
         },
