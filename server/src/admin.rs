@@ -154,6 +154,8 @@ pub struct AuditEntry {
     pub target: String,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
+    /// The idempotency key of a write that may be retried: audited once however often it is.
+    pub request_key: Option<String>,
 }
 
 #[cfg(test)]

@@ -2,6 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{
+    ledger::{Operation, Points, Timestamp, MAX_POINTS_PER_WRITE},
+    programs::Program,
+    storage::{ClientId, LedgerWrite},
+};
+
 /// The merchant's id for a customer: 1 to 128 characters, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -137,5 +143,52 @@ mod tests {
         assert_eq!(bad_day.validate(), Err(ProfileError::Birthday));
         let bad_tags = CustomerProfile { tags: vec![String::new()], ..ok };
         assert_eq!(bad_tags.validate(), Err(ProfileError::Tags));
+    }
+}
+
+/// A manual adjustment, validated: the same rules whether it comes from the REST API or the
+/// console.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adjustment {
+    pub points: Points,
+    /// Trimmed; kept as the entry's reference.
+    pub reason: String,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AdjustmentError {
+    #[error("points must be a whole number other than 0, within ±{MAX_POINTS_PER_WRITE}")]
+    Points,
+    #[error("a reason of 1 to 500 characters is required")]
+    Reason,
+}
+
+impl AdjustmentError {
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Points => "points",
+            Self::Reason => "reason",
+        }
+    }
+}
+
+impl Adjustment {
+    pub fn parse(points: Points, reason: &str) -> Result<Self, AdjustmentError> {
+        if points == 0 || points.abs() > MAX_POINTS_PER_WRITE {
+            return Err(AdjustmentError::Points);
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(AdjustmentError::Reason);
+        }
+        Ok(Self { points, reason: reason.to_owned() })
+    }
+
+    /// The ledger write that applies it, under the caller's idempotency key.
+    pub fn write(&self, program: &Program, customer: CustomerId, client: ClientId, now: Timestamp) -> LedgerWrite {
+        let operation = Operation::Adjust { points: self.points };
+        let mut write = LedgerWrite::new(program, customer, Some(client), operation, "admin", now);
+        write.reference = Some(self.reason.clone());
+        write
     }
 }

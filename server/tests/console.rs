@@ -203,3 +203,181 @@ async fn viewers_see_only_granted_programs_and_export_their_history() {
         app.stop().await;
     }
 }
+
+/// Signs `email` in (the user must exist) and returns the session cookie and CSRF token.
+async fn sign_in(app: &TestApp, client: &Client, email: &str) -> (String, String) {
+    let signed_in = post_form(app, client, "sign_in", None, &[("email", email), ("password", PASSWORD)]).await;
+    assert!(signed_in.status().is_redirection(), "{email}: {}", signed_in.status());
+    let cookie = session_cookie(&signed_in);
+    let me: Value = post_form(app, client, "me", Some(&cookie), &[]).await.json().await.unwrap();
+    (cookie, me["csrf"].as_str().unwrap().to_owned())
+}
+
+/// A console server function that takes JSON (the list pages).
+async fn post_json(app: &TestApp, client: &Client, function: &str, cookie: &str, body: &Value) -> (u16, Value) {
+    let response = client
+        .post(app.url(&format!("/admin/fn/{function}")))
+        .header(header::ORIGIN, format!("http://{}", app.addr))
+        .header(header::COOKIE, cookie)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn add_user(app: &TestApp, id: &str, email: &str, role: Role, programs: &[String]) {
+    let user = AdminUser { id: id.into(), email: Email::parse(email).unwrap(), role, created_at: common::T0 };
+    let hash = NewPassword::parse(PASSWORD).unwrap().hash();
+    assert!(app.storage.create_admin(&user, &hash, programs).await.unwrap());
+}
+
+#[tokio::test]
+async fn admins_search_customers_adjust_points_once_and_owners_read_the_audit() {
+    for db in ALL_DBS {
+        let (app, _) = spawn_app_at(db).await;
+        let client = browser();
+        let (program, secret) = app.create_program("Shop").await;
+        let grant = std::slice::from_ref(&program.id);
+        add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
+        add_user(&app, "usr_admin", "admin@shop.example", Role::Admin, grant).await;
+        add_user(&app, "usr_viewer", "viewer@shop.example", Role::Viewer, grant).await;
+        // 27 customers: ana, bob and c00..c24; bob has no email. Ana earns 123 points.
+        let mut customers = vec![
+            ("ana".to_owned(), json!({"name": "Ana Lima", "email": "ana@mail.example"})),
+            ("bob".to_owned(), json!({"name": "Bob Stone"})),
+        ];
+        customers.extend((0..25).map(|n| (format!("c{n:02}"), json!({"name": format!("zz {n:02}")}))));
+        for (id, profile) in &customers {
+            let (status, body) =
+                app.api_send(reqwest::Method::PUT, &format!("/api/v1/customers/{id}"), &secret, profile).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let order = json!({"event_id": "e1", "customer_id": "ana", "type": "order", "order_id": "o1",
+            "currency": "USD", "subtotal": 12_300, "shipping": 0, "tax": 0, "discount": 0, "lines": []});
+        assert_eq!(app.api_send(reqwest::Method::POST, "/api/v1/events", &secret, &order).await.0, 201);
+
+        let (admin, admin_csrf) = sign_in(&app, &client, "admin@shop.example").await;
+        let list = |query: Value| json!({"program": program.id, "query": query});
+        let (status, found) = post_json(&app, &client, "customers", &admin, &list(json!({"q": "LIMA"}))).await;
+        assert_eq!(status, 200, "{db:?}: {found}");
+        assert_eq!(found["total"], 1, "{db:?}: a part of the name, any case");
+        assert_eq!(
+            (found["rows"][0]["customer_id"].as_str(), found["rows"][0]["available"].as_i64()),
+            (Some("ana"), Some(123))
+        );
+        let (_, by_id) = post_json(&app, &client, "customers", &admin, &list(json!({"q": "bob"}))).await;
+        assert_eq!(by_id["rows"][0]["customer_id"], "bob");
+        let (_, by_email) = post_json(&app, &client, "customers", &admin, &list(json!({"q": "@mail.EXAMPLE"}))).await;
+        assert_eq!(by_email["total"], 1);
+        let (_, none) = post_json(&app, &client, "customers", &admin, &list(json!({"q": "100%_"}))).await;
+        assert_eq!(none["total"], 0, "{db:?}: LIKE wildcards are literal");
+        let (_, by_name) = post_json(&app, &client, "customers", &admin, &list(json!({"sort": "name"}))).await;
+        assert_eq!(by_name["total"], 27);
+        let names: Vec<&str> =
+            by_name["rows"].as_array().unwrap().iter().map(|row| row["name"].as_str().unwrap()).collect();
+        assert_eq!((names.len(), names[0], names[1], names[2]), (25, "Ana Lima", "Bob Stone", "zz 00"), "{db:?}");
+        let (_, second) =
+            post_json(&app, &client, "customers", &admin, &list(json!({"sort": "name", "page": 2}))).await;
+        let ids: Vec<&str> =
+            second["rows"].as_array().unwrap().iter().map(|row| row["customer_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["c23", "c24"], "{db:?}");
+        let (_, by_email_sort) = post_json(&app, &client, "customers", &admin, &list(json!({"sort": "email"}))).await;
+        assert_eq!(by_email_sort["rows"][0]["customer_id"], "ana", "{db:?}: customers without an email come last");
+        let (status, bad) =
+            post_json(&app, &client, "customers", &admin, &list(json!({"sort": "balance; DROP"}))).await;
+        assert_eq!(status, 422, "{db:?}: {bad}");
+
+        // Adjust: reviewed on the page, applied once even when the form is sent twice.
+        let detail: Value =
+            post_form(&app, &client, "customer", Some(&admin), &[("program", &program.id), ("customer", "ana")])
+                .await
+                .json()
+                .await
+                .unwrap();
+        assert_eq!(detail["customer"]["available"], 123);
+        let adjustment_id = detail["next_adjustment_id"].as_str().unwrap().to_owned();
+        let form = |csrf: &str, points: &str, reason: &str| {
+            vec![
+                ("program", program.id.clone()),
+                ("customer", "ana".to_owned()),
+                ("csrf", csrf.to_owned()),
+                ("adjustment_id", adjustment_id.clone()),
+                ("points", points.to_owned()),
+                ("reason", reason.to_owned()),
+            ]
+        };
+        let send = |fields: Vec<(&'static str, String)>, cookie: String| {
+            let (app, client) = (&app, &client);
+            async move {
+                let pairs: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
+                // As the hydrated page sends it (fetch, not a page navigation).
+                let response = client
+                    .post(app.url("/admin/fn/adjust_points"))
+                    .header(header::ORIGIN, format!("http://{}", app.addr))
+                    .header(header::COOKIE, cookie)
+                    .form(&pairs)
+                    .send()
+                    .await
+                    .unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        let (status, body) = send(form("csrf_forged", "50", "goodwill"), admin.clone()).await;
+        assert_eq!(status, 403, "{db:?}: {body}");
+        let (status, body) = send(form(&admin_csrf, "0", "goodwill"), admin.clone()).await;
+        assert!(status == 422 && body.contains("points"), "{db:?}: {status} {body}");
+        let (status, body) = send(form(&admin_csrf, "50", "  "), admin.clone()).await;
+        assert!(status == 422 && body.contains("reason"), "{db:?}: {status} {body}");
+        let (status, body) = send(form(&admin_csrf, "-500", "too much"), admin.clone()).await;
+        assert!(status == 422 && body.contains("123"), "{db:?}: {status} {body}");
+        for attempt in 0..2 {
+            let (status, body) = send(form(&admin_csrf, "50", "Late delivery"), admin.clone()).await;
+            assert_eq!(status, 200, "{db:?}: {body}");
+            let done: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!((done["balance_after"].as_i64(), done["replay"].as_bool()), (Some(173), Some(attempt == 1)));
+        }
+        let (_, entries) = app.api_get("/api/v1/customers/ana/entries", &secret).await;
+        let newest = &entries["entries"][0];
+        assert_eq!((newest["kind"].as_str(), newest["points"].as_i64()), (Some("adjust"), Some(50)), "{db:?}");
+        assert_eq!((newest["source"].as_str(), newest["reference"].as_str()), (Some("admin"), Some("Late delivery")));
+        assert_eq!(entries["entries"].as_array().unwrap().len(), 2, "{db:?}: one adjustment for two submits");
+
+        let (viewer, viewer_csrf) = sign_in(&app, &client, "viewer@shop.example").await;
+        let (status, body) = send(form(&viewer_csrf, "5", "viewer tries"), viewer.clone()).await;
+        assert!(status == 403 && body.contains("Viewers"), "{db:?}: {status} {body}");
+        let page = get(&app, &client, &format!("/admin/programs/{}/customers/ana", program.id), Some(&viewer)).await;
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Late delivery") && !html.contains("Confirm adjustment"), "{db:?}: read-only page");
+        let status = post_form(&app, &client, "audit_log", Some(&admin), &[]).await.status();
+        assert_eq!(status, 403, "{db:?}: only owners read the audit log");
+
+        let (owner, _) = sign_in(&app, &client, OWNER).await;
+        let audit: Value = post_form(&app, &client, "audit_log", Some(&owner), &[]).await.json().await.unwrap();
+        let rows = audit["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{db:?}: audited once: {audit}");
+        assert_eq!(
+            (rows[0]["action"].as_str(), rows[0]["user_email"].as_str()),
+            (Some("customer.adjust"), Some("admin@shop.example"))
+        );
+        assert_eq!(rows[0]["before"], r#"{"available":123}"#);
+        assert!(rows[0]["after"].as_str().unwrap().contains(r#""available":173"#));
+        let html = get(&app, &client, "/admin/audit", Some(&owner)).await.text().await.unwrap();
+        assert!(html.contains("customer.adjust") && html.contains("admin@shop.example"), "{db:?}");
+
+        let csv =
+            get(&app, &client, &format!("/admin/programs/{}/customers.csv?q=a&sort=id", program.id), Some(&viewer))
+                .await;
+        assert_eq!(csv.headers()[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+        let text = csv.text().await.unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "customer_id,email,name,tier,available,pending,joined_at,last_activity_at");
+        assert!(
+            lines[1].starts_with("ana,ana@mail.example,Ana Lima,,173,0,2026-01-01T00:00:00.000Z,"),
+            "{db:?}: {text}"
+        );
+        assert_eq!(lines.len(), 2, "{db:?}: {text}");
+        app.stop().await;
+    }
+}

@@ -7,8 +7,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
     charts::{format_number, BarChart, HorizontalBars},
-    model::{ConsoleUser, Dashboard, HistoryQuery, HistoryView, ProgramBoard, RangeChoice},
-    ErrorPanel, TopBar,
+    customers::customer_path,
+    encode_query_value,
+    model::{ConsoleUser, Dashboard, HistoryQuery, HistoryView, ProgramBoard, ProgramHeader, RangeChoice},
+    non_empty, short_time, ErrorPanel, ProgramNav, TopBar,
 };
 
 /// Presets in the order the picker lists them.
@@ -34,10 +36,6 @@ pub async fn load_dashboard(
 ) -> Result<ProgramBoard, ServerFnError> {
     let (backend, session) = super::backend()?;
     backend.dashboard(session.as_deref(), &program, choice, filter).await.map_err(super::fail)
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
 }
 
 #[component]
@@ -129,7 +127,7 @@ fn DashboardView(
             ("cursor", &filter.cursor),
         ] {
             if let Some(value) = value {
-                query.push_str(&format!("&{name}={}", encode(value)));
+                query.push_str(&format!("&{name}={}", encode_query_value(value)));
             }
         }
         query
@@ -150,7 +148,8 @@ fn DashboardView(
     view! {
         <TopBar user/>
         <main class="page wide" data-program-id=program_id.clone()>
-            <nav class="crumbs"><a href="/admin">"Programs"</a> " / " {program_name.clone()}</nav>
+            <ProgramNav program=ProgramHeader { id: program_id.clone(), name: program_name.clone(), points_name: points_name.clone() }
+                current="dashboard"/>
             <h1>{program_name.clone()}</h1>
             <form class="range" method="get" action=base.clone()>
                 <label>"Range "
@@ -208,7 +207,7 @@ fn DashboardView(
                     <thead><tr><th>"#"</th><th>"Customer"</th><th class="num">"Earned in range"</th><th class="num">"Balance"</th><th>"Tier"</th></tr></thead>
                     <tbody>
                         {top_earners.into_iter().enumerate().map(|(index, row)| {
-                            let link = history_link(&HistoryQuery { customer: Some(row.customer_id.clone()), ..HistoryQuery::default() });
+                            let link = customer_path(&program_id, &row.customer_id);
                             let who = row.name.clone().or(row.email.clone()).unwrap_or_default();
                             view! {
                                 <tr data-customer=row.customer_id.clone()>
@@ -248,8 +247,8 @@ fn DashboardView(
                     <tbody>
                         {history.rows.into_iter().map(|row| view! {
                             <tr data-kind=row.kind.clone() data-customer=row.customer_id.clone()>
-                                <td>{row.created_at.replace('T', " ").trim_end_matches('Z').to_owned()}</td>
-                                <td>{row.customer_id.clone()}</td>
+                                <td>{short_time(&row.created_at)}</td>
+                                <td><a href=customer_path(&program_id, &row.customer_id)>{row.customer_id.clone()}</a></td>
                                 <td>{row.kind.clone()}</td>
                                 <td>{row.source.clone()}</td>
                                 <td class="num">{format_number(row.points)}</td>
@@ -270,15 +269,4 @@ fn format_money(minor: i64, currency: &str) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let minor = minor.unsigned_abs();
     format!("{currency} {sign}{}.{:02}", format_number((minor / 100) as i64), minor % 100)
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
 }

@@ -5,8 +5,10 @@
 //! and runs the same domain code as the REST API. The server's middleware sends visitors
 //! without a session to the sign-in page before any of this renders.
 
+mod audit;
 mod auth;
 mod charts;
+mod customers;
 mod dashboard;
 pub mod model;
 
@@ -20,7 +22,10 @@ use leptos_router::{
 use crate::api_types::ProgramListItem;
 use model::ConsoleUser;
 #[cfg(feature = "ssr")]
-use model::{ConsoleError, HistoryQuery, ProgramBoard, RangeChoice};
+use model::{
+    Adjusted, AdjustmentForm, AuditLog, ConsoleError, CustomerDetail, CustomerList, CustomerQuery, HistoryQuery,
+    ProgramBoard, RangeChoice,
+};
 
 /// The name of the session cookie (HttpOnly, SameSite=Lax; Secure behind https).
 pub const SESSION_COOKIE: &str = "tally_session";
@@ -48,6 +53,31 @@ pub trait ConsoleBackend: Send + Sync {
         range: RangeChoice,
         query: HistoryQuery,
     ) -> Result<ProgramBoard, ConsoleError>;
+    /// A page of the program's customers.
+    async fn customers(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        query: CustomerQuery,
+    ) -> Result<CustomerList, ConsoleError>;
+    /// A customer's page; `before` pages through older ledger entries.
+    async fn customer(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        before: Option<u64>,
+    ) -> Result<CustomerDetail, ConsoleError>;
+    /// Adds or takes points by hand (owners and admins), audited.
+    async fn adjust(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        form: AdjustmentForm,
+    ) -> Result<Adjusted, ConsoleError>;
+    /// The newest audit entries (owners only).
+    async fn audit_log(&self, session: Option<&str>) -> Result<AuditLog, ConsoleError>;
 }
 
 /// The backend and the session cookie of the request being served.
@@ -122,6 +152,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/setup") view=auth::SetUpPage/>
                 <Route path=path!("/admin/login") view=auth::SignInPage/>
                 <Route path=path!("/admin/programs/:program") view=dashboard::DashboardPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/customers") view=customers::CustomersPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/customers/:customer") view=customers::CustomerPage
+                    ssr=SsrMode::Async/>
+                <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }
@@ -150,6 +184,7 @@ pub(crate) fn TopBar(user: ConsoleUser) -> impl IntoView {
             <a class="brand" href="/admin">"Tally"</a>
             <span class="subtitle">"Loyalty console"</span>
             <span class="spacer"></span>
+            {(user.role == "owner").then(|| view! { <a class="nav-link" href="/admin/audit">"Audit log"</a> })}
             <span class="user" data-role=user.role.clone()>{user.email.clone()} " · " {user.role.clone()}</span>
             <ActionForm action=sign_out attr:class="inline">
                 <input type="hidden" name="csrf" value=user.csrf.clone()/>
@@ -188,6 +223,43 @@ fn ConsoleHome() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// The program's name and its pages, `current` marked.
+#[component]
+pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -> impl IntoView {
+    let base = format!("/admin/programs/{}", program.id);
+    let pages = [("dashboard", "Dashboard", base.clone()), ("customers", "Customers", format!("{base}/customers"))];
+    view! {
+        <nav class="crumbs" aria-label="Program">
+            <a href="/admin">"Programs"</a> " / " <strong>{program.name}</strong>
+            {pages.into_iter().map(|(key, label, href)| {
+                let here = (key == current).then_some("page");
+                view! { " · " <a href=href aria-current=here>{label}</a> }
+            }).collect_view()}
+        </nav>
+    }
+}
+
+/// A form value, trimmed; empty is none.
+pub(crate) fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
+}
+
+/// Percent-encodes a query value or path segment.
+pub(crate) fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+/// An RFC 3339 UTC time as `YYYY-MM-DD HH:MM:SS` for tables (the headers say UTC).
+pub(crate) fn short_time(rfc3339: &str) -> String {
+    rfc3339.replace('T', " ").trim_end_matches('Z').split('.').next().unwrap_or_default().to_owned()
 }
 
 /// A failed page load, with the way back.

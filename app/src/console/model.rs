@@ -160,3 +160,145 @@ pub struct HistoryView {
     pub rows: Vec<HistoryRow>,
     pub next_cursor: Option<String>,
 }
+
+/// The customer list's search, order and page; every field is optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerQuery {
+    /// An exact customer id, or part of an email or name.
+    pub q: Option<String>,
+    /// `joined` (newest first, the default), `id`, `name`, `email` or `activity`.
+    pub sort: Option<String>,
+    /// 1-based.
+    pub page: Option<u64>,
+}
+
+/// The program a page is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramHeader {
+    pub id: String,
+    pub name: String,
+    pub points_name: String,
+}
+
+/// A page of the customer list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerList {
+    pub user: ConsoleUser,
+    pub program: ProgramHeader,
+    pub rows: Vec<CustomerRow>,
+    /// How many customers match the search in all.
+    pub total: u64,
+    pub page: u64,
+    pub page_size: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRow {
+    pub customer_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// RFC 3339 in UTC.
+    pub joined_at: String,
+    pub last_activity_at: Option<String>,
+    pub available: i64,
+    pub pending: i64,
+    pub tier: Option<String>,
+}
+
+/// A customer's page: balances, tier, ledger and coupons.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerDetail {
+    pub user: ConsoleUser,
+    pub program: ProgramHeader,
+    pub customer: CustomerCard,
+    /// Newest first.
+    pub entries: Vec<LedgerRow>,
+    /// The `before` of the next (older) page of entries.
+    pub older: Option<u64>,
+    pub coupons: Vec<CouponRow>,
+    /// A fresh id for the adjustment form: submitting it twice applies it once.
+    pub next_adjustment_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerCard {
+    pub customer_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub birthday: Option<String>,
+    pub tags: Vec<String>,
+    pub joined_at: String,
+    pub available: i64,
+    pub pending: i64,
+    pub expiring_soon: i64,
+    pub lifetime_earned: i64,
+    pub lifetime_redeemed: i64,
+    pub tier: Option<String>,
+    pub next_tier: Option<String>,
+    pub to_next_tier: Option<i64>,
+    /// Of the way from the current tier's threshold (or zero) to the next one.
+    pub progress_percent: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    pub seq: u64,
+    pub kind: String,
+    pub points: i64,
+    pub source: String,
+    /// The order, or the reason of a manual adjustment.
+    pub reference: Option<String>,
+    pub created_at: String,
+    /// Points not yet available (pending until this time).
+    pub pending_until: Option<String>,
+    pub balance_after: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponRow {
+    pub code: String,
+    pub reward_id: String,
+    pub points: i64,
+    /// `issued`, `consumed`, `cancelled` or `expired` (issued, past its expiry).
+    pub status: String,
+    pub expires_at: String,
+}
+
+/// A manual adjustment as the console's form sends it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustmentForm {
+    pub csrf: String,
+    /// Chosen when the form is shown: submitting twice applies it once.
+    pub adjustment_id: String,
+    /// Signed: `-50` takes points away.
+    pub points: String,
+    pub reason: String,
+}
+
+/// What an adjustment did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjusted {
+    pub points: i64,
+    pub balance_after: i64,
+    /// The same adjustment had already been applied (a resubmitted form).
+    pub replay: bool,
+}
+
+/// An entry of the audit log, for owners.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub at: String,
+    pub user_email: String,
+    pub program_id: Option<String>,
+    pub action: String,
+    pub target: String,
+    /// Compact JSON.
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLog {
+    pub user: ConsoleUser,
+    pub rows: Vec<AuditRow>,
+}

@@ -30,6 +30,9 @@ use serde::{Deserialize, Serialize};
 /// Points are whole numbers; negative means points leaving the customer.
 pub type Points = i64;
 
+/// Bounds a single write, so sums of many entries stay far from overflow.
+pub const MAX_POINTS_PER_WRITE: Points = 1_000_000_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {

@@ -46,6 +46,51 @@ pub struct CustomerRecord {
     pub tier_id: Option<String>,
 }
 
+/// Which customers, in which order, which page (the console's customer list and export).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomerSearch {
+    /// Matches the customer id exactly, or a part of the email or name (any case).
+    pub text: Option<String>,
+    pub sort: CustomerSort,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CustomerSort {
+    /// Newest first.
+    #[default]
+    Joined,
+    Id,
+    Name,
+    Email,
+    /// Most recently active first.
+    Activity,
+}
+
+impl CustomerSort {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "joined" => Self::Joined,
+            "id" => Self::Id,
+            "name" => Self::Name,
+            "email" => Self::Email,
+            "activity" => Self::Activity,
+            _ => return None,
+        })
+    }
+}
+
+/// A customer in a list: profile, tier and the account to compute balances from.
+#[derive(Clone, Debug)]
+pub struct CustomerListing {
+    pub customer_id: String,
+    pub profile: CustomerProfile,
+    pub created_at: Timestamp,
+    pub account: Account,
+    pub tier_id: Option<String>,
+}
+
 /// A change of a customer's tier.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TierChange {
@@ -292,6 +337,14 @@ pub trait CustomerStore: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>, StorageError>;
+    /// A page of the customers matching `search`, in its order, with their ledger state (for
+    /// balances), and how many match in all.
+    async fn search_customers(
+        &self,
+        program_id: &str,
+        search: &CustomerSearch,
+        expiry: ExpiryPolicy,
+    ) -> Result<(Vec<CustomerListing>, u64), StorageError>;
     /// The customer an order's points went to.
     async fn order_customer(&self, program_id: &str, order_id: &str) -> Result<Option<String>, StorageError>;
     /// How many orders earned for the customer.

@@ -9,13 +9,13 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::openapi::{ReadErrors, WriteErrors};
-use super::{client_id, customer_id, respond, ApiJson, CurrentProgram, MAX_POINTS_PER_WRITE};
+use super::{client_id, customer_id, respond, ApiJson, CurrentProgram};
 use crate::{
-    customers::{CustomerId, CustomerProfile},
+    customers::{Adjustment, CustomerId, CustomerProfile},
     http::{problem::Problem, AppState},
-    ledger::{Operation, Points, Timestamp},
+    ledger::{Points, Timestamp},
     programs::Program,
-    storage::{ClientId, CustomerRecord, EntryRecord, LedgerWrite, TierChange, WriteResult},
+    storage::{ClientId, CustomerRecord, EntryRecord, TierChange, WriteResult},
     tiers::Tier,
 };
 
@@ -250,23 +250,12 @@ async fn adjust(
     let id = customer_id(&raw_id)?;
     let request = &body.value;
     client_id("adjustment_id", &request.adjustment_id)?;
-    if request.points == 0 || request.points.abs() > MAX_POINTS_PER_WRITE {
-        return Err(Problem::invalid_field(
-            "points",
-            format!("points must be non-zero, within ±{MAX_POINTS_PER_WRITE}"),
-        ));
-    }
-    let reason = request.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(Problem::invalid_field("reason", "a reason of 1 to 500 characters is required"));
-    }
+    let adjustment = Adjustment::parse(request.points, &request.reason)
+        .map_err(|error| Problem::invalid_field(error.field(), error.to_string()))?;
     load(&state, &program, &id).await?;
     let client =
         ClientId { kind: "adjustment", id: request.adjustment_id.clone(), request_hash: body.fingerprint.clone() };
-    let operation = Operation::Adjust { points: request.points };
-    let mut write = LedgerWrite::new(&program, id, Some(client), operation, "admin", state.clock.now());
-    write.reference = Some(reason.to_owned());
-    let outcome = state.storage.write_ledger(&write).await?;
+    let outcome = state.storage.write_ledger(&adjustment.write(&program, id, client, state.clock.now())).await?;
     respond(outcome, ("adjustment_id", &request.adjustment_id), |result| AdjustmentResponse {
         adjustment_id: request.adjustment_id.clone(),
         result,

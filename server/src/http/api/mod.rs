@@ -21,7 +21,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use super::{problem::Problem, AppState};
 use crate::{
     customers::CustomerId,
-    ledger::{LedgerError, Points},
+    ledger::LedgerError,
     programs::Program,
     secrets,
     storage::{Refusal, WriteOutcome, WriteResult},
@@ -58,8 +58,7 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     Ok(next.run(request).await)
 }
 
-/// Bounds a single write, so sums of many entries stay far from overflow.
-pub const MAX_POINTS_PER_WRITE: Points = 1_000_000_000;
+pub use crate::ledger::MAX_POINTS_PER_WRITE;
 
 pub fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
     CustomerId::parse(raw).map_err(|error| Problem::invalid_field("customer_id", error.to_string()))

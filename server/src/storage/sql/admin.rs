@@ -150,8 +150,8 @@ impl AdminStore for SqlStorage {
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StorageError> {
         const SQL: &str = "INSERT INTO audit_log
-                 (at_ms, user_id, user_email, program_id, action, target, before_json, after_json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+                 (at_ms, user_id, user_email, program_id, action, target, before_json, after_json, request_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_key) DO NOTHING";
         let before = entry.before.as_ref().map(serde_json::Value::to_string);
         let after = entry.after.as_ref().map(serde_json::Value::to_string);
         on_pool!(self, |pool| sqlx::query(SQL)
@@ -163,6 +163,7 @@ impl AdminStore for SqlStorage {
             .bind(&entry.target)
             .bind(&before)
             .bind(&after)
+            .bind(&entry.request_key)
             .execute(pool)
             .await
             .map(drop)?);
@@ -170,13 +171,15 @@ impl AdminStore for SqlStorage {
     }
 
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StorageError> {
-        const SQL: &str = "SELECT at_ms, user_id, user_email, program_id, action, target, before_json, after_json
+        const SQL: &str = "SELECT at_ms, user_id, user_email, program_id, action, target, before_json, after_json,
+                 request_key
              FROM audit_log ORDER BY id DESC LIMIT $1";
-        type Row = (i64, String, String, Option<String>, String, String, Option<String>, Option<String>);
+        type Row =
+            (i64, String, String, Option<String>, String, String, Option<String>, Option<String>, Option<String>);
         let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(SQL).bind(i64::from(limit)).fetch_all(pool).await?);
         let json = |text: Option<String>| text.map(|text| super::json_from_db("audit snapshot", &text)).transpose();
         rows.into_iter()
-            .map(|(at_ms, user_id, user_email, program_id, action, target, before, after)| {
+            .map(|(at_ms, user_id, user_email, program_id, action, target, before, after, request_key)| {
                 Ok(AuditEntry {
                     at: Timestamp(at_ms),
                     user_id,
@@ -186,6 +189,7 @@ impl AdminStore for SqlStorage {
                     target,
                     before: json(before)?,
                     after: json(after)?,
+                    request_key,
                 })
             })
             .collect()

@@ -4,7 +4,10 @@ use super::{json_from_db, on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlSto
 use crate::{
     customers::{CustomerId, CustomerProfile},
     ledger::{Account, EntryKind, ExpiryPolicy, Lot, Timestamp},
-    storage::{CustomerRecord, CustomerStore, EntryRecord, StorageError, TierChange},
+    storage::{
+        CustomerListing, CustomerRecord, CustomerSearch, CustomerSort, CustomerStore, EntryRecord, StorageError,
+        TierChange,
+    },
     tiers::TierBasis,
 };
 use async_trait::async_trait;
@@ -20,6 +23,104 @@ struct CustomerRow {
     debt: i64,
     last_activity_at_ms: Option<i64>,
     tier_id: Option<String>,
+}
+
+impl CustomerRow {
+    fn profile(&self) -> Result<CustomerProfile, StorageError> {
+        Ok(CustomerProfile {
+            email: self.email.clone(),
+            name: self.name.clone(),
+            birthday: self.birthday.clone(),
+            tags: json_from_db("customer tags", &self.tags)?,
+        })
+    }
+
+    fn account(&self, lots: Vec<LotRow>, expiry: ExpiryPolicy) -> Result<Account, StorageError> {
+        Ok(Account {
+            last_seq: seq_from_db(self.last_seq)?,
+            lots: lots.into_iter().map(LotRow::into_lot).collect::<Result<_, _>>()?,
+            debt: self.debt,
+            last_activity_at: self.last_activity_at_ms.map(Timestamp),
+            expiry,
+        })
+    }
+}
+
+/// A customer of a search page.
+#[derive(sqlx::FromRow)]
+struct ListingRow {
+    customer_id: String,
+    #[sqlx(flatten)]
+    customer: CustomerRow,
+}
+
+/// A lot of one of the customers of a search page.
+#[derive(sqlx::FromRow)]
+struct ListingLotRow {
+    customer_id: String,
+    #[sqlx(flatten)]
+    lot: LotRow,
+}
+
+/// The customers a search matches: `$1` program, `$2` the text as typed (an exact id), `$3` a
+/// lower-case LIKE pattern (email or name contain it); an empty `$2` matches everyone.
+macro_rules! matching_customers {
+    () => {
+        "program_id = $1 AND ($2 = '' OR customer_id = $2
+             OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\' OR LOWER(COALESCE(name, '')) LIKE $3 ESCAPE '\\')"
+    };
+}
+
+/// The page query and the query of its customers' open lots, for one order (`$4` limit,
+/// `$5` offset). Written out per order: the ORDER BY is never built from input.
+macro_rules! customer_page_sql {
+    ($order:literal) => {
+        (
+            concat!(
+                "SELECT customer_id, email, name, birthday, tags, created_at_ms, last_seq, debt,
+                     last_activity_at_ms, tier_id
+                 FROM customers WHERE ",
+                matching_customers!(),
+                " ORDER BY ",
+                $order,
+                " LIMIT $4 OFFSET $5"
+            ),
+            concat!(
+                "SELECT customer_id, seq, order_id, earned_at_ms, available_at_ms, remaining FROM lots
+                 WHERE program_id = $1 AND remaining > 0 AND customer_id IN (SELECT customer_id FROM customers WHERE ",
+                matching_customers!(),
+                " ORDER BY ",
+                $order,
+                " LIMIT $4 OFFSET $5) ORDER BY customer_id, available_at_ms, seq"
+            ),
+        )
+    };
+}
+
+fn customer_page_sql(sort: CustomerSort) -> (&'static str, &'static str) {
+    match sort {
+        CustomerSort::Joined => customer_page_sql!("created_at_ms DESC, customer_id"),
+        CustomerSort::Id => customer_page_sql!("customer_id"),
+        // Customers without a name or email come last on both databases.
+        CustomerSort::Name => customer_page_sql!("(name IS NULL), name, customer_id"),
+        CustomerSort::Email => customer_page_sql!("(email IS NULL), email, customer_id"),
+        CustomerSort::Activity => {
+            customer_page_sql!("(last_activity_at_ms IS NULL), last_activity_at_ms DESC, customer_id")
+        }
+    }
+}
+
+/// `text` as a LIKE pattern matching any value that contains it, wildcards escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 #[derive(sqlx::FromRow)]
@@ -163,23 +264,11 @@ impl CustomerStore for SqlStorage {
             (row, lots, lifetime)
         });
         let Some(row) = row else { return Ok(None) };
-        let account = Account {
-            last_seq: seq_from_db(row.last_seq)?,
-            lots: lots.into_iter().map(LotRow::into_lot).collect::<Result<_, _>>()?,
-            debt: row.debt,
-            last_activity_at: row.last_activity_at_ms.map(Timestamp),
-            expiry,
-        };
         Ok(Some(CustomerRecord {
             customer_id: id.to_owned(),
-            profile: CustomerProfile {
-                email: row.email,
-                name: row.name,
-                birthday: row.birthday,
-                tags: json_from_db("customer tags", &row.tags)?,
-            },
+            profile: row.profile()?,
             created_at: Timestamp(row.created_at_ms),
-            account,
+            account: row.account(lots, expiry)?,
             lifetime_earned: lifetime.0,
             lifetime_redeemed: lifetime.1,
             tier_id: row.tier_id,
@@ -241,6 +330,57 @@ impl CustomerStore for SqlStorage {
                 qualifying,
             })
             .collect())
+    }
+
+    async fn search_customers(
+        &self,
+        program_id: &str,
+        search: &CustomerSearch,
+        expiry: ExpiryPolicy,
+    ) -> Result<(Vec<CustomerListing>, u64), StorageError> {
+        const COUNT: &str = concat!("SELECT COUNT(*) FROM customers WHERE ", matching_customers!());
+        let (page_sql, lots_sql) = customer_page_sql(search.sort);
+        let text = search.text.as_deref().map(str::trim).unwrap_or_default();
+        let pattern = if text.is_empty() { String::new() } else { contains_pattern(text) };
+        let offset = i64::try_from(search.offset).unwrap_or(i64::MAX);
+        let (rows, lots, total): (Vec<ListingRow>, Vec<ListingLotRow>, i64) = on_pool!(self, |pool| {
+            let rows = sqlx::query_as(page_sql)
+                .bind(program_id)
+                .bind(text)
+                .bind(&pattern)
+                .bind(i64::from(search.limit))
+                .bind(offset)
+                .fetch_all(pool)
+                .await?;
+            let lots = sqlx::query_as(lots_sql)
+                .bind(program_id)
+                .bind(text)
+                .bind(&pattern)
+                .bind(i64::from(search.limit))
+                .bind(offset)
+                .fetch_all(pool)
+                .await?;
+            let total = sqlx::query_scalar(COUNT).bind(program_id).bind(text).bind(&pattern).fetch_one(pool).await?;
+            (rows, lots, total)
+        });
+        let mut lots_by_customer: std::collections::HashMap<String, Vec<LotRow>> = std::collections::HashMap::new();
+        for row in lots {
+            lots_by_customer.entry(row.customer_id).or_default().push(row.lot);
+        }
+        let listings = rows
+            .into_iter()
+            .map(|row| {
+                let lots = lots_by_customer.remove(&row.customer_id).unwrap_or_default();
+                Ok(CustomerListing {
+                    profile: row.customer.profile()?,
+                    created_at: Timestamp(row.customer.created_at_ms),
+                    account: row.customer.account(lots, expiry)?,
+                    tier_id: row.customer.tier_id,
+                    customer_id: row.customer_id,
+                })
+            })
+            .collect::<Result<_, StorageError>>()?;
+        Ok((listings, u64::try_from(total).unwrap_or(0)))
     }
 
     async fn customer_ids(

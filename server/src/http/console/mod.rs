@@ -2,12 +2,14 @@
 //! (`/admin/fn/…`) and the CSV export, behind a gate that sends visitors without a session to
 //! the sign-in page (or, before the first owner exists, to the set-up page).
 
-use std::{fmt::Write as _, net::SocketAddr, sync::Arc};
+mod customers;
+mod export;
+
+use std::{net::SocketAddr, sync::Arc};
 
 use async_trait::async_trait;
 use axum::{
-    body::Body,
-    extract::{ConnectInfo, Path, Query, Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{header, HeaderMap, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
@@ -19,7 +21,10 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tally_app::{
     api_types::ProgramListItem,
     console::{
-        model::{ConsoleError, ConsoleUser, HistoryQuery, ProgramBoard, RangeChoice},
+        model::{
+            Adjusted, AdjustmentForm, AuditLog, AuditRow, ConsoleError, ConsoleUser, CustomerDetail, CustomerList,
+            CustomerQuery, HistoryQuery, ProgramBoard, RangeChoice,
+        },
         session_token, ConsoleBackend, SESSION_COOKIE,
     },
 };
@@ -37,7 +42,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let backend: Arc<dyn ConsoleBackend> = Arc::new(ConsoleService(state.clone()));
     let options = state.leptos_options.clone();
     Router::new()
-        .route("/admin/programs/{program}/history.csv", get(history_csv))
+        .route("/admin/programs/{program}/history.csv", get(export::history_csv))
+        .route("/admin/programs/{program}/customers.csv", get(export::customers_csv))
         .leptos_routes_with_context(
             state,
             generate_route_list(tally_app::console::App),
@@ -159,6 +165,24 @@ impl ConsoleService {
         found.ok_or(ConsoleError::SignedOut)
     }
 
+    /// The session of a write: its CSRF token must match (else 403).
+    async fn checked_session(&self, token: Option<&str>, csrf: &str) -> Result<(Session, AdminUser), ConsoleError> {
+        let (session, user) = self.session(token).await?;
+        if !session.csrf_matches(csrf) {
+            return Err(ConsoleError::Forbidden("The form is out of date (CSRF token): reload the page.".into()));
+        }
+        Ok((session, user))
+    }
+
+    /// The user making a change to a program: signed in, CSRF token matching, not a viewer.
+    async fn writer(&self, token: Option<&str>, csrf: &str) -> Result<AdminUser, ConsoleError> {
+        let (_, user) = self.checked_session(token, csrf).await?;
+        if !user.role.can_write() {
+            return Err(ConsoleError::Forbidden("Viewers can look, not change anything.".into()));
+        }
+        Ok(user)
+    }
+
     /// The program, if this user may see it.
     async fn program(&self, user: &AdminUser, program_id: &str) -> Result<Program, ConsoleError> {
         let not_found = || ConsoleError::NotFound(format!("No program {program_id:?} here, or not yours to see."));
@@ -212,10 +236,7 @@ impl ConsoleBackend for ConsoleService {
     }
 
     async fn sign_out(&self, token: Option<&str>, csrf: &str) -> Result<String, ConsoleError> {
-        let (session, _) = self.session(token).await?;
-        if !session.csrf_matches(csrf) {
-            return Err(ConsoleError::Forbidden("The form is out of date (CSRF token): reload the page.".into()));
-        }
+        let (session, _) = self.checked_session(token, csrf).await?;
         self.0.storage.end_session(&session.token_hash).await.map_err(unavailable)?;
         Ok(session_cookie("", 0))
     }
@@ -270,121 +291,65 @@ impl ConsoleBackend for ConsoleService {
             history: dashboard::history(storage, &program, &filter, cursor.as_ref()).await.map_err(unavailable)?,
         })
     }
-}
 
-#[derive(serde::Deserialize)]
-struct CsvQuery {
-    range: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    customer: Option<String>,
-    source: Option<String>,
-    kind: Option<String>,
-}
+    async fn customers(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        query: CustomerQuery,
+    ) -> Result<CustomerList, ConsoleError> {
+        self.customer_list(token, program_id, query).await
+    }
 
-/// The Points History of the range and filters as CSV, streamed page by page.
-async fn history_csv(
-    State(state): State<AppState>,
-    Path(program_id): Path<String>,
-    Query(query): Query<CsvQuery>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let service = ConsoleService(state.clone());
-    let console_problem = |error: ConsoleError| {
-        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        Problem::new(status, "console", "Console request refused", error.message())
-    };
-    let (_, user) = service.session(session_token(&headers)).await.map_err(console_problem)?;
-    let program = service.program(&user, &program_id).await.map_err(console_problem)?;
-    let choice = RangeChoice { range: query.range, from: query.from, to: query.to };
-    let now = state.clock.now();
-    let range = dashboard::resolve_range(&program, &choice, now)
-        .map_err(|(field, message)| console_problem(invalid(field, message)))?;
-    let filter = dashboard::history_filter(
-        &HistoryQuery { customer: query.customer, source: query.source, kind: query.kind, cursor: None },
-        Some(range.bounds(&dashboard::program_time_zone(&program))),
-    )
-    .map_err(|(field, message)| console_problem(invalid(field, message)))?;
-    let storage = state.storage.clone();
-    let stream = csv_lines(storage, program, filter);
-    let file_name = format!("tally-{program_id}-history-{}-{}.csv", range.first, range.last);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
-}
+    async fn customer(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        before: Option<u64>,
+    ) -> Result<CustomerDetail, ConsoleError> {
+        self.customer_detail(token, program_id, customer_id, before).await
+    }
 
-/// The CSV: its header, then a chunk per page of entries, so memory stays flat for any size.
-fn csv_lines(
-    storage: Arc<dyn crate::storage::Storage>,
-    program: Program,
-    filter: crate::storage::HistoryFilter,
-) -> impl futures_core::Stream<Item = Result<String, std::io::Error>> {
-    use futures_util::{stream, StreamExt};
-    const PAGE: u32 = 5_000;
-    const HEADER: &str = "created_at,customer_id,kind,points,source,reference,order_id,balance_after\n";
-    // The state is where the next page starts; `None` once a short page said there is no more.
-    let pages = stream::unfold(Some(None::<crate::storage::HistoryCursor>), move |after| {
-        let (storage, program_id, filter) = (storage.clone(), program.id.clone(), filter.clone());
-        async move {
-            let after = after?;
-            let rows = match storage.program_history(&program_id, &filter, after.as_ref(), PAGE).await {
-                Ok(rows) if rows.is_empty() => return None,
-                Ok(rows) => rows,
-                Err(error) => {
-                    tracing::error!(%error, "CSV export stopped");
-                    return Some((Err(std::io::Error::other(error.to_string())), None));
-                }
-            };
-            let mut chunk = String::new();
-            for row in &rows {
-                let _ = writeln!(
-                    chunk,
-                    "{},{},{},{},{},{},{},{}",
-                    row.created_at,
-                    csv_field(&row.customer_id),
-                    row.kind.as_str(),
-                    row.points,
-                    csv_field(&row.source),
-                    csv_field(row.reference.as_deref().unwrap_or_default()),
-                    csv_field(row.order_id.as_deref().unwrap_or_default()),
-                    row.balance_after
-                );
-            }
-            let next = (rows.len() == PAGE as usize).then(|| rows.last().map(|row| row.cursor()));
-            Some((Ok(chunk), next))
+    async fn adjust(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        form: AdjustmentForm,
+    ) -> Result<Adjusted, ConsoleError> {
+        self.adjust_points(token, program_id, customer_id, form).await
+    }
+
+    async fn audit_log(&self, token: Option<&str>) -> Result<AuditLog, ConsoleError> {
+        const SHOWN: u32 = 200;
+        let (session, user) = self.session(token).await?;
+        if user.role != Role::Owner {
+            return Err(ConsoleError::Forbidden("Only owners read the audit log.".into()));
         }
-    });
-    stream::once(async { Ok(HEADER.to_owned()) }).chain(pages)
-}
-
-/// Quotes a field when it needs it, and defuses spreadsheet formulas (`=`, `+`, `-`, `@`).
-fn csv_field(value: &str) -> String {
-    let value =
-        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
+        let entries = self.0.storage.audit_log(SHOWN).await.map_err(unavailable)?;
+        let compact = |value: Option<serde_json::Value>| value.map(|value| value.to_string());
+        Ok(AuditLog {
+            user: console_user(&session, &user),
+            rows: entries
+                .into_iter()
+                .map(|entry| AuditRow {
+                    at: entry.at.to_string(),
+                    user_email: entry.user_email,
+                    program_id: entry.program_id,
+                    action: entry.action,
+                    target: entry.target,
+                    before: compact(entry.before),
+                    after: compact(entry.after),
+                })
+                .collect(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-    }
 
     #[test]
     fn only_same_origin_posts_pass() {

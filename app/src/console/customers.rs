@@ -1,0 +1,380 @@
+//! Customers: the searchable list (with CSV export) and a customer's page, where admins adjust
+//! points. The search, order and page are in the URL, so every view can be bookmarked.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::{
+    charts::format_number,
+    encode_query_value,
+    model::{Adjusted, CustomerCard, CustomerDetail, CustomerList, CustomerQuery, CustomerRow, LedgerRow},
+    non_empty, short_time, ErrorPanel, ProgramNav, TopBar,
+};
+
+const SORTS: [(&str, &str); 5] = [
+    ("joined", "Newest first"),
+    ("activity", "Recently active"),
+    ("id", "Customer id"),
+    ("name", "Name"),
+    ("email", "Email"),
+];
+
+// JSON: a form encoding drops a struct argument whose fields are all empty.
+#[server(prefix = "/admin/fn", endpoint = "customers", input = leptos::server_fn::codec::Json)]
+pub async fn load_customers(program: String, query: CustomerQuery) -> Result<CustomerList, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.customers(session.as_deref(), &program, query).await.map_err(super::fail)
+}
+
+#[server(prefix = "/admin/fn", endpoint = "customer")]
+pub async fn load_customer(
+    program: String,
+    customer: String,
+    before: Option<u64>,
+) -> Result<CustomerDetail, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.customer(session.as_deref(), &program, &customer, before).await.map_err(super::fail)
+}
+
+/// A manual adjustment through the same ledger write as the REST API's, audited.
+#[server(prefix = "/admin/fn", endpoint = "adjust_points")]
+pub async fn adjust_points(
+    program: String,
+    customer: String,
+    csrf: String,
+    adjustment_id: String,
+    points: String,
+    reason: String,
+) -> Result<Adjusted, ServerFnError> {
+    use super::model::AdjustmentForm;
+    let (backend, session) = super::backend()?;
+    let form = AdjustmentForm { csrf, adjustment_id, points, reason };
+    backend.adjust(session.as_deref(), &program, &customer, form).await.map_err(super::fail)
+}
+
+/// The path of a customer's page.
+pub fn customer_path(program_id: &str, customer_id: &str) -> String {
+    format!("/admin/programs/{program_id}/customers/{}", encode_query_value(customer_id))
+}
+
+#[component]
+pub fn CustomersPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let request = move || {
+        let query = query.get();
+        let program = params.get().get("program").unwrap_or_default();
+        let search = CustomerQuery {
+            q: non_empty(query.get("q")),
+            sort: non_empty(query.get("sort")),
+            page: query.get("page").and_then(|page| page.parse().ok()),
+        };
+        (program, search)
+    };
+    let data = Resource::new(request, |(program, search)| async move {
+        Ok::<_, ServerFnError>((load_customers(program, search.clone()).await?, search))
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="muted page">"Loading customers…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((list, search)) => view! { <CustomersView list search/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn CustomersView(list: CustomerList, search: CustomerQuery) -> impl IntoView {
+    let CustomerList { user, program, rows, total, page, page_size } = list;
+    let base = format!("/admin/programs/{}/customers", program.id);
+    let sort = search.sort.clone().unwrap_or_else(|| "joined".into());
+    let text = search.q.clone().unwrap_or_default();
+    let query_string = {
+        let (sort, text) = (sort.clone(), text.clone());
+        move |page: Option<u64>| {
+            let mut query = format!("sort={sort}");
+            if !text.is_empty() {
+                query.push_str(&format!("&q={}", encode_query_value(&text)));
+            }
+            if let Some(page) = page {
+                query.push_str(&format!("&page={page}"));
+            }
+            query
+        }
+    };
+    let pages = total.div_ceil(u64::from(page_size)).max(1);
+    let previous = (page > 1).then(|| format!("{base}?{}", query_string(Some(page - 1))));
+    let next = (page < pages).then(|| format!("{base}?{}", query_string(Some(page + 1))));
+    let csv = format!("{base}.csv?{}", query_string(None));
+    let program_id = program.id.clone();
+    view! {
+        <TopBar user/>
+        <main class="page wide" data-program-id=program.id.clone()>
+            <ProgramNav program=program.clone() current="customers"/>
+            <h1>"Customers"</h1>
+            <form class="filters" method="get" action=base.clone() role="search">
+                <label>"Search "
+                    <input type="search" name="q" value=text.clone() placeholder="Customer id, email or name"/>
+                </label>
+                <label>"Order "
+                    <select name="sort">
+                        {SORTS.iter().map(|(value, label)| view! {
+                            <option value=*value selected=sort == *value>{*label}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button class="button" type="submit">"Search"</button>
+                <a class="button" href=csv download>"Export CSV"</a>
+            </form>
+            <p class="muted result-count">{format!("{} customers", format_number(total as i64))}
+                {(pages > 1).then(|| format!(" · page {page} of {pages}"))}</p>
+            <table class="table customers">
+                <thead><tr>
+                    <th>"Customer"</th><th>"Name"</th><th>"Email"</th><th>"Tier"</th>
+                    <th class="num">"Available"</th><th class="num">"Pending"</th><th>"Joined"</th><th>"Last active"</th>
+                </tr></thead>
+                <tbody>
+                    {rows.into_iter().map(|row: CustomerRow| view! {
+                        <tr data-customer=row.customer_id.clone()>
+                            <td><a href=customer_path(&program_id, &row.customer_id)>{row.customer_id.clone()}</a></td>
+                            <td>{row.name.unwrap_or_default()}</td>
+                            <td>{row.email.unwrap_or_default()}</td>
+                            <td>{row.tier.unwrap_or_else(|| "—".into())}</td>
+                            <td class="num">{format_number(row.available)}</td>
+                            <td class="num">{format_number(row.pending)}</td>
+                            <td>{short_time(&row.joined_at)}</td>
+                            <td>{row.last_activity_at.as_deref().map(short_time).unwrap_or_else(|| "—".into())}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <p class="pager">
+                {previous.map(|link| view! { <a class="button" href=link rel="prev">"Previous"</a> })}
+                {next.map(|link| view! { <a class="button" href=link rel="next">"Next"</a> })}
+            </p>
+        </main>
+    }
+}
+
+#[component]
+pub fn CustomerPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let adjust = ServerAction::<AdjustPoints>::new();
+    let request = move || {
+        let params = params.get();
+        let before = query.get().get("before").and_then(|before| before.parse().ok());
+        // A finished adjustment reloads the page's data.
+        (
+            params.get("program").unwrap_or_default(),
+            params.get("customer").unwrap_or_default(),
+            before,
+            adjust.version().get(),
+        )
+    };
+    let data = Resource::new(request, |(program, customer, before, _)| load_customer(program, customer, before));
+    view! {
+        <Suspense fallback=|| view! { <p class="muted page">"Loading the customer…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(detail) => view! { <CustomerView detail adjust/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> impl IntoView {
+    let CustomerDetail { user, program, customer, entries, older, coupons, next_adjustment_id } = detail;
+    let can_write = user.role != "viewer";
+    let older_link =
+        older.map(|before| format!("{}?before={before}", customer_path(&program.id, &customer.customer_id)));
+    let csrf = user.csrf.clone();
+    view! {
+        <TopBar user/>
+        <main class="page wide" data-program-id=program.id.clone() data-customer=customer.customer_id.clone()>
+            <ProgramNav program=program.clone() current="customers"/>
+            <h1>{customer.customer_id.clone()} " " <span class="muted">{customer.name.clone().unwrap_or_default()}</span></h1>
+            <CustomerSummary customer=customer.clone() points_name=program.points_name.clone()/>
+            {if can_write {
+                view! { <AdjustPointsForm program_id=program.id.clone() customer=customer.clone() csrf
+                    adjustment_id=next_adjustment_id.clone() adjust/> }.into_any()
+            } else {
+                view! { <p class="muted" data-read-only="true">"Viewers can look, not change points."</p> }.into_any()
+            }}
+            <section class="section" aria-labelledby="ledger-title">
+                <h2 id="ledger-title">"Ledger"</h2>
+                <table class="table ledger">
+                    <thead><tr><th>"When (UTC)"</th><th>"Kind"</th><th>"Source"</th><th class="num">{program.points_name.clone()}</th>
+                        <th class="num">"Balance after"</th><th>"Reference"</th><th>"Pending until"</th></tr></thead>
+                    <tbody>
+                        {entries.into_iter().map(|row: LedgerRow| view! {
+                            <tr data-seq=row.seq.to_string() data-kind=row.kind.clone()>
+                                <td>{short_time(&row.created_at)}</td>
+                                <td>{row.kind.clone()}</td>
+                                <td>{row.source.clone()}</td>
+                                <td class="num">{format_number(row.points)}</td>
+                                <td class="num">{format_number(row.balance_after)}</td>
+                                <td>{row.reference.clone().unwrap_or_default()}</td>
+                                <td>{row.pending_until.as_deref().map(short_time).unwrap_or_default()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                {older_link.map(|link| view! { <p><a class="button" href=link rel="next">"Older entries"</a></p> })}
+            </section>
+            <section class="section" aria-labelledby="coupons-title">
+                <h2 id="coupons-title">"Coupons"</h2>
+                {if coupons.is_empty() {
+                    view! { <p class="muted">"No coupons yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="table coupons">
+                            <thead><tr><th>"Code"</th><th>"Reward"</th><th class="num">{program.points_name.clone()}</th><th>"Status"</th><th>"Expires (UTC)"</th></tr></thead>
+                            <tbody>
+                                {coupons.into_iter().map(|coupon| view! {
+                                    <tr data-status=coupon.status.clone()>
+                                        <td><code>{coupon.code}</code></td>
+                                        <td>{coupon.reward_id}</td>
+                                        <td class="num">{format_number(coupon.points)}</td>
+                                        <td>{coupon.status.clone()}</td>
+                                        <td>{short_time(&coupon.expires_at)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+            </section>
+        </main>
+    }
+}
+
+#[component]
+fn CustomerSummary(customer: CustomerCard, points_name: String) -> impl IntoView {
+    let stats = [
+        ("available", "Available", customer.available),
+        ("pending", "Pending", customer.pending),
+        ("expiring", "Expiring in 30 days", customer.expiring_soon),
+        ("earned", "Earned, all time", customer.lifetime_earned),
+        ("redeemed", "Redeemed, all time", customer.lifetime_redeemed),
+    ];
+    let tier_line = match (&customer.tier, &customer.next_tier, customer.to_next_tier) {
+        (tier, Some(next), Some(missing)) => format!(
+            "{} · {} {points_name} to {next}",
+            tier.clone().unwrap_or_else(|| "No tier yet".into()),
+            format_number(missing)
+        ),
+        (Some(tier), _, _) => format!("{tier} (the top tier)"),
+        _ => "No tiers in this program".into(),
+    };
+    view! {
+        <section class="section" aria-label="Balances">
+            <dl class="stats">
+                {stats.into_iter().map(|(key, label, value)| view! {
+                    <div class="stat" data-stat=key><dt>{label}</dt><dd>{format_number(value)}</dd></div>
+                }).collect_view()}
+            </dl>
+            <p class="tier-line" data-tier=customer.tier.clone().unwrap_or_default()>{tier_line}</p>
+            {customer.progress_percent.map(|percent| view! {
+                <div class="progress" role="progressbar" aria-label="Progress to the next tier"
+                    aria-valuemin="0" aria-valuemax="100" aria-valuenow=percent.to_string()>
+                    <div class="progress-fill" style=format!("width: {percent}%")></div>
+                </div>
+            })}
+            <p class="muted">
+                {customer.email.clone().unwrap_or_default()}
+                {customer.birthday.clone().map(|birthday| format!(" · birthday {birthday}"))}
+                {(!customer.tags.is_empty()).then(|| format!(" · tags: {}", customer.tags.join(", ")))}
+                " · joined " {short_time(&customer.joined_at)}
+            </p>
+        </section>
+    }
+}
+
+/// Points and a reason, reviewed before they are applied: a second step shows what will
+/// happen and only its button writes.
+#[component]
+fn AdjustPointsForm(
+    program_id: String,
+    customer: CustomerCard,
+    csrf: String,
+    adjustment_id: String,
+    adjust: ServerAction<AdjustPoints>,
+) -> impl IntoView {
+    let points = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let reviewing = RwSignal::new(false);
+    let problem = RwSignal::new(None::<String>);
+    let available = customer.available;
+    let review = move |_| {
+        let parsed = points.get_untracked().trim().parse::<i64>();
+        problem.set(match parsed {
+            Ok(0) | Err(_) => Some("Points: a whole number other than 0, e.g. 50 or -20.".into()),
+            Ok(value) if value < 0 && -value > available => {
+                Some(format!("Points: the customer has only {} available to take.", format_number(available)))
+            }
+            _ if reason.get_untracked().trim().is_empty() => Some("Reason: say why (the customer may ask).".into()),
+            _ => None,
+        });
+        reviewing.set(problem.get_untracked().is_none());
+    };
+    let summary = move || {
+        let value = points.get().trim().parse::<i64>().unwrap_or(0);
+        let verb = if value > 0 { "Add" } else { "Take away" };
+        format!(
+            "{verb} {} points: the balance goes from {} to {}. Reason: {}",
+            format_number(value.abs()),
+            format_number(available),
+            format_number(available + value),
+            reason.get().trim()
+        )
+    };
+    let result = move || match adjust.value().get() {
+        Some(Ok(done)) => Some((
+            "notice",
+            format!(
+                "{} {} points{}. Balance now {}.",
+                if done.points > 0 { "Added" } else { "Took away" },
+                format_number(done.points.abs()),
+                if done.replay { " (already applied before)" } else { "" },
+                format_number(done.balance_after)
+            ),
+        )),
+        Some(Err(ServerFnError::ServerError(message))) => Some(("error", message)),
+        Some(Err(other)) => Some(("error", other.to_string())),
+        None => None,
+    };
+    view! {
+        <section class="section adjust" aria-labelledby="adjust-title">
+            <h2 id="adjust-title">"Adjust points"</h2>
+            {move || result().map(|(class, message)| view! { <p class=class role="status">{message}</p> })}
+            <ActionForm action=adjust attr:class="form inline-form">
+                <input type="hidden" name="program" value=program_id/>
+                <input type="hidden" name="customer" value=customer.customer_id.clone()/>
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="adjustment_id" value=adjustment_id/>
+                <label>"Points (negative to take away)"
+                    <input name="points" inputmode="numeric" required bind:value=points
+                        prop:readonly=move || reviewing.get()/></label>
+                <label>"Reason (shown in the ledger)"
+                    <input name="reason" maxlength="500" required bind:value=reason
+                        prop:readonly=move || reviewing.get()/></label>
+                <p class="error" role="alert">{move || problem.get()}</p>
+                <Show
+                    when=move || reviewing.get()
+                    fallback=move || view! { <button class="button" type="button" on:click=review>"Review"</button> }
+                >
+                    <p class="confirm-summary">{summary}</p>
+                    <button class="button primary" type="submit">"Confirm adjustment"</button>
+                    <button class="button" type="button" on:click=move |_| reviewing.set(false)>"Back"</button>
+                </Show>
+            </ActionForm>
+        </section>
+    }
+}

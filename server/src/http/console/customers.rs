@@ -1,0 +1,255 @@
+//! The console's customer pages: the list, a customer's page and manual adjustments (through
+//! the same [`Adjustment`] and ledger write as the REST API).
+
+use serde_json::json;
+use tally_app::console::model::{
+    Adjusted, AdjustmentForm, ConsoleError, CouponRow, CustomerCard, CustomerDetail, CustomerList, CustomerQuery,
+    CustomerRow, LedgerRow, ProgramHeader,
+};
+
+use super::{console_user, invalid, unavailable, ConsoleService};
+use crate::{
+    admin::AuditEntry,
+    customers::{Adjustment, CustomerId},
+    http::api::customers::{tier_view, EXPIRING_SOON_DAYS},
+    ledger::{LedgerError, Timestamp},
+    programs::Program,
+    rewards::CouponStatus,
+    secrets,
+    storage::{ClientId, CustomerSearch, CustomerSort, Refusal, WriteOutcome},
+};
+
+/// Customers per page of the list.
+pub(super) const CUSTOMER_PAGE: u32 = 25;
+/// Ledger entries per page of a customer's page.
+const LEDGER_PAGE: u32 = 50;
+const COUPONS_SHOWN: u32 = 50;
+
+pub(super) fn program_header(program: &Program) -> ProgramHeader {
+    ProgramHeader { id: program.id.clone(), name: program.name.clone(), points_name: program.points_name.clone() }
+}
+
+/// The search the list's query asks for (`page` is 1-based); bad values are 422s.
+pub(super) fn customer_search(query: &CustomerQuery, limit: u32) -> Result<CustomerSearch, ConsoleError> {
+    let sort = match query.sort.as_deref() {
+        None => CustomerSort::default(),
+        Some(sort) => {
+            CustomerSort::parse(sort).ok_or_else(|| invalid("sort", "joined, id, name, email or activity"))?
+        }
+    };
+    let text = query.q.as_deref().map(str::trim).filter(|text| !text.is_empty());
+    if text.is_some_and(|text| text.chars().count() > 200) {
+        return Err(invalid("q", "at most 200 characters"));
+    }
+    let page = query.page.unwrap_or(1);
+    if page == 0 {
+        return Err(invalid("page", "pages start at 1"));
+    }
+    Ok(CustomerSearch {
+        text: text.map(str::to_owned),
+        sort,
+        offset: (page - 1).saturating_mul(u64::from(limit)),
+        limit,
+    })
+}
+
+fn tier_name(program: &Program, tier_id: Option<&str>) -> Option<String> {
+    tier_id.and_then(|id| program.settings.tiers.tier(id)).map(|tier| tier.name.clone())
+}
+
+fn parse_customer_id(raw: &str) -> Result<CustomerId, ConsoleError> {
+    CustomerId::parse(raw).map_err(|error| invalid("customer", &error.to_string()))
+}
+
+impl ConsoleService {
+    pub(super) async fn customer_list(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        query: CustomerQuery,
+    ) -> Result<CustomerList, ConsoleError> {
+        let (session, user) = self.session(token).await?;
+        let program = self.program(&user, program_id).await?;
+        let search = customer_search(&query, CUSTOMER_PAGE)?;
+        let (listings, total) = self
+            .0
+            .storage
+            .search_customers(&program.id, &search, program.settings.expiry)
+            .await
+            .map_err(unavailable)?;
+        let now = self.0.clock.now();
+        let rows = listings
+            .into_iter()
+            .map(|listing| {
+                let balances = listing.account.balances_at(now, EXPIRING_SOON_DAYS);
+                CustomerRow {
+                    tier: tier_name(&program, listing.tier_id.as_deref()),
+                    name: listing.profile.name,
+                    email: listing.profile.email,
+                    joined_at: listing.created_at.to_string(),
+                    last_activity_at: listing.account.last_activity_at.map(|at| at.to_string()),
+                    available: balances.available,
+                    pending: balances.pending,
+                    customer_id: listing.customer_id,
+                }
+            })
+            .collect();
+        Ok(CustomerList {
+            user: console_user(&session, &user),
+            program: program_header(&program),
+            rows,
+            total,
+            page: query.page.unwrap_or(1),
+            page_size: CUSTOMER_PAGE,
+        })
+    }
+
+    pub(super) async fn customer_detail(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        before: Option<u64>,
+    ) -> Result<CustomerDetail, ConsoleError> {
+        let (session, user) = self.session(token).await?;
+        let program = self.program(&user, program_id).await?;
+        let id = parse_customer_id(customer_id)?;
+        let storage = self.0.storage.as_ref();
+        let record = storage
+            .customer(&program.id, &id, program.settings.expiry)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| ConsoleError::NotFound(format!("No customer {customer_id:?} in this program.")))?;
+        let now = self.0.clock.now();
+        let tiers = tier_view(&self.0, &program, &record, now).await.map_err(|_| ConsoleError::Unavailable)?;
+        let entries = storage.entries(&program.id, &id, before, LEDGER_PAGE).await.map_err(unavailable)?;
+        let coupons = storage.customer_coupons(&program.id, &id, COUPONS_SHOWN).await.map_err(unavailable)?;
+        let balances = record.account.balances_at(now, EXPIRING_SOON_DAYS);
+        let progress_percent = tiers.as_ref().and_then(|view| {
+            let next = view.next_tier.as_ref()?;
+            let floor = view.tier.as_ref().map_or(0, |tier| tier.threshold);
+            let span = (next.threshold - floor).max(1);
+            Some(((view.qualifying - floor) * 100 / span).clamp(0, 100))
+        });
+        let customer = CustomerCard {
+            customer_id: record.customer_id.clone(),
+            name: record.profile.name.clone(),
+            email: record.profile.email.clone(),
+            birthday: record.profile.birthday.clone(),
+            tags: record.profile.tags.clone(),
+            joined_at: record.created_at.to_string(),
+            available: balances.available,
+            pending: balances.pending,
+            expiring_soon: balances.expiring_soon,
+            lifetime_earned: record.lifetime_earned,
+            lifetime_redeemed: record.lifetime_redeemed,
+            tier: tiers.as_ref().and_then(|view| view.tier.as_ref()).map(|tier| tier.name.clone()),
+            next_tier: tiers.as_ref().and_then(|view| view.next_tier.as_ref()).map(|tier| tier.name.clone()),
+            to_next_tier: tiers.as_ref().and_then(|view| view.to_next_tier),
+            progress_percent,
+        };
+        let older = (entries.len() == LEDGER_PAGE as usize).then(|| entries.last().map(|entry| entry.seq)).flatten();
+        Ok(CustomerDetail {
+            user: console_user(&session, &user),
+            program: program_header(&program),
+            customer,
+            entries: entries
+                .into_iter()
+                .map(|entry| LedgerRow {
+                    seq: entry.seq,
+                    kind: entry.kind.as_str().to_owned(),
+                    points: entry.points,
+                    source: entry.source,
+                    reference: entry.reference,
+                    created_at: entry.created_at.to_string(),
+                    pending_until: (entry.available_at > now).then(|| entry.available_at.to_string()),
+                    balance_after: entry.balance_after,
+                })
+                .collect(),
+            older,
+            coupons: coupons
+                .into_iter()
+                .map(|coupon| CouponRow {
+                    status: coupon_status(coupon.status, coupon.expires_at, now).to_owned(),
+                    code: coupon.code,
+                    reward_id: coupon.reward_id,
+                    points: coupon.points,
+                    expires_at: coupon.expires_at.to_string(),
+                })
+                .collect(),
+            next_adjustment_id: secrets::random_token("console_", 12),
+        })
+    }
+
+    /// Applies a manual adjustment and audits it (once, also when the form is sent again).
+    pub(super) async fn adjust_points(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        form: AdjustmentForm,
+    ) -> Result<Adjusted, ConsoleError> {
+        let user = self.writer(token, &form.csrf).await?;
+        let program = self.program(&user, program_id).await?;
+        let id = parse_customer_id(customer_id)?;
+        let points =
+            form.points.trim().parse::<i64>().map_err(|_| invalid("points", "a whole number, e.g. 50 or -20"))?;
+        let adjustment =
+            Adjustment::parse(points, &form.reason).map_err(|error| invalid(error.field(), &error.to_string()))?;
+        if !form.adjustment_id.starts_with("console_") || form.adjustment_id.len() > 64 {
+            return Err(invalid("adjustment_id", "the id the form came with (reload the page)"));
+        }
+        let storage = self.0.storage.as_ref();
+        let before = storage
+            .customer(&program.id, &id, program.settings.expiry)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| ConsoleError::NotFound(format!("No customer {customer_id:?} in this program.")))?;
+        let now = self.0.clock.now();
+        let available_before = before.account.balances_at(now, EXPIRING_SOON_DAYS).available;
+        let client = ClientId {
+            kind: "adjustment",
+            id: form.adjustment_id.clone(),
+            request_hash: secrets::fingerprint(format!("{}\n{}", adjustment.points, adjustment.reason).as_bytes()),
+        };
+        let (result, replay) = match storage.write_ledger(&adjustment.write(&program, id, client, now)).await {
+            Ok(WriteOutcome::Applied(result)) => (result, false),
+            Ok(WriteOutcome::Replayed(result)) => (result, true),
+            Ok(WriteOutcome::Conflict) => {
+                return Err(invalid("adjustment_id", "this form was already used for another adjustment: reload"))
+            }
+            Ok(WriteOutcome::Refused(Refusal::Ledger(LedgerError::InsufficientPoints { available, .. }))) => {
+                return Err(invalid("points", &format!("the customer has only {available} points available")))
+            }
+            Ok(WriteOutcome::Refused(refusal)) => return Err(invalid("points", &refusal.to_string())),
+            Err(error) => return Err(unavailable(error)),
+        };
+        let audit = AuditEntry {
+            at: now,
+            user_id: user.id.clone(),
+            user_email: user.email.as_str().to_owned(),
+            program_id: Some(program.id.clone()),
+            action: "customer.adjust".into(),
+            target: customer_id.to_owned(),
+            before: Some(json!({ "available": available_before })),
+            after: Some(json!({
+                "available": result.available,
+                "points": adjustment.points,
+                "reason": adjustment.reason,
+            })),
+            request_key: Some(format!("adjustment:{}:{}", program.id, form.adjustment_id)),
+        };
+        storage.append_audit(&audit).await.map_err(unavailable)?;
+        tracing::info!(user = %user.email.as_str(), program = %program.id, customer = customer_id,
+            points = adjustment.points, replay, "console adjustment");
+        Ok(Adjusted { points: adjustment.points, balance_after: result.available, replay })
+    }
+}
+
+/// A coupon's status as admins need it: an issued coupon past its expiry is `expired`.
+fn coupon_status(status: CouponStatus, expires_at: Timestamp, now: Timestamp) -> &'static str {
+    match status {
+        CouponStatus::Issued if expires_at <= now => "expired",
+        other => other.as_str(),
+    }
+}
