@@ -1,7 +1,9 @@
-//! `tally program ...`: program administration from the command line.
+//! `tally program ...` and `tally admin ...`: program and console-user administration from the
+//! command line.
 
 use crate::{
-    config::{ProgramArgs, ProgramCommand},
+    admin::{AdminUser, Email, NewPassword, Role},
+    config::{AdminArgs, AdminCommand, ProgramArgs, ProgramCommand},
     ledger::{Clock, SystemClock},
     programs::{ApiKeyRecord, CreatedProgram, Program},
     secrets, storage,
@@ -15,6 +17,8 @@ pub enum CliError {
     Program(#[from] crate::programs::ProgramError),
     #[error("no program has the id {0:?} (see `tally program list`)")]
     UnknownProgram(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 pub async fn program(args: ProgramArgs) -> Result<(), CliError> {
@@ -77,4 +81,36 @@ fn print_keys(json: bool, keys: &CreatedProgram) {
         println!("publishable key:  {}", keys.publishable_key);
         println!("widget secret:    {}   (signs customer tokens in your backend)", keys.widget_secret);
     }
+}
+
+pub async fn admin(args: AdminArgs) -> Result<(), CliError> {
+    let AdminCommand::Create { email, role, programs, password_stdin } = args.command;
+    let email = Email::parse(&email).map_err(|message| CliError::Invalid(format!("--email: {message}")))?;
+    let role = Role::parse(&role).ok_or_else(|| CliError::Invalid("--role: owner, admin or viewer".into()))?;
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|error| CliError::Invalid(format!("stdin: {error}")))?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        std::env::var("TALLY_ADMIN_PASSWORD").map_err(|_| {
+            CliError::Invalid("set TALLY_ADMIN_PASSWORD or pass --password-stdin (never the password itself)".into())
+        })?
+    };
+    let password =
+        NewPassword::parse(&password).map_err(|message| CliError::Invalid(format!("password: {message}")))?;
+    let storage = storage::connect(&args.database_url).await?;
+    if role != Role::Owner && !storage.console_is_set_up().await? {
+        return Err(CliError::Invalid("the first console user must be an owner (--role owner)".into()));
+    }
+    for program in &programs {
+        if storage.program_by_id(program).await?.is_none() {
+            return Err(CliError::UnknownProgram(program.clone()));
+        }
+    }
+    let user = AdminUser { id: secrets::random_token("usr_", 8), email, role, created_at: SystemClock.now() };
+    if !storage.create_admin(&user, &password.hash(), &programs).await? {
+        return Err(CliError::Invalid(format!("{} already has a console account", user.email.as_str())));
+    }
+    println!("created {} ({}): sign in at /admin", user.email.as_str(), role.as_str());
+    Ok(())
 }

@@ -22,6 +22,34 @@ pub enum Command {
     Demo(DemoArgs),
     /// Create, list and re-key programs (stores).
     Program(ProgramArgs),
+    /// Manage console users.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tally.db", global = true)]
+    pub database_url: String,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Create a console user. The password comes from `TALLY_ADMIN_PASSWORD` or, with
+    /// `--password-stdin`, from the first line of standard input (never from the command line).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// owner (every program), admin (granted programs, read and write) or viewer (read-only).
+        #[arg(long, default_value = "owner")]
+        role: String,
+        /// A program this admin or viewer may see (repeatable; owners see every program).
+        #[arg(long = "program")]
+        programs: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -50,6 +50,7 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
 
     println!("Tally demo is running (Ctrl-C to stop)");
     println!("  Admin console:    {tally_url}/admin   (sign in as {DEMO_OWNER_EMAIL} / {DEMO_OWNER_PASSWORD})");
+    println!("                    (read-only: {DEMO_VIEWER_EMAIL}, same password)");
     println!("  Demo storefront:  {storefront_url}/   (signed in as {DEMO_SHOPPER}; /guest for a visitor, ?locale=ko)");
     println!("  Merchant API key: {DEMO_SECRET_KEY}   (e.g. curl -H 'Authorization: Bearer {DEMO_SECRET_KEY}' {tally_url}/api/v1/customers/{DEMO_SHOPPER})");
     println!("  Database:         {}", args.database_url);
@@ -72,6 +73,8 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
 /// The demo console's owner: known on purpose, demo data only.
 pub const DEMO_OWNER_EMAIL: &str = "owner@demo.test";
 pub const DEMO_OWNER_PASSWORD: &str = "demo-password";
+/// A read-only user of the demo program, with the owner's password.
+pub const DEMO_VIEWER_EMAIL: &str = "viewer@demo.test";
 
 /// The shopper the demo storefront signs in.
 pub const DEMO_SHOPPER: &str = "demo-shopper";
@@ -106,15 +109,18 @@ async fn seed(storage: &dyn Storage, program: &Program) -> Result<(), StorageErr
         let key = ApiKeyRecord { id: "key_demo".into(), key_hash, key_prefix: DEMO_SECRET_KEY[..10].into() };
         storage.add_api_key(&program.id, &key, now).await?;
     }
-    if storage.admin_by_email(&Email::parse(DEMO_OWNER_EMAIL).expect("a valid email")).await?.is_none() {
-        let owner = AdminUser {
-            id: "usr_demo".into(),
-            email: Email::parse(DEMO_OWNER_EMAIL).expect("a valid email"),
-            role: Role::Owner,
-            created_at: now,
-        };
-        let password = NewPassword::parse(DEMO_OWNER_PASSWORD).expect("a valid password");
-        storage.create_admin(&owner, &password.hash(), &[]).await?;
+    // An owner, and a viewer of the demo program (to try the read-only console).
+    let users = [
+        ("usr_demo", DEMO_OWNER_EMAIL, Role::Owner, vec![]),
+        ("usr_demo_viewer", DEMO_VIEWER_EMAIL, Role::Viewer, vec![program.id.clone()]),
+    ];
+    for (id, email, role, programs) in users {
+        let email = Email::parse(email).expect("a valid email");
+        if storage.admin_by_email(&email).await?.is_none() {
+            let user = AdminUser { id: id.into(), email, role, created_at: now };
+            let password = NewPassword::parse(DEMO_OWNER_PASSWORD).expect("a valid password");
+            storage.create_admin(&user, &password.hash(), &programs).await?;
+        }
     }
     let shopper = CustomerId::parse(DEMO_SHOPPER).expect("a valid id");
     let profile = CustomerProfile { name: Some("Demo Shopper".into()), ..CustomerProfile::default() };

@@ -48,3 +48,54 @@ fn wait_with_timeout(child: &mut std::process::Child, timeout: Duration) -> std:
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `tally admin create`: the first user must be an owner, passwords never come from arguments,
+/// and the created user can sign in to the console.
+#[tokio::test]
+async fn admin_create_makes_console_users_from_the_command_line() {
+    let database_url = fresh_database(Db::Sqlite).await;
+    let admin = |args: &[&str], password: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+        command
+            .args(["admin", "create", "--database-url", &database_url])
+            .args(args)
+            .env_remove("TALLY_ADMIN_PASSWORD");
+        if let Some(password) = password {
+            command.env("TALLY_ADMIN_PASSWORD", password);
+        }
+        let output = command.output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    let (ok, said) = admin(&["--email", "ops@shop.example"], None);
+    assert!(!ok && said.contains("TALLY_ADMIN_PASSWORD"), "{said}");
+    let (ok, said) = admin(&["--email", "viewer@shop.example", "--role", "viewer"], Some("a long enough password"));
+    assert!(!ok && said.contains("must be an owner"), "{said}");
+    let (ok, said) = admin(&["--email", "ops@shop.example"], Some("short"));
+    assert!(!ok && said.contains("at least 10 characters"), "{said}");
+    let (ok, said) = admin(&["--email", "Ops@Shop.example"], Some("a long enough password"));
+    assert!(ok && said.contains("created ops@shop.example (owner)"), "{said}");
+    let (ok, said) = admin(&["--email", "ops@shop.example"], Some("another long password"));
+    assert!(!ok && said.contains("already has a console account"), "{said}");
+    let (ok, said) = admin(
+        &["--email", "v@shop.example", "--role", "viewer", "--program", "prg_nope"],
+        Some("a long enough password"),
+    );
+    assert!(!ok && said.contains("prg_nope"), "{said}");
+
+    let tally = start_tally(&["serve", "--listen", "127.0.0.1:0", "--database-url", &database_url], &[]);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let setup = client.get(format!("http://{}/admin/setup", tally.addr)).send().await.unwrap();
+    assert_eq!(setup.headers()["location"], "/admin/login", "the console counts as set up");
+    let signed_in = client
+        .post(format!("http://{}/admin/fn/sign_in", tally.addr))
+        .header("origin", format!("http://{}", tally.addr))
+        .header("accept", "text/html")
+        .form(&[("email", "ops@shop.example"), ("password", "a long enough password")])
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_redirection() && signed_in.headers().contains_key("set-cookie"));
+}
