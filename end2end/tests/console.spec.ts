@@ -1,14 +1,15 @@
 import { expect, Page, test } from "@playwright/test";
 
-/** The demo's owner, seeded by `tally demo` (demo data only). */
+/** The demo's owner and read-only viewer, seeded by `tally demo` (demo data only). */
 const OWNER = { email: "owner@demo.test", password: "demo-password" };
+const VIEWER = { email: "viewer@demo.test", password: "demo-password" };
 
-async function signIn(page: Page) {
+async function signIn(page: Page, user = OWNER) {
   await page.goto("/admin");
   await expect(page).toHaveURL(/\/admin\/login$/);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-  await page.getByLabel("Email").fill(OWNER.email);
-  await page.getByLabel("Password").fill(OWNER.password);
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(user.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/admin$/);
 }
@@ -73,4 +74,75 @@ test("the dashboard shows what the API wrote, exports it as CSV, and sign-out en
   await expect(page).toHaveURL(/\/admin\/login$/);
   await page.goto("/admin/programs/prg_demo");
   await expect(page).toHaveURL(/\/admin\/login$/);
+});
+
+/** A customer of the demo program with `points` from an order, created through the REST API. */
+async function customerWithPoints(request: import("@playwright/test").APIRequestContext, name: string, points: number) {
+  const headers = { Authorization: "Bearer sk_demo_not_secret" };
+  const id = `e2e-${name.toLowerCase().replace(/ /g, "-")}-${Date.now()}`;
+  expect((await request.put(`/api/v1/customers/${id}`, { headers, data: { name } })).status()).toBe(200);
+  const order = {
+    event_id: `${id}-order`, customer_id: id, type: "order", order_id: `${id}-order`,
+    currency: "USD", subtotal: points * 100, shipping: 0, tax: 0, discount: 0, lines: [],
+  };
+  expect((await request.post("/api/v1/events", { headers, data: order })).status()).toBe(201);
+  return id;
+}
+
+test("an admin finds a customer, adjusts points after a review step, and sees the entry and the audit", async ({ page, request }) => {
+  const customer = await customerWithPoints(request, "Adjust Me", 120);
+  const reason = `Late delivery ${Date.now()}`;
+  await signIn(page);
+  await page.goto("/admin/programs/prg_demo/customers");
+  await page.getByRole("searchbox").fill(customer);
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.locator(`.customers tbody tr[data-customer="${customer}"]`);
+  await expect(row).toContainText("Adjust Me");
+  await expect(row.locator("td.num").first()).toHaveText("120");
+  await row.getByRole("link", { name: customer }).click();
+  await expect(page.locator('[data-stat="available"] dd')).toHaveText("120");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+
+  await page.getByLabel("Points (negative to take away)").fill("25");
+  await page.getByLabel("Reason (shown in the ledger)").fill(reason);
+  await page.getByRole("button", { name: "Review" }).click();
+  // Nothing is written until the admin confirms what they reviewed.
+  await expect(page.locator(".confirm-summary")).toContainText("Add 25 points: the balance goes from 120 to 145.");
+  const before = await request.get(`/api/v1/customers/${customer}`, { headers: { Authorization: "Bearer sk_demo_not_secret" } });
+  expect((await before.json()).available).toBe(120);
+  await page.getByRole("button", { name: "Confirm adjustment" }).click();
+  await expect(page.locator(".adjust .notice")).toHaveText("Added 25 points. Balance now 145.");
+  await expect(page.locator('[data-stat="available"] dd')).toHaveText("145");
+  const entry = page.locator(".ledger tbody tr").first();
+  await expect(entry).toHaveAttribute("data-kind", "adjust");
+  await expect(entry).toContainText(reason);
+  const after = await request.get(`/api/v1/customers/${customer}`, { headers: { Authorization: "Bearer sk_demo_not_secret" } });
+  expect((await after.json()).available).toBe(145);
+
+  await page.getByRole("link", { name: "Audit log" }).click();
+  const audited = page.locator('.audit tbody tr[data-action="customer.adjust"]').filter({ hasText: customer });
+  await expect(audited).toHaveCount(1);
+  await expect(audited).toContainText(reason);
+  await expect(audited).toContainText(OWNER.email);
+});
+
+test("a viewer sees a customer but cannot change points: no form, and the server refuses the write", async ({ page, request }) => {
+  const customer = await customerWithPoints(request, "Look Only", 80);
+  await signIn(page, VIEWER);
+  await page.goto(`/admin/programs/prg_demo/customers/${customer}`);
+  await expect(page.locator('[data-stat="available"] dd')).toHaveText("80");
+  await expect(page.locator("[data-read-only]")).toHaveText("Viewers can look, not change points.");
+  await expect(page.getByRole("button", { name: "Review" })).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "Audit log" })).toHaveCount(0);
+
+  // Even a hand-made request with the viewer's own valid CSRF token is refused.
+  const origin = new URL(page.url()).origin;
+  const me = await (await page.request.post("/admin/fn/me", { headers: { Origin: origin } })).json();
+  const write = await page.request.post("/admin/fn/adjust_points", {
+    headers: { Origin: origin },
+    form: { program: "prg_demo", customer, csrf: me.csrf, adjustment_id: "console_viewer_try", points: "5", reason: "viewer" },
+  });
+  expect(write.status()).toBe(403);
+  const after = await request.get(`/api/v1/customers/${customer}`, { headers: { Authorization: "Bearer sk_demo_not_secret" } });
+  expect((await after.json()).available).toBe(80);
 });

@@ -6,6 +6,7 @@ use crate::{
     ledger::{Points, Timestamp},
     rules::Minor,
     secrets,
+    tiers::TierLadder,
 };
 
 /// What a reward gives at checkout.
@@ -168,6 +169,17 @@ impl RewardDefinition {
 }
 
 impl Reward {
+    /// A reward with this definition, if it is valid for a program with `tiers`.
+    pub fn validated(id: String, definition: RewardDefinition, tiers: &TierLadder) -> Result<Self, RewardError> {
+        definition.validate()?;
+        if let Some(tier) = &definition.min_tier {
+            if tiers.tier(tier).is_none() {
+                return Err(RewardError::invalid("min_tier", format!("this program has no tier {tier:?}")));
+            }
+        }
+        Ok(Self { id, definition })
+    }
+
     /// Whether it can be redeemed at `now` (active, within its dates, in stock).
     pub fn is_available(&self, now: Timestamp) -> bool {
         let definition = &self.definition;

@@ -213,6 +213,19 @@ async fn sign_in(app: &TestApp, client: &Client, email: &str) -> (String, String
     (cookie, me["csrf"].as_str().unwrap().to_owned())
 }
 
+/// A form post as the hydrated page sends it (a fetch, not a page navigation): answered with
+/// the function's result instead of a redirect.
+async fn post_fields(app: &TestApp, client: &Client, function: &str, cookie: &str, form: &[(&str, &str)]) -> Response {
+    client
+        .post(app.url(&format!("/admin/fn/{function}")))
+        .header(header::ORIGIN, format!("http://{}", app.addr))
+        .header(header::COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A console server function that takes JSON (the list pages).
 async fn post_json(app: &TestApp, client: &Client, function: &str, cookie: &str, body: &Value) -> (u16, Value) {
     let response = client
@@ -224,7 +237,9 @@ async fn post_json(app: &TestApp, client: &Client, function: &str, cookie: &str,
         .await
         .unwrap();
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    // Failures come back as the server function's error text, not JSON.
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 async fn add_user(app: &TestApp, id: &str, email: &str, role: Role, programs: &[String]) {
@@ -312,15 +327,7 @@ async fn admins_search_customers_adjust_points_once_and_owners_read_the_audit() 
             let (app, client) = (&app, &client);
             async move {
                 let pairs: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (*name, value.as_str())).collect();
-                // As the hydrated page sends it (fetch, not a page navigation).
-                let response = client
-                    .post(app.url("/admin/fn/adjust_points"))
-                    .header(header::ORIGIN, format!("http://{}", app.addr))
-                    .header(header::COOKIE, cookie)
-                    .form(&pairs)
-                    .send()
-                    .await
-                    .unwrap();
+                let response = post_fields(app, client, "adjust_points", &cookie, &pairs).await;
                 (response.status().as_u16(), response.text().await.unwrap())
             }
         };
@@ -378,6 +385,84 @@ async fn admins_search_customers_adjust_points_once_and_owners_read_the_audit() 
             "{db:?}: {text}"
         );
         assert_eq!(lines.len(), 2, "{db:?}: {text}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn rewards_are_created_edited_and_deactivated_with_field_messages_and_reach_the_widget() {
+    for db in ALL_DBS {
+        let (app, _) = spawn_app_at(db).await;
+        let client = browser();
+        let (program, _) = app.create_program("Shop").await;
+        let grant = std::slice::from_ref(&program.id);
+        add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
+        add_user(&app, "usr_viewer", "viewer@shop.example", Role::Viewer, grant).await;
+        let (owner, csrf) = sign_in(&app, &client, OWNER).await;
+        let form = |name: &str, amount: &str, points: &str| {
+            json!({"reward_id": null, "name": name, "description": "", "kind": "amount_off", "amount": amount,
+                "percent": "", "product_id": "", "points": points, "points_per_unit": "", "unit_value": "",
+                "min_points": "", "max_points": "", "step": "", "min_tier": "", "per_customer_limit": "",
+                "coupon_valid_days": "30", "stock": "20", "active": true})
+        };
+        let save = |csrf: &str, form: Value| json!({"program": program.id, "csrf": csrf, "form": form});
+
+        let (status, body) =
+            post_json(&app, &client, "save_reward", &owner, &save(&csrf, form("$5 off", "5.555", "500"))).await;
+        assert_eq!(status, 422, "{db:?}: {body}");
+        assert!(body.to_string().contains("amount: an amount of USD with at most 2 decimals"), "{db:?}: {body}");
+        let (status, body) = post_json(&app, &client, "save_reward", &owner, &save(&csrf, form(" ", "5", "500"))).await;
+        assert!(status == 422 && body.to_string().contains("name: a name of 1 to 200"), "{db:?}: {body}");
+        let (status, body) =
+            post_json(&app, &client, "save_reward", &owner, &save(&csrf, form("$5 off", "5", "0"))).await;
+        assert!(status == 422 && body.to_string().contains("points: "), "{db:?}: {body}");
+        let (status, body) =
+            post_json(&app, &client, "save_reward", &owner, &save("csrf_forged", form("$5 off", "5", "500"))).await;
+        assert_eq!(status, 403, "{db:?}: {body}");
+
+        let (status, created) =
+            post_json(&app, &client, "save_reward", &owner, &save(&csrf, form("$5 off", "5", "500"))).await;
+        assert_eq!(status, 200, "{db:?}: {created}");
+        assert_eq!(
+            (created["gives"].as_str(), created["cost"].as_str()),
+            (Some("USD 5.00 off the order"), Some("500"))
+        );
+        let reward_id = created["id"].as_str().unwrap().to_owned();
+        let summary: Value =
+            app.get(&format!("/widget/v1/programs/{}", program.publishable_key)).await.json().await.unwrap();
+        assert_eq!(summary["rewards"][0]["name"], "$5 off", "{db:?}: the widget offers it: {summary}");
+        assert_eq!(summary["rewards"][0]["points"], 500);
+
+        let mut edited = form("$6 off", "6.00", "600");
+        edited["reward_id"] = json!(reward_id);
+        let (status, body) = post_json(&app, &client, "save_reward", &owner, &save(&csrf, edited)).await;
+        assert_eq!((status, body["gives"].as_str()), (200, Some("USD 6.00 off the order")), "{db:?}: {body}");
+        let (viewer, viewer_csrf) = sign_in(&app, &client, "viewer@shop.example").await;
+        let (status, _) =
+            post_json(&app, &client, "save_reward", &viewer, &save(&viewer_csrf, form("x", "1", "1"))).await;
+        assert_eq!(status, 403, "{db:?}: viewers cannot write");
+        let board: Value =
+            post_form(&app, &client, "rewards", Some(&viewer), &[("program", &program.id)]).await.json().await.unwrap();
+        assert_eq!(board["rewards"].as_array().unwrap().len(), 1, "{db:?}: viewers can read");
+        assert_eq!(board["rewards"][0]["form"]["amount"], "6.00");
+
+        let toggled = post_fields(
+            &app,
+            &client,
+            "set_reward_active",
+            &owner,
+            &[("program", &program.id), ("csrf", &csrf), ("reward_id", &reward_id), ("active", "false")],
+        )
+        .await;
+        assert_eq!(toggled.status(), 200, "{db:?}");
+        let summary: Value =
+            app.get(&format!("/widget/v1/programs/{}", program.publishable_key)).await.json().await.unwrap();
+        assert_eq!(summary["rewards"], json!([]), "{db:?}: a deactivated reward is not offered");
+
+        let audit: Value = post_form(&app, &client, "audit_log", Some(&owner), &[]).await.json().await.unwrap();
+        let actions: Vec<&str> =
+            audit["rows"].as_array().unwrap().iter().map(|row| row["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["reward.deactivate", "reward.update", "reward.create"], "{db:?}");
         app.stop().await;
     }
 }

@@ -273,6 +273,16 @@ fn CustomerSummary(customer: CustomerCard, points_name: String) -> impl IntoView
         (Some(tier), _, _) => format!("{tier} (the top tier)"),
         _ => "No tiers in this program".into(),
     };
+    let profile_line = [
+        customer.email.clone(),
+        customer.birthday.as_ref().map(|birthday| format!("birthday {birthday}")),
+        (!customer.tags.is_empty()).then(|| format!("tags: {}", customer.tags.join(", "))),
+        Some(format!("joined {}", short_time(&customer.joined_at))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
     view! {
         <section class="section" aria-label="Balances">
             <dl class="stats">
@@ -287,12 +297,7 @@ fn CustomerSummary(customer: CustomerCard, points_name: String) -> impl IntoView
                     <div class="progress-fill" style=format!("width: {percent}%")></div>
                 </div>
             })}
-            <p class="muted">
-                {customer.email.clone().unwrap_or_default()}
-                {customer.birthday.clone().map(|birthday| format!(" · birthday {birthday}"))}
-                {(!customer.tags.is_empty()).then(|| format!(" · tags: {}", customer.tags.join(", ")))}
-                " · joined " {short_time(&customer.joined_at)}
-            </p>
+            <p class="muted">{profile_line}</p>
         </section>
     }
 }

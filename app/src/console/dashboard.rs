@@ -10,6 +10,7 @@ use super::{
     customers::customer_path,
     encode_query_value,
     model::{ConsoleUser, Dashboard, HistoryQuery, HistoryView, ProgramBoard, ProgramHeader, RangeChoice},
+    money::format_money,
     non_empty, short_time, ErrorPanel, ProgramNav, TopBar,
 };
 
@@ -262,11 +263,4 @@ fn DashboardView(
             </section>
         </main>
     }
-}
-
-/// Minor units as money, e.g. `12345` USD as `USD 123.45` (two decimals; enough for the dashboard).
-fn format_money(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let minor = minor.unsigned_abs();
-    format!("{currency} {sign}{}.{:02}", format_number((minor / 100) as i64), minor % 100)
 }

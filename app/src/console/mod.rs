@@ -11,6 +11,8 @@ mod charts;
 mod customers;
 mod dashboard;
 pub mod model;
+pub mod money;
+pub mod rewards;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};
@@ -24,7 +26,7 @@ use model::ConsoleUser;
 #[cfg(feature = "ssr")]
 use model::{
     Adjusted, AdjustmentForm, AuditLog, ConsoleError, CustomerDetail, CustomerList, CustomerQuery, HistoryQuery,
-    ProgramBoard, RangeChoice,
+    ProgramBoard, RangeChoice, RewardForm, RewardRow, RewardsBoard,
 };
 
 /// The name of the session cookie (HttpOnly, SameSite=Lax; Secure behind https).
@@ -76,6 +78,23 @@ pub trait ConsoleBackend: Send + Sync {
         customer_id: &str,
         form: AdjustmentForm,
     ) -> Result<Adjusted, ConsoleError>;
+    async fn rewards(&self, session: Option<&str>, program_id: &str) -> Result<RewardsBoard, ConsoleError>;
+    /// Creates or replaces a reward (owners and admins), audited.
+    async fn save_reward(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: RewardForm,
+    ) -> Result<RewardRow, ConsoleError>;
+    async fn set_reward_active(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        reward_id: &str,
+        active: bool,
+    ) -> Result<RewardRow, ConsoleError>;
     /// The newest audit entries (owners only).
     async fn audit_log(&self, session: Option<&str>) -> Result<AuditLog, ConsoleError>;
 }
@@ -155,6 +174,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/programs/:program/customers") view=customers::CustomersPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/customers/:customer") view=customers::CustomerPage
                     ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/rewards") view=rewards::RewardsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
@@ -229,7 +249,11 @@ fn ConsoleHome() -> impl IntoView {
 #[component]
 pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -> impl IntoView {
     let base = format!("/admin/programs/{}", program.id);
-    let pages = [("dashboard", "Dashboard", base.clone()), ("customers", "Customers", format!("{base}/customers"))];
+    let pages = [
+        ("dashboard", "Dashboard", base.clone()),
+        ("customers", "Customers", format!("{base}/customers")),
+        ("rewards", "Rewards", format!("{base}/rewards")),
+    ];
     view! {
         <nav class="crumbs" aria-label="Program">
             <a href="/admin">"Programs"</a> " / " <strong>{program.name}</strong>

@@ -302,3 +302,58 @@ pub struct AuditLog {
     pub user: ConsoleUser,
     pub rows: Vec<AuditRow>,
 }
+
+/// A reward as the console's form edits it: text fields as typed, money in major units.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardForm {
+    /// `None` creates a reward.
+    pub reward_id: Option<String>,
+    pub name: String,
+    pub description: String,
+    /// `amount_off`, `percent_off`, `free_shipping`, `free_product` or `points_to_currency`.
+    pub kind: String,
+    /// `amount_off`: the amount off, in major units (`5.00`).
+    pub amount: String,
+    pub percent: String,
+    pub product_id: String,
+    /// The price in points (not for `points_to_currency`).
+    pub points: String,
+    /// `points_to_currency`: `unit_value` (major units) for every `points_per_unit` points,
+    /// the customer choosing `min_points` to `max_points` in `step`s.
+    pub points_per_unit: String,
+    pub unit_value: String,
+    pub min_points: String,
+    pub max_points: String,
+    pub step: String,
+    /// A tier id, or empty for everyone.
+    pub min_tier: String,
+    /// Empty for no limit.
+    pub per_customer_limit: String,
+    pub coupon_valid_days: String,
+    /// Empty for unlimited.
+    pub stock: String,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardRow {
+    pub id: String,
+    /// What it gives, in words (`USD 5.00 off`).
+    pub gives: String,
+    /// `500`, or `100–1,000` for points-to-currency.
+    pub cost: String,
+    pub stock: Option<i64>,
+    pub active: bool,
+    pub form: RewardForm,
+}
+
+/// The rewards page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardsBoard {
+    pub user: ConsoleUser,
+    pub program: ProgramHeader,
+    pub currency: String,
+    /// `(id, name)`, lowest first.
+    pub tiers: Vec<(String, String)>,
+    pub rewards: Vec<RewardRow>,
+}

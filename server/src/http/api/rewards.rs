@@ -38,13 +38,7 @@ fn invalid(error: RewardError) -> Problem {
 }
 
 fn validated(program: &Program, definition: RewardDefinition, id: String) -> Result<Reward, Problem> {
-    definition.validate().map_err(invalid)?;
-    if let Some(tier) = &definition.min_tier {
-        if program.settings.tiers.tier(tier).is_none() {
-            return Err(Problem::invalid_field("min_tier", format!("this program has no tier {tier:?}")));
-        }
-    }
-    Ok(Reward { id, definition })
+    Reward::validated(id, definition, &program.settings.tiers).map_err(invalid)
 }
 
 #[utoipa::path(get, path = "/api/v1/rewards", tag = "rewards",

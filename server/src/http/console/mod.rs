@@ -4,6 +4,7 @@
 
 mod customers;
 mod export;
+mod rewards;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -23,7 +24,7 @@ use tally_app::{
     console::{
         model::{
             Adjusted, AdjustmentForm, AuditLog, AuditRow, ConsoleError, ConsoleUser, CustomerDetail, CustomerList,
-            CustomerQuery, HistoryQuery, ProgramBoard, RangeChoice,
+            CustomerQuery, HistoryQuery, ProgramBoard, RangeChoice, RewardForm, RewardRow, RewardsBoard,
         },
         session_token, ConsoleBackend, SESSION_COOKIE,
     },
@@ -319,6 +320,31 @@ impl ConsoleBackend for ConsoleService {
         form: AdjustmentForm,
     ) -> Result<Adjusted, ConsoleError> {
         self.adjust_points(token, program_id, customer_id, form).await
+    }
+
+    async fn rewards(&self, token: Option<&str>, program_id: &str) -> Result<RewardsBoard, ConsoleError> {
+        self.reward_board(token, program_id).await
+    }
+
+    async fn save_reward(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: RewardForm,
+    ) -> Result<RewardRow, ConsoleError> {
+        self.save_reward_form(token, program_id, csrf, form).await
+    }
+
+    async fn set_reward_active(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        reward_id: &str,
+        active: bool,
+    ) -> Result<RewardRow, ConsoleError> {
+        self.switch_reward(token, program_id, csrf, reward_id, active).await
     }
 
     async fn audit_log(&self, token: Option<&str>) -> Result<AuditLog, ConsoleError> {

@@ -1,0 +1,354 @@
+//! The rewards catalog: list, create, edit, deactivate, with field-level messages and a live
+//! preview of what the shopper will get. The server validates with the same domain rules as
+//! the REST API.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::{
+    charts::format_number,
+    model::{RewardForm, RewardRow, RewardsBoard},
+    money::{format_money, parse_amount},
+    ErrorPanel, ProgramNav, TopBar,
+};
+
+const KINDS: [(&str, &str); 5] = [
+    ("amount_off", "Amount off"),
+    ("percent_off", "Percent off"),
+    ("free_shipping", "Free shipping"),
+    ("free_product", "Free product"),
+    ("points_to_currency", "Points to money (shopper picks the amount)"),
+];
+
+#[server(prefix = "/admin/fn", endpoint = "rewards")]
+pub async fn load_rewards(program: String) -> Result<RewardsBoard, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.rewards(session.as_deref(), &program).await.map_err(super::fail)
+}
+
+/// Creates (`form.reward_id` empty) or replaces a reward.
+#[server(prefix = "/admin/fn", endpoint = "save_reward", input = leptos::server_fn::codec::Json)]
+pub async fn save_reward(program: String, csrf: String, form: RewardForm) -> Result<RewardRow, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.save_reward(session.as_deref(), &program, &csrf, form).await.map_err(super::fail)
+}
+
+/// Offers a reward again, or stops offering it (rewards are never deleted: coupons refer to them).
+#[server(prefix = "/admin/fn", endpoint = "set_reward_active")]
+pub async fn set_reward_active(
+    program: String,
+    csrf: String,
+    reward_id: String,
+    active: bool,
+) -> Result<RewardRow, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.set_reward_active(session.as_deref(), &program, &csrf, &reward_id, active).await.map_err(super::fail)
+}
+
+/// What the shopper gets, in words, or the first field that is not right yet (`field`, message).
+pub fn describe_reward(form: &RewardForm, currency: &str) -> Result<String, (&'static str, String)> {
+    let whole = |field: &'static str, text: &str| -> Result<i64, (&'static str, String)> {
+        text.trim().replace(',', "").parse::<i64>().map_err(|_| (field, "a whole number".to_owned()))
+    };
+    let money = |field: &'static str, text: &str| parse_amount(text, currency).map_err(|message| (field, message));
+    Ok(match form.kind.as_str() {
+        "amount_off" => format!("{} off the order", format_money(money("amount", &form.amount)?, currency)),
+        "percent_off" => format!("{}% off the order", whole("percent", &form.percent)?),
+        "free_shipping" => "Free shipping".to_owned(),
+        "free_product" if form.product_id.trim().is_empty() => {
+            return Err(("product_id", "the product's id in your shop".to_owned()))
+        }
+        "free_product" => format!("Product {} for free", form.product_id.trim()),
+        "points_to_currency" => format!(
+            "{} off for every {} points, {} to {} points in steps of {}",
+            format_money(money("unit_value", &form.unit_value)?, currency),
+            format_number(whole("points_per_unit", &form.points_per_unit)?),
+            format_number(whole("min_points", &form.min_points)?),
+            format_number(whole("max_points", &form.max_points)?),
+            format_number(whole("step", &form.step)?),
+        ),
+        _ => return Err(("kind", "choose what the reward gives".to_owned())),
+    })
+}
+
+/// The live preview line: what it gives, for how many points, to whom, for how long.
+fn preview(form: &RewardForm, currency: &str, points_name: &str, tiers: &[(String, String)]) -> String {
+    let gives = match describe_reward(form, currency) {
+        Ok(gives) => gives,
+        Err((field, message)) => return format!("Not ready: {field}: {message}"),
+    };
+    let mut line = if form.kind == "points_to_currency" {
+        gives
+    } else {
+        let cost = form.points.trim().replace(',', "").parse::<i64>().unwrap_or(0);
+        format!("{gives} for {} {points_name}", format_number(cost))
+    };
+    if let Some((_, tier)) = tiers.iter().find(|(id, _)| *id == form.min_tier) {
+        line.push_str(&format!(", {tier} and above"));
+    }
+    let days = form.coupon_valid_days.trim();
+    line.push_str(&format!("; the coupon is valid {} days", if days.is_empty() { "30" } else { days }));
+    match form.stock.trim() {
+        "" => {}
+        stock => line.push_str(&format!("; {stock} left")),
+    }
+    if !form.active {
+        line.push_str(" (not offered yet)");
+    }
+    line.push('.');
+    line
+}
+
+/// A failed save's message, split into the field it is about (when it names one) and the text.
+fn field_error(message: &str) -> (Option<String>, String) {
+    match message.split_once(": ") {
+        Some((field, text)) if !field.contains(' ') => (Some(field.to_owned()), text.to_owned()),
+        _ => (None, message.to_owned()),
+    }
+}
+
+#[component]
+pub fn RewardsPage() -> impl IntoView {
+    let params = use_params_map();
+    let save = ServerAction::<SaveReward>::new();
+    let toggle = ServerAction::<SetRewardActive>::new();
+    let request =
+        move || (params.get().get("program").unwrap_or_default(), save.version().get(), toggle.version().get());
+    let data = Resource::new(request, |(program, _, _)| load_rewards(program));
+    view! {
+        <Suspense fallback=|| view! { <p class="muted page">"Loading rewards…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(board) => view! { <RewardsView board save toggle/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RewardsView(
+    board: RewardsBoard,
+    save: ServerAction<SaveReward>,
+    toggle: ServerAction<SetRewardActive>,
+) -> impl IntoView {
+    let RewardsBoard { user, program, currency, tiers, rewards } = board;
+    let can_write = user.role != "viewer";
+    // The form being edited: `None` while no form is open.
+    let editing = RwSignal::new(None::<RewardForm>);
+    let new_reward =
+        RewardForm { kind: "amount_off".into(), coupon_valid_days: "30".into(), active: true, ..RewardForm::default() };
+    let toggle_error = move || match toggle.value().get() {
+        Some(Err(error)) => Some(error.to_string()),
+        _ => None,
+    };
+    let (program_id, csrf) = (program.id.clone(), user.csrf.clone());
+    let row_csrf = user.csrf.clone();
+    view! {
+        <TopBar user/>
+        <main class="page wide" data-program-id=program.id.clone()>
+            <ProgramNav program=program.clone() current="rewards"/>
+            <h1>"Rewards"</h1>
+            <p class="error" role="alert">{toggle_error}</p>
+            {can_write.then(|| view! {
+                <button class="button primary" on:click=move |_| editing.set(Some(new_reward.clone()))>"New reward"</button>
+            })}
+            {move || editing.get().map(|form| view! {
+                <RewardEditor form program_id=program_id.clone() csrf=csrf.clone() currency=currency.clone()
+                    points_name=program.points_name.clone() tiers=tiers.clone() save editing/>
+            })}
+            <table class="table rewards">
+                <thead><tr><th>"Reward"</th><th>"Gives"</th><th class="num">"Points"</th><th class="num">"Stock"</th>
+                    <th>"Status"</th><th></th></tr></thead>
+                <tbody>
+                    {rewards.into_iter().map(|row| view! {
+                        <RewardTableRow row can_write program_id=program.id.clone() csrf=row_csrf.clone() editing toggle/>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </main>
+    }
+}
+
+#[component]
+fn RewardTableRow(
+    row: RewardRow,
+    can_write: bool,
+    program_id: String,
+    csrf: String,
+    editing: RwSignal<Option<RewardForm>>,
+    toggle: ServerAction<SetRewardActive>,
+) -> impl IntoView {
+    let RewardRow { id, gives, cost, stock, active, form } = row;
+    let name = form.name.clone();
+    let switch = {
+        let id = id.clone();
+        move |_| {
+            toggle.dispatch(SetRewardActive {
+                program: program_id.clone(),
+                csrf: csrf.clone(),
+                reward_id: id.clone(),
+                active: !active,
+            });
+        }
+    };
+    view! {
+        <tr data-reward=id.clone() data-active=active.to_string()>
+            <td>{name.clone()} <div class="muted">{form.description.clone()}</div></td>
+            <td>{gives}</td>
+            <td class="num">{cost}</td>
+            <td class="num">{stock.map(format_number).unwrap_or_else(|| "∞".into())}</td>
+            <td>{if active { "Offered" } else { "Not offered" }}</td>
+            <td class="actions">
+                {can_write.then(|| view! {
+                    <button class="button" aria-label=format!("Edit {name}") on:click=move |_| editing.set(Some(form.clone()))>"Edit"</button>
+                    <button class="button" on:click=switch>{if active { "Deactivate" } else { "Activate" }}</button>
+                })}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn RewardEditor(
+    form: RewardForm,
+    program_id: String,
+    csrf: String,
+    currency: String,
+    points_name: String,
+    tiers: Vec<(String, String)>,
+    save: ServerAction<SaveReward>,
+    editing: RwSignal<Option<RewardForm>>,
+) -> impl IntoView {
+    let title = if form.reward_id.is_some() { "Edit reward" } else { "New reward" };
+    let draft = RwSignal::new(form);
+    // Messages of the last failed save, by field.
+    let failure = move || match save.value().get() {
+        Some(Err(ServerFnError::ServerError(message))) => Some(field_error(&message)),
+        Some(Err(other)) => Some((None, other.to_string())),
+        _ => None,
+    };
+    let message_for = move |field: &'static str| {
+        move || failure().and_then(|(on, text)| (on.as_deref() == Some(field)).then_some(text))
+    };
+    let general_error = move || failure().and_then(|(on, text)| on.is_none().then_some(text));
+    let preview_line = {
+        let (currency, points_name, tiers) = (currency.clone(), points_name.clone(), tiers.clone());
+        move || preview(&draft.get(), &currency, &points_name, &tiers)
+    };
+    let kind = move || draft.with(|form| form.kind.clone());
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        save.dispatch(SaveReward { program: program_id.clone(), csrf: csrf.clone(), form: draft.get_untracked() });
+    };
+    // A successful save closes the form (the list reloads).
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            editing.set(None);
+        }
+    });
+    let money_hint = format!("in {currency}");
+    view! {
+        <form class="form editor" on:submit=submit aria-label=title>
+            <h2>{title}</h2>
+            <p class="preview" aria-live="polite">{preview_line}</p>
+            <Field label="Name" field="name" draft message=message_for("name")/>
+            <Field label="Description (optional)" field="description" draft message=message_for("description")/>
+            <label>"Gives "
+                <select name="kind" on:change=move |event| { let value = event_target_value(&event); draft.update(|form| form.kind = value) }>
+                    {KINDS.iter().map(|(value, label)| view! {
+                        <option value=*value selected=draft.with_untracked(|form| form.kind == *value)>{*label}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <Show when=move || kind() == "amount_off">
+                <Field label=format!("Amount off ({})", money_hint.clone()) field="amount" draft message=message_for("amount")/>
+            </Show>
+            <Show when=move || kind() == "percent_off">
+                <Field label="Percent off" field="percent" draft message=message_for("percent")/>
+            </Show>
+            <Show when=move || kind() == "free_product">
+                <Field label="Product id" field="product_id" draft message=message_for("product_id")/>
+            </Show>
+            <Show
+                when=move || kind() == "points_to_currency"
+                fallback=move || view! { <Field label="Points it costs" field="points" draft message=message_for("points")/> }
+            >
+                <Field label="Points per unit" field="points_per_unit" draft message=message_for("points_per_unit")/>
+                <Field label="Unit value" field="unit_value" draft message=message_for("unit_value")/>
+                <Field label="Fewest points" field="min_points" draft message=message_for("min_points")/>
+                <Field label="Most points" field="max_points" draft message=message_for("max_points")/>
+                <Field label="Step" field="step" draft message=message_for("step")/>
+            </Show>
+            <label>"Tier "
+                <select name="min_tier" on:change=move |event| { let value = event_target_value(&event); draft.update(|form| form.min_tier = value) }>
+                    <option value="" selected=draft.with_untracked(|form| form.min_tier.is_empty())>"Everyone"</option>
+                    {tiers.iter().map(|(id, name)| view! {
+                        <option value=id.clone() selected=draft.with_untracked(|form| form.min_tier == *id)>{format!("{name} and above")}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <Field label="Limit per customer (empty: none)" field="per_customer_limit" draft message=message_for("per_customer_limit")/>
+            <Field label="Coupon valid (days)" field="coupon_valid_days" draft message=message_for("coupon_valid_days")/>
+            <Field label="Stock (empty: unlimited)" field="stock" draft message=message_for("stock")/>
+            <label class="check">
+                <input type="checkbox" name="active" prop:checked=move || draft.with(|form| form.active)
+                    on:change=move |event| { let checked = event_target_checked(&event); draft.update(|form| form.active = checked) }/>
+                " Offered to shoppers"
+            </label>
+            <p class="error" role="alert">{general_error}</p>
+            <p>
+                <button class="button primary" type="submit" disabled=move || save.pending().get()>"Save reward"</button>
+                " "
+                <button class="button" type="button" on:click=move |_| editing.set(None)>"Cancel"</button>
+            </p>
+        </form>
+    }
+}
+
+/// A text field of the draft, with the server's message for it.
+#[component]
+fn Field(
+    #[prop(into)] label: String,
+    field: &'static str,
+    draft: RwSignal<RewardForm>,
+    message: impl Fn() -> Option<String> + Send + Sync + 'static,
+) -> impl IntoView {
+    let message_id = format!("{field}-message");
+    let message = Memo::new(move |_| message());
+    view! {
+        <label>{label}
+            <input name=field prop:value=move || draft.with(|form| field_value(form, field))
+                aria-invalid=move || message.get().is_some().to_string() aria-describedby=message_id.clone()
+                on:input=move |event| { let value = event_target_value(&event); draft.update(|form| *field_value_mut(form, field) = value) }/>
+            <span class="error field-error" id=message_id>{move || message.get()}</span>
+        </label>
+    }
+}
+
+/// A text field's value (a copy: the form is small).
+fn field_value(form: &RewardForm, field: &str) -> String {
+    let mut copy = form.clone();
+    std::mem::take(field_value_mut(&mut copy, field))
+}
+
+/// The text field named `field` (the stock for any other name).
+fn field_value_mut<'a>(form: &'a mut RewardForm, field: &str) -> &'a mut String {
+    match field {
+        "name" => &mut form.name,
+        "description" => &mut form.description,
+        "amount" => &mut form.amount,
+        "percent" => &mut form.percent,
+        "product_id" => &mut form.product_id,
+        "points" => &mut form.points,
+        "points_per_unit" => &mut form.points_per_unit,
+        "unit_value" => &mut form.unit_value,
+        "min_points" => &mut form.min_points,
+        "max_points" => &mut form.max_points,
+        "step" => &mut form.step,
+        "per_customer_limit" => &mut form.per_customer_limit,
+        "coupon_valid_days" => &mut form.coupon_valid_days,
+        _ => &mut form.stock,
+    }
+}
