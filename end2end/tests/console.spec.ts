@@ -1,4 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
+import { storefrontUrl } from "../playwright.config";
 
 /** The demo's owner and read-only viewer, seeded by `tally demo` (demo data only). */
 const OWNER = { email: "owner@demo.test", password: "demo-password" };
@@ -145,4 +146,42 @@ test("a viewer sees a customer but cannot change points: no form, and the server
   expect(write.status()).toBe(403);
   const after = await request.get(`/api/v1/customers/${customer}`, { headers: { Authorization: "Bearer sk_demo_not_secret" } });
   expect((await after.json()).available).toBe(80);
+});
+
+test("a reward created in the console, with field messages and a live preview, reaches the widget; deactivating removes it", async ({ page, context }) => {
+  const name = `E2E tote ${Date.now()}`;
+  await signIn(page);
+  await page.goto("/admin/programs/prg_demo/rewards");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await page.getByRole("button", { name: "New reward" }).click();
+  const editor = page.getByRole("form", { name: "New reward" });
+  await editor.getByLabel("Name").fill(name);
+  await editor.getByLabel("Amount off (in USD)").fill("7.555");
+  await editor.getByLabel("Points it costs").fill("321");
+  await expect(editor.locator(".preview")).toHaveText("Not ready: amount: an amount of USD with at most 2 decimals, e.g. 5.00");
+  await editor.getByRole("button", { name: "Save reward" }).click();
+  // The server's message sits on the field it is about.
+  const amount = editor.getByLabel("Amount off (in USD)");
+  await expect(amount).toHaveAttribute("aria-invalid", "true");
+  await expect(editor.locator("#amount-message")).toHaveText("an amount of USD with at most 2 decimals, e.g. 5.00");
+  await amount.fill("7.5");
+  await expect(editor.locator(".preview")).toHaveText("USD 7.50 off the order for 321 points; the coupon is valid 30 days.");
+  await editor.getByRole("button", { name: "Save reward" }).click();
+  const row = page.locator(".rewards tbody tr").filter({ hasText: name });
+  await expect(row).toHaveAttribute("data-active", "true");
+  await expect(row).toContainText("USD 7.50 off the order");
+  await expect(editor).toHaveCount(0);
+
+  const shop = await context.newPage();
+  await shop.goto(`${storefrontUrl}/guest`);
+  await shop.locator("#tally-widget .launcher").click();
+  const offered = shop.locator("#tally-widget .list .row").filter({ hasText: name });
+  await expect(offered).toContainText("321");
+
+  await row.getByRole("button", { name: "Deactivate" }).click();
+  await expect(page.locator(".rewards tbody tr").filter({ hasText: name })).toHaveAttribute("data-active", "false");
+  await shop.reload();
+  await shop.locator("#tally-widget .launcher").click();
+  await expect(shop.locator("#tally-widget .title")).toHaveText("Demo Store");
+  await expect(shop.locator("#tally-widget .list .row").filter({ hasText: name })).toHaveCount(0);
 });

@@ -112,14 +112,23 @@ pub fn RewardsPage() -> impl IntoView {
     let params = use_params_map();
     let save = ServerAction::<SaveReward>::new();
     let toggle = ServerAction::<SetRewardActive>::new();
-    let request =
-        move || (params.get().get("program").unwrap_or_default(), save.version().get(), toggle.version().get());
+    // The form being edited (`None` while none is open): kept here, outside what reloads, so that a
+    // refused save leaves the form and its messages as they are.
+    let editing = RwSignal::new(None::<RewardForm>);
+    let saved = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            editing.set(None);
+            saved.update(|count| *count += 1);
+        }
+    });
+    let request = move || (params.get().get("program").unwrap_or_default(), saved.get(), toggle.version().get());
     let data = Resource::new(request, |(program, _, _)| load_rewards(program));
     view! {
         <Suspense fallback=|| view! { <p class="muted page">"Loading rewards…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(board) => view! { <RewardsView board save toggle/> }.into_any(),
+                    Ok(board) => view! { <RewardsView board save toggle editing/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -132,11 +141,10 @@ fn RewardsView(
     board: RewardsBoard,
     save: ServerAction<SaveReward>,
     toggle: ServerAction<SetRewardActive>,
+    editing: RwSignal<Option<RewardForm>>,
 ) -> impl IntoView {
     let RewardsBoard { user, program, currency, tiers, rewards } = board;
     let can_write = user.role != "viewer";
-    // The form being edited: `None` while no form is open.
-    let editing = RwSignal::new(None::<RewardForm>);
     let new_reward =
         RewardForm { kind: "amount_off".into(), coupon_valid_days: "30".into(), active: true, ..RewardForm::default() };
     let toggle_error = move || match toggle.value().get() {
@@ -152,7 +160,11 @@ fn RewardsView(
             <h1>"Rewards"</h1>
             <p class="error" role="alert">{toggle_error}</p>
             {can_write.then(|| view! {
-                <button class="button primary" on:click=move |_| editing.set(Some(new_reward.clone()))>"New reward"</button>
+                <button class="button primary" on:click=move |_| {
+                    // A fresh form: no messages from an earlier save.
+                    save.clear();
+                    editing.set(Some(new_reward.clone()))
+                }>"New reward"</button>
             })}
             {move || editing.get().map(|form| view! {
                 <RewardEditor form program_id=program_id.clone() csrf=csrf.clone() currency=currency.clone()
@@ -163,7 +175,7 @@ fn RewardsView(
                     <th>"Status"</th><th></th></tr></thead>
                 <tbody>
                     {rewards.into_iter().map(|row| view! {
-                        <RewardTableRow row can_write program_id=program.id.clone() csrf=row_csrf.clone() editing toggle/>
+                        <RewardTableRow row can_write program_id=program.id.clone() csrf=row_csrf.clone() editing toggle save/>
                     }).collect_view()}
                 </tbody>
             </table>
@@ -179,6 +191,7 @@ fn RewardTableRow(
     csrf: String,
     editing: RwSignal<Option<RewardForm>>,
     toggle: ServerAction<SetRewardActive>,
+    save: ServerAction<SaveReward>,
 ) -> impl IntoView {
     let RewardRow { id, gives, cost, stock, active, form } = row;
     let name = form.name.clone();
@@ -202,7 +215,7 @@ fn RewardTableRow(
             <td>{if active { "Offered" } else { "Not offered" }}</td>
             <td class="actions">
                 {can_write.then(|| view! {
-                    <button class="button" aria-label=format!("Edit {name}") on:click=move |_| editing.set(Some(form.clone()))>"Edit"</button>
+                    <button class="button" aria-label=format!("Edit {name}") on:click=move |_| { save.clear(); editing.set(Some(form.clone())) }>"Edit"</button>
                     <button class="button" on:click=switch>{if active { "Deactivate" } else { "Activate" }}</button>
                 })}
             </td>
@@ -242,12 +255,6 @@ fn RewardEditor(
         event.prevent_default();
         save.dispatch(SaveReward { program: program_id.clone(), csrf: csrf.clone(), form: draft.get_untracked() });
     };
-    // A successful save closes the form (the list reloads).
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = save.value().get() {
-            editing.set(None);
-        }
-    });
     let money_hint = format!("in {currency}");
     view! {
         <form class="form editor" on:submit=submit aria-label=title>
