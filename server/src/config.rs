@@ -98,6 +98,21 @@ pub struct HttpArgs {
     /// Folder with the built console and widget assets (`cargo xtask build` writes it).
     #[arg(long, env = "TALLY_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+    /// Where browsers reach this server, e.g. https://loyalty.shop.example (behind a proxy):
+    /// the install page's snippets use it, and an https address marks console cookies Secure.
+    /// Without it the console shows the address it was opened at.
+    #[arg(long, env = "TALLY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+/// `http(s)://host[:port]` without a path, query or trailing slash (one is tolerated).
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = text.trim().trim_end_matches('/');
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', ' ', '@']) => Ok(url.to_owned()),
+        _ => Err(format!("--public-url must look like https://loyalty.shop.example, not {text:?}")),
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -127,5 +142,19 @@ pub struct DemoArgs {
 impl DemoArgs {
     pub fn serve_args(&self) -> ServeArgs {
         ServeArgs { http: self.http.clone(), database_url: self.database_url.clone(), upkeep_interval: 0 }
+    }
+}
+
+#[cfg(test)]
+mod public_url_tests {
+    use super::parse_public_url;
+
+    #[test]
+    fn public_urls_are_an_origin() {
+        assert_eq!(parse_public_url("https://loyalty.shop.example/"), Ok("https://loyalty.shop.example".into()));
+        assert_eq!(parse_public_url("http://127.0.0.1:3000"), Ok("http://127.0.0.1:3000".into()));
+        for bad in ["loyalty.shop.example", "https://", "https://x.example/path", "ftp://x.example", "https://a@b"] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
     }
 }

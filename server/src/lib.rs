@@ -34,6 +34,8 @@ pub enum StartError {
     Storage(#[from] storage::StorageError),
     #[error("server stopped with an I/O error: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A server bound to its port, ready to run. Tests build one on port 0 and read the address.
@@ -61,7 +63,9 @@ impl Application {
     ) -> Result<Self, StartError> {
         let addr = args.http.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        let router = http::router(http::AppState::new(storage.clone(), clock, &args.http.site_root));
+        let public_url = args.http.public_url.as_deref().map(config::parse_public_url).transpose();
+        let public_url = public_url.map_err(StartError::Config)?;
+        let router = http::router(http::AppState::new(storage.clone(), clock, &args.http.site_root, public_url));
         Ok(Self { listener, router, storage })
     }
 

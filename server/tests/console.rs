@@ -466,3 +466,71 @@ async fn rewards_are_created_edited_and_deactivated_with_field_messages_and_reac
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn api_keys_are_shown_once_revoked_and_audited_and_cookies_are_secure_behind_https() {
+    for db in ALL_DBS {
+        let clock = std::sync::Arc::new(tally_server::ledger::ManualClock::at(common::T0));
+        let database_url = common::fresh_database(db).await;
+        let app = common::spawn_app_with_public_url(database_url, clock, Some("https://loyalty.shop.example/")).await;
+        let client = browser();
+        let (program, _) = app.create_program("Shop").await;
+        let grant = std::slice::from_ref(&program.id);
+        add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
+        add_user(&app, "usr_admin", "admin@shop.example", Role::Admin, grant).await;
+        add_user(&app, "usr_viewer", "viewer@shop.example", Role::Viewer, grant).await;
+        let signed_in =
+            post_form(&app, &client, "sign_in", None, &[("email", "admin@shop.example"), ("password", PASSWORD)]).await;
+        assert!(signed_in.headers()[header::SET_COOKIE].to_str().unwrap().ends_with("; Secure"), "{db:?}");
+        let (admin, csrf) = sign_in(&app, &client, "admin@shop.example").await;
+
+        let board: Value =
+            post_fields(&app, &client, "install", &admin, &[("program", &program.id)]).await.json().await.unwrap();
+        assert_eq!(board["tally_url"], "https://loyalty.shop.example", "{db:?}: the public URL, not the listener");
+        assert_eq!(board["keys"].as_array().unwrap().len(), 1, "{db:?}: the program's first key");
+        let html = get(&app, &client, &format!("/admin/programs/{}/install", program.id), Some(&admin)).await;
+        let html = html.text().await.unwrap();
+        let tag =
+            format!("src=\"https://loyalty.shop.example/widget.js\" data-program=\"{}\"", program.publishable_key);
+        assert!(html.contains(&tag.replace('"', "&quot;")) || html.contains(&tag), "{db:?}: the script tag");
+        assert!(html.contains("jwt.sign(") && html.contains("JWT::encode(") && html.contains("jwt.encode("), "{db:?}");
+
+        let created: Value =
+            post_fields(&app, &client, "create_api_key", &admin, &[("program", &program.id), ("csrf", &csrf)])
+                .await
+                .json()
+                .await
+                .unwrap();
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        let key_id = created["key"]["id"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with(created["key"]["prefix"].as_str().unwrap()));
+        assert_eq!(app.api_get("/api/v1/rewards", &secret).await.0, 200, "{db:?}: the new key works");
+        let board: Value =
+            post_fields(&app, &client, "install", &admin, &[("program", &program.id)]).await.json().await.unwrap();
+        let listed = board["keys"].as_array().unwrap().iter().find(|key| key["id"] == key_id.as_str()).unwrap().clone();
+        assert!(listed["last_used_at"].is_string(), "{db:?}: {listed}");
+        assert!(!board.to_string().contains(&secret), "{db:?}: the secret is shown once");
+
+        let (viewer, viewer_csrf) = sign_in(&app, &client, "viewer@shop.example").await;
+        let viewer_form = [("program", program.id.as_str()), ("csrf", viewer_csrf.as_str())];
+        for function in ["create_api_key", "widget_secret"] {
+            let refused = post_fields(&app, &client, function, &viewer, &viewer_form).await;
+            assert_eq!(refused.status(), 403, "{db:?}: {function}");
+        }
+        let admin_form = [("program", program.id.as_str()), ("csrf", csrf.as_str())];
+        let revealed = post_fields(&app, &client, "widget_secret", &admin, &admin_form).await;
+        assert_eq!(revealed.json::<String>().await.unwrap(), program.widget_secret);
+
+        let revoke = [("program", program.id.as_str()), ("csrf", csrf.as_str()), ("key_id", key_id.as_str())];
+        assert_eq!(post_fields(&app, &client, "revoke_api_key", &admin, &revoke).await.status(), 200);
+        assert_eq!(app.api_get("/api/v1/rewards", &secret).await.0, 401, "{db:?}: a revoked key stops at once");
+        assert_eq!(post_fields(&app, &client, "revoke_api_key", &admin, &revoke).await.status(), 404);
+
+        let (owner, _) = sign_in(&app, &client, OWNER).await;
+        let audit: Value = post_form(&app, &client, "audit_log", Some(&owner), &[]).await.json().await.unwrap();
+        let actions: Vec<&str> =
+            audit["rows"].as_array().unwrap().iter().map(|row| row["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["api_key.revoke", "widget_secret.reveal", "api_key.create"], "{db:?}");
+        app.stop().await;
+    }
+}

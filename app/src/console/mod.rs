@@ -10,6 +10,7 @@ mod auth;
 mod charts;
 mod customers;
 mod dashboard;
+mod install;
 pub mod model;
 pub mod money;
 pub mod rewards;
@@ -25,8 +26,8 @@ use crate::api_types::ProgramListItem;
 use model::ConsoleUser;
 #[cfg(feature = "ssr")]
 use model::{
-    Adjusted, AdjustmentForm, AuditLog, ConsoleError, CustomerDetail, CustomerList, CustomerQuery, HistoryQuery,
-    ProgramBoard, RangeChoice, RewardForm, RewardRow, RewardsBoard,
+    Adjusted, AdjustmentForm, ApiKeyRow, AuditLog, ConsoleError, CustomerDetail, CustomerList, CustomerQuery,
+    HistoryQuery, InstallBoard, NewApiKey, ProgramBoard, RangeChoice, RewardForm, RewardRow, RewardsBoard,
 };
 
 /// The name of the session cookie (HttpOnly, SameSite=Lax; Secure behind https).
@@ -95,6 +96,30 @@ pub trait ConsoleBackend: Send + Sync {
         reward_id: &str,
         active: bool,
     ) -> Result<RewardRow, ConsoleError>;
+    /// The install page; `request_origin` is where this request came to, for when no public
+    /// URL is configured.
+    async fn install(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        request_origin: Option<String>,
+    ) -> Result<InstallBoard, ConsoleError>;
+    /// A new secret API key (owners and admins), audited; its secret is in the answer only.
+    async fn create_api_key(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+    ) -> Result<NewApiKey, ConsoleError>;
+    async fn revoke_api_key(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        key_id: &str,
+    ) -> Result<ApiKeyRow, ConsoleError>;
+    /// The widget secret, for the merchant's backend (owners and admins), audited.
+    async fn widget_secret(&self, session: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError>;
     /// The newest audit entries (owners only).
     async fn audit_log(&self, session: Option<&str>) -> Result<AuditLog, ConsoleError>;
 }
@@ -175,6 +200,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/programs/:program/customers/:customer") view=customers::CustomerPage
                     ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/rewards") view=rewards::RewardsPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/install") view=install::InstallPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
@@ -253,6 +279,7 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         ("dashboard", "Dashboard", base.clone()),
         ("customers", "Customers", format!("{base}/customers")),
         ("rewards", "Rewards", format!("{base}/rewards")),
+        ("install", "Install & API keys", format!("{base}/install")),
     ];
     view! {
         <nav class="crumbs" aria-label="Program">

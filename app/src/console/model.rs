@@ -357,3 +357,32 @@ pub struct RewardsBoard {
     pub tiers: Vec<(String, String)>,
     pub rewards: Vec<RewardRow>,
 }
+
+/// The install page: what a merchant's developer needs to put the widget on the shop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallBoard {
+    pub user: ConsoleUser,
+    pub program: ProgramHeader,
+    /// Where browsers reach Tally (`--public-url`, else the address the console was opened at).
+    pub tally_url: String,
+    pub publishable_key: String,
+    pub allowed_origins: Vec<String>,
+    /// Newest first, revoked ones included.
+    pub keys: Vec<ApiKeyRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// A key just created: the secret is shown this once and never stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiKey {
+    pub secret: String,
+    pub key: ApiKeyRow,
+}

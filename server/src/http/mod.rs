@@ -30,6 +30,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub widget_limits: Arc<WidgetLimits>,
     pub console_limits: Arc<ConsoleLimits>,
+    /// `--public-url`, validated: where browsers reach this server.
+    pub public_url: Option<Arc<str>>,
 }
 
 /// Sign-in attempts allowed per minute, per client IP and per email address.
@@ -45,7 +47,7 @@ pub struct WidgetLimits {
 }
 
 impl AppState {
-    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, site_root: &Path) -> Self {
+    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, site_root: &Path, public_url: Option<String>) -> Self {
         let leptos_options = LeptosOptions::builder()
             .output_name("tally")
             .site_root(site_root.to_string_lossy().into_owned())
@@ -63,6 +65,7 @@ impl AppState {
                 sign_in_per_ip: rate_limit::RateLimiter::per_minute(20),
                 sign_in_per_email: rate_limit::RateLimiter::per_minute(5),
             }),
+            public_url: public_url.map(Arc::from),
         }
     }
 

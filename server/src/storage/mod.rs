@@ -46,6 +46,18 @@ pub struct CustomerRecord {
     pub tier_id: Option<String>,
 }
 
+/// A secret API key as admins see it: its prefix and its dates, never the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    /// The first characters (`sk_AbCdEfG`), to tell keys apart.
+    pub prefix: String,
+    pub created_at: Timestamp,
+    /// Recorded at most once a minute.
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// Which customers, in which order, which page (the console's customer list and export).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CustomerSearch {
@@ -291,6 +303,10 @@ pub trait ProgramStore: Send + Sync {
     ) -> Result<bool, StorageError>;
     /// Adds a secret API key to a program (keeping the others).
     async fn add_api_key(&self, program_id: &str, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError>;
+    /// The program's secret API keys (never the keys themselves), newest first.
+    async fn api_keys(&self, program_id: &str) -> Result<Vec<ApiKeyInfo>, StorageError>;
+    /// Revokes one live key; `false` when the program has no such live key.
+    async fn revoke_api_key(&self, program_id: &str, key_id: &str, now: Timestamp) -> Result<bool, StorageError>;
     /// The program of a live (unrevoked) API key, found by the key's hash; records its use.
     async fn program_for_api_key(&self, key_hash: &str, now: Timestamp) -> Result<Option<Program>, StorageError>;
 }

@@ -156,8 +156,21 @@ pub async fn spawn_app_at(db: Db) -> (TestApp, Arc<ManualClock>) {
 }
 
 pub async fn spawn_app_with_clock(database_url: String, clock: Arc<dyn Clock>) -> TestApp {
+    spawn_app_with_public_url(database_url, clock, None).await
+}
+
+/// As behind a proxy that browsers reach at `public_url` (`--public-url`).
+pub async fn spawn_app_with_public_url(
+    database_url: String,
+    clock: Arc<dyn Clock>,
+    public_url: Option<&str>,
+) -> TestApp {
     let args = ServeArgs {
-        http: HttpArgs { listen: "127.0.0.1:0".parse().unwrap(), site_root: PathBuf::from("../target/site") },
+        http: HttpArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            site_root: PathBuf::from("../target/site"),
+            public_url: public_url.map(str::to_owned),
+        },
         database_url: database_url.clone(),
         upkeep_interval: 0,
     };

@@ -4,6 +4,7 @@
 
 mod customers;
 mod export;
+mod install;
 mod rewards;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -23,8 +24,9 @@ use tally_app::{
     api_types::ProgramListItem,
     console::{
         model::{
-            Adjusted, AdjustmentForm, AuditLog, AuditRow, ConsoleError, ConsoleUser, CustomerDetail, CustomerList,
-            CustomerQuery, HistoryQuery, ProgramBoard, RangeChoice, RewardForm, RewardRow, RewardsBoard,
+            Adjusted, AdjustmentForm, ApiKeyRow, AuditLog, AuditRow, ConsoleError, ConsoleUser, CustomerDetail,
+            CustomerList, CustomerQuery, HistoryQuery, InstallBoard, NewApiKey, ProgramBoard, RangeChoice, RewardForm,
+            RewardRow, RewardsBoard,
         },
         session_token, ConsoleBackend, SESSION_COOKIE,
     },
@@ -147,16 +149,22 @@ fn console_user(session: &Session, user: &AdminUser) -> ConsoleUser {
     }
 }
 
-/// The `Set-Cookie` value of a session: HttpOnly, SameSite=Lax, only under `/admin`.
-fn session_cookie(token: &str, max_age_seconds: i64) -> String {
-    format!("{SESSION_COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}")
+/// The `Set-Cookie` value of a session: HttpOnly, SameSite=Lax, only under `/admin`; Secure when
+/// the public URL is https.
+fn session_cookie(token: &str, max_age_seconds: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}")
 }
 
 impl ConsoleService {
     async fn start_session(&self, user: &AdminUser) -> Result<String, ConsoleError> {
         let (token, session) = Session::start(&user.id, self.0.clock.now());
         self.0.storage.start_session(&session).await.map_err(unavailable)?;
-        Ok(session_cookie(&token, admin::SESSION_DAYS * 86_400))
+        Ok(session_cookie(&token, admin::SESSION_DAYS * 86_400, self.secure_cookies()))
+    }
+
+    fn secure_cookies(&self) -> bool {
+        self.0.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
     }
 
     async fn session(&self, token: Option<&str>) -> Result<(Session, AdminUser), ConsoleError> {
@@ -239,7 +247,7 @@ impl ConsoleBackend for ConsoleService {
     async fn sign_out(&self, token: Option<&str>, csrf: &str) -> Result<String, ConsoleError> {
         let (session, _) = self.checked_session(token, csrf).await?;
         self.0.storage.end_session(&session.token_hash).await.map_err(unavailable)?;
-        Ok(session_cookie("", 0))
+        Ok(session_cookie("", 0, self.secure_cookies()))
     }
 
     async fn me(&self, token: Option<&str>) -> Result<ConsoleUser, ConsoleError> {
@@ -345,6 +353,38 @@ impl ConsoleBackend for ConsoleService {
         active: bool,
     ) -> Result<RewardRow, ConsoleError> {
         self.switch_reward(token, program_id, csrf, reward_id, active).await
+    }
+
+    async fn install(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        request_origin: Option<String>,
+    ) -> Result<InstallBoard, ConsoleError> {
+        self.install_board(token, program_id, request_origin).await
+    }
+
+    async fn create_api_key(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+    ) -> Result<NewApiKey, ConsoleError> {
+        self.new_api_key(token, program_id, csrf).await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        key_id: &str,
+    ) -> Result<ApiKeyRow, ConsoleError> {
+        self.revoke_key(token, program_id, csrf, key_id).await
+    }
+
+    async fn widget_secret(&self, token: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError> {
+        self.reveal_widget_secret(token, program_id, csrf).await
     }
 
     async fn audit_log(&self, token: Option<&str>) -> Result<AuditLog, ConsoleError> {

@@ -9,7 +9,7 @@ use tally_app::console::{
 
 use super::{console_user, customers::program_header, invalid, unavailable, ConsoleService};
 use crate::{
-    admin::{AdminUser, AuditEntry},
+    admin::AdminUser,
     programs::Program,
     rewards::{new_reward_id, Reward, RewardDefinition, RewardError, RewardKind},
 };
@@ -222,17 +222,6 @@ impl ConsoleService {
             }
         };
         let snapshot = |reward: &Reward| serde_json::to_value(reward).ok();
-        let audit = AuditEntry {
-            at: now,
-            user_id: user.id.clone(),
-            user_email: user.email.as_str().to_owned(),
-            program_id: Some(program.id.clone()),
-            action: action.into(),
-            target: reward.id.clone(),
-            before: before.and_then(snapshot),
-            after: snapshot(reward),
-            request_key: None,
-        };
-        storage.append_audit(&audit).await.map_err(unavailable)
+        self.audit(user, program, action, &reward.id, before.and_then(snapshot), snapshot(reward)).await
     }
 }

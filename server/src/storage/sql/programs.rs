@@ -6,7 +6,7 @@ use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::Timestamp,
     programs::{ApiKeyRecord, Program},
-    storage::{ProgramStore, StorageError},
+    storage::{ApiKeyInfo, ProgramStore, StorageError},
 };
 
 /// A recorded key use is refreshed at most this often, so reads do not all become writes.
@@ -184,6 +184,36 @@ impl ProgramStore for SqlStorage {
             .await
             .map(drop)?);
         Ok(())
+    }
+
+    async fn api_keys(&self, program_id: &str) -> Result<Vec<ApiKeyInfo>, StorageError> {
+        const SQL: &str = "SELECT id, key_prefix, created_at_ms, last_used_at_ms, revoked_at_ms FROM api_keys
+             WHERE program_id = $1 ORDER BY created_at_ms DESC, id";
+        let rows: Vec<(String, String, i64, Option<i64>, Option<i64>)> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, prefix, created_at, last_used_at, revoked_at)| ApiKeyInfo {
+                id,
+                prefix,
+                created_at: Timestamp(created_at),
+                last_used_at: last_used_at.map(Timestamp),
+                revoked_at: revoked_at.map(Timestamp),
+            })
+            .collect())
+    }
+
+    async fn revoke_api_key(&self, program_id: &str, key_id: &str, now: Timestamp) -> Result<bool, StorageError> {
+        const SQL: &str = "UPDATE api_keys SET revoked_at_ms = $1
+             WHERE program_id = $2 AND id = $3 AND revoked_at_ms IS NULL";
+        let revoked = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(now.0)
+            .bind(program_id)
+            .bind(key_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())?);
+        Ok(revoked == 1)
     }
 
     async fn program_for_api_key(&self, key_hash: &str, now: Timestamp) -> Result<Option<Program>, StorageError> {

@@ -1,0 +1,135 @@
+//! The console's install page: keys and snippets, and the secret API keys' lifecycle, audited.
+
+use serde_json::json;
+use tally_app::console::model::{ApiKeyRow, ConsoleError, InstallBoard, NewApiKey};
+
+use super::{console_user, customers::program_header, unavailable, ConsoleService};
+use crate::{
+    admin::{AdminUser, AuditEntry},
+    programs::{ApiKeyRecord, Program},
+    storage::ApiKeyInfo,
+};
+
+fn key_row(key: &ApiKeyInfo) -> ApiKeyRow {
+    ApiKeyRow {
+        id: key.id.clone(),
+        prefix: key.prefix.clone(),
+        created_at: key.created_at.to_string(),
+        last_used_at: key.last_used_at.map(|at| at.to_string()),
+        revoked_at: key.revoked_at.map(|at| at.to_string()),
+    }
+}
+
+impl ConsoleService {
+    pub(super) async fn install_board(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        request_origin: Option<String>,
+    ) -> Result<InstallBoard, ConsoleError> {
+        let (session, user) = self.session(token).await?;
+        let program = self.program(&user, program_id).await?;
+        let keys = self.0.storage.api_keys(&program.id).await.map_err(unavailable)?;
+        let tally_url = self
+            .0
+            .public_url
+            .as_deref()
+            .map(str::to_owned)
+            .or(request_origin)
+            .unwrap_or_else(|| "https://YOUR-TALLY-HOST".into());
+        Ok(InstallBoard {
+            user: console_user(&session, &user),
+            program: program_header(&program),
+            tally_url,
+            publishable_key: program.publishable_key.clone(),
+            allowed_origins: program.allowed_origins.clone(),
+            keys: keys.iter().map(key_row).collect(),
+        })
+    }
+
+    pub(super) async fn new_api_key(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+    ) -> Result<NewApiKey, ConsoleError> {
+        let user = self.writer(token, csrf).await?;
+        let program = self.program(&user, program_id).await?;
+        let (secret, record) = ApiKeyRecord::generate();
+        let now = self.0.clock.now();
+        self.0.storage.add_api_key(&program.id, &record, now).await.map_err(unavailable)?;
+        self.audit(&user, &program, "api_key.create", &record.id, None, Some(json!({ "prefix": record.key_prefix })))
+            .await?;
+        let info = ApiKeyInfo {
+            id: record.id,
+            prefix: record.key_prefix,
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        Ok(NewApiKey { secret, key: key_row(&info) })
+    }
+
+    pub(super) async fn revoke_key(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        key_id: &str,
+    ) -> Result<ApiKeyRow, ConsoleError> {
+        let user = self.writer(token, csrf).await?;
+        let program = self.program(&user, program_id).await?;
+        let now = self.0.clock.now();
+        if !self.0.storage.revoke_api_key(&program.id, key_id, now).await.map_err(unavailable)? {
+            return Err(ConsoleError::NotFound(format!("No live key {key_id:?} in this program.")));
+        }
+        self.audit(
+            &user,
+            &program,
+            "api_key.revoke",
+            key_id,
+            Some(json!({ "live": true })),
+            Some(json!({ "live": false })),
+        )
+        .await?;
+        let keys = self.0.storage.api_keys(&program.id).await.map_err(unavailable)?;
+        keys.iter().find(|key| key.id == key_id).map(key_row).ok_or(ConsoleError::Unavailable)
+    }
+
+    /// The widget secret is needed to sign customer tokens; who read it is audited.
+    pub(super) async fn reveal_widget_secret(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+    ) -> Result<String, ConsoleError> {
+        let user = self.writer(token, csrf).await?;
+        let program = self.program(&user, program_id).await?;
+        self.audit(&user, &program, "widget_secret.reveal", &program.id, None, None).await?;
+        Ok(program.widget_secret)
+    }
+
+    /// Records a console write in the audit log.
+    pub(super) async fn audit(
+        &self,
+        user: &AdminUser,
+        program: &Program,
+        action: &str,
+        target: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), ConsoleError> {
+        let entry = AuditEntry {
+            at: self.0.clock.now(),
+            user_id: user.id.clone(),
+            user_email: user.email.as_str().to_owned(),
+            program_id: Some(program.id.clone()),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            before,
+            after,
+            request_key: None,
+        };
+        self.0.storage.append_audit(&entry).await.map_err(unavailable)
+    }
+}
