@@ -185,3 +185,28 @@ test("a reward created in the console, with field messages and a live preview, r
   await expect(shop.locator("#tally-widget .title")).toHaveText("Demo Store");
   await expect(shop.locator("#tally-widget .list .row").filter({ hasText: name })).toHaveCount(0);
 });
+
+test("the install page shows the snippets and a live widget; a key is shown once, works, and stops when revoked", async ({ page, request }) => {
+  await signIn(page);
+  await page.goto("/admin/programs/prg_demo/install");
+  await expect(page.locator('[data-snippet="script"]')).toContainText('/widget.js" data-program="pk_demo"');
+  await expect(page.locator('[data-snippet="python"]')).toContainText('algorithm="HS256"');
+  // The live preview: the real widget, in this page's corner.
+  await page.locator("#tally-widget .launcher").click();
+  await expect(page.locator("#tally-widget .title")).toHaveText("Demo Store");
+  await page.locator("#tally-widget .close").click();
+
+  await page.getByRole("button", { name: "Create a key" }).click();
+  const secret = (await page.locator('[data-secret="api-key"]').innerText()).trim();
+  expect(secret).toMatch(/^sk_/);
+  const headers = { Authorization: `Bearer ${secret}` };
+  expect((await request.get("/api/v1/rewards", { headers })).status()).toBe(200);
+
+  const prefix = secret.slice(0, 10);
+  const row = page.locator(".keys tbody tr").filter({ hasText: prefix });
+  await expect(row).toHaveAttribute("data-live", "true");
+  page.once("dialog", (dialog) => dialog.accept());
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(page.locator(".keys tbody tr").filter({ hasText: prefix })).toHaveAttribute("data-live", "false");
+  expect((await request.get("/api/v1/rewards", { headers })).status()).toBe(401);
+});
