@@ -534,3 +534,81 @@ async fn api_keys_are_shown_once_revoked_and_audited_and_cookies_are_secure_behi
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn settings_are_saved_with_the_rest_apis_rules_and_reach_the_widget() {
+    for db in ALL_DBS {
+        let (app, _) = spawn_app_at(db).await;
+        let client = browser();
+        let (program, secret) = app.create_program("Shop").await;
+        let grant = std::slice::from_ref(&program.id);
+        add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
+        add_user(&app, "usr_viewer", "viewer@shop.example", Role::Viewer, grant).await;
+        let (owner, csrf) = sign_in(&app, &client, OWNER).await;
+        let board: Value =
+            post_fields(&app, &client, "settings", &owner, &[("program", &program.id)]).await.json().await.unwrap();
+        let form = board["form"].clone();
+        assert_eq!(
+            (form["redemption_points"].as_str(), form["redemption_amount"].as_str()),
+            (Some("100"), Some("1.00"))
+        );
+        let save = |csrf: &str, changes: Value| {
+            let mut form = form.clone();
+            for (key, value) in changes.as_object().unwrap() {
+                form[key] = value.clone();
+            }
+            json!({"program": program.id, "csrf": csrf, "form": form})
+        };
+        for (changes, message) in [
+            (json!({"primary_color": "teal"}), "settings.widget.primary_color: "),
+            (json!({"allowed_origins": "https://shop.example\nshop.example"}), "allowed_origins[1]: "),
+            (json!({"time_zone": "Mars/Olympus"}), "settings.time_zone: "),
+            (json!({"redemption_amount": "1.005"}), "redemption_amount: "),
+            (json!({"expiry": "after_earning", "expiry_days": ""}), "expiry_days: "),
+            (json!({"name": ""}), "name: "),
+        ] {
+            let (status, body) = post_json(&app, &client, "save_settings", &owner, &save(&csrf, changes.clone())).await;
+            assert!(status == 422 && body.to_string().contains(message), "{db:?}: {changes} -> {status} {body}");
+        }
+        let (viewer, viewer_csrf) = sign_in(&app, &client, "viewer@shop.example").await;
+        let (status, _) = post_json(&app, &client, "save_settings", &viewer, &save(&viewer_csrf, json!({}))).await;
+        assert_eq!(status, 403, "{db:?}");
+
+        let changes = json!({"primary_color": "#0F766E", "launcher_position": "bottom_left", "launcher_label": "Perks",
+            "allowed_origins": " https://shop.example \n\n", "time_zone": "Asia/Seoul", "redemption_points": "200",
+            "redemption_amount": "3", "expiry": "after_inactivity", "expiry_days": "365", "points_name": "stars"});
+        let (status, saved) = post_json(&app, &client, "save_settings", &owner, &save(&csrf, changes)).await;
+        assert_eq!(status, 200, "{db:?}: {saved}");
+        assert_eq!(
+            (saved["allowed_origins"].as_str(), saved["redemption_amount"].as_str()),
+            (Some("https://shop.example"), Some("3.00"))
+        );
+        let (_, rest) = app.api_get("/api/v1/settings", &secret).await;
+        assert_eq!(rest["settings"]["expiry"], json!({"type": "after_inactivity", "days": 365}), "{db:?}: {rest}");
+        assert_eq!(
+            (rest["points_name"].as_str(), rest["settings"]["time_zone"].as_str()),
+            (Some("stars"), Some("Asia/Seoul"))
+        );
+        let summary: Value = app
+            .client
+            .get(app.url(&format!("/widget/v1/programs/{}", program.publishable_key)))
+            .header("Origin", "https://shop.example")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let branding = &summary["branding"];
+        assert_eq!(
+            (branding["launcher_position"].as_str(), branding["launcher_label"].as_str()),
+            (Some("bottom-left"), Some("Perks")),
+            "{db:?}: {summary}"
+        );
+        let audit: Value = post_form(&app, &client, "audit_log", Some(&owner), &[]).await.json().await.unwrap();
+        assert_eq!(audit["rows"].as_array().unwrap().len(), 1, "{db:?}: refused saves are not audited");
+        assert_eq!(audit["rows"][0]["action"], "program.settings");
+        assert!(audit["rows"][0]["before"].as_str().unwrap().contains(r#""points_name":"points""#));
+        app.stop().await;
+    }
+}

@@ -10,10 +10,12 @@ mod auth;
 mod charts;
 mod customers;
 mod dashboard;
+mod forms;
 mod install;
 pub mod model;
 pub mod money;
 pub mod rewards;
+mod settings;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};
@@ -28,6 +30,7 @@ use model::ConsoleUser;
 use model::{
     Adjusted, AdjustmentForm, ApiKeyRow, AuditLog, ConsoleError, CustomerDetail, CustomerList, CustomerQuery,
     HistoryQuery, InstallBoard, NewApiKey, ProgramBoard, RangeChoice, RewardForm, RewardRow, RewardsBoard,
+    SettingsBoard, SettingsForm,
 };
 
 /// The name of the session cookie (HttpOnly, SameSite=Lax; Secure behind https).
@@ -120,6 +123,15 @@ pub trait ConsoleBackend: Send + Sync {
     ) -> Result<ApiKeyRow, ConsoleError>;
     /// The widget secret, for the merchant's backend (owners and admins), audited.
     async fn widget_secret(&self, session: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError>;
+    async fn settings(&self, session: Option<&str>, program_id: &str) -> Result<SettingsBoard, ConsoleError>;
+    /// Replaces the program's settings (owners and admins), audited; returns them as stored.
+    async fn save_settings(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: SettingsForm,
+    ) -> Result<SettingsForm, ConsoleError>;
     /// The newest audit entries (owners only).
     async fn audit_log(&self, session: Option<&str>) -> Result<AuditLog, ConsoleError>;
 }
@@ -201,6 +213,7 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/rewards") view=rewards::RewardsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/install") view=install::InstallPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/settings") view=settings::SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
@@ -279,6 +292,7 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         ("dashboard", "Dashboard", base.clone()),
         ("customers", "Customers", format!("{base}/customers")),
         ("rewards", "Rewards", format!("{base}/rewards")),
+        ("settings", "Settings", format!("{base}/settings")),
         ("install", "Install & API keys", format!("{base}/install")),
     ];
     view! {

@@ -386,3 +386,39 @@ pub struct NewApiKey {
     pub secret: String,
     pub key: ApiKeyRow,
 }
+
+/// The program's settings as the console's form edits them (text as typed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsForm {
+    pub name: String,
+    pub points_name: String,
+    /// One origin per line.
+    pub allowed_origins: String,
+    pub pending_days: String,
+    /// `never`, `after_earning` or `after_inactivity`.
+    pub expiry: String,
+    pub expiry_days: String,
+    /// `cap_at_zero` or `allow_negative`.
+    pub clawback: String,
+    /// `redemption_points` points are worth `redemption_amount` (major units).
+    pub redemption_points: String,
+    pub redemption_amount: String,
+    /// IANA name; empty for UTC.
+    pub time_zone: String,
+    /// `#rrggbb`, or empty for the default.
+    pub primary_color: String,
+    /// `bottom_right` or `bottom_left`.
+    pub launcher_position: String,
+    pub launcher_label: String,
+    pub join_url: String,
+    pub sign_in_url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsBoard {
+    pub user: ConsoleUser,
+    pub program: ProgramHeader,
+    /// Fixed when the program was created.
+    pub currency: String,
+    pub form: SettingsForm,
+}

@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{
     charts::format_number,
+    forms::{self, TextField},
     model::{RewardForm, RewardRow, RewardsBoard},
     money::{format_money, parse_amount},
     ErrorPanel, ProgramNav, TopBar,
@@ -97,14 +98,6 @@ fn preview(form: &RewardForm, currency: &str, points_name: &str, tiers: &[(Strin
     }
     line.push('.');
     line
-}
-
-/// A failed save's message, split into the field it is about (when it names one) and the text.
-fn field_error(message: &str) -> (Option<String>, String) {
-    match message.split_once(": ") {
-        Some((field, text)) if !field.contains(' ') => (Some(field.to_owned()), text.to_owned()),
-        _ => (None, message.to_owned()),
-    }
 }
 
 #[component]
@@ -237,13 +230,9 @@ fn RewardEditor(
     let title = if form.reward_id.is_some() { "Edit reward" } else { "New reward" };
     let draft = RwSignal::new(form);
     // Messages of the last failed save, by field.
-    let failure = move || match save.value().get() {
-        Some(Err(ServerFnError::ServerError(message))) => Some(field_error(&message)),
-        Some(Err(other)) => Some((None, other.to_string())),
-        _ => None,
-    };
+    let failure = forms::failure(save);
     let message_for = move |field: &'static str| {
-        move || failure().and_then(|(on, text)| (on.as_deref() == Some(field)).then_some(text))
+        Signal::derive(move || failure().and_then(|(on, text)| (on.as_deref() == Some(field)).then_some(text)))
     };
     let general_error = move || failure().and_then(|(on, text)| on.is_none().then_some(text));
     let preview_line = {
@@ -260,8 +249,8 @@ fn RewardEditor(
         <form class="form editor" on:submit=submit aria-label=title>
             <h2>{title}</h2>
             <p class="preview" aria-live="polite">{preview_line}</p>
-            <Field label="Name" field="name" draft message=message_for("name")/>
-            <Field label="Description (optional)" field="description" draft message=message_for("description")/>
+            <TextField field_of=slot label="Name" field="name" draft message=message_for("name")/>
+            <TextField field_of=slot label="Description (optional)" field="description" draft message=message_for("description")/>
             <label>"Gives "
                 <select name="kind" on:change=move |event| { let value = event_target_value(&event); draft.update(|form| form.kind = value) }>
                     {KINDS.iter().map(|(value, label)| view! {
@@ -270,23 +259,23 @@ fn RewardEditor(
                 </select>
             </label>
             <Show when=move || kind() == "amount_off">
-                <Field label=format!("Amount off ({})", money_hint.clone()) field="amount" draft message=message_for("amount")/>
+                <TextField field_of=slot label=format!("Amount off ({})", money_hint.clone()) field="amount" draft message=message_for("amount")/>
             </Show>
             <Show when=move || kind() == "percent_off">
-                <Field label="Percent off" field="percent" draft message=message_for("percent")/>
+                <TextField field_of=slot label="Percent off" field="percent" draft message=message_for("percent")/>
             </Show>
             <Show when=move || kind() == "free_product">
-                <Field label="Product id" field="product_id" draft message=message_for("product_id")/>
+                <TextField field_of=slot label="Product id" field="product_id" draft message=message_for("product_id")/>
             </Show>
             <Show
                 when=move || kind() == "points_to_currency"
-                fallback=move || view! { <Field label="Points it costs" field="points" draft message=message_for("points")/> }
+                fallback=move || view! { <TextField field_of=slot label="Points it costs" field="points" draft message=message_for("points")/> }
             >
-                <Field label="Points per unit" field="points_per_unit" draft message=message_for("points_per_unit")/>
-                <Field label="Unit value" field="unit_value" draft message=message_for("unit_value")/>
-                <Field label="Fewest points" field="min_points" draft message=message_for("min_points")/>
-                <Field label="Most points" field="max_points" draft message=message_for("max_points")/>
-                <Field label="Step" field="step" draft message=message_for("step")/>
+                <TextField field_of=slot label="Points per unit" field="points_per_unit" draft message=message_for("points_per_unit")/>
+                <TextField field_of=slot label="Unit value" field="unit_value" draft message=message_for("unit_value")/>
+                <TextField field_of=slot label="Fewest points" field="min_points" draft message=message_for("min_points")/>
+                <TextField field_of=slot label="Most points" field="max_points" draft message=message_for("max_points")/>
+                <TextField field_of=slot label="Step" field="step" draft message=message_for("step")/>
             </Show>
             <label>"Tier "
                 <select name="min_tier" on:change=move |event| { let value = event_target_value(&event); draft.update(|form| form.min_tier = value) }>
@@ -296,9 +285,9 @@ fn RewardEditor(
                     }).collect_view()}
                 </select>
             </label>
-            <Field label="Limit per customer (empty: none)" field="per_customer_limit" draft message=message_for("per_customer_limit")/>
-            <Field label="Coupon valid (days)" field="coupon_valid_days" draft message=message_for("coupon_valid_days")/>
-            <Field label="Stock (empty: unlimited)" field="stock" draft message=message_for("stock")/>
+            <TextField field_of=slot label="Limit per customer (empty: none)" field="per_customer_limit" draft message=message_for("per_customer_limit")/>
+            <TextField field_of=slot label="Coupon valid (days)" field="coupon_valid_days" draft message=message_for("coupon_valid_days")/>
+            <TextField field_of=slot label="Stock (empty: unlimited)" field="stock" draft message=message_for("stock")/>
             <label class="check">
                 <input type="checkbox" name="active" prop:checked=move || draft.with(|form| form.active)
                     on:change=move |event| { let checked = event_target_checked(&event); draft.update(|form| form.active = checked) }/>
@@ -314,34 +303,8 @@ fn RewardEditor(
     }
 }
 
-/// A text field of the draft, with the server's message for it.
-#[component]
-fn Field(
-    #[prop(into)] label: String,
-    field: &'static str,
-    draft: RwSignal<RewardForm>,
-    message: impl Fn() -> Option<String> + Send + Sync + 'static,
-) -> impl IntoView {
-    let message_id = format!("{field}-message");
-    let message = Memo::new(move |_| message());
-    view! {
-        <label>{label}
-            <input name=field prop:value=move || draft.with(|form| field_value(form, field))
-                aria-invalid=move || message.get().is_some().to_string() aria-describedby=message_id.clone()
-                on:input=move |event| { let value = event_target_value(&event); draft.update(|form| *field_value_mut(form, field) = value) }/>
-            <span class="error field-error" id=message_id>{move || message.get()}</span>
-        </label>
-    }
-}
-
-/// A text field's value (a copy: the form is small).
-fn field_value(form: &RewardForm, field: &str) -> String {
-    let mut copy = form.clone();
-    std::mem::take(field_value_mut(&mut copy, field))
-}
-
 /// The text field named `field` (the stock for any other name).
-fn field_value_mut<'a>(form: &'a mut RewardForm, field: &str) -> &'a mut String {
+fn slot<'a>(form: &'a mut RewardForm, field: &str) -> &'a mut String {
     match field {
         "name" => &mut form.name,
         "description" => &mut form.description,

@@ -6,6 +6,7 @@ mod customers;
 mod export;
 mod install;
 mod rewards;
+mod settings;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -26,7 +27,7 @@ use tally_app::{
         model::{
             Adjusted, AdjustmentForm, ApiKeyRow, AuditLog, AuditRow, ConsoleError, ConsoleUser, CustomerDetail,
             CustomerList, CustomerQuery, HistoryQuery, InstallBoard, NewApiKey, ProgramBoard, RangeChoice, RewardForm,
-            RewardRow, RewardsBoard,
+            RewardRow, RewardsBoard, SettingsBoard, SettingsForm,
         },
         session_token, ConsoleBackend, SESSION_COOKIE,
     },
@@ -385,6 +386,20 @@ impl ConsoleBackend for ConsoleService {
 
     async fn widget_secret(&self, token: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError> {
         self.reveal_widget_secret(token, program_id, csrf).await
+    }
+
+    async fn settings(&self, token: Option<&str>, program_id: &str) -> Result<SettingsBoard, ConsoleError> {
+        self.settings_board(token, program_id).await
+    }
+
+    async fn save_settings(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: SettingsForm,
+    ) -> Result<SettingsForm, ConsoleError> {
+        self.save_settings_form(token, program_id, csrf, form).await
     }
 
     async fn audit_log(&self, token: Option<&str>) -> Result<AuditLog, ConsoleError> {

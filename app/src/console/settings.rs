@@ -1,0 +1,199 @@
+//! Program settings: names, widget origins, pending days, expiry and clawback, redemption
+//! value, time zone, and the widget's branding and links, with a live preview. The server
+//! checks them with the same rules as `PUT /api/v1/settings`.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::{
+    forms::{self, TextField},
+    model::{SettingsBoard, SettingsForm},
+    ErrorPanel, ProgramNav, TopBar,
+};
+
+#[server(prefix = "/admin/fn", endpoint = "settings")]
+pub async fn load_settings(program: String) -> Result<SettingsBoard, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.settings(session.as_deref(), &program).await.map_err(super::fail)
+}
+
+#[server(prefix = "/admin/fn", endpoint = "save_settings", input = leptos::server_fn::codec::Json)]
+pub async fn save_settings(program: String, csrf: String, form: SettingsForm) -> Result<SettingsForm, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.save_settings(session.as_deref(), &program, &csrf, form).await.map_err(super::fail)
+}
+
+/// Form field of each field the server may name (`settings.widget.join_url` is `join_url`).
+pub fn form_field(server_field: &str) -> &str {
+    let field = server_field.trim_start_matches("settings.").trim_start_matches("widget.");
+    match field {
+        "expiry.days" => "expiry_days",
+        "redemption_value" => "redemption_amount",
+        other if other.starts_with("allowed_origins") => "allowed_origins",
+        other => other,
+    }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let params = use_params_map();
+    let data = Resource::new(move || params.get().get("program").unwrap_or_default(), load_settings);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted page">"Loading settings…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(board) => view! { <SettingsView board/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SettingsView(board: SettingsBoard) -> impl IntoView {
+    let SettingsBoard { user, program, currency, form } = board;
+    let can_write = user.role != "viewer";
+    let draft = RwSignal::new(form);
+    let save = ServerAction::<SaveSettings>::new();
+    // A saved form is what the server stored (trimmed, normalised): show that.
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = save.value().get() {
+            draft.set(saved);
+        }
+    });
+    let failure = forms::failure(save);
+    let message_for = move |field: &'static str| {
+        Signal::derive(move || {
+            failure().and_then(|(on, text)| (on.as_deref().map(form_field) == Some(field)).then_some(text))
+        })
+    };
+    let saved_note = move || matches!(save.value().get(), Some(Ok(_))).then_some("Saved.");
+    let general_error = move || failure().and_then(|(on, text)| on.is_none().then_some(text));
+    let (program_id, csrf) = (program.id.clone(), user.csrf.clone());
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        save.dispatch(SaveSettings { program: program_id.clone(), csrf: csrf.clone(), form: draft.get_untracked() });
+    };
+    let text = move |label: &'static str, field: &'static str| {
+        view! { <TextField label field draft field_of=slot message=message_for(field) disabled=!can_write/> }
+    };
+    let select = move |label: &'static str, field: &'static str, options: &'static [(&'static str, &'static str)]| {
+        view! {
+            <label>{label} " "
+                <select name=field disabled=!can_write
+                    on:change=move |event| { let value = event_target_value(&event); draft.update(|form| *slot(form, field) = value) }>
+                    {options.iter().map(|(value, label)| view! {
+                        <option value=*value selected=draft.with_untracked(|form| forms::read(form, slot, field) == *value)>{*label}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    };
+    let preview_currency = currency.clone();
+    let preview = move || {
+        let currency = &preview_currency;
+        draft.with(|form| {
+            let expiry = match form.expiry.as_str() {
+                "after_earning" => format!("expire {} days after they are earned", form.expiry_days.trim()),
+                "after_inactivity" => format!("expire after {} days without activity", form.expiry_days.trim()),
+                _ => "never expire".to_owned(),
+            };
+            format!(
+                "{} {} are worth {currency} {}. New {} become available after {} days and {expiry}.",
+                form.redemption_points.trim(),
+                form.points_name.trim(),
+                form.redemption_amount.trim(),
+                form.points_name.trim(),
+                form.pending_days.trim(),
+            )
+        })
+    };
+    let launcher_style = move || {
+        draft.with(|form| {
+            let color = if form.primary_color.trim().is_empty() { "#4f46e5" } else { form.primary_color.trim() };
+            format!("background: {color}")
+        })
+    };
+    let launcher_label = move || {
+        draft.with(|form| {
+            if form.launcher_label.trim().is_empty() {
+                "Rewards".to_owned()
+            } else {
+                form.launcher_label.clone()
+            }
+        })
+    };
+    let launcher_side = move || draft.with(|form| form.launcher_position.replace('_', "-"));
+    view! {
+        <TopBar user/>
+        <main class="page wide" data-program-id=program.id.clone()>
+            <ProgramNav program=program.clone() current="settings"/>
+            <h1>"Settings"</h1>
+            {(!can_write).then(|| view! { <p class="muted" data-read-only="true">"Viewers can look, not change settings."</p> })}
+            <form class="form settings" on:submit=submit aria-label="Program settings">
+                <section class="section">
+                    <h2>"Program"</h2>
+                    {text("Name", "name")}
+                    {text("What points are called", "points_name")}
+                    <p class="muted">"Currency: " {currency.clone()} " (fixed: past orders are in it)"</p>
+                    <label>"Storefront origins allowed to show the widget (one per line)"
+                        <textarea name="allowed_origins" rows="3" disabled=!can_write
+                            prop:value=move || draft.with(|form| form.allowed_origins.clone())
+                            on:input=move |event| { let value = event_target_value(&event); draft.update(|form| form.allowed_origins = value) }/>
+                        <span class="error field-error">{message_for("allowed_origins")}</span>
+                    </label>
+                    {text("Time zone (IANA, e.g. Asia/Seoul; empty for UTC)", "time_zone")}
+                </section>
+                <section class="section">
+                    <h2>"Points"</h2>
+                    {text("Days before new points become available", "pending_days")}
+                    {select("Points expire", "expiry", &[("never", "Never"), ("after_earning", "Days after they are earned"), ("after_inactivity", "After days without activity")])}
+                    {text("Expiry days", "expiry_days")}
+                    {select("When a refund takes back points already spent", "clawback", &[("cap_at_zero", "Take what is left (balance stays at 0 or more)"), ("allow_negative", "Take it all (balance may go below 0)")])}
+                    {text("Redemption value: points", "redemption_points")}
+                    {text("… are worth (in the program currency)", "redemption_amount")}
+                    <p class="preview" aria-live="polite">{preview}</p>
+                </section>
+                <section class="section">
+                    <h2>"Widget"</h2>
+                    {text("Colour (#rrggbb; empty for the default)", "primary_color")}
+                    {select("Launcher corner", "launcher_position", &[("bottom_right", "Bottom right"), ("bottom_left", "Bottom left")])}
+                    {text("Launcher label (empty: \"Rewards\" in the shopper's language)", "launcher_label")}
+                    {text("Join page (guests)", "join_url")}
+                    {text("Sign-in page (guests)", "sign_in_url")}
+                    <div class="launcher-preview" data-side=launcher_side>
+                        <span class="muted">"Preview: "</span>
+                        <span class="launcher-sample" style=launcher_style>{launcher_label}</span>
+                    </div>
+                </section>
+                <p class="error" role="alert">{general_error}</p>
+                <p class="notice-inline" role="status">{saved_note}</p>
+                {can_write.then(|| view! {
+                    <button class="button primary" type="submit" disabled=move || save.pending().get()>"Save settings"</button>
+                })}
+            </form>
+        </main>
+    }
+}
+
+/// The text field named `field` (the sign-in URL for any other name).
+fn slot<'a>(form: &'a mut SettingsForm, field: &str) -> &'a mut String {
+    match field {
+        "name" => &mut form.name,
+        "points_name" => &mut form.points_name,
+        "allowed_origins" => &mut form.allowed_origins,
+        "pending_days" => &mut form.pending_days,
+        "expiry" => &mut form.expiry,
+        "expiry_days" => &mut form.expiry_days,
+        "clawback" => &mut form.clawback,
+        "redemption_points" => &mut form.redemption_points,
+        "redemption_amount" => &mut form.redemption_amount,
+        "time_zone" => &mut form.time_zone,
+        "primary_color" => &mut form.primary_color,
+        "launcher_position" => &mut form.launcher_position,
+        "launcher_label" => &mut form.launcher_label,
+        "join_url" => &mut form.join_url,
+        _ => &mut form.sign_in_url,
+    }
+}

@@ -1,0 +1,123 @@
+//! The console's settings page, checked by [`Program::update`] like `PUT /api/v1/settings`.
+
+use serde_json::json;
+use tally_app::console::{
+    model::{ConsoleError, SettingsBoard, SettingsForm},
+    money::{format_amount, parse_amount},
+};
+
+use super::{console_user, customers::program_header, invalid, unavailable, ConsoleService};
+use crate::{
+    ledger::{ClawbackPolicy, ExpiryPolicy},
+    programs::{LauncherPosition, Program, RedemptionValue},
+};
+
+fn form_of(program: &Program) -> SettingsForm {
+    let settings = &program.settings;
+    let (expiry, expiry_days) = match settings.expiry {
+        ExpiryPolicy::Never => ("never", String::new()),
+        ExpiryPolicy::AfterEarning { days } => ("after_earning", days.to_string()),
+        ExpiryPolicy::AfterInactivity { days } => ("after_inactivity", days.to_string()),
+    };
+    let widget = &settings.widget;
+    SettingsForm {
+        name: program.name.clone(),
+        points_name: program.points_name.clone(),
+        allowed_origins: program.allowed_origins.join("\n"),
+        pending_days: settings.pending_days.to_string(),
+        expiry: expiry.into(),
+        expiry_days,
+        clawback: match settings.clawback {
+            ClawbackPolicy::CapAtZero => "cap_at_zero",
+            ClawbackPolicy::AllowNegative => "allow_negative",
+        }
+        .into(),
+        redemption_points: settings.redemption_value.points.to_string(),
+        redemption_amount: format_amount(settings.redemption_value.amount, &program.currency),
+        time_zone: settings.time_zone.clone().unwrap_or_default(),
+        primary_color: widget.primary_color.clone().unwrap_or_default(),
+        launcher_position: match widget.launcher_position {
+            LauncherPosition::BottomRight => "bottom_right",
+            LauncherPosition::BottomLeft => "bottom_left",
+        }
+        .into(),
+        launcher_label: widget.launcher_label.clone().unwrap_or_default(),
+        join_url: widget.join_url.clone().unwrap_or_default(),
+        sign_in_url: widget.sign_in_url.clone().unwrap_or_default(),
+    }
+}
+
+/// Applies the form to the program; the error names the form's field (or the domain's).
+fn apply(program: &mut Program, form: &SettingsForm) -> Result<(), ConsoleError> {
+    fn days(field: &str, text: &str) -> Result<u32, ConsoleError> {
+        text.trim().parse().map_err(|_| invalid(field, "a whole number of days"))
+    }
+    let optional = |text: &str| Some(text.trim().to_owned()).filter(|text| !text.is_empty());
+    let mut settings = program.settings.clone();
+    settings.pending_days = days("pending_days", &form.pending_days)?;
+    settings.expiry = match form.expiry.as_str() {
+        "never" => ExpiryPolicy::Never,
+        "after_earning" => ExpiryPolicy::AfterEarning { days: days("expiry_days", &form.expiry_days)? },
+        "after_inactivity" => ExpiryPolicy::AfterInactivity { days: days("expiry_days", &form.expiry_days)? },
+        _ => return Err(invalid("expiry", "never, after_earning or after_inactivity")),
+    };
+    settings.clawback = match form.clawback.as_str() {
+        "cap_at_zero" => ClawbackPolicy::CapAtZero,
+        "allow_negative" => ClawbackPolicy::AllowNegative,
+        _ => return Err(invalid("clawback", "cap_at_zero or allow_negative")),
+    };
+    let points = form.redemption_points.trim().parse().map_err(|_| invalid("redemption_points", "a whole number"))?;
+    let amount = parse_amount(&form.redemption_amount, &program.currency)
+        .map_err(|message| invalid("redemption_amount", &message))?;
+    settings.redemption_value = RedemptionValue { points, amount };
+    settings.time_zone = optional(&form.time_zone);
+    settings.widget.primary_color = optional(&form.primary_color);
+    settings.widget.launcher_position = match form.launcher_position.as_str() {
+        "bottom_left" => LauncherPosition::BottomLeft,
+        "bottom_right" => LauncherPosition::BottomRight,
+        _ => return Err(invalid("launcher_position", "bottom_right or bottom_left")),
+    };
+    settings.widget.launcher_label = optional(&form.launcher_label);
+    settings.widget.join_url = optional(&form.join_url);
+    settings.widget.sign_in_url = optional(&form.sign_in_url);
+    let origins = form.allowed_origins.lines().filter_map(optional).collect();
+    program
+        .update(&form.name, &form.points_name, origins, settings)
+        .map_err(|(field, message)| invalid(&field, &message))
+}
+
+impl ConsoleService {
+    pub(super) async fn settings_board(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+    ) -> Result<SettingsBoard, ConsoleError> {
+        let (session, user) = self.session(token).await?;
+        let program = self.program(&user, program_id).await?;
+        Ok(SettingsBoard {
+            user: console_user(&session, &user),
+            program: program_header(&program),
+            currency: program.currency.clone(),
+            form: form_of(&program),
+        })
+    }
+
+    pub(super) async fn save_settings_form(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: SettingsForm,
+    ) -> Result<SettingsForm, ConsoleError> {
+        let user = self.writer(token, csrf).await?;
+        let mut program = self.program(&user, program_id).await?;
+        let before = form_of(&program);
+        apply(&mut program, &form)?;
+        self.0.storage.upsert_program(&program).await.map_err(unavailable)?;
+        let after = form_of(&program);
+        let snapshot = |form: &SettingsForm| json!(serde_json::to_value(form).unwrap_or_default());
+        self.audit(&user, &program, "program.settings", &program.id, Some(snapshot(&before)), Some(snapshot(&after)))
+            .await?;
+        Ok(after)
+    }
+}
