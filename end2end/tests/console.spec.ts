@@ -210,3 +210,33 @@ test("the install page shows the snippets and a live widget; a key is shown once
   await expect(page.locator(".keys tbody tr").filter({ hasText: prefix })).toHaveAttribute("data-live", "false");
   expect((await request.get("/api/v1/rewards", { headers })).status()).toBe(401);
 });
+
+test("settings saved in the console change the widget; a bad value is named on its field", async ({ page, context }) => {
+  await signIn(page);
+  await page.goto("/admin/programs/prg_demo/settings");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const settings = page.getByRole("form", { name: "Program settings" });
+  const colour = settings.getByLabel("Colour (#rrggbb; empty for the default)");
+  const original = await colour.inputValue();
+  await colour.fill("teal");
+  await settings.getByRole("button", { name: "Save settings" }).click();
+  await expect(colour).toHaveAttribute("aria-invalid", "true");
+  await expect(settings.locator("#primary_color-message")).toHaveText("a colour like #4f46e5");
+  await colour.fill(original);
+  const label = settings.getByLabel(/Launcher label/);
+  await label.fill("E2E Perks");
+  await expect(settings.locator(".launcher-sample")).toHaveText("E2E Perks");
+  await settings.getByRole("button", { name: "Save settings" }).click();
+  await expect(settings.locator(".notice-inline")).toHaveText("Saved.");
+
+  const shop = await context.newPage();
+  await shop.goto(`${storefrontUrl}/guest`);
+  await expect(shop.locator("#tally-widget .launcher")).toHaveText("E2E Perks");
+
+  // Put the demo back as it was for the other tests.
+  await label.fill("");
+  await settings.getByRole("button", { name: "Save settings" }).click();
+  await expect(settings.locator(".notice-inline")).toHaveText("Saved.");
+  await shop.reload();
+  await expect(shop.locator("#tally-widget .launcher")).toHaveText("Rewards");
+});

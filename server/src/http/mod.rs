@@ -34,7 +34,7 @@ pub struct AppState {
     pub public_url: Option<Arc<str>>,
 }
 
-/// Sign-in attempts allowed per minute, per client IP and per email address.
+/// Sign-in attempts allowed per minute: per client IP (all), per email address (failed ones).
 pub struct ConsoleLimits {
     pub sign_in_per_ip: rate_limit::RateLimiter,
     pub sign_in_per_email: rate_limit::RateLimiter,

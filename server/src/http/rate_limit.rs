@@ -50,6 +50,18 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Returns the request `check` took: for limits that count only failures (sign-in
+    /// attempts per email), a success gives its token back.
+    pub fn give_back(&self, key: &str, now: Timestamp) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(bucket) = buckets.get_mut(key) {
+            let tokens = refilled(*bucket, now, self.capacity, self.per_second);
+            *bucket = Bucket { tokens: (tokens + 1.0).min(self.capacity), updated_ms: now.0 };
+        }
+    }
+}
+
 fn refilled(bucket: Bucket, now: Timestamp, capacity: f64, per_second: f64) -> f64 {
     let elapsed = (now.0 - bucket.updated_ms).max(0) as f64 / 1_000.0;
     (bucket.tokens + elapsed * per_second).min(capacity)
@@ -83,5 +95,19 @@ mod tests {
         assert!(limiter.check("other ip", start).is_ok(), "keys are independent");
         assert!(limiter.check("ip", Timestamp(start.0 + 1_000)).is_ok(), "one a second comes back");
         assert!(limiter.check("ip", Timestamp(start.0 + 1_000)).is_err());
+    }
+
+    #[test]
+    fn a_token_given_back_can_be_used_again_but_never_beyond_the_burst() {
+        let limiter = RateLimiter::per_minute(2);
+        let start = Timestamp(1_000_000);
+        for _ in 0..10 {
+            assert!(limiter.check("owner@shop.example", start).is_ok(), "successes cost nothing");
+            limiter.give_back("owner@shop.example", start);
+        }
+        limiter.give_back("owner@shop.example", start);
+        assert!(limiter.check("owner@shop.example", start).is_ok());
+        assert!(limiter.check("owner@shop.example", start).is_ok());
+        assert!(limiter.check("owner@shop.example", start).is_err(), "the burst stays 2");
     }
 }

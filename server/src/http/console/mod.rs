@@ -240,7 +240,11 @@ impl ConsoleBackend for ConsoleService {
             .await
             .unwrap_or(false);
         match found {
-            Some((user, _)) if verified => self.start_session(&user).await,
+            Some((user, _)) if verified => {
+                // The per-email limit counts failed attempts only.
+                self.0.console_limits.sign_in_per_email.give_back(email.as_str(), self.0.clock.now());
+                self.start_session(&user).await
+            }
             _ => Err(refused()),
         }
     }
