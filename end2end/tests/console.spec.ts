@@ -240,3 +240,19 @@ test("settings saved in the console change the widget; a bad value is named on i
   await shop.reload();
   await expect(shop.locator("#tally-widget .launcher")).toHaveText("Rewards");
 });
+
+test("the earning rules page previews points with the ledger's arithmetic as the admin types", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/admin/programs/prg_demo/earning");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const preview = page.locator(".preview-lines li").first();
+  await expect(preview).toHaveText("An order of USD 80.00 earns 80 points; 88 at Silver; 120 at Gold.");
+  await page.getByLabel("An order of (in USD)").fill("100");
+  await expect(preview).toHaveText("An order of USD 100.00 earns 100 points; 110 at Silver; 150 at Gold.");
+  const rules = page.getByRole("form", { name: "Earning rules" });
+  await rules.getByLabel("Points", { exact: true }).first().fill("2");
+  await expect(preview).toHaveText("An order of USD 100.00 earns 200 points; 220 at Silver; 300 at Gold.");
+  // Nothing is saved by previewing.
+  await page.reload();
+  await expect(page.locator(".preview-lines li").first()).toHaveText("An order of USD 80.00 earns 80 points; 88 at Silver; 120 at Gold.");
+});

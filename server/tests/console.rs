@@ -612,3 +612,91 @@ async fn settings_are_saved_with_the_rest_apis_rules_and_reach_the_widget() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn earning_rules_preview_with_the_ledgers_arithmetic_and_save_like_the_rest_api() {
+    for db in ALL_DBS {
+        let (app, _) = spawn_app_at(db).await;
+        let client = browser();
+        let (program, secret) = app.create_program("Shop").await;
+        let ladder = json!({"basis": "points_earned", "window": "lifetime", "tiers": [
+            {"id": "silver", "name": "Silver", "threshold": 100, "multiplier_percent": 110},
+            {"id": "gold", "name": "Gold", "threshold": 300, "multiplier_percent": 150}]});
+        assert_eq!(app.api_send(reqwest::Method::PUT, "/api/v1/tiers", &secret, &ladder).await.0, 200);
+        add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
+        let (owner, csrf) = sign_in(&app, &client, OWNER).await;
+        let board: Value =
+            post_fields(&app, &client, "earning", &owner, &[("program", &program.id)]).await.json().await.unwrap();
+        let mut form = board["form"].clone();
+        assert_eq!((form["points"].as_str(), form["per_amount"].as_str()), (Some("1"), Some("1.00")), "{db:?}");
+
+        let preview = |form: &Value, sample: &str| json!({"program": program.id, "form": form, "sample": sample});
+        let (status, lines) = post_json(&app, &client, "preview_earning", &owner, &preview(&form, "80")).await;
+        assert_eq!(status, 200, "{db:?}: {lines}");
+        assert_eq!(lines[0], "An order of USD 80.00 earns 80 points; 88 at Silver; 120 at Gold.", "{db:?}");
+        form["points"] = json!("3");
+        form["per_amount"] = json!("2");
+        form["rounding"] = json!("round");
+        form["minimum_order"] = json!("10");
+        form["actions"] =
+            json!([{"action": "review", "points": "50", "referred_points": "", "cap_count": "2", "cap_per": "month"}]);
+        let (_, lines) = post_json(&app, &client, "preview_earning", &owner, &preview(&form, "80.99")).await;
+        assert_eq!(
+            lines,
+            json!([
+                "An order of USD 80.99 earns 121 points; 134 at Silver; 182 at Gold.",
+                "Orders under USD 10.00 earn nothing.",
+                "review: 50 points (at most 2 per month)."
+            ]),
+            "{db:?}"
+        );
+
+        let mut bad = form.clone();
+        bad["product_multipliers"] = json!("sku-1 double");
+        let (status, body) = post_json(
+            &app,
+            &client,
+            "save_earning",
+            &owner,
+            &json!({"program": program.id, "csrf": csrf, "form": bad}),
+        )
+        .await;
+        assert!(status == 422 && body.to_string().contains("product_multipliers: "), "{db:?}: {body}");
+        let mut bad = form.clone();
+        bad["actions"][0]["action"] = json!("dance");
+        let (status, body) = post_json(
+            &app,
+            &client,
+            "save_earning",
+            &owner,
+            &json!({"program": program.id, "csrf": csrf, "form": bad}),
+        )
+        .await;
+        assert!(status == 422 && body.to_string().contains("actions[0]: unknown action"), "{db:?}: {body}");
+
+        let (status, saved) = post_json(
+            &app,
+            &client,
+            "save_earning",
+            &owner,
+            &json!({"program": program.id, "csrf": csrf, "form": form}),
+        )
+        .await;
+        assert_eq!(status, 200, "{db:?}: {saved}");
+        let (_, rest) = app.api_get("/api/v1/settings", &secret).await;
+        let purchase = &rest["settings"]["purchase"];
+        assert_eq!(
+            (purchase["points"].as_i64(), purchase["per_amount"].as_i64(), purchase["rounding"].as_str()),
+            (Some(3), Some(200), Some("round")),
+            "{db:?}"
+        );
+        let order = json!({"event_id": "e1", "customer_id": "ana", "type": "order", "order_id": "o1", "currency": "USD", "subtotal": 8_099});
+        let (status, result) = app.api_send(reqwest::Method::POST, "/api/v1/events", &secret, &order).await;
+        assert_eq!(
+            (status, result["entries"][0]["points"].as_i64()),
+            (201, Some(121)),
+            "{db:?}: the preview said 121: {result}"
+        );
+        app.stop().await;
+    }
+}

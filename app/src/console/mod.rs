@@ -10,6 +10,7 @@ mod auth;
 mod charts;
 mod customers;
 mod dashboard;
+mod earning;
 mod forms;
 mod install;
 pub mod model;
@@ -29,8 +30,8 @@ use model::ConsoleUser;
 #[cfg(feature = "ssr")]
 use model::{
     Adjusted, AdjustmentForm, ApiKeyRow, AuditLog, ConsoleError, CustomerDetail, CustomerList, CustomerQuery,
-    HistoryQuery, InstallBoard, NewApiKey, ProgramBoard, RangeChoice, RewardForm, RewardRow, RewardsBoard,
-    SettingsBoard, SettingsForm,
+    EarningBoard, EarningForm, HistoryQuery, InstallBoard, NewApiKey, ProgramBoard, RangeChoice, RewardForm, RewardRow,
+    RewardsBoard, SettingsBoard, SettingsForm,
 };
 
 /// The name of the session cookie (HttpOnly, SameSite=Lax; Secure behind https).
@@ -132,6 +133,24 @@ pub trait ConsoleBackend: Send + Sync {
         csrf: &str,
         form: SettingsForm,
     ) -> Result<SettingsForm, ConsoleError>;
+    async fn earning(&self, session: Option<&str>, program_id: &str) -> Result<EarningBoard, ConsoleError>;
+    /// Replaces the purchase rule and the action rules (owners and admins), audited.
+    async fn save_earning(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: EarningForm,
+    ) -> Result<EarningForm, ConsoleError>;
+    /// What draft rules would give: lines for an order of `sample` (major units), per tier,
+    /// and per action. Nothing is saved.
+    async fn preview_earning(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        form: EarningForm,
+        sample: &str,
+    ) -> Result<Vec<String>, ConsoleError>;
     /// The newest audit entries (owners only).
     async fn audit_log(&self, session: Option<&str>) -> Result<AuditLog, ConsoleError>;
 }
@@ -214,6 +233,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/programs/:program/rewards") view=rewards::RewardsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/install") view=install::InstallPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/settings") view=settings::SettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/earning") view=earning::EarningPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
@@ -292,6 +312,7 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         ("dashboard", "Dashboard", base.clone()),
         ("customers", "Customers", format!("{base}/customers")),
         ("rewards", "Rewards", format!("{base}/rewards")),
+        ("earning", "Earning rules", format!("{base}/earning")),
         ("settings", "Settings", format!("{base}/settings")),
         ("install", "Install & API keys", format!("{base}/install")),
     ];

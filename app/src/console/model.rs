@@ -422,3 +422,43 @@ pub struct SettingsBoard {
     pub currency: String,
     pub form: SettingsForm,
 }
+
+/// The earning rules as the console's form edits them (text as typed, money in major units).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarningForm {
+    /// `points` for every `per_amount` of eligible order amount.
+    pub points: String,
+    pub per_amount: String,
+    /// `floor`, `round` or `ceil`.
+    pub rounding: String,
+    pub include_shipping: bool,
+    pub include_tax: bool,
+    pub subtract_discount: bool,
+    pub minimum_order: String,
+    /// One `id = percent` per line (`sku-1 = 200` doubles the points of that product).
+    pub product_multipliers: String,
+    pub category_multipliers: String,
+    pub actions: Vec<ActionRuleForm>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRuleForm {
+    /// `signup`, `review`, `birthday`, `social_follow`, `newsletter`, `comment`, `referral` or
+    /// `custom:NAME`.
+    pub action: String,
+    pub points: String,
+    /// `referral` only: what the new customer earns on their first order.
+    pub referred_points: String,
+    /// Empty for no cap.
+    pub cap_count: String,
+    /// `day`, `week`, `month`, `year` or `lifetime`.
+    pub cap_per: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarningBoard {
+    pub user: ConsoleUser,
+    pub program: ProgramHeader,
+    pub currency: String,
+    pub form: EarningForm,
+}

@@ -3,6 +3,7 @@
 //! the sign-in page (or, before the first owner exists, to the set-up page).
 
 mod customers;
+mod earning;
 mod export;
 mod install;
 mod rewards;
@@ -26,8 +27,8 @@ use tally_app::{
     console::{
         model::{
             Adjusted, AdjustmentForm, ApiKeyRow, AuditLog, AuditRow, ConsoleError, ConsoleUser, CustomerDetail,
-            CustomerList, CustomerQuery, HistoryQuery, InstallBoard, NewApiKey, ProgramBoard, RangeChoice, RewardForm,
-            RewardRow, RewardsBoard, SettingsBoard, SettingsForm,
+            CustomerList, CustomerQuery, EarningBoard, EarningForm, HistoryQuery, InstallBoard, NewApiKey,
+            ProgramBoard, RangeChoice, RewardForm, RewardRow, RewardsBoard, SettingsBoard, SettingsForm,
         },
         session_token, ConsoleBackend, SESSION_COOKIE,
     },
@@ -404,6 +405,30 @@ impl ConsoleBackend for ConsoleService {
         form: SettingsForm,
     ) -> Result<SettingsForm, ConsoleError> {
         self.save_settings_form(token, program_id, csrf, form).await
+    }
+
+    async fn earning(&self, token: Option<&str>, program_id: &str) -> Result<EarningBoard, ConsoleError> {
+        self.earning_board(token, program_id).await
+    }
+
+    async fn save_earning(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: EarningForm,
+    ) -> Result<EarningForm, ConsoleError> {
+        self.save_earning_form(token, program_id, csrf, form).await
+    }
+
+    async fn preview_earning(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        form: EarningForm,
+        sample: &str,
+    ) -> Result<Vec<String>, ConsoleError> {
+        self.earning_preview(token, program_id, form, sample).await
     }
 
     async fn audit_log(&self, token: Option<&str>) -> Result<AuditLog, ConsoleError> {

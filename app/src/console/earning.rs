@@ -1,0 +1,257 @@
+//! Earning rules: the purchase rate and rounding, product and category multipliers, and the
+//! action rules with their caps. The live preview is computed by the server with the ledger's
+//! own rules ("an order of USD 80.00 earns 80 points; 120 at Gold"), never re-implemented here.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::{
+    forms::{self, TextField},
+    model::{ActionRuleForm, EarningBoard, EarningForm},
+    ErrorPanel, ProgramNav, TopBar,
+};
+
+const ACTIONS: [&str; 7] = ["signup", "review", "birthday", "social_follow", "newsletter", "comment", "referral"];
+const PERIODS: [(&str, &str); 6] = [
+    ("", "No cap"),
+    ("day", "per day"),
+    ("week", "per week"),
+    ("month", "per month"),
+    ("year", "per year"),
+    ("lifetime", "ever"),
+];
+
+#[server(prefix = "/admin/fn", endpoint = "earning")]
+pub async fn load_earning(program: String) -> Result<EarningBoard, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.earning(session.as_deref(), &program).await.map_err(super::fail)
+}
+
+#[server(prefix = "/admin/fn", endpoint = "save_earning", input = leptos::server_fn::codec::Json)]
+pub async fn save_earning(program: String, csrf: String, form: EarningForm) -> Result<EarningForm, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.save_earning(session.as_deref(), &program, &csrf, form).await.map_err(super::fail)
+}
+
+/// What the draft rules give for an order of `sample` (major units), per tier, and per action.
+#[server(prefix = "/admin/fn", endpoint = "preview_earning", input = leptos::server_fn::codec::Json)]
+pub async fn preview_earning(program: String, form: EarningForm, sample: String) -> Result<Vec<String>, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.preview_earning(session.as_deref(), &program, form, &sample).await.map_err(super::fail)
+}
+
+#[component]
+pub fn EarningPage() -> impl IntoView {
+    let params = use_params_map();
+    let data = Resource::new(move || params.get().get("program").unwrap_or_default(), load_earning);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted page">"Loading the earning rules…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(board) => view! { <EarningView board/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn EarningView(board: EarningBoard) -> impl IntoView {
+    let EarningBoard { user, program, currency, form } = board;
+    let can_write = user.role != "viewer";
+    let draft = RwSignal::new(form);
+    let sample = RwSignal::new("80".to_owned());
+    let save = ServerAction::<SaveEarning>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = save.value().get() {
+            draft.set(saved);
+        }
+    });
+    let failure = forms::failure(save);
+    let message_for = move |field: &'static str| {
+        Signal::derive(move || failure().and_then(|(on, text)| (on.as_deref() == Some(field)).then_some(text)))
+    };
+    // Any message that is not about one of the purchase fields (action rows, multipliers…).
+    let other_error = move || {
+        failure().and_then(|(on, text)| match on {
+            Some(field) if PURCHASE_FIELDS.contains(&field.as_str()) => None,
+            Some(field) => Some(format!("{field}: {text}")),
+            None => Some(text),
+        })
+    };
+    let preview_program = program.id.clone();
+    let preview = Resource::new(
+        move || (preview_program.clone(), draft.get(), sample.get()),
+        |(program, form, sample)| preview_earning(program, form, sample),
+    );
+    let (program_id, csrf) = (program.id.clone(), user.csrf.clone());
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        save.dispatch(SaveEarning { program: program_id.clone(), csrf: csrf.clone(), form: draft.get_untracked() });
+    };
+    let text = move |label: String, field: &'static str| {
+        view! { <TextField label field draft field_of=purchase_field message=message_for(field) disabled=!can_write/> }
+    };
+    let check = move |label: &'static str, get: fn(&EarningForm) -> bool, set: fn(&mut EarningForm, bool)| {
+        view! {
+            <label class="check">
+                <input type="checkbox" disabled=!can_write prop:checked=move || draft.with(get)
+                    on:change=move |event| { let checked = event_target_checked(&event); draft.update(|form| set(form, checked)) }/>
+                " " {label}
+            </label>
+        }
+    };
+    // Built apart and type-erased: one view type this deep overflows the compiler's limits.
+    let purchase = view! {
+        <section class="section">
+            <h2>"Purchases"</h2>
+            {text("Points".into(), "points")}
+            {text(format!("… for every (in {currency})"), "per_amount")}
+            <label>"Rounding "
+                <select name="rounding" disabled=!can_write
+                    on:change=move |event| { let value = event_target_value(&event); draft.update(|form| form.rounding = value) }>
+                    {[("floor", "Down"), ("round", "To the nearest"), ("ceil", "Up")].into_iter().map(|(value, label)| view! {
+                        <option value=value selected=draft.with_untracked(|form| form.rounding == value)>{label}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            {check("Shipping earns points", |form| form.include_shipping, |form, on| form.include_shipping = on)}
+            {check("Tax earns points", |form| form.include_tax, |form, on| form.include_tax = on)}
+            {check("Discounts reduce the amount that earns", |form| form.subtract_discount, |form, on| form.subtract_discount = on)}
+            {text(format!("Orders below this amount earn nothing (in {currency})"), "minimum_order")}
+            <Multipliers label="Product multipliers (one “product-id = percent” per line; 200 doubles)" field="product_multipliers" draft can_write/>
+            <Multipliers label="Category multipliers (one “category-id = percent” per line)" field="category_multipliers" draft can_write/>
+        </section>
+    }
+    .into_any();
+    let actions = view! {
+        <section class="section">
+            <h2>"Actions"</h2>
+            <ActionRows draft can_write/>
+        </section>
+    }
+    .into_any();
+    let preview_section = view! {
+        <section class="section">
+            <h2>"Preview"</h2>
+            <label>{format!("An order of (in {currency}) ")}
+                <input name="sample" prop:value=move || sample.get()
+                    on:input=move |event| sample.set(event_target_value(&event))/>
+            </label>
+            <Transition fallback=|| view! { <p class="muted">"…"</p> }>
+                <ul class="preview-lines" aria-live="polite">
+                    {move || preview.get().map(|lines| match lines {
+                        Ok(lines) => lines.into_iter().map(|line| view! { <li>{line}</li> }).collect_view().into_any(),
+                        Err(error) => view! { <li class="error">{forms::field_error(&error.to_string()).1}</li> }.into_any(),
+                    })}
+                </ul>
+            </Transition>
+        </section>
+    }
+    .into_any();
+    view! {
+        <TopBar user/>
+        <main class="page wide" data-program-id=program.id.clone()>
+            <ProgramNav program=program.clone() current="earning"/>
+            <h1>"Earning rules"</h1>
+            <form class="form settings" on:submit=submit aria-label="Earning rules">
+                {purchase}
+                {actions}
+                {preview_section}
+                <p class="error" role="alert">{other_error}</p>
+                <p class="notice-inline" role="status">{move || matches!(save.value().get(), Some(Ok(_))).then_some("Saved.")}</p>
+                {can_write.then(|| view! {
+                    <button class="button primary" type="submit" disabled=move || save.pending().get()>"Save earning rules"</button>
+                })}
+            </form>
+        </main>
+    }
+}
+
+const PURCHASE_FIELDS: [&str; 3] = ["points", "per_amount", "minimum_order"];
+
+#[component]
+fn Multipliers(
+    label: &'static str,
+    field: &'static str,
+    draft: RwSignal<EarningForm>,
+    can_write: bool,
+) -> impl IntoView {
+    view! {
+        <label>{label}
+            <textarea name=field rows="3" disabled=!can_write
+                prop:value=move || draft.with(|form| forms::read(form, purchase_field, field))
+                on:input=move |event| { let value = event_target_value(&event); draft.update(|form| *purchase_field(form, field) = value) }/>
+        </label>
+    }
+}
+
+/// One editable row per action rule, with add and remove.
+#[component]
+fn ActionRows(draft: RwSignal<EarningForm>, can_write: bool) -> impl IntoView {
+    // Rows are rebuilt when one is added or removed, not on every keystroke (that would lose focus).
+    let count = Memo::new(move |_| draft.with(|form| form.actions.len()));
+    let edit = move |index: usize, change: fn(&mut ActionRuleForm, String)| {
+        move |event: leptos::ev::Event| {
+            let value = event_target_value(&event);
+            draft.update(|form| {
+                if let Some(rule) = form.actions.get_mut(index) {
+                    change(rule, value);
+                }
+            });
+        }
+    };
+    view! {
+        <table class="table actions">
+            <thead><tr><th>"Action"</th><th>"Points"</th><th>"Referred customer gets"</th><th>"At most"</th><th></th><th></th></tr></thead>
+            <tbody>
+                {move || (0..count.get()).map(|index| {
+                    let rule = draft.with_untracked(|form| form.actions[index].clone());
+                    view! {
+                        <tr data-action=rule.action.clone()>
+                            <td><input aria-label="Action" list="known-actions" value=rule.action.clone() disabled=!can_write
+                                on:change=edit(index, |rule, value| rule.action = value)/></td>
+                            <td><input aria-label="Points" value=rule.points.clone() disabled=!can_write
+                                on:input=edit(index, |rule, value| rule.points = value)/></td>
+                            <td><input aria-label="Referred customer gets" value=rule.referred_points.clone() disabled=!can_write
+                                on:input=edit(index, |rule, value| rule.referred_points = value)/></td>
+                            <td><input aria-label="Cap count" value=rule.cap_count.clone() disabled=!can_write
+                                on:input=edit(index, |rule, value| rule.cap_count = value)/></td>
+                            <td><select aria-label="Cap period" disabled=!can_write
+                                on:change=edit(index, |rule, value| rule.cap_per = value)>
+                                {PERIODS.into_iter().map(|(value, label)| view! {
+                                    <option value=value selected=rule.cap_per == value>{label}</option>
+                                }).collect_view()}
+                            </select></td>
+                            <td>{can_write.then(|| view! {
+                                <button class="button" type="button" on:click=move |_| draft.update(|form| { form.actions.remove(index); })>"Remove"</button>
+                            })}</td>
+                        </tr>
+                    }
+                    .into_any()
+                }).collect_view()}
+            </tbody>
+        </table>
+        <datalist id="known-actions">
+            {ACTIONS.into_iter().map(|action| view! { <option value=action></option> }).collect_view()}
+        </datalist>
+        {can_write.then(|| view! {
+            <button class="button" type="button" on:click=move |_| draft.update(|form| form.actions.push(ActionRuleForm::default()))>
+                "Add an action"
+            </button>
+        })}
+    }
+}
+
+/// The purchase rule's text field of each name (the category multipliers for any other).
+fn purchase_field<'a>(form: &'a mut EarningForm, field: &str) -> &'a mut String {
+    match field {
+        "points" => &mut form.points,
+        "per_amount" => &mut form.per_amount,
+        "rounding" => &mut form.rounding,
+        "minimum_order" => &mut form.minimum_order,
+        "product_multipliers" => &mut form.product_multipliers,
+        _ => &mut form.category_multipliers,
+    }
+}

@@ -1,0 +1,223 @@
+//! The console's earning rules page: the purchase rule and action rules, checked by
+//! [`Program::update`] like the REST API, and previewed with [`PurchaseRule::points_for`], the
+//! function that computes real orders' points.
+
+use serde_json::json;
+use tally_app::console::{
+    model::{ActionRuleForm, ConsoleError, EarningBoard, EarningForm},
+    money::{format_amount, format_money, parse_amount},
+};
+
+use super::{console_user, customers::program_header, invalid, unavailable, ConsoleService};
+use crate::{
+    programs::Program,
+    rules::{ActionRule, Cap, Multiplier, Order, PurchaseRule, Rounding},
+    time::Period,
+};
+
+const PERIODS: [(Period, &str); 5] = [
+    (Period::Day, "day"),
+    (Period::Week, "week"),
+    (Period::Month, "month"),
+    (Period::Year, "year"),
+    (Period::Lifetime, "lifetime"),
+];
+
+fn multipliers_text(multipliers: &[Multiplier]) -> String {
+    multipliers.iter().map(|m| format!("{} = {}", m.id, m.percent)).collect::<Vec<_>>().join("\n")
+}
+
+fn form_of(program: &Program) -> EarningForm {
+    let rule = &program.settings.purchase;
+    let currency = &program.currency;
+    EarningForm {
+        points: rule.points.to_string(),
+        per_amount: format_amount(rule.per_amount, currency),
+        rounding: match rule.rounding {
+            Rounding::Floor => "floor",
+            Rounding::Round => "round",
+            Rounding::Ceil => "ceil",
+        }
+        .into(),
+        include_shipping: rule.include_shipping,
+        include_tax: rule.include_tax,
+        subtract_discount: rule.subtract_discount,
+        minimum_order: format_amount(rule.minimum_order, currency),
+        product_multipliers: multipliers_text(&rule.product_multipliers),
+        category_multipliers: multipliers_text(&rule.category_multipliers),
+        actions: program
+            .settings
+            .actions
+            .iter()
+            .map(|rule| ActionRuleForm {
+                action: rule.action.clone(),
+                points: rule.points.to_string(),
+                referred_points: rule.referred_points.map(|points| points.to_string()).unwrap_or_default(),
+                cap_count: rule.cap.map(|cap| cap.count.to_string()).unwrap_or_default(),
+                cap_per: rule
+                    .cap
+                    .and_then(|cap| PERIODS.iter().find(|(period, _)| *period == cap.per))
+                    .map(|(_, name)| (*name).to_owned())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// `id = percent` lines.
+fn multipliers_of(field: &str, text: &str) -> Result<Vec<Multiplier>, ConsoleError> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (id, percent) = line.split_once('=').ok_or_else(|| invalid(field, "one “id = percent” per line"))?;
+            let percent =
+                percent.trim().parse().map_err(|_| invalid(field, "the percent is a whole number, e.g. 200"))?;
+            Ok(Multiplier { id: id.trim().to_owned(), percent })
+        })
+        .collect()
+}
+
+fn action_of(index: usize, form: &ActionRuleForm) -> Result<ActionRule, ConsoleError> {
+    let field = |name: &str| format!("actions[{index}].{name}");
+    let number = |name: &str, text: &str| -> Result<i64, ConsoleError> {
+        text.trim().parse().map_err(|_| invalid(&field(name), "a whole number"))
+    };
+    let cap = match (form.cap_count.trim(), form.cap_per.as_str()) {
+        ("", _) | (_, "") => None,
+        (count, per) => Some(Cap {
+            count: count.parse().map_err(|_| invalid(&field("cap_count"), "a whole number"))?,
+            per: PERIODS
+                .iter()
+                .find(|(_, name)| *name == per)
+                .map(|(period, _)| *period)
+                .ok_or_else(|| invalid(&field("cap_per"), "day, week, month, year or lifetime"))?,
+        }),
+    };
+    Ok(ActionRule {
+        action: form.action.trim().to_owned(),
+        points: number("points", &form.points)?,
+        referred_points: match form.referred_points.trim() {
+            "" => None,
+            text => Some(number("referred_points", text)?),
+        },
+        cap,
+    })
+}
+
+/// Applies the form to the program; errors name the form's fields.
+fn apply(program: &mut Program, form: &EarningForm) -> Result<(), ConsoleError> {
+    let currency = program.currency.clone();
+    let money = |field: &str, text: &str| parse_amount(text, &currency).map_err(|message| invalid(field, &message));
+    let purchase = PurchaseRule {
+        points: form.points.trim().parse().map_err(|_| invalid("points", "a whole number"))?,
+        per_amount: money("per_amount", &form.per_amount)?,
+        rounding: match form.rounding.as_str() {
+            "floor" => Rounding::Floor,
+            "round" => Rounding::Round,
+            "ceil" => Rounding::Ceil,
+            _ => return Err(invalid("rounding", "floor, round or ceil")),
+        },
+        include_shipping: form.include_shipping,
+        include_tax: form.include_tax,
+        subtract_discount: form.subtract_discount,
+        minimum_order: money("minimum_order", &form.minimum_order)?,
+        product_multipliers: multipliers_of("product_multipliers", &form.product_multipliers)?,
+        category_multipliers: multipliers_of("category_multipliers", &form.category_multipliers)?,
+    };
+    let actions =
+        form.actions.iter().enumerate().map(|(index, rule)| action_of(index, rule)).collect::<Result<_, _>>()?;
+    let mut settings = program.settings.clone();
+    settings.purchase = purchase;
+    settings.actions = actions;
+    let (name, points_name, origins) =
+        (program.name.clone(), program.points_name.clone(), program.allowed_origins.clone());
+    program.update(&name, &points_name, origins, settings).map_err(|(field, message)| {
+        let field = field.trim_start_matches("settings.");
+        let field = field.strip_prefix("purchase.").unwrap_or(field);
+        invalid(if field.starts_with("multipliers") { "product_multipliers" } else { field }, &message)
+    })
+}
+
+/// What the program's rules give, in sentences.
+fn preview(program: &Program, sample: &str) -> Result<Vec<String>, ConsoleError> {
+    let (currency, points_name) = (&program.currency, &program.points_name);
+    let amount = parse_amount(sample, currency).map_err(|message| invalid("sample", &message))?;
+    let order = Order { subtotal: amount, shipping: 0, tax: 0, discount: 0, lines: Vec::new() };
+    let rule = &program.settings.purchase;
+    let base = rule.points_for(&order, 100, 100).points;
+    let mut lines = vec![format!("An order of {} earns {base} {points_name}", format_money(amount, currency))];
+    for tier in &program.settings.tiers.tiers {
+        if tier.multiplier_percent != 100 {
+            let points = rule.points_for(&order, tier.multiplier_percent, 100).points;
+            lines[0].push_str(&format!("; {points} at {}", tier.name));
+        }
+    }
+    lines[0].push('.');
+    if rule.minimum_order > 0 {
+        lines.push(format!("Orders under {} earn nothing.", format_money(rule.minimum_order, currency)));
+    }
+    for action in &program.settings.actions {
+        let cap = action.effective_cap().map(|cap| {
+            let per = PERIODS.iter().find(|(period, _)| *period == cap.per).map_or("", |(_, name)| *name);
+            if cap.per == Period::Lifetime {
+                format!(" (at most {} ever)", cap.count)
+            } else {
+                format!(" (at most {} per {per})", cap.count)
+            }
+        });
+        let referred = action
+            .referred_points
+            .map(|points| format!("; the new customer gets {points} on their first order"))
+            .unwrap_or_default();
+        lines.push(format!("{}: {} {points_name}{}{referred}.", action.action, action.points, cap.unwrap_or_default()));
+    }
+    Ok(lines)
+}
+
+impl ConsoleService {
+    pub(super) async fn earning_board(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+    ) -> Result<EarningBoard, ConsoleError> {
+        let (session, user) = self.session(token).await?;
+        let program = self.program(&user, program_id).await?;
+        Ok(EarningBoard {
+            user: console_user(&session, &user),
+            program: program_header(&program),
+            currency: program.currency.clone(),
+            form: form_of(&program),
+        })
+    }
+
+    pub(super) async fn earning_preview(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        form: EarningForm,
+        sample: &str,
+    ) -> Result<Vec<String>, ConsoleError> {
+        let (_, user) = self.session(token).await?;
+        let mut program = self.program(&user, program_id).await?;
+        apply(&mut program, &form)?;
+        preview(&program, sample)
+    }
+
+    pub(super) async fn save_earning_form(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: EarningForm,
+    ) -> Result<EarningForm, ConsoleError> {
+        let user = self.writer(token, csrf).await?;
+        let mut program = self.program(&user, program_id).await?;
+        let before = json!({ "purchase": program.settings.purchase, "actions": program.settings.actions });
+        apply(&mut program, &form)?;
+        self.0.storage.upsert_program(&program).await.map_err(unavailable)?;
+        let after = json!({ "purchase": program.settings.purchase, "actions": program.settings.actions });
+        self.audit(&user, &program, "program.earning_rules", &program.id, Some(before), Some(after)).await?;
+        Ok(form_of(&program))
+    }
+}
