@@ -177,6 +177,8 @@ async fn viewers_see_only_granted_programs_and_export_their_history() {
         let cookie = session_cookie(&signed_in);
         let html = get(&app, &client, "/admin", Some(&cookie)).await.text().await.unwrap();
         assert!(html.contains("Granted Shop") && !html.contains("Hidden Shop"), "{db:?}");
+        let page = get(&app, &client, &format!("/admin/programs/{}/customers", granted.id), Some(&cookie)).await;
+        assert!(!page.text().await.unwrap().contains("Switch program"), "{db:?}: one program, no switcher");
         let dashboard = get(&app, &client, &format!("/admin/programs/{}", granted.id), Some(&cookie)).await;
         assert_eq!(dashboard.status(), 200);
         let html = dashboard.text().await.unwrap();
@@ -545,6 +547,13 @@ async fn settings_are_saved_with_the_rest_apis_rules_and_reach_the_widget() {
         add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
         add_user(&app, "usr_viewer", "viewer@shop.example", Role::Viewer, grant).await;
         let (owner, csrf) = sign_in(&app, &client, OWNER).await;
+        let (other, _) = app.create_program("Other Shop").await;
+        let page = get(&app, &client, &format!("/admin/programs/{}/settings", program.id), Some(&owner)).await;
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("Switch program") && html.contains(&format!("value=\"{}\"", other.id)),
+            "{db:?}: a switcher"
+        );
         let board: Value =
             post_fields(&app, &client, "settings", &owner, &[("program", &program.id)]).await.json().await.unwrap();
         let form = board["form"].clone();

@@ -316,6 +316,27 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         ("settings", "Settings", format!("{base}/settings")),
         ("install", "Install & API keys", format!("{base}/install")),
     ];
+    // The same page of another program; a switcher only when there is another to switch to.
+    let suffix = pages.iter().find(|(key, ..)| *key == current).map(|(.., href)| href[base.len()..].to_owned());
+    let others = Resource::new(|| (), |_| list_programs());
+    let this_program = program.id.clone();
+    let switcher = move || {
+        let (suffix, this_program) = (suffix.clone().unwrap_or_default(), this_program.clone());
+        others.get().and_then(Result::ok).filter(|programs| programs.len() > 1).map(|programs| {
+            let navigate = leptos_router::hooks::use_navigate();
+            view! {
+                <label class="switcher">" Switch to "
+                    <select aria-label="Switch program" on:change=move |event| {
+                        navigate(&format!("/admin/programs/{}{suffix}", event_target_value(&event)), Default::default());
+                    }>
+                        {programs.into_iter().map(|item| view! {
+                            <option value=item.id.clone() selected=item.id == this_program>{item.name}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+            }
+        })
+    };
     view! {
         <nav class="crumbs" aria-label="Program">
             <a href="/admin">"Programs"</a> " / " <strong>{program.name}</strong>
@@ -323,8 +344,10 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
                 let here = (key == current).then_some("page");
                 view! { " · " <a href=href aria-current=here>{label}</a> }
             }).collect_view()}
+            <Suspense fallback=|| ()>{switcher}</Suspense>
         </nav>
     }
+    .into_any()
 }
 
 /// A form value, trimmed; empty is none.
