@@ -13,6 +13,7 @@ use std::{
 };
 
 use serde_json::json;
+use tally_bench::{create_database, env_number, ms};
 use tally_server::{ledger::Timestamp, programs::Program};
 use tokio::{io::AsyncBufReadExt, process::Command};
 
@@ -168,18 +169,6 @@ where
     phase
 }
 
-async fn create_database(admin: &str, name: &str) -> String {
-    let status = Command::new("psql")
-        .args([admin, "-q", "-c", &format!("CREATE DATABASE {name}")])
-        .status()
-        .await
-        .expect("psql runs");
-    assert!(status.success(), "could not create database {name}");
-    let (base, query) = admin.split_once('?').map_or((admin, String::new()), |(b, q)| (b, format!("?{q}")));
-    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    format!("{server}/{name}{query}")
-}
-
 /// pgbench's TPC-B-like transactions (`-N`: without the contended branch/teller updates) on a
 /// fresh database of the same server; returns its tps.
 async fn pgbench(admin: &str, name: &str, clients: usize, seconds: u64) -> f64 {
@@ -198,12 +187,4 @@ async fn pgbench(admin: &str, name: &str, clients: usize, seconds: u64) -> f64 {
         .and_then(|line| line.trim_start_matches("tps = ").split_whitespace().next())
         .and_then(|tps| tps.parse().ok())
         .unwrap_or_else(|| panic!("no tps in pgbench's report:\n{report}"))
-}
-
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1_000.0
 }

@@ -137,6 +137,12 @@ pub struct DemoArgs {
     /// Address of the sample storefront, a different origin from the Tally server.
     #[arg(long, env = "TALLY_STOREFRONT_LISTEN", default_value = "127.0.0.1:3100")]
     pub storefront_listen: SocketAddr,
+    /// Also seed a large program, "Scale Store" (prg_scale), with this many customers…
+    #[arg(long, default_value_t = 0)]
+    pub customers: u64,
+    /// … and about this many ledger entries between them (a year of history).
+    #[arg(long, default_value_t = 0)]
+    pub entries: u64,
 }
 
 impl DemoArgs {

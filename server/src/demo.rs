@@ -37,6 +37,13 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     let program = demo_program(storefront_addr);
     storage.upsert_program(&program).await?;
     seed(storage.as_ref(), &program).await?;
+    if args.customers > 0 {
+        println!("Seeding Scale Store: {} customers, {} entries…", args.customers, args.entries);
+        let started = std::time::Instant::now();
+        let now = SystemClock.now();
+        crate::scale::seed_scale_program(storage.as_ref(), &program, args.customers, args.entries, now).await?;
+        println!("  seeded in {:.1} s (kept: later runs reuse it)", started.elapsed().as_secs_f64());
+    }
     let app = Application::with_storage(&args.serve_args(), storage).await?;
     let tally_url = format!("http://{}", browsable(app.local_addr()));
     let storefront_url = format!("http://{}", browsable(storefront_addr));

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod programs;
 pub mod rewards;
 pub mod rules;
+pub mod scale;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;

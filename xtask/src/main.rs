@@ -6,6 +6,7 @@
 //!   cargo xtask demo [ARGS...]      build, then `tally demo ARGS...`
 //!   cargo xtask sizes               widget bundle size, raw and gzip
 //!   cargo xtask bench               API load benchmark (release build) against pgbench
+//!   cargo xtask bench-dashboard     the dashboard sections timed on a seeded 100k-customer program
 
 mod bundle;
 
@@ -22,7 +23,9 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("sizes") => bundle::report_sizes(&Workspace::locate()),
         Some("bench") => bench(&Workspace::locate()),
-        _ => Err("usage: cargo xtask build [--release] | demo [TALLY DEMO ARGS...] | sizes | bench".to_owned()),
+        Some("bench-dashboard") => bench_dashboard(),
+        _ => Err("usage: cargo xtask build [--release] | demo [TALLY DEMO ARGS...] | sizes | bench | bench-dashboard"
+            .to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,6 +85,11 @@ fn bench(ws: &Workspace) -> Result<(), String> {
     run(cargo().args(["build", "--release", "--package", "tally-bench"]))?;
     let release = ws.target_dir.join("release");
     run(Command::new(release.join("tally-bench")).env("TALLY_BIN", release.join("tally")))
+}
+
+/// The dashboard's sections timed at scale (release build; see bench/src/bin/dashboard.rs).
+fn bench_dashboard() -> Result<(), String> {
+    run(cargo().args(["run", "--release", "--package", "tally-bench", "--bin", "dashboard"]))
 }
 
 pub fn cargo() -> Command {

@@ -74,6 +74,31 @@ pub async fn load(
     now: Timestamp,
 ) -> Result<Dashboard, StorageError> {
     let tz = program_time_zone(program);
+    let (status, series) = points_status(storage, program, range, now).await?;
+    Ok(Dashboard {
+        program_id: program.id.clone(),
+        program_name: program.name.clone(),
+        currency: program.currency.clone(),
+        points_name: program.points_name.clone(),
+        time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
+        range: range.preset.map_or("custom", RangePreset::as_str).to_owned(),
+        first_day: range.first.to_string(),
+        last_day: range.last.to_string(),
+        status,
+        series,
+        sources: point_sources(storage, program, range).await?,
+        top_earners: top_earners(storage, program, range, now).await?,
+    })
+}
+
+/// Section 1: the range's flows, the balances now, and earned vs redeemed per bucket.
+pub async fn points_status(
+    storage: &dyn Storage,
+    program: &Program,
+    range: &DateRange,
+    now: Timestamp,
+) -> Result<(PointsStatus, Vec<SeriesPoint>), StorageError> {
+    let tz = program_time_zone(program);
     let (from, to) = range.bounds(&tz);
     let totals = storage.totals_by_kind(&program.id, from, to).await?;
     let total = |kind: EntryKind| totals.iter().filter(|(k, _)| *k == kind).map(|(_, points)| points).sum::<i64>();
@@ -89,7 +114,6 @@ pub async fn load(
         pending,
         liability: value.worth(outstanding),
     };
-
     let buckets = range.buckets(&tz);
     let mut series: Vec<SeriesPoint> =
         buckets.iter().map(|bucket| SeriesPoint { label: bucket.first.to_string(), earned: 0, redeemed: 0 }).collect();
@@ -102,14 +126,32 @@ pub async fn load(
             }
         }
     }
+    Ok((status, series))
+}
 
-    let sources = storage
+/// Section 2: points earned in the range by source, largest first.
+pub async fn point_sources(
+    storage: &dyn Storage,
+    program: &Program,
+    range: &DateRange,
+) -> Result<Vec<SourceTotal>, StorageError> {
+    let (from, to) = range.bounds(&program_time_zone(program));
+    Ok(storage
         .earned_by_source(&program.id, from, to)
         .await?
         .into_iter()
         .map(|(source, points)| SourceTotal { source, points })
-        .collect();
+        .collect())
+}
 
+/// Section 3: who earned most in the range, with their balance and tier now.
+pub async fn top_earners(
+    storage: &dyn Storage,
+    program: &Program,
+    range: &DateRange,
+    now: Timestamp,
+) -> Result<Vec<TopEarnerRow>, StorageError> {
+    let (from, to) = range.bounds(&program_time_zone(program));
     let mut top_earners = Vec::new();
     for earner in storage.top_earners(&program.id, from, to, TOP_EARNERS).await? {
         let balance = match CustomerId::parse(&earner.customer_id) {
@@ -138,20 +180,7 @@ pub async fn load(
         });
     }
 
-    Ok(Dashboard {
-        program_id: program.id.clone(),
-        program_name: program.name.clone(),
-        currency: program.currency.clone(),
-        points_name: program.points_name.clone(),
-        time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
-        range: range.preset.map_or("custom", RangePreset::as_str).to_owned(),
-        first_day: range.first.to_string(),
-        last_day: range.last.to_string(),
-        status,
-        series,
-        sources,
-        top_earners,
-    })
+    Ok(top_earners)
 }
 
 /// One page of section 4, newest first.

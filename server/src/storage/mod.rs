@@ -377,6 +377,34 @@ pub trait LedgerStore: Send + Sync {
     async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError>;
 }
 
+/// A customer's settled history, computed by the ledger core, to write in bulk.
+#[derive(Clone, Debug)]
+pub struct ImportedCustomer {
+    pub customer_id: String,
+    pub profile: CustomerProfile,
+    pub created_at: Timestamp,
+    pub tier_id: Option<String>,
+    /// Oldest first, as the ledger produced them.
+    pub entries: Vec<ImportedEntry>,
+    /// The account after the last entry: its lots are written as the lots projection.
+    pub account: Account,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImportedEntry {
+    pub entry: crate::ledger::NewEntry,
+    pub source: String,
+    pub created_at: Timestamp,
+}
+
+/// Bulk writes of histories that the ledger core computed (seeding a large demo program).
+#[async_trait]
+pub trait ImportStore: Send + Sync {
+    /// Writes new customers with their entries, consumptions and lots in one transaction.
+    /// The customers must not exist yet.
+    async fn import_history(&self, program_id: &str, customers: &[ImportedCustomer]) -> Result<(), StorageError>;
+}
+
 /// The rewards catalog and coupons.
 #[async_trait]
 pub trait RewardStore: Send + Sync {
@@ -552,12 +580,28 @@ pub trait AdminStore: Send + Sync {
 /// Everything Tally stores, as one object: `Arc<dyn Storage>`. Each concern is its own trait,
 /// implemented in its own module; bring the one you call into scope.
 pub trait Storage:
-    ProgramStore + CustomerStore + LedgerStore + RewardStore + ReferralStore + ReportStore + AdminStore + 'static
+    ProgramStore
+    + CustomerStore
+    + LedgerStore
+    + ImportStore
+    + RewardStore
+    + ReferralStore
+    + ReportStore
+    + AdminStore
+    + 'static
 {
 }
 
 impl<T> Storage for T where
-    T: ProgramStore + CustomerStore + LedgerStore + RewardStore + ReferralStore + ReportStore + AdminStore + 'static
+    T: ProgramStore
+        + CustomerStore
+        + LedgerStore
+        + ImportStore
+        + RewardStore
+        + ReferralStore
+        + ReportStore
+        + AdminStore
+        + 'static
 {
 }
 

@@ -2,6 +2,7 @@
 
 mod admin;
 mod customers;
+mod import;
 mod ledger;
 mod programs;
 mod referrals;

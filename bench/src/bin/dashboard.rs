@@ -1,0 +1,108 @@
+//! `cargo xtask bench-dashboard`: the admin dashboard at scale. Seeds "Scale Store" with
+//! SCALE_CUSTOMERS customers (default 100,000) and about SCALE_ENTRIES entries (default
+//! 1,000,000) on SQLite and on PostgreSQL (TALLY_TEST_POSTGRES_URL), then times each dashboard
+//! section as the server computes it (median of BENCH_RUNS, default 7, after one warm-up), for
+//! a month and for a year. The baseline, measured in the same run: reading one customer's
+//! account. Not a test: nothing here asserts a speed.
+
+use std::time::{Duration, Instant};
+
+use tally_bench::{create_database, env_number, ms};
+use tally_server::{
+    customers::CustomerId,
+    dashboard::{
+        self,
+        calendar::{DateRange, RangePreset},
+    },
+    demo::demo_program,
+    ledger::Timestamp,
+    programs::Program,
+    scale::seed_scale_program,
+    storage::{self, HistoryFilter, Storage},
+};
+
+#[tokio::main]
+async fn main() {
+    let customers: u64 = env_number("SCALE_CUSTOMERS", 100_000);
+    let entries: u64 = env_number("SCALE_ENTRIES", 1_000_000);
+    let runs: usize = env_number("BENCH_RUNS", 7);
+    let admin = std::env::var("TALLY_TEST_POSTGRES_URL").expect("TALLY_TEST_POSTGRES_URL: a PostgreSQL server");
+    let now = Timestamp(1_795_000_000_000);
+    let sqlite_file = std::env::temp_dir().join(format!("tally-bench-dashboard-{}.db", std::process::id()));
+    let postgres = create_database(&admin, &format!("tally_bench_dashboard_{}", std::process::id())).await;
+    println!("dashboard at scale: {customers} customers, {entries} entries; median of {runs} runs (ms)");
+    for (name, url) in [("SQLite", format!("sqlite://{}", sqlite_file.display())), ("PostgreSQL", postgres)] {
+        let storage = storage::connect(&url).await.expect("the database opens");
+        let template = demo_program("127.0.0.1:3100".parse().unwrap());
+        let started = Instant::now();
+        let program = seed_scale_program(storage.as_ref(), &template, customers, entries, now).await.expect("seeded");
+        println!("\n{name}: seeded in {:.1} s", started.elapsed().as_secs_f64());
+        report(storage.as_ref(), &program, now, runs).await;
+    }
+    let _ = std::fs::remove_file(&sqlite_file);
+}
+
+async fn report(storage: &dyn Storage, program: &Program, now: Timestamp, runs: usize) {
+    let baseline = median(runs, || async {
+        let id = CustomerId::parse("c0004242").unwrap();
+        storage.customer(&program.id, &id, program.settings.expiry).await.unwrap();
+    })
+    .await;
+    println!("  baseline, one customer's account: {:.2} ms", ms(baseline));
+    println!("  {:<28} {:>10} {:>8} {:>10} {:>8}", "section", "month", "ratio", "year", "ratio");
+    let today = dashboard::calendar::today(now, &dashboard::program_time_zone(program));
+    let month = DateRange::preset(RangePreset::LastMonth, today);
+    let year = DateRange::preset(RangePreset::LastYear, today);
+    let row = |label: &str, month: Duration, year: Duration| {
+        println!(
+            "  {label:<28} {:>10.1} {:>8.0} {:>10.1} {:>8.0}",
+            ms(month),
+            ms(month) / ms(baseline),
+            ms(year),
+            ms(year) / ms(baseline)
+        );
+    };
+    let status = |range| {
+        median(runs, move || async move {
+            dashboard::points_status(storage, program, &range, now).await.unwrap();
+        })
+    };
+    row("1. points status + chart", status(month.clone()).await, status(year.clone()).await);
+    let sources = |range| {
+        median(runs, move || async move {
+            dashboard::point_sources(storage, program, &range).await.unwrap();
+        })
+    };
+    row("2. point sources", sources(month.clone()).await, sources(year.clone()).await);
+    let top = |range| {
+        median(runs, move || async move {
+            dashboard::top_earners(storage, program, &range, now).await.unwrap();
+        })
+    };
+    row("3. top earning customers", top(month.clone()).await, top(year.clone()).await);
+    let history = |range: DateRange| {
+        let bounds = range.bounds(&dashboard::program_time_zone(program));
+        median(runs, move || async move {
+            let filter = HistoryFilter { from: Some(bounds.0), to: Some(bounds.1), ..HistoryFilter::default() };
+            dashboard::history(storage, program, &filter, None).await.unwrap();
+        })
+    };
+    row("4. points history, 1st page", history(month.clone()).await, history(year.clone()).await);
+}
+
+/// The median time of `runs` calls, after one unmeasured call.
+async fn median<F, Fut>(runs: usize, call: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    call().await;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        call().await;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}

@@ -1,0 +1,112 @@
+//! Settled histories written in bulk (the scale demo's seeding): many rows per statement, one
+//! transaction per batch of customers.
+
+use async_trait::async_trait;
+
+use super::{on_pool, seq_to_db, Dialect, Pool, SqlStorage};
+use crate::storage::{ImportStore, ImportedCustomer, StorageError};
+
+/// Rows per INSERT: within both databases' limits on bound parameters (14 columns).
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+#[async_trait]
+impl ImportStore for SqlStorage {
+    async fn import_history(&self, program_id: &str, customers: &[ImportedCustomer]) -> Result<(), StorageError> {
+        let _writer = self.sqlite_writer.lock().await;
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for chunk in customers.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO customers (program_id, customer_id, email, name, tags, created_at_ms, updated_at_ms,
+                         last_seq, debt, last_activity_at_ms, tier_id) ",
+                );
+                insert.push_values(chunk, |mut row, customer| {
+                    row.push_bind(program_id)
+                        .push_bind(&customer.customer_id)
+                        .push_bind(&customer.profile.email)
+                        .push_bind(&customer.profile.name)
+                        .push_bind("[]")
+                        .push_bind(customer.created_at.0)
+                        .push_bind(customer.created_at.0)
+                        .push_bind(seq_to_db(customer.account.last_seq))
+                        .push_bind(customer.account.debt)
+                        .push_bind(customer.account.last_activity_at.map(|at| at.0))
+                        .push_bind(&customer.tier_id);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            let entries: Vec<_> = customers
+                .iter()
+                .flat_map(|customer| customer.entries.iter().map(move |entry| (customer, entry)))
+                .collect();
+            for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO ledger_entries (program_id, customer_id, seq, kind, points, source, reference,
+                         order_id, available_at_ms, created_at_ms, balance_after, shortfall, rule_snapshot, client_id) ",
+                );
+                insert.push_values(chunk, |mut row, (customer, imported)| {
+                    let entry = &imported.entry;
+                    row.push_bind(program_id)
+                        .push_bind(&customer.customer_id)
+                        .push_bind(seq_to_db(entry.seq))
+                        .push_bind(entry.kind.as_str())
+                        .push_bind(entry.points)
+                        .push_bind(&imported.source)
+                        .push_bind(None::<String>)
+                        .push_bind(&entry.order_id)
+                        .push_bind(entry.available_at.0)
+                        .push_bind(imported.created_at.0)
+                        .push_bind(entry.balance_after)
+                        .push_bind(entry.shortfall)
+                        .push_bind(None::<String>)
+                        .push_bind("import");
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            let consumptions: Vec<_> = entries
+                .iter()
+                .flat_map(|(customer, imported)| {
+                    imported
+                        .entry
+                        .consumed
+                        .iter()
+                        .map(move |(lot, points)| (*customer, imported.entry.seq, *lot, *points))
+                })
+                .collect();
+            for chunk in consumptions.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO ledger_consumptions (program_id, customer_id, entry_seq, lot_seq, points) ",
+                );
+                insert.push_values(chunk, |mut row, (customer, entry_seq, lot_seq, points)| {
+                    row.push_bind(program_id)
+                        .push_bind(&customer.customer_id)
+                        .push_bind(seq_to_db(*entry_seq))
+                        .push_bind(seq_to_db(*lot_seq))
+                        .push_bind(*points);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            let lots: Vec<_> = customers
+                .iter()
+                .flat_map(|customer| customer.account.lots.iter().map(move |lot| (customer, lot)))
+                .collect();
+            for chunk in lots.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO lots (program_id, customer_id, seq, order_id, earned_at_ms, available_at_ms, remaining) ",
+                );
+                insert.push_values(chunk, |mut row, (customer, lot)| {
+                    row.push_bind(program_id)
+                        .push_bind(&customer.customer_id)
+                        .push_bind(seq_to_db(lot.seq))
+                        .push_bind(&lot.order_id)
+                        .push_bind(lot.earned_at.0)
+                        .push_bind(lot.available_at.0)
+                        .push_bind(lot.remaining);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
