@@ -11,6 +11,38 @@ use super::{
     non_empty, short_time, ErrorPanel, ProgramNav, TopBar,
 };
 
+#[cfg(feature = "ssr")]
+use super::model::{AdjustmentForm, ConsoleError};
+
+/// A page of the program's customers, a customer's page, manual adjustments.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait CustomerConsole: Send + Sync {
+    /// A page of the program's customers.
+    async fn customers(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        query: CustomerQuery,
+    ) -> Result<CustomerList, ConsoleError>;
+    /// A customer's page; `before` pages through older ledger entries.
+    async fn customer(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        before: Option<u64>,
+    ) -> Result<CustomerDetail, ConsoleError>;
+    /// Adds or takes points by hand (owners and admins), audited.
+    async fn adjust(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        form: AdjustmentForm,
+    ) -> Result<Adjusted, ConsoleError>;
+}
+
 const SORTS: [(&str, &str); 5] = [
     ("joined", "Newest first"),
     ("activity", "Recently active"),

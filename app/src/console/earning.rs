@@ -11,6 +11,33 @@ use super::{
     ErrorPanel, ProgramNav, TopBar,
 };
 
+#[cfg(feature = "ssr")]
+use super::model::ConsoleError;
+
+/// The earning rules.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait EarningConsole: Send + Sync {
+    async fn earning(&self, session: Option<&str>, program_id: &str) -> Result<EarningBoard, ConsoleError>;
+    /// Replaces the purchase rule and the action rules (owners and admins), audited.
+    async fn save_earning(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: EarningForm,
+    ) -> Result<EarningForm, ConsoleError>;
+    /// What draft rules would give: lines for an order of `sample` (major units), per tier,
+    /// and per action. Nothing is saved.
+    async fn preview_earning(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        form: EarningForm,
+        sample: &str,
+    ) -> Result<Vec<String>, ConsoleError>;
+}
+
 const ACTIONS: [&str; 7] = ["signup", "review", "birthday", "social_follow", "newsletter", "comment", "referral"];
 const PERIODS: [(&str, &str); 6] = [
     ("", "No cap"),

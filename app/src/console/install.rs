@@ -10,6 +10,39 @@ use super::{
     short_time, ErrorPanel, ProgramNav, TopBar,
 };
 
+#[cfg(feature = "ssr")]
+use super::model::{ConsoleError, NewApiKey};
+
+/// The install page and the secret API keys.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait InstallConsole: Send + Sync {
+    /// The install page; `request_origin` is where this request came to, for when no public
+    /// URL is configured.
+    async fn install(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        request_origin: Option<String>,
+    ) -> Result<InstallBoard, ConsoleError>;
+    /// A new secret API key (owners and admins), audited; its secret is in the answer only.
+    async fn create_api_key(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+    ) -> Result<NewApiKey, ConsoleError>;
+    async fn revoke_api_key(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        key_id: &str,
+    ) -> Result<ApiKeyRow, ConsoleError>;
+    /// The widget secret, for the merchant's backend (owners and admins), audited.
+    async fn widget_secret(&self, session: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError>;
+}
+
 #[server(prefix = "/admin/fn", endpoint = "install")]
 pub async fn load_install(program: String) -> Result<InstallBoard, ServerFnError> {
     let (backend, session) = super::backend()?;

@@ -8,15 +8,15 @@
 mod audit;
 mod auth;
 mod charts;
-mod customers;
+pub mod customers;
 mod dashboard;
-mod earning;
+pub mod earning;
 mod forms;
-mod install;
+pub mod install;
 pub mod model;
 pub mod money;
 pub mod rewards;
-mod settings;
+pub mod settings;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};
@@ -28,21 +28,42 @@ use leptos_router::{
 use crate::api_types::ProgramListItem;
 use model::ConsoleUser;
 #[cfg(feature = "ssr")]
-use model::{
-    Adjusted, AdjustmentForm, ApiKeyRow, AuditLog, ConsoleError, CustomerDetail, CustomerList, CustomerQuery,
-    EarningBoard, EarningForm, HistoryQuery, InstallBoard, NewApiKey, ProgramBoard, RangeChoice, RewardForm, RewardRow,
-    RewardsBoard, SettingsBoard, SettingsForm,
-};
+use model::{AuditLog, ConsoleError, HistoryQuery, ProgramBoard, RangeChoice};
 
 /// The name of the session cookie (HttpOnly, SameSite=Lax; Secure behind https).
 pub const SESSION_COOKIE: &str = "tally_session";
 
-/// The console's view of the server. The server crate implements it over its storage and
-/// provides it as context, so the console never talks to a database itself. `session` is the
-/// session cookie's value, if any.
+// The console's view of the server: the server crate implements these traits over its storage
+// and provides the backend as context, so the console never talks to a database itself.
+// `session` is the session cookie's value, if any.
+/// Everything the console asks of the server: access and the dashboard here, each page's
+/// calls in its own module's trait.
+#[cfg(feature = "ssr")]
+pub trait ConsoleBackend:
+    ConsoleAccess
+    + customers::CustomerConsole
+    + rewards::RewardConsole
+    + install::InstallConsole
+    + settings::SettingsConsole
+    + earning::EarningConsole
+{
+}
+
+#[cfg(feature = "ssr")]
+impl<T> ConsoleBackend for T where
+    T: ConsoleAccess
+        + customers::CustomerConsole
+        + rewards::RewardConsole
+        + install::InstallConsole
+        + settings::SettingsConsole
+        + earning::EarningConsole
+{
+}
+
+/// Signing in and out, the user and their programs, the dashboard and the audit log.
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
-pub trait ConsoleBackend: Send + Sync {
+pub trait ConsoleAccess: Send + Sync {
     /// Creates the first owner and signs them in; refused once the console has users. Returns
     /// the `Set-Cookie` value of the new session.
     async fn set_up(&self, email: &str, password: &str) -> Result<String, ConsoleError>;
@@ -60,97 +81,6 @@ pub trait ConsoleBackend: Send + Sync {
         range: RangeChoice,
         query: HistoryQuery,
     ) -> Result<ProgramBoard, ConsoleError>;
-    /// A page of the program's customers.
-    async fn customers(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        query: CustomerQuery,
-    ) -> Result<CustomerList, ConsoleError>;
-    /// A customer's page; `before` pages through older ledger entries.
-    async fn customer(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        customer_id: &str,
-        before: Option<u64>,
-    ) -> Result<CustomerDetail, ConsoleError>;
-    /// Adds or takes points by hand (owners and admins), audited.
-    async fn adjust(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        customer_id: &str,
-        form: AdjustmentForm,
-    ) -> Result<Adjusted, ConsoleError>;
-    async fn rewards(&self, session: Option<&str>, program_id: &str) -> Result<RewardsBoard, ConsoleError>;
-    /// Creates or replaces a reward (owners and admins), audited.
-    async fn save_reward(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        form: RewardForm,
-    ) -> Result<RewardRow, ConsoleError>;
-    async fn set_reward_active(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        reward_id: &str,
-        active: bool,
-    ) -> Result<RewardRow, ConsoleError>;
-    /// The install page; `request_origin` is where this request came to, for when no public
-    /// URL is configured.
-    async fn install(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        request_origin: Option<String>,
-    ) -> Result<InstallBoard, ConsoleError>;
-    /// A new secret API key (owners and admins), audited; its secret is in the answer only.
-    async fn create_api_key(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-    ) -> Result<NewApiKey, ConsoleError>;
-    async fn revoke_api_key(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        key_id: &str,
-    ) -> Result<ApiKeyRow, ConsoleError>;
-    /// The widget secret, for the merchant's backend (owners and admins), audited.
-    async fn widget_secret(&self, session: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError>;
-    async fn settings(&self, session: Option<&str>, program_id: &str) -> Result<SettingsBoard, ConsoleError>;
-    /// Replaces the program's settings (owners and admins), audited; returns them as stored.
-    async fn save_settings(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        form: SettingsForm,
-    ) -> Result<SettingsForm, ConsoleError>;
-    async fn earning(&self, session: Option<&str>, program_id: &str) -> Result<EarningBoard, ConsoleError>;
-    /// Replaces the purchase rule and the action rules (owners and admins), audited.
-    async fn save_earning(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        form: EarningForm,
-    ) -> Result<EarningForm, ConsoleError>;
-    /// What draft rules would give: lines for an order of `sample` (major units), per tier,
-    /// and per action. Nothing is saved.
-    async fn preview_earning(
-        &self,
-        session: Option<&str>,
-        program_id: &str,
-        form: EarningForm,
-        sample: &str,
-    ) -> Result<Vec<String>, ConsoleError>;
     /// The newest audit entries (owners only).
     async fn audit_log(&self, session: Option<&str>) -> Result<AuditLog, ConsoleError>;
 }

@@ -13,6 +13,32 @@ use super::{
     ErrorPanel, ProgramNav, TopBar,
 };
 
+#[cfg(feature = "ssr")]
+use super::model::ConsoleError;
+
+/// The rewards catalog.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait RewardConsole: Send + Sync {
+    async fn rewards(&self, session: Option<&str>, program_id: &str) -> Result<RewardsBoard, ConsoleError>;
+    /// Creates or replaces a reward (owners and admins), audited.
+    async fn save_reward(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: RewardForm,
+    ) -> Result<RewardRow, ConsoleError>;
+    async fn set_reward_active(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        reward_id: &str,
+        active: bool,
+    ) -> Result<RewardRow, ConsoleError>;
+}
+
 const KINDS: [(&str, &str); 5] = [
     ("amount_off", "Amount off"),
     ("percent_off", "Percent off"),

@@ -11,6 +11,24 @@ use super::{
     ErrorPanel, ProgramNav, TopBar,
 };
 
+#[cfg(feature = "ssr")]
+use super::model::ConsoleError;
+
+/// The program settings.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait SettingsConsole: Send + Sync {
+    async fn settings(&self, session: Option<&str>, program_id: &str) -> Result<SettingsBoard, ConsoleError>;
+    /// Replaces the program's settings (owners and admins), audited; returns them as stored.
+    async fn save_settings(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: SettingsForm,
+    ) -> Result<SettingsForm, ConsoleError>;
+}
+
 #[server(prefix = "/admin/fn", endpoint = "settings")]
 pub async fn load_settings(program: String) -> Result<SettingsBoard, ServerFnError> {
     let (backend, session) = super::backend()?;

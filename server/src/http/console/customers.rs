@@ -2,9 +2,12 @@
 //! the same [`Adjustment`] and ledger write as the REST API).
 
 use serde_json::json;
-use tally_app::console::model::{
-    Adjusted, AdjustmentForm, ConsoleError, CouponRow, CustomerCard, CustomerDetail, CustomerList, CustomerQuery,
-    CustomerRow, LedgerRow, ProgramHeader,
+use tally_app::console::{
+    customers::CustomerConsole,
+    model::{
+        Adjusted, AdjustmentForm, ConsoleError, CouponRow, CustomerCard, CustomerDetail, CustomerList, CustomerQuery,
+        CustomerRow, LedgerRow, ProgramHeader,
+    },
 };
 
 use super::{console_user, invalid, unavailable, ConsoleService};
@@ -61,8 +64,17 @@ fn parse_customer_id(raw: &str) -> Result<CustomerId, ConsoleError> {
     CustomerId::parse(raw).map_err(|error| invalid("customer", &error.to_string()))
 }
 
-impl ConsoleService {
-    pub(super) async fn customer_list(
+/// A coupon's status as admins need it: an issued coupon past its expiry is `expired`.
+fn coupon_status(status: CouponStatus, expires_at: Timestamp, now: Timestamp) -> &'static str {
+    match status {
+        CouponStatus::Issued if expires_at <= now => "expired",
+        other => other.as_str(),
+    }
+}
+
+#[async_trait::async_trait]
+impl CustomerConsole for ConsoleService {
+    async fn customers(
         &self,
         token: Option<&str>,
         program_id: &str,
@@ -103,8 +115,7 @@ impl ConsoleService {
             page_size: CUSTOMER_PAGE,
         })
     }
-
-    pub(super) async fn customer_detail(
+    async fn customer(
         &self,
         token: Option<&str>,
         program_id: &str,
@@ -180,9 +191,8 @@ impl ConsoleService {
             next_adjustment_id: secrets::random_token("console_", 12),
         })
     }
-
     /// Applies a manual adjustment and audits it (once, also when the form is sent again).
-    pub(super) async fn adjust_points(
+    async fn adjust(
         &self,
         token: Option<&str>,
         program_id: &str,
@@ -243,13 +253,5 @@ impl ConsoleService {
         tracing::info!(user = %user.email.as_str(), program = %program.id, customer = customer_id,
             points = adjustment.points, replay, "console adjustment");
         Ok(Adjusted { points: adjustment.points, balance_after: result.available, replay })
-    }
-}
-
-/// A coupon's status as admins need it: an issued coupon past its expiry is `expired`.
-fn coupon_status(status: CouponStatus, expires_at: Timestamp, now: Timestamp) -> &'static str {
-    match status {
-        CouponStatus::Issued if expires_at <= now => "expired",
-        other => other.as_str(),
     }
 }

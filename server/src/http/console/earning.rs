@@ -4,6 +4,7 @@
 
 use serde_json::json;
 use tally_app::console::{
+    earning::EarningConsole,
     model::{ActionRuleForm, ConsoleError, EarningBoard, EarningForm},
     money::{format_amount, format_money, parse_amount},
 };
@@ -175,12 +176,9 @@ fn preview(program: &Program, sample: &str) -> Result<Vec<String>, ConsoleError>
     Ok(lines)
 }
 
-impl ConsoleService {
-    pub(super) async fn earning_board(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-    ) -> Result<EarningBoard, ConsoleError> {
+#[async_trait::async_trait]
+impl EarningConsole for ConsoleService {
+    async fn earning(&self, token: Option<&str>, program_id: &str) -> Result<EarningBoard, ConsoleError> {
         let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         Ok(EarningBoard {
@@ -190,21 +188,7 @@ impl ConsoleService {
             form: form_of(&program),
         })
     }
-
-    pub(super) async fn earning_preview(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        form: EarningForm,
-        sample: &str,
-    ) -> Result<Vec<String>, ConsoleError> {
-        let (_, user) = self.session(token).await?;
-        let mut program = self.program(&user, program_id).await?;
-        apply(&mut program, &form)?;
-        preview(&program, sample)
-    }
-
-    pub(super) async fn save_earning_form(
+    async fn save_earning(
         &self,
         token: Option<&str>,
         program_id: &str,
@@ -219,5 +203,17 @@ impl ConsoleService {
         let after = json!({ "purchase": program.settings.purchase, "actions": program.settings.actions });
         self.audit(&user, &program, "program.earning_rules", &program.id, Some(before), Some(after)).await?;
         Ok(form_of(&program))
+    }
+    async fn preview_earning(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        form: EarningForm,
+        sample: &str,
+    ) -> Result<Vec<String>, ConsoleError> {
+        let (_, user) = self.session(token).await?;
+        let mut program = self.program(&user, program_id).await?;
+        apply(&mut program, &form)?;
+        preview(&program, sample)
     }
 }

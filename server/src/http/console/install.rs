@@ -1,7 +1,10 @@
 //! The console's install page: keys and snippets, and the secret API keys' lifecycle, audited.
 
 use serde_json::json;
-use tally_app::console::model::{ApiKeyRow, ConsoleError, InstallBoard, NewApiKey};
+use tally_app::console::{
+    install::InstallConsole,
+    model::{ApiKeyRow, ConsoleError, InstallBoard, NewApiKey},
+};
 
 use super::{console_user, customers::program_header, unavailable, ConsoleService};
 use crate::{
@@ -21,7 +24,34 @@ fn key_row(key: &ApiKeyInfo) -> ApiKeyRow {
 }
 
 impl ConsoleService {
-    pub(super) async fn install_board(
+    /// Records a console write in the audit log.
+    pub(super) async fn audit(
+        &self,
+        user: &AdminUser,
+        program: &Program,
+        action: &str,
+        target: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), ConsoleError> {
+        let entry = AuditEntry {
+            at: self.0.clock.now(),
+            user_id: user.id.clone(),
+            user_email: user.email.as_str().to_owned(),
+            program_id: Some(program.id.clone()),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            before,
+            after,
+            request_key: None,
+        };
+        self.0.storage.append_audit(&entry).await.map_err(unavailable)
+    }
+}
+
+#[async_trait::async_trait]
+impl InstallConsole for ConsoleService {
+    async fn install(
         &self,
         token: Option<&str>,
         program_id: &str,
@@ -46,8 +76,7 @@ impl ConsoleService {
             keys: keys.iter().map(key_row).collect(),
         })
     }
-
-    pub(super) async fn new_api_key(
+    async fn create_api_key(
         &self,
         token: Option<&str>,
         program_id: &str,
@@ -69,8 +98,7 @@ impl ConsoleService {
         };
         Ok(NewApiKey { secret, key: key_row(&info) })
     }
-
-    pub(super) async fn revoke_key(
+    async fn revoke_api_key(
         &self,
         token: Option<&str>,
         program_id: &str,
@@ -95,41 +123,11 @@ impl ConsoleService {
         let keys = self.0.storage.api_keys(&program.id).await.map_err(unavailable)?;
         keys.iter().find(|key| key.id == key_id).map(key_row).ok_or(ConsoleError::Unavailable)
     }
-
     /// The widget secret is needed to sign customer tokens; who read it is audited.
-    pub(super) async fn reveal_widget_secret(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-    ) -> Result<String, ConsoleError> {
+    async fn widget_secret(&self, token: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError> {
         let user = self.writer(token, csrf).await?;
         let program = self.program(&user, program_id).await?;
         self.audit(&user, &program, "widget_secret.reveal", &program.id, None, None).await?;
         Ok(program.widget_secret)
-    }
-
-    /// Records a console write in the audit log.
-    pub(super) async fn audit(
-        &self,
-        user: &AdminUser,
-        program: &Program,
-        action: &str,
-        target: &str,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
-    ) -> Result<(), ConsoleError> {
-        let entry = AuditEntry {
-            at: self.0.clock.now(),
-            user_id: user.id.clone(),
-            user_email: user.email.as_str().to_owned(),
-            program_id: Some(program.id.clone()),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            before,
-            after,
-            request_key: None,
-        };
-        self.0.storage.append_audit(&entry).await.map_err(unavailable)
     }
 }

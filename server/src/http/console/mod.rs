@@ -25,12 +25,8 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tally_app::{
     api_types::ProgramListItem,
     console::{
-        model::{
-            Adjusted, AdjustmentForm, ApiKeyRow, AuditLog, AuditRow, ConsoleError, ConsoleUser, CustomerDetail,
-            CustomerList, CustomerQuery, EarningBoard, EarningForm, HistoryQuery, InstallBoard, NewApiKey,
-            ProgramBoard, RangeChoice, RewardForm, RewardRow, RewardsBoard, SettingsBoard, SettingsForm,
-        },
-        session_token, ConsoleBackend, SESSION_COOKIE,
+        model::{AuditLog, AuditRow, ConsoleError, ConsoleUser, HistoryQuery, ProgramBoard, RangeChoice},
+        session_token, ConsoleAccess, ConsoleBackend, SESSION_COOKIE,
     },
 };
 
@@ -208,7 +204,7 @@ impl ConsoleService {
 }
 
 #[async_trait]
-impl ConsoleBackend for ConsoleService {
+impl ConsoleAccess for ConsoleService {
     async fn set_up(&self, email: &str, password: &str) -> Result<String, ConsoleError> {
         let email = Email::parse(email).map_err(|message| invalid("email", message))?;
         let password = NewPassword::parse(password).map_err(|message| invalid("password", message))?;
@@ -305,130 +301,6 @@ impl ConsoleBackend for ConsoleService {
             dashboard: dashboard::load(storage, &program, &range, now).await.map_err(unavailable)?,
             history: dashboard::history(storage, &program, &filter, cursor.as_ref()).await.map_err(unavailable)?,
         })
-    }
-
-    async fn customers(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        query: CustomerQuery,
-    ) -> Result<CustomerList, ConsoleError> {
-        self.customer_list(token, program_id, query).await
-    }
-
-    async fn customer(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        customer_id: &str,
-        before: Option<u64>,
-    ) -> Result<CustomerDetail, ConsoleError> {
-        self.customer_detail(token, program_id, customer_id, before).await
-    }
-
-    async fn adjust(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        customer_id: &str,
-        form: AdjustmentForm,
-    ) -> Result<Adjusted, ConsoleError> {
-        self.adjust_points(token, program_id, customer_id, form).await
-    }
-
-    async fn rewards(&self, token: Option<&str>, program_id: &str) -> Result<RewardsBoard, ConsoleError> {
-        self.reward_board(token, program_id).await
-    }
-
-    async fn save_reward(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        form: RewardForm,
-    ) -> Result<RewardRow, ConsoleError> {
-        self.save_reward_form(token, program_id, csrf, form).await
-    }
-
-    async fn set_reward_active(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        reward_id: &str,
-        active: bool,
-    ) -> Result<RewardRow, ConsoleError> {
-        self.switch_reward(token, program_id, csrf, reward_id, active).await
-    }
-
-    async fn install(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        request_origin: Option<String>,
-    ) -> Result<InstallBoard, ConsoleError> {
-        self.install_board(token, program_id, request_origin).await
-    }
-
-    async fn create_api_key(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-    ) -> Result<NewApiKey, ConsoleError> {
-        self.new_api_key(token, program_id, csrf).await
-    }
-
-    async fn revoke_api_key(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        key_id: &str,
-    ) -> Result<ApiKeyRow, ConsoleError> {
-        self.revoke_key(token, program_id, csrf, key_id).await
-    }
-
-    async fn widget_secret(&self, token: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError> {
-        self.reveal_widget_secret(token, program_id, csrf).await
-    }
-
-    async fn settings(&self, token: Option<&str>, program_id: &str) -> Result<SettingsBoard, ConsoleError> {
-        self.settings_board(token, program_id).await
-    }
-
-    async fn save_settings(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        form: SettingsForm,
-    ) -> Result<SettingsForm, ConsoleError> {
-        self.save_settings_form(token, program_id, csrf, form).await
-    }
-
-    async fn earning(&self, token: Option<&str>, program_id: &str) -> Result<EarningBoard, ConsoleError> {
-        self.earning_board(token, program_id).await
-    }
-
-    async fn save_earning(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        form: EarningForm,
-    ) -> Result<EarningForm, ConsoleError> {
-        self.save_earning_form(token, program_id, csrf, form).await
-    }
-
-    async fn preview_earning(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        form: EarningForm,
-        sample: &str,
-    ) -> Result<Vec<String>, ConsoleError> {
-        self.earning_preview(token, program_id, form, sample).await
     }
 
     async fn audit_log(&self, token: Option<&str>) -> Result<AuditLog, ConsoleError> {

@@ -5,6 +5,7 @@ use tally_app::console::{
     model::{ConsoleError, RewardForm, RewardRow, RewardsBoard},
     money::{format_amount, parse_amount},
     rewards::describe_reward,
+    rewards::RewardConsole,
 };
 
 use super::{console_user, customers::program_header, invalid, unavailable, ConsoleService};
@@ -132,23 +133,6 @@ fn refused(error: RewardError) -> ConsoleError {
 }
 
 impl ConsoleService {
-    pub(super) async fn reward_board(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-    ) -> Result<RewardsBoard, ConsoleError> {
-        let (session, user) = self.session(token).await?;
-        let program = self.program(&user, program_id).await?;
-        let rewards = self.0.storage.rewards(&program.id).await.map_err(unavailable)?;
-        Ok(RewardsBoard {
-            user: console_user(&session, &user),
-            currency: program.currency.clone(),
-            tiers: program.settings.tiers.tiers.iter().map(|tier| (tier.id.clone(), tier.name.clone())).collect(),
-            rewards: rewards.iter().map(|reward| row_of(reward, &program.currency)).collect(),
-            program: program_header(&program),
-        })
-    }
-
     async fn existing_reward(&self, program: &Program, reward_id: &str) -> Result<Reward, ConsoleError> {
         self.0
             .storage
@@ -156,43 +140,6 @@ impl ConsoleService {
             .await
             .map_err(unavailable)?
             .ok_or_else(|| ConsoleError::NotFound(format!("No reward {reward_id:?} in this program.")))
-    }
-
-    pub(super) async fn save_reward_form(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        form: RewardForm,
-    ) -> Result<RewardRow, ConsoleError> {
-        let user = self.writer(token, csrf).await?;
-        let program = self.program(&user, program_id).await?;
-        let existing = match form.reward_id.as_deref() {
-            Some(id) => Some(self.existing_reward(&program, id).await?),
-            None => None,
-        };
-        let definition = definition_of(&form, &program.currency, existing.as_ref().map(|reward| &reward.definition))?;
-        let id = existing.as_ref().map_or_else(new_reward_id, |reward| reward.id.clone());
-        let reward = Reward::validated(id, definition, &program.settings.tiers).map_err(refused)?;
-        self.store_reward(&user, &program, existing.as_ref(), &reward).await?;
-        Ok(row_of(&reward, &program.currency))
-    }
-
-    pub(super) async fn switch_reward(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-        csrf: &str,
-        reward_id: &str,
-        active: bool,
-    ) -> Result<RewardRow, ConsoleError> {
-        let user = self.writer(token, csrf).await?;
-        let program = self.program(&user, program_id).await?;
-        let before = self.existing_reward(&program, reward_id).await?;
-        let mut reward = before.clone();
-        reward.definition.active = active;
-        self.store_reward(&user, &program, Some(&before), &reward).await?;
-        Ok(row_of(&reward, &program.currency))
     }
 
     /// Writes the reward (new when there is no `before`) and audits the change.
@@ -223,5 +170,56 @@ impl ConsoleService {
         };
         let snapshot = |reward: &Reward| serde_json::to_value(reward).ok();
         self.audit(user, program, action, &reward.id, before.and_then(snapshot), snapshot(reward)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RewardConsole for ConsoleService {
+    async fn rewards(&self, token: Option<&str>, program_id: &str) -> Result<RewardsBoard, ConsoleError> {
+        let (session, user) = self.session(token).await?;
+        let program = self.program(&user, program_id).await?;
+        let rewards = self.0.storage.rewards(&program.id).await.map_err(unavailable)?;
+        Ok(RewardsBoard {
+            user: console_user(&session, &user),
+            currency: program.currency.clone(),
+            tiers: program.settings.tiers.tiers.iter().map(|tier| (tier.id.clone(), tier.name.clone())).collect(),
+            rewards: rewards.iter().map(|reward| row_of(reward, &program.currency)).collect(),
+            program: program_header(&program),
+        })
+    }
+    async fn save_reward(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: RewardForm,
+    ) -> Result<RewardRow, ConsoleError> {
+        let user = self.writer(token, csrf).await?;
+        let program = self.program(&user, program_id).await?;
+        let existing = match form.reward_id.as_deref() {
+            Some(id) => Some(self.existing_reward(&program, id).await?),
+            None => None,
+        };
+        let definition = definition_of(&form, &program.currency, existing.as_ref().map(|reward| &reward.definition))?;
+        let id = existing.as_ref().map_or_else(new_reward_id, |reward| reward.id.clone());
+        let reward = Reward::validated(id, definition, &program.settings.tiers).map_err(refused)?;
+        self.store_reward(&user, &program, existing.as_ref(), &reward).await?;
+        Ok(row_of(&reward, &program.currency))
+    }
+    async fn set_reward_active(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        reward_id: &str,
+        active: bool,
+    ) -> Result<RewardRow, ConsoleError> {
+        let user = self.writer(token, csrf).await?;
+        let program = self.program(&user, program_id).await?;
+        let before = self.existing_reward(&program, reward_id).await?;
+        let mut reward = before.clone();
+        reward.definition.active = active;
+        self.store_reward(&user, &program, Some(&before), &reward).await?;
+        Ok(row_of(&reward, &program.currency))
     }
 }

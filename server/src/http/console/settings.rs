@@ -4,6 +4,7 @@ use serde_json::json;
 use tally_app::console::{
     model::{ConsoleError, SettingsBoard, SettingsForm},
     money::{format_amount, parse_amount},
+    settings::SettingsConsole,
 };
 
 use super::{console_user, customers::program_header, invalid, unavailable, ConsoleService};
@@ -86,12 +87,9 @@ fn apply(program: &mut Program, form: &SettingsForm) -> Result<(), ConsoleError>
         .map_err(|(field, message)| invalid(&field, &message))
 }
 
-impl ConsoleService {
-    pub(super) async fn settings_board(
-        &self,
-        token: Option<&str>,
-        program_id: &str,
-    ) -> Result<SettingsBoard, ConsoleError> {
+#[async_trait::async_trait]
+impl SettingsConsole for ConsoleService {
+    async fn settings(&self, token: Option<&str>, program_id: &str) -> Result<SettingsBoard, ConsoleError> {
         let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         Ok(SettingsBoard {
@@ -101,8 +99,7 @@ impl ConsoleService {
             form: form_of(&program),
         })
     }
-
-    pub(super) async fn save_settings_form(
+    async fn save_settings(
         &self,
         token: Option<&str>,
         program_id: &str,
