@@ -250,6 +250,32 @@ async fn add_user(app: &TestApp, id: &str, email: &str, role: Role, programs: &[
     assert!(app.storage.create_admin(&user, &hash, programs).await.unwrap());
 }
 
+/// A server with one program, its owner signed in (cookie, CSRF token) and a viewer of it.
+struct ConsoleSetup {
+    app: TestApp,
+    client: Client,
+    program: tally_server::programs::Program,
+    secret: String,
+    owner: String,
+    csrf: String,
+}
+
+async fn console_setup(db: common::Db) -> ConsoleSetup {
+    let (app, _) = spawn_app_at(db).await;
+    let client = browser();
+    let (program, secret) = app.create_program("Shop").await;
+    add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
+    add_user(&app, "usr_viewer", "viewer@shop.example", Role::Viewer, std::slice::from_ref(&program.id)).await;
+    let (owner, csrf) = sign_in(&app, &client, OWNER).await;
+    ConsoleSetup { app, client, program, secret, owner, csrf }
+}
+
+/// The audit log's actions, newest first, as the owner reads them.
+async fn audit_actions(app: &TestApp, client: &Client, owner: &str) -> Vec<String> {
+    let audit: Value = post_form(app, client, "audit_log", Some(owner), &[]).await.json().await.unwrap();
+    audit["rows"].as_array().unwrap().iter().map(|row| row["action"].as_str().unwrap().to_owned()).collect()
+}
+
 #[tokio::test]
 async fn admins_search_customers_adjust_points_once_and_owners_read_the_audit() {
     for db in ALL_DBS {
@@ -394,13 +420,7 @@ async fn admins_search_customers_adjust_points_once_and_owners_read_the_audit() 
 #[tokio::test]
 async fn rewards_are_created_edited_and_deactivated_with_field_messages_and_reach_the_widget() {
     for db in ALL_DBS {
-        let (app, _) = spawn_app_at(db).await;
-        let client = browser();
-        let (program, _) = app.create_program("Shop").await;
-        let grant = std::slice::from_ref(&program.id);
-        add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
-        add_user(&app, "usr_viewer", "viewer@shop.example", Role::Viewer, grant).await;
-        let (owner, csrf) = sign_in(&app, &client, OWNER).await;
+        let ConsoleSetup { app, client, program, owner, csrf, .. } = console_setup(db).await;
         let form = |name: &str, amount: &str, points: &str| {
             json!({"reward_id": null, "name": name, "description": "", "kind": "amount_off", "amount": amount,
                 "percent": "", "product_id": "", "points": points, "points_per_unit": "", "unit_value": "",
@@ -461,9 +481,7 @@ async fn rewards_are_created_edited_and_deactivated_with_field_messages_and_reac
             app.get(&format!("/widget/v1/programs/{}", program.publishable_key)).await.json().await.unwrap();
         assert_eq!(summary["rewards"], json!([]), "{db:?}: a deactivated reward is not offered");
 
-        let audit: Value = post_form(&app, &client, "audit_log", Some(&owner), &[]).await.json().await.unwrap();
-        let actions: Vec<&str> =
-            audit["rows"].as_array().unwrap().iter().map(|row| row["action"].as_str().unwrap()).collect();
+        let actions = audit_actions(&app, &client, &owner).await;
         assert_eq!(actions, ["reward.deactivate", "reward.update", "reward.create"], "{db:?}");
         app.stop().await;
     }
@@ -529,9 +547,7 @@ async fn api_keys_are_shown_once_revoked_and_audited_and_cookies_are_secure_behi
         assert_eq!(post_fields(&app, &client, "revoke_api_key", &admin, &revoke).await.status(), 404);
 
         let (owner, _) = sign_in(&app, &client, OWNER).await;
-        let audit: Value = post_form(&app, &client, "audit_log", Some(&owner), &[]).await.json().await.unwrap();
-        let actions: Vec<&str> =
-            audit["rows"].as_array().unwrap().iter().map(|row| row["action"].as_str().unwrap()).collect();
+        let actions = audit_actions(&app, &client, &owner).await;
         assert_eq!(actions, ["api_key.revoke", "widget_secret.reveal", "api_key.create"], "{db:?}");
         app.stop().await;
     }
@@ -540,13 +556,7 @@ async fn api_keys_are_shown_once_revoked_and_audited_and_cookies_are_secure_behi
 #[tokio::test]
 async fn settings_are_saved_with_the_rest_apis_rules_and_reach_the_widget() {
     for db in ALL_DBS {
-        let (app, _) = spawn_app_at(db).await;
-        let client = browser();
-        let (program, secret) = app.create_program("Shop").await;
-        let grant = std::slice::from_ref(&program.id);
-        add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
-        add_user(&app, "usr_viewer", "viewer@shop.example", Role::Viewer, grant).await;
-        let (owner, csrf) = sign_in(&app, &client, OWNER).await;
+        let ConsoleSetup { app, client, program, secret, owner, csrf } = console_setup(db).await;
         let (other, _) = app.create_program("Other Shop").await;
         let page = get(&app, &client, &format!("/admin/programs/{}/settings", program.id), Some(&owner)).await;
         let html = page.text().await.unwrap();
@@ -625,15 +635,11 @@ async fn settings_are_saved_with_the_rest_apis_rules_and_reach_the_widget() {
 #[tokio::test]
 async fn earning_rules_preview_with_the_ledgers_arithmetic_and_save_like_the_rest_api() {
     for db in ALL_DBS {
-        let (app, _) = spawn_app_at(db).await;
-        let client = browser();
-        let (program, secret) = app.create_program("Shop").await;
+        let ConsoleSetup { app, client, program, secret, owner, csrf } = console_setup(db).await;
         let ladder = json!({"basis": "points_earned", "window": "lifetime", "tiers": [
             {"id": "silver", "name": "Silver", "threshold": 100, "multiplier_percent": 110},
             {"id": "gold", "name": "Gold", "threshold": 300, "multiplier_percent": 150}]});
         assert_eq!(app.api_send(reqwest::Method::PUT, "/api/v1/tiers", &secret, &ladder).await.0, 200);
-        add_user(&app, "usr_owner", OWNER, Role::Owner, &[]).await;
-        let (owner, csrf) = sign_in(&app, &client, OWNER).await;
         let board: Value =
             post_fields(&app, &client, "earning", &owner, &[("program", &program.id)]).await.json().await.unwrap();
         let mut form = board["form"].clone();
