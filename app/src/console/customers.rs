@@ -6,9 +6,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
     charts::format_number,
-    encode_query_value,
+    encode_query_value, loaded_page,
     model::{Adjusted, CustomerCard, CustomerDetail, CustomerList, CustomerQuery, CustomerRow, LedgerRow},
-    non_empty, short_time, ErrorPanel, ProgramNav, TopBar,
+    non_empty, short_time, ProgramNav, TopBar,
 };
 
 #[cfg(feature = "ssr")]
@@ -106,16 +106,7 @@ pub fn CustomersPage() -> impl IntoView {
     let data = Resource::new(request, |(program, search)| async move {
         Ok::<_, ServerFnError>((load_customers(program, search.clone()).await?, search))
     });
-    view! {
-        <Suspense fallback=|| view! { <p class="muted page">"Loading customers…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok((list, search)) => view! { <CustomersView list search/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded_page("Loading customers…", data, move |(list, search)| view! { <CustomersView list search/> })
 }
 
 #[component]
@@ -208,16 +199,7 @@ pub fn CustomerPage() -> impl IntoView {
         )
     };
     let data = Resource::new(request, |(program, customer, before, _)| load_customer(program, customer, before));
-    view! {
-        <Suspense fallback=|| view! { <p class="muted page">"Loading the customer…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(detail) => view! { <CustomerView detail adjust/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded_page("Loading the customer…", data, move |detail| view! { <CustomerView detail adjust/> })
 }
 
 #[component]

@@ -8,10 +8,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::{
     charts::{format_number, BarChart, HorizontalBars},
     customers::customer_path,
-    encode_query_value,
+    encode_query_value, loaded_page,
     model::{ConsoleUser, Dashboard, HistoryQuery, HistoryView, ProgramBoard, ProgramHeader, RangeChoice},
     money::format_money,
-    non_empty, short_time, ErrorPanel, ProgramNav, TopBar,
+    non_empty, short_time, ProgramNav, TopBar,
 };
 
 /// Presets in the order the picker lists them.
@@ -63,18 +63,11 @@ pub fn DashboardPage() -> impl IntoView {
         let board = load_dashboard(program, choice.clone(), filter.clone()).await?;
         Ok::<_, ServerFnError>((board, choice, filter))
     });
-    view! {
-        <Suspense fallback=|| view! { <p class="muted page">"Loading the dashboard…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok((ProgramBoard { user, dashboard, history }, choice, filter)) => {
-                        view! { <DashboardView user dashboard history choice filter/> }.into_any()
-                    }
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded_page(
+        "Loading the dashboard…",
+        data,
+        move |(ProgramBoard { user, dashboard, history }, choice, filter)| view! { <DashboardView user dashboard history choice filter/> },
+    )
 }
 
 #[component]

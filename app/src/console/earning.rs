@@ -7,8 +7,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::{
     forms::{self, TextField},
+    loaded_page,
     model::{ActionRuleForm, EarningBoard, EarningForm},
-    ErrorPanel, ProgramNav, TopBar,
+    ProgramNav, TopBar,
 };
 
 #[cfg(feature = "ssr")]
@@ -71,16 +72,7 @@ pub async fn preview_earning(program: String, form: EarningForm, sample: String)
 pub fn EarningPage() -> impl IntoView {
     let params = use_params_map();
     let data = Resource::new(move || params.get().get("program").unwrap_or_default(), load_earning);
-    view! {
-        <Suspense fallback=|| view! { <p class="muted page">"Loading the earning rules…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(board) => view! { <EarningView board/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded_page("Loading the earning rules…", data, move |board| view! { <EarningView board/> })
 }
 
 #[component]

@@ -6,8 +6,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{
+    loaded_page,
     model::{ApiKeyRow, InstallBoard},
-    short_time, ErrorPanel, ProgramNav, TopBar,
+    short_time, ProgramNav, TopBar,
 };
 
 #[cfg(feature = "ssr")]
@@ -119,16 +120,7 @@ pub fn InstallPage() -> impl IntoView {
     let request =
         move || (params.get().get("program").unwrap_or_default(), create.version().get(), revoke.version().get());
     let data = Resource::new(request, |(program, _, _)| load_install(program));
-    view! {
-        <Suspense fallback=|| view! { <p class="muted page">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(board) => view! { <InstallView board create revoke/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded_page("Loading…", data, move |board| view! { <InstallView board create revoke/> })
 }
 
 #[component]

@@ -301,6 +301,31 @@ pub(crate) fn short_time(rfc3339: &str) -> String {
     rfc3339.replace('T', " ").trim_end_matches('Z').split('.').next().unwrap_or_default().to_owned()
 }
 
+/// A page's data: a loading line while it comes, then the page, or the error panel.
+pub(crate) fn loaded_page<T, V>(
+    loading: &'static str,
+    data: Resource<Result<T, ServerFnError>>,
+    render: impl Fn(T) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Suspense fallback=move || view! { <p class="muted page">{loading}</p> }>
+            {move || {
+                let render = render.clone();
+                Suspend::new(async move {
+                    match data.await {
+                        Ok(value) => render(value).into_any(),
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
 /// A failed page load, with the way back.
 #[component]
 pub(crate) fn ErrorPanel(error: ServerFnError) -> impl IntoView {

@@ -8,9 +8,10 @@ use leptos_router::hooks::use_params_map;
 use super::{
     charts::format_number,
     forms::{self, TextField},
+    loaded_page,
     model::{RewardForm, RewardRow, RewardsBoard},
     money::{format_money, parse_amount},
-    ErrorPanel, ProgramNav, TopBar,
+    ProgramNav, TopBar,
 };
 
 #[cfg(feature = "ssr")]
@@ -143,16 +144,7 @@ pub fn RewardsPage() -> impl IntoView {
     });
     let request = move || (params.get().get("program").unwrap_or_default(), saved.get(), toggle.version().get());
     let data = Resource::new(request, |(program, _, _)| load_rewards(program));
-    view! {
-        <Suspense fallback=|| view! { <p class="muted page">"Loading rewards…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(board) => view! { <RewardsView board save toggle editing/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded_page("Loading rewards…", data, move |board| view! { <RewardsView board save toggle editing/> })
 }
 
 #[component]

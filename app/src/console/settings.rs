@@ -7,8 +7,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::{
     forms::{self, TextField},
+    loaded_page,
     model::{SettingsBoard, SettingsForm},
-    ErrorPanel, ProgramNav, TopBar,
+    ProgramNav, TopBar,
 };
 
 #[cfg(feature = "ssr")]
@@ -56,16 +57,7 @@ pub fn form_field(server_field: &str) -> &str {
 pub fn SettingsPage() -> impl IntoView {
     let params = use_params_map();
     let data = Resource::new(move || params.get().get("program").unwrap_or_default(), load_settings);
-    view! {
-        <Suspense fallback=|| view! { <p class="muted page">"Loading settings…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(board) => view! { <SettingsView board/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded_page("Loading settings…", data, move |board| view! { <SettingsView board/> })
 }
 
 #[component]

@@ -40,9 +40,7 @@ pub(super) async fn history_csv(
     Query(query): Query<CsvQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let service = ConsoleService(state.clone());
-    let (_, user) = service.session(session_token(&headers)).await.map_err(console_problem)?;
-    let program = service.program(&user, &program_id).await.map_err(console_problem)?;
+    let program = readable_program(&state, &headers, &program_id).await?;
     let choice = RangeChoice { range: query.range, from: query.from, to: query.to };
     let now = state.clock.now();
     let range = dashboard::resolve_range(&program, &choice, now)
@@ -126,9 +124,7 @@ pub(super) async fn customers_csv(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     const PAGE: u32 = 1_000;
-    let service = ConsoleService(state.clone());
-    let (_, user) = service.session(session_token(&headers)).await.map_err(console_problem)?;
-    let program = service.program(&user, &program_id).await.map_err(console_problem)?;
+    let program = readable_program(&state, &headers, &program_id).await?;
     let search =
         customer_search(&CustomerQuery { q: query.q, sort: query.sort, page: None }, PAGE).map_err(console_problem)?;
     let file_name = format!("tally-{program_id}-customers.csv");
@@ -178,6 +174,13 @@ fn customer_lines(
         }
     });
     stream::once(async { Ok(HEADER.to_owned()) }).chain(pages)
+}
+
+/// The program, if the request's session may read it.
+async fn readable_program(state: &AppState, headers: &HeaderMap, program_id: &str) -> Result<Program, Problem> {
+    let service = ConsoleService(state.clone());
+    let (_, user) = service.session(session_token(headers)).await.map_err(console_problem)?;
+    service.program(&user, program_id).await.map_err(console_problem)
 }
 
 /// A refused console call as a problem answer with its status.
