@@ -256,3 +256,17 @@ test("the earning rules page previews points with the ledger's arithmetic as the
   await page.reload();
   await expect(page.locator(".preview-lines li").first()).toHaveText("An order of USD 80.00 earns 80 points; 88 at Silver; 120 at Gold.");
 });
+
+test("tiers and campaigns are described in words as the admin edits them", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/admin/programs/prg_demo/loyalty");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const lines = page.locator(".preview-lines li");
+  await expect(lines.first()).toHaveText("Silver from 500 points earned since they joined, purchases earn 1.1x: 1.1x points.");
+  await page.getByRole("button", { name: "Add a campaign" }).click();
+  const campaign = page.locator("table.actions").nth(1).locator("tbody tr").last();
+  await campaign.getByLabel("Name").fill("Black Friday");
+  await campaign.getByLabel("First day").fill("2026-11-27");
+  await campaign.getByLabel("Last day").fill("2026-11-30");
+  await expect(lines.last()).toHaveText("Black Friday: 2x points on purchases, 2026-11-27 to 2026-11-30.");
+});

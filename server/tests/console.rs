@@ -715,3 +715,50 @@ async fn earning_rules_preview_with_the_ledgers_arithmetic_and_save_like_the_res
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn tiers_and_campaigns_are_saved_in_the_programs_time_zone_like_the_rest_api() {
+    for db in ALL_DBS {
+        let ConsoleSetup { app, client, program, secret, owner, csrf } = console_setup(db).await;
+        let timezone = json!({"name": program.name, "points_name": "points", "allowed_origins": [],
+            "settings": {"time_zone": "Asia/Seoul"}});
+        assert_eq!(app.api_send(reqwest::Method::PUT, "/api/v1/settings", &secret, &timezone).await.0, 200);
+        let form = json!({"basis": "amount_spent", "window": "calendar_year",
+            "tiers": [
+                {"id": "silver", "name": "Silver", "threshold": "100", "multiplier_percent": "110", "benefits": "Free shipping"},
+                {"id": "gold", "name": "Gold", "threshold": "300.50", "multiplier_percent": "150", "benefits": ""}],
+            "campaigns": [{"id": "bf", "name": "Black Friday", "multiplier_percent": "200",
+                "first_day": "2026-11-27", "last_day": "2026-11-30", "applies_to": "purchases", "active": true}]});
+        let save = |form: &Value| json!({"program": program.id, "csrf": csrf, "form": form});
+        let mut bad = form.clone();
+        bad["tiers"][1]["threshold"] = json!("50");
+        let (status, body) = post_json(&app, &client, "save_loyalty", &owner, &save(&bad)).await;
+        assert!(
+            status == 422 && body.to_string().contains("tiers[1].threshold: thresholds must increase"),
+            "{db:?}: {body}"
+        );
+        let mut bad = form.clone();
+        bad["campaigns"][0]["last_day"] = json!("30 Nov");
+        let (status, body) = post_json(&app, &client, "save_loyalty", &owner, &save(&bad)).await;
+        assert!(status == 422 && body.to_string().contains("campaigns[0].last_day: a date"), "{db:?}: {body}");
+
+        let (status, saved) = post_json(&app, &client, "save_loyalty", &owner, &save(&form)).await;
+        assert_eq!(status, 200, "{db:?}: {saved}");
+        assert_eq!(
+            (saved["tiers"][1]["threshold"].as_str(), saved["campaigns"][0]["last_day"].as_str()),
+            (Some("300.50"), Some("2026-11-30"))
+        );
+        let (_, tiers) = app.api_get("/api/v1/tiers", &secret).await;
+        assert_eq!(
+            (tiers["basis"].as_str(), tiers["tiers"][1]["threshold"].as_i64()),
+            (Some("amount_spent"), Some(30_050)),
+            "{db:?}"
+        );
+        let (_, campaigns) = app.api_get("/api/v1/campaigns", &secret).await;
+        // Seoul is UTC+9: the first day starts at 15:00 UTC the day before; the last ends likewise.
+        assert_eq!(campaigns[0]["starts_at"], "2026-11-26T15:00:00.000Z", "{db:?}: {campaigns}");
+        assert_eq!(campaigns[0]["ends_at"], "2026-11-30T15:00:00.000Z");
+        assert_eq!(audit_actions(&app, &client, &owner).await, ["program.tiers_campaigns"], "{db:?}");
+        app.stop().await;
+    }
+}

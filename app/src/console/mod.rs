@@ -13,6 +13,7 @@ mod dashboard;
 pub mod earning;
 mod forms;
 pub mod install;
+pub mod loyalty;
 pub mod model;
 pub mod money;
 pub mod rewards;
@@ -46,6 +47,7 @@ pub trait ConsoleBackend:
     + install::InstallConsole
     + settings::SettingsConsole
     + earning::EarningConsole
+    + loyalty::LoyaltyConsole
 {
 }
 
@@ -57,6 +59,7 @@ impl<T> ConsoleBackend for T where
         + install::InstallConsole
         + settings::SettingsConsole
         + earning::EarningConsole
+        + loyalty::LoyaltyConsole
 {
 }
 
@@ -164,6 +167,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/programs/:program/install") view=install::InstallPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/settings") view=settings::SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/earning") view=earning::EarningPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/loyalty") view=loyalty::LoyaltyPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
@@ -243,6 +247,7 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         ("customers", "Customers", format!("{base}/customers")),
         ("rewards", "Rewards", format!("{base}/rewards")),
         ("earning", "Earning rules", format!("{base}/earning")),
+        ("loyalty", "Tiers & campaigns", format!("{base}/loyalty")),
         ("settings", "Settings", format!("{base}/settings")),
         ("install", "Install & API keys", format!("{base}/install")),
     ];

@@ -462,3 +462,75 @@ pub struct EarningBoard {
     pub currency: String,
     pub form: EarningForm,
 }
+
+/// The tier ladder and the campaigns as the console's form edits them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoyaltyForm {
+    /// `points_earned` or `amount_spent`.
+    pub basis: String,
+    /// `lifetime`, `rolling12_months` or `calendar_year`.
+    pub window: String,
+    /// Lowest threshold first.
+    pub tiers: Vec<TierForm>,
+    pub campaigns: Vec<CampaignForm>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierForm {
+    pub id: String,
+    pub name: String,
+    /// Points, or money in major units when the basis is the amount spent.
+    pub threshold: String,
+    pub multiplier_percent: String,
+    pub benefits: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignForm {
+    pub id: String,
+    pub name: String,
+    pub multiplier_percent: String,
+    /// First and last day (`YYYY-MM-DD`, in the program's time zone), both included.
+    pub first_day: String,
+    pub last_day: String,
+    /// `purchases`, `actions` or `all`.
+    pub applies_to: String,
+    pub active: bool,
+}
+
+/// A new row: no multiplier.
+impl Default for TierForm {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            name: String::new(),
+            threshold: String::new(),
+            multiplier_percent: "100".into(),
+            benefits: String::new(),
+        }
+    }
+}
+
+/// A new row: on purchases, switched on.
+impl Default for CampaignForm {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            name: String::new(),
+            multiplier_percent: "200".into(),
+            first_day: String::new(),
+            last_day: String::new(),
+            applies_to: "purchases".into(),
+            active: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoyaltyBoard {
+    pub user: ConsoleUser,
+    pub program: ProgramHeader,
+    pub currency: String,
+    pub time_zone: String,
+    pub form: LoyaltyForm,
+}

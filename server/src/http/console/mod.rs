@@ -6,6 +6,7 @@ mod customers;
 mod earning;
 mod export;
 mod install;
+mod loyalty;
 mod rewards;
 mod settings;
 

@@ -1,0 +1,243 @@
+//! Tiers and campaigns: the ladder (what qualifies, over which window, each tier's threshold,
+//! multiplier and benefits) and the time-boxed point multipliers, with a plain-words preview.
+//! The server checks them with the same rules as `PUT /api/v1/tiers` and `/campaigns`.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[cfg(feature = "ssr")]
+use super::model::ConsoleError;
+use super::{
+    forms, loaded_page,
+    model::{CampaignForm, LoyaltyBoard, LoyaltyForm, TierForm},
+    ProgramNav, TopBar,
+};
+
+/// The tier ladder and the campaigns.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait LoyaltyConsole: Send + Sync {
+    async fn loyalty(&self, session: Option<&str>, program_id: &str) -> Result<LoyaltyBoard, ConsoleError>;
+    /// Replaces the ladder and the campaigns (owners and admins), audited.
+    async fn save_loyalty(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        form: LoyaltyForm,
+    ) -> Result<LoyaltyForm, ConsoleError>;
+}
+
+#[server(prefix = "/admin/fn", endpoint = "loyalty")]
+pub async fn load_loyalty(program: String) -> Result<LoyaltyBoard, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.loyalty(session.as_deref(), &program).await.map_err(super::fail)
+}
+
+#[server(prefix = "/admin/fn", endpoint = "save_loyalty", input = leptos::server_fn::codec::Json)]
+pub async fn save_loyalty(program: String, csrf: String, form: LoyaltyForm) -> Result<LoyaltyForm, ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend.save_loyalty(session.as_deref(), &program, &csrf, form).await.map_err(super::fail)
+}
+
+#[component]
+pub fn LoyaltyPage() -> impl IntoView {
+    let params = use_params_map();
+    let data = Resource::new(move || params.get().get("program").unwrap_or_default(), load_loyalty);
+    loaded_page("Loading tiers and campaigns…", data, move |board| view! { <LoyaltyView board/> })
+}
+
+/// The ladder and campaigns in words, as shoppers and support staff would say them.
+fn preview(form: &LoyaltyForm, points_name: &str, currency: &str) -> Vec<String> {
+    let window = match form.window.as_str() {
+        "rolling12_months" => "in the last 12 months",
+        "calendar_year" => "this calendar year",
+        _ => "since they joined",
+    };
+    let mut lines: Vec<String> = form
+        .tiers
+        .iter()
+        .map(|tier| {
+            let threshold = if form.basis == "amount_spent" {
+                format!("{currency} {} spent", tier.threshold.trim())
+            } else {
+                format!("{} {points_name} earned", tier.threshold.trim())
+            };
+            let multiplier = tier
+                .multiplier_percent
+                .trim()
+                .parse::<f64>()
+                .map_or(String::new(), |percent| format!(", purchases earn {}x", percent / 100.0));
+            let benefits =
+                if tier.benefits.trim().is_empty() { String::new() } else { format!(": {}", tier.benefits.trim()) };
+            format!("{} from {threshold} {window}{multiplier}{benefits}.", tier.name.trim())
+        })
+        .collect();
+    lines.extend(form.campaigns.iter().map(|campaign| {
+        let multiplier = campaign
+            .multiplier_percent
+            .trim()
+            .parse::<f64>()
+            .map_or(String::new(), |percent| format!("{}x ", percent / 100.0));
+        let target = match campaign.applies_to.as_str() {
+            "actions" => "actions",
+            "all" => "purchases and actions",
+            _ => "purchases",
+        };
+        let off = if campaign.active { "" } else { " (switched off)" };
+        format!(
+            "{}: {multiplier}{points_name} on {target}, {} to {}{off}.",
+            campaign.name.trim(),
+            campaign.first_day,
+            campaign.last_day
+        )
+    }));
+    lines
+}
+
+#[component]
+fn LoyaltyView(board: LoyaltyBoard) -> impl IntoView {
+    let LoyaltyBoard { user, program, currency, time_zone, form } = board;
+    let can_write = user.role != "viewer";
+    let draft = RwSignal::new(form);
+    let save = ServerAction::<SaveLoyalty>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = save.value().get() {
+            draft.set(saved);
+        }
+    });
+    let failure = forms::failure(save);
+    let error = move || failure().map(|(field, text)| field.map_or(text.clone(), |field| format!("{field}: {text}")));
+    let (program_id, csrf) = (program.id.clone(), user.csrf.clone());
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        save.dispatch(SaveLoyalty { program: program_id.clone(), csrf: csrf.clone(), form: draft.get_untracked() });
+    };
+    let (points_name, preview_currency) = (program.points_name.clone(), currency.clone());
+    let lines = move || draft.with(|form| preview(form, &points_name, &preview_currency));
+    let choose = move |label: &'static str,
+                       options: &'static [(&'static str, &'static str)],
+                       get: fn(&LoyaltyForm) -> &String,
+                       set: fn(&mut LoyaltyForm, String)| {
+        view! {
+            <label>{label} " "
+                <select disabled=!can_write on:change=move |event| { let value = event_target_value(&event); draft.update(|form| set(form, value)) }>
+                    {options.iter().map(|(value, text)| view! {
+                        <option value=*value selected=draft.with_untracked(|form| get(form) == value)>{*text}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    };
+    let ladder = view! {
+        <section class="section">
+            <h2>"Tiers"</h2>
+            {choose("Customers qualify by", &[("points_earned", "points earned"), ("amount_spent", "money spent")], |form| &form.basis, |form, value| form.basis = value)}
+            {choose("counted", &[("lifetime", "since they joined"), ("rolling12_months", "over the last 12 months"), ("calendar_year", "in the calendar year")], |form| &form.window, |form, value| form.window = value)}
+            <p class="muted">{format!("Thresholds in {} when customers qualify by money spent; lowest tier first.", currency)}</p>
+            <Rows draft can_write columns=&TIER_COLUMNS rows=|form| &mut form.tiers add="Add a tier"/>
+        </section>
+    }
+    .into_any();
+    let campaigns = view! {
+        <section class="section">
+            <h2>"Campaigns"</h2>
+            <p class="muted">{format!("Days are in the program's time zone ({time_zone}), first and last included. Applies to: purchases, actions or all.")}</p>
+            <Rows draft can_write columns=&CAMPAIGN_COLUMNS rows=|form| &mut form.campaigns add="Add a campaign"/>
+        </section>
+    }
+    .into_any();
+    view! {
+        <TopBar user/>
+        <main class="page wide" data-program-id=program.id.clone()>
+            <ProgramNav program=program.clone() current="loyalty"/>
+            <h1>"Tiers & campaigns"</h1>
+            <form class="form settings" on:submit=submit aria-label="Tiers and campaigns">
+                {ladder}
+                {campaigns}
+                <section class="section">
+                    <h2>"Preview"</h2>
+                    <ul class="preview-lines" aria-live="polite">
+                        {move || lines().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                    </ul>
+                </section>
+                <p class="error" role="alert">{error}</p>
+                <p class="notice-inline" role="status">{move || matches!(save.value().get(), Some(Ok(_))).then_some("Saved.")}</p>
+                {can_write.then(|| view! {
+                    <button class="button primary" type="submit" disabled=move || save.pending().get()>"Save tiers and campaigns"</button>
+                })}
+            </form>
+        </main>
+    }
+}
+
+/// A text column of an editable row: its header and its field.
+pub struct Column<R> {
+    header: &'static str,
+    field: fn(&mut R) -> &mut String,
+}
+
+const TIER_COLUMNS: [Column<TierForm>; 5] = [
+    Column { header: "Id", field: |tier| &mut tier.id },
+    Column { header: "Name", field: |tier| &mut tier.name },
+    Column { header: "Threshold", field: |tier| &mut tier.threshold },
+    Column { header: "Multiplier %", field: |tier| &mut tier.multiplier_percent },
+    Column { header: "Benefits", field: |tier| &mut tier.benefits },
+];
+
+const CAMPAIGN_COLUMNS: [Column<CampaignForm>; 6] = [
+    Column { header: "Id", field: |campaign| &mut campaign.id },
+    Column { header: "Name", field: |campaign| &mut campaign.name },
+    Column { header: "Multiplier %", field: |campaign| &mut campaign.multiplier_percent },
+    Column { header: "First day", field: |campaign| &mut campaign.first_day },
+    Column { header: "Last day", field: |campaign| &mut campaign.last_day },
+    Column { header: "Applies to", field: |campaign| &mut campaign.applies_to },
+];
+
+/// Editable rows of `rows(form)`, one input per column, with add and remove. Rows are rebuilt
+/// when one is added or removed, not on every keystroke (that would lose focus).
+#[component]
+fn Rows<R>(
+    draft: RwSignal<LoyaltyForm>,
+    can_write: bool,
+    columns: &'static [Column<R>],
+    rows: fn(&mut LoyaltyForm) -> &mut Vec<R>,
+    add: &'static str,
+) -> impl IntoView
+where
+    R: Clone + Default + Send + Sync + 'static,
+{
+    let count = Memo::new(move |_| draft.with(|form| rows(&mut form.clone()).len()));
+    view! {
+        <table class="table actions">
+            <thead><tr>{columns.iter().map(|column| view! { <th>{column.header}</th> }).collect_view()}<th></th></tr></thead>
+            <tbody>
+                {move || (0..count.get()).map(|index| {
+                    let row = draft.with_untracked(|form| rows(&mut form.clone())[index].clone());
+                    view! {
+                        <tr>
+                            {columns.iter().map(|column| {
+                                let field = column.field;
+                                let value = field(&mut row.clone()).clone();
+                                view! {
+                                    <td><input aria-label=column.header value=value disabled=!can_write
+                                        on:input=move |event| {
+                                            let value = event_target_value(&event);
+                                            draft.update(|form| if let Some(row) = rows(form).get_mut(index) { *field(row) = value });
+                                        }/></td>
+                                }
+                            }).collect_view()}
+                            <td>{can_write.then(|| view! {
+                                <button class="button" type="button" on:click=move |_| draft.update(|form| { rows(form).remove(index); })>"Remove"</button>
+                            })}</td>
+                        </tr>
+                    }
+                    .into_any()
+                }).collect_view()}
+            </tbody>
+        </table>
+        {can_write.then(|| view! {
+            <button class="button" type="button" on:click=move |_| draft.update(|form| rows(form).push(R::default()))>{add}</button>
+        })}
+    }
+}
