@@ -344,7 +344,10 @@ impl CustomerStore for SqlStorage {
         let pattern = if text.is_empty() { String::new() } else { contains_pattern(text) };
         let offset = i64::try_from(search.offset).unwrap_or(i64::MAX);
         let (rows, lots, total): (Vec<ListingRow>, Vec<ListingLotRow>, i64) = on_pool!(self, |pool| {
+            // Planned per call, like the program history: the search's open filters would make a
+            // cached generic plan read every customer.
             let rows = sqlx::query_as(page_sql)
+                .persistent(false)
                 .bind(program_id)
                 .bind(text)
                 .bind(&pattern)
@@ -353,6 +356,7 @@ impl CustomerStore for SqlStorage {
                 .fetch_all(pool)
                 .await?;
             let lots = sqlx::query_as(lots_sql)
+                .persistent(false)
                 .bind(program_id)
                 .bind(text)
                 .bind(&pattern)

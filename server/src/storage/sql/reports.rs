@@ -136,7 +136,10 @@ impl ReportStore for SqlStorage {
             customer_id: String::new(),
             seq: 0,
         });
+        // Planned per call (not a cached generic plan): with the optional filters left open,
+        // PostgreSQL's generic plan sorted the whole range (1.5 s at 1M entries instead of 3.5 ms).
         let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .persistent(false)
             .bind(program_id)
             .bind(&filter.customer_id)
             .bind(&filter.source)
