@@ -109,4 +109,9 @@ impl ImportStore for SqlStorage {
         });
         Ok(())
     }
+
+    async fn refresh_statistics(&self) -> Result<(), StorageError> {
+        on_pool!(self, |pool| sqlx::query("ANALYZE").execute(pool).await.map(drop)?);
+        Ok(())
+    }
 }
