@@ -161,15 +161,10 @@ pub async fn top_earners(
                 .map_or(0, |customer| customer.account.available(now)),
             Err(_) => 0,
         };
-        let tier = earner.tier_id.as_ref().map(|id| {
-            program
-                .settings
-                .tiers
-                .tiers
-                .iter()
-                .find(|tier| &tier.id == id)
-                .map_or_else(|| id.clone(), |tier| tier.name.clone())
-        });
+        let tier = earner
+            .tier_id
+            .as_ref()
+            .map(|id| program.settings.tiers.tier(id).map_or_else(|| id.clone(), |tier| tier.name.clone()));
         top_earners.push(TopEarnerRow {
             customer_id: earner.customer_id,
             name: earner.name,

@@ -234,20 +234,11 @@ impl CustomerConsole for ConsoleService {
             Ok(WriteOutcome::Refused(refusal)) => return Err(invalid("points", &refusal.to_string())),
             Err(error) => return Err(unavailable(error)),
         };
+        let before = json!({ "available": available_before });
+        let after = json!({ "available": result.available, "points": adjustment.points, "reason": adjustment.reason });
         let audit = AuditEntry {
-            at: now,
-            user_id: user.id.clone(),
-            user_email: user.email.as_str().to_owned(),
-            program_id: Some(program.id.clone()),
-            action: "customer.adjust".into(),
-            target: customer_id.to_owned(),
-            before: Some(json!({ "available": available_before })),
-            after: Some(json!({
-                "available": result.available,
-                "points": adjustment.points,
-                "reason": adjustment.reason,
-            })),
             request_key: Some(format!("adjustment:{}:{}", program.id, form.adjustment_id)),
+            ..self.audit_entry(&user, &program, "customer.adjust", customer_id, Some(before), Some(after))
         };
         storage.append_audit(&audit).await.map_err(unavailable)?;
         tracing::info!(user = %user.email.as_str(), program = %program.id, customer = customer_id,

@@ -7,11 +7,7 @@ use tally_app::console::{
 };
 
 use super::{console_user, customers::program_header, unavailable, ConsoleService};
-use crate::{
-    admin::{AdminUser, AuditEntry},
-    programs::{ApiKeyRecord, Program},
-    storage::ApiKeyInfo,
-};
+use crate::{programs::ApiKeyRecord, storage::ApiKeyInfo};
 
 fn key_row(key: &ApiKeyInfo) -> ApiKeyRow {
     ApiKeyRow {
@@ -20,32 +16,6 @@ fn key_row(key: &ApiKeyInfo) -> ApiKeyRow {
         created_at: key.created_at.to_string(),
         last_used_at: key.last_used_at.map(|at| at.to_string()),
         revoked_at: key.revoked_at.map(|at| at.to_string()),
-    }
-}
-
-impl ConsoleService {
-    /// Records a console write in the audit log.
-    pub(super) async fn audit(
-        &self,
-        user: &AdminUser,
-        program: &Program,
-        action: &str,
-        target: &str,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
-    ) -> Result<(), ConsoleError> {
-        let entry = AuditEntry {
-            at: self.0.clock.now(),
-            user_id: user.id.clone(),
-            user_email: user.email.as_str().to_owned(),
-            program_id: Some(program.id.clone()),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            before,
-            after,
-            request_key: None,
-        };
-        self.0.storage.append_audit(&entry).await.map_err(unavailable)
     }
 }
 

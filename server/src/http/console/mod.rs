@@ -33,7 +33,7 @@ use tally_app::{
 
 use super::{problem::Problem, rate_limit::too_many_requests, AppState};
 use crate::{
-    admin::{self, AdminUser, Email, NewPassword, Role, Session},
+    admin::{self, AdminUser, AuditEntry, Email, NewPassword, Role, Session},
     dashboard::{self, HistoryPage},
     programs::Program,
     secrets,
@@ -189,6 +189,43 @@ impl ConsoleService {
             return Err(ConsoleError::Forbidden("Viewers can look, not change anything.".into()));
         }
         Ok(user)
+    }
+
+    /// A console write as the audit log keeps it: who, in which program, what, before and after.
+    fn audit_entry(
+        &self,
+        user: &AdminUser,
+        program: &Program,
+        action: &str,
+        target: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> AuditEntry {
+        AuditEntry {
+            at: self.0.clock.now(),
+            user_id: user.id.clone(),
+            user_email: user.email.as_str().to_owned(),
+            program_id: Some(program.id.clone()),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            before,
+            after,
+            request_key: None,
+        }
+    }
+
+    /// Records a console write in the audit log.
+    async fn audit(
+        &self,
+        user: &AdminUser,
+        program: &Program,
+        action: &str,
+        target: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), ConsoleError> {
+        let entry = self.audit_entry(user, program, action, target, before, after);
+        self.0.storage.append_audit(&entry).await.map_err(unavailable)
     }
 
     /// The program, if this user may see it.
