@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    forms::{self, TextField},
+    forms::{self, Column, EditableRows, RowsOf, TextField},
     loaded_page,
     model::{ActionRuleForm, EarningBoard, EarningForm},
     ProgramNav, TopBar,
@@ -147,7 +147,8 @@ fn EarningView(board: EarningBoard) -> impl IntoView {
     let actions = view! {
         <section class="section">
             <h2>"Actions"</h2>
-            <ActionRows draft can_write/>
+            <EditableRows draft can_write columns=&ACTION_COLUMNS add="Add an action"
+                rows=RowsOf { read: |form: &EarningForm| &form.actions, write: |form| &mut form.actions }/>
         </section>
     }
     .into_any();
@@ -206,62 +207,13 @@ fn Multipliers(
     }
 }
 
-/// One editable row per action rule, with add and remove.
-#[component]
-fn ActionRows(draft: RwSignal<EarningForm>, can_write: bool) -> impl IntoView {
-    // Rows are rebuilt when one is added or removed, not on every keystroke (that would lose focus).
-    let count = Memo::new(move |_| draft.with(|form| form.actions.len()));
-    let edit = move |index: usize, change: fn(&mut ActionRuleForm, String)| {
-        move |event: leptos::ev::Event| {
-            let value = event_target_value(&event);
-            draft.update(|form| {
-                if let Some(rule) = form.actions.get_mut(index) {
-                    change(rule, value);
-                }
-            });
-        }
-    };
-    view! {
-        <table class="table actions">
-            <thead><tr><th>"Action"</th><th>"Points"</th><th>"Referred customer gets"</th><th>"At most"</th><th></th><th></th></tr></thead>
-            <tbody>
-                {move || (0..count.get()).map(|index| {
-                    let rule = draft.with_untracked(|form| form.actions[index].clone());
-                    view! {
-                        <tr data-action=rule.action.clone()>
-                            <td><input aria-label="Action" list="known-actions" value=rule.action.clone() disabled=!can_write
-                                on:change=edit(index, |rule, value| rule.action = value)/></td>
-                            <td><input aria-label="Points" value=rule.points.clone() disabled=!can_write
-                                on:input=edit(index, |rule, value| rule.points = value)/></td>
-                            <td><input aria-label="Referred customer gets" value=rule.referred_points.clone() disabled=!can_write
-                                on:input=edit(index, |rule, value| rule.referred_points = value)/></td>
-                            <td><input aria-label="Cap count" value=rule.cap_count.clone() disabled=!can_write
-                                on:input=edit(index, |rule, value| rule.cap_count = value)/></td>
-                            <td><select aria-label="Cap period" disabled=!can_write
-                                on:change=edit(index, |rule, value| rule.cap_per = value)>
-                                {PERIODS.into_iter().map(|(value, label)| view! {
-                                    <option value=value selected=rule.cap_per == value>{label}</option>
-                                }).collect_view()}
-                            </select></td>
-                            <td>{can_write.then(|| view! {
-                                <button class="button" type="button" on:click=move |_| draft.update(|form| { form.actions.remove(index); })>"Remove"</button>
-                            })}</td>
-                        </tr>
-                    }
-                    .into_any()
-                }).collect_view()}
-            </tbody>
-        </table>
-        <datalist id="known-actions">
-            {ACTIONS.into_iter().map(|action| view! { <option value=action></option> }).collect_view()}
-        </datalist>
-        {can_write.then(|| view! {
-            <button class="button" type="button" on:click=move |_| draft.update(|form| form.actions.push(ActionRuleForm::default()))>
-                "Add an action"
-            </button>
-        })}
-    }
-}
+const ACTION_COLUMNS: [Column<ActionRuleForm>; 5] = [
+    Column { header: "Action", label: "", field: |rule| &mut rule.action, choices: &[], suggestions: &ACTIONS },
+    Column::text("Points", |rule| &mut rule.points),
+    Column::text("Referred customer gets", |rule| &mut rule.referred_points),
+    Column { header: "At most", label: "Cap count", field: |rule| &mut rule.cap_count, choices: &[], suggestions: &[] },
+    Column { header: "", label: "Cap period", field: |rule| &mut rule.cap_per, choices: &PERIODS, suggestions: &[] },
+];
 
 /// The purchase rule's text field of each name (the category multipliers for any other).
 fn purchase_field<'a>(form: &'a mut EarningForm, field: &str) -> &'a mut String {

@@ -58,3 +58,98 @@ where
         </label>
     }
 }
+
+/// A column of an editable row: a text input, or a choice when `choices` is not empty.
+pub struct Column<R> {
+    pub header: &'static str,
+    /// The input's accessible name (the header when empty).
+    pub label: &'static str,
+    pub field: fn(&mut R) -> &mut String,
+    /// `(value, text)` of a select.
+    pub choices: &'static [(&'static str, &'static str)],
+    /// Values a text input suggests (a datalist).
+    pub suggestions: &'static [&'static str],
+}
+
+impl<R> Column<R> {
+    /// A plain text column.
+    pub const fn text(header: &'static str, field: fn(&mut R) -> &mut String) -> Self {
+        Self { header, label: "", field, choices: &[], suggestions: &[] }
+    }
+}
+
+/// The rows of a draft a table edits, read and written.
+pub struct RowsOf<T, R> {
+    pub read: fn(&T) -> &Vec<R>,
+    pub write: fn(&mut T) -> &mut Vec<R>,
+}
+
+/// One editable row per item of `rows`, one cell per column, with add and remove. Rows are
+/// rebuilt when one is added or removed, not on every keystroke (that would lose focus).
+#[component]
+pub fn EditableRows<T, R>(
+    draft: RwSignal<T>,
+    rows: RowsOf<T, R>,
+    columns: &'static [Column<R>],
+    add: &'static str,
+    can_write: bool,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    R: Clone + Default + Send + Sync + 'static,
+{
+    let RowsOf { read, write } = rows;
+    let count = Memo::new(move |_| draft.with(|form| read(form).len()));
+    view! {
+        <table class="table actions">
+            <thead><tr>{columns.iter().map(|column| view! { <th>{column.header}</th> }).collect_view()}<th></th></tr></thead>
+            <tbody>
+                {move || (0..count.get()).map(|index| {
+                    let mut row = draft.with_untracked(|form| read(form)[index].clone());
+                    view! {
+                        <tr>
+                            {columns.iter().enumerate().map(|(at, column)| {
+                                let field = column.field;
+                                let value = field(&mut row).clone();
+                                let label = if column.label.is_empty() { column.header } else { column.label };
+                                let edit = move |event: leptos::ev::Event| {
+                                    let value = event_target_value(&event);
+                                    draft.update(|form| {
+                                        if let Some(row) = write(form).get_mut(index) {
+                                            *field(row) = value;
+                                        }
+                                    });
+                                };
+                                let cell = if column.choices.is_empty() {
+                                    let list = (!column.suggestions.is_empty()).then(|| format!("suggestions-{at}"));
+                                    view! { <input aria-label=label list=list value=value disabled=!can_write on:input=edit/> }.into_any()
+                                } else {
+                                    view! {
+                                        <select aria-label=label disabled=!can_write on:change=edit>
+                                            {column.choices.iter().map(|(choice, text)| view! {
+                                                <option value=*choice selected=value == *choice>{*text}</option>
+                                            }).collect_view()}
+                                        </select>
+                                    }.into_any()
+                                };
+                                view! { <td>{cell}</td> }
+                            }).collect_view()}
+                            <td>{can_write.then(|| view! {
+                                <button class="button" type="button" on:click=move |_| draft.update(|form| { write(form).remove(index); })>"Remove"</button>
+                            })}</td>
+                        </tr>
+                    }
+                    .into_any()
+                }).collect_view()}
+            </tbody>
+        </table>
+        {columns.iter().enumerate().filter(|(_, column)| !column.suggestions.is_empty()).map(|(at, column)| view! {
+            <datalist id=format!("suggestions-{at}")>
+                {column.suggestions.iter().map(|value| view! { <option value=*value></option> }).collect_view()}
+            </datalist>
+        }).collect_view()}
+        {can_write.then(|| view! {
+            <button class="button" type="button" on:click=move |_| draft.update(|form| write(form).push(R::default()))>{add}</button>
+        })}
+    }
+}

@@ -8,7 +8,8 @@ use leptos_router::hooks::use_params_map;
 #[cfg(feature = "ssr")]
 use super::model::ConsoleError;
 use super::{
-    forms, loaded_page,
+    forms::{self, Column, EditableRows, RowsOf},
+    loaded_page,
     model::{CampaignForm, LoyaltyBoard, LoyaltyForm, TierForm},
     ProgramNav, TopBar,
 };
@@ -135,7 +136,8 @@ fn LoyaltyView(board: LoyaltyBoard) -> impl IntoView {
             {choose("Customers qualify by", &[("points_earned", "points earned"), ("amount_spent", "money spent")], |form| &form.basis, |form, value| form.basis = value)}
             {choose("counted", &[("lifetime", "since they joined"), ("rolling12_months", "over the last 12 months"), ("calendar_year", "in the calendar year")], |form| &form.window, |form, value| form.window = value)}
             <p class="muted">{format!("Thresholds in {} when customers qualify by money spent; lowest tier first.", currency)}</p>
-            <Rows draft can_write columns=&TIER_COLUMNS rows=|form| &mut form.tiers add="Add a tier"/>
+            <EditableRows draft can_write columns=&TIER_COLUMNS add="Add a tier"
+                rows=RowsOf { read: |form: &LoyaltyForm| &form.tiers, write: |form| &mut form.tiers }/>
         </section>
     }
     .into_any();
@@ -143,7 +145,8 @@ fn LoyaltyView(board: LoyaltyBoard) -> impl IntoView {
         <section class="section">
             <h2>"Campaigns"</h2>
             <p class="muted">{format!("Days are in the program's time zone ({time_zone}), first and last included. Applies to: purchases, actions or all.")}</p>
-            <Rows draft can_write columns=&CAMPAIGN_COLUMNS rows=|form| &mut form.campaigns add="Add a campaign"/>
+            <EditableRows draft can_write columns=&CAMPAIGN_COLUMNS add="Add a campaign"
+                rows=RowsOf { read: |form: &LoyaltyForm| &form.campaigns, write: |form| &mut form.campaigns }/>
         </section>
     }
     .into_any();
@@ -171,73 +174,19 @@ fn LoyaltyView(board: LoyaltyBoard) -> impl IntoView {
     }
 }
 
-/// A text column of an editable row: its header and its field.
-pub struct Column<R> {
-    header: &'static str,
-    field: fn(&mut R) -> &mut String,
-}
-
 const TIER_COLUMNS: [Column<TierForm>; 5] = [
-    Column { header: "Id", field: |tier| &mut tier.id },
-    Column { header: "Name", field: |tier| &mut tier.name },
-    Column { header: "Threshold", field: |tier| &mut tier.threshold },
-    Column { header: "Multiplier %", field: |tier| &mut tier.multiplier_percent },
-    Column { header: "Benefits", field: |tier| &mut tier.benefits },
+    Column::text("Id", |tier| &mut tier.id),
+    Column::text("Name", |tier| &mut tier.name),
+    Column::text("Threshold", |tier| &mut tier.threshold),
+    Column::text("Multiplier %", |tier| &mut tier.multiplier_percent),
+    Column::text("Benefits", |tier| &mut tier.benefits),
 ];
 
 const CAMPAIGN_COLUMNS: [Column<CampaignForm>; 6] = [
-    Column { header: "Id", field: |campaign| &mut campaign.id },
-    Column { header: "Name", field: |campaign| &mut campaign.name },
-    Column { header: "Multiplier %", field: |campaign| &mut campaign.multiplier_percent },
-    Column { header: "First day", field: |campaign| &mut campaign.first_day },
-    Column { header: "Last day", field: |campaign| &mut campaign.last_day },
-    Column { header: "Applies to", field: |campaign| &mut campaign.applies_to },
+    Column::text("Id", |campaign| &mut campaign.id),
+    Column::text("Name", |campaign| &mut campaign.name),
+    Column::text("Multiplier %", |campaign| &mut campaign.multiplier_percent),
+    Column::text("First day", |campaign| &mut campaign.first_day),
+    Column::text("Last day", |campaign| &mut campaign.last_day),
+    Column::text("Applies to", |campaign| &mut campaign.applies_to),
 ];
-
-/// Editable rows of `rows(form)`, one input per column, with add and remove. Rows are rebuilt
-/// when one is added or removed, not on every keystroke (that would lose focus).
-#[component]
-fn Rows<R>(
-    draft: RwSignal<LoyaltyForm>,
-    can_write: bool,
-    columns: &'static [Column<R>],
-    rows: fn(&mut LoyaltyForm) -> &mut Vec<R>,
-    add: &'static str,
-) -> impl IntoView
-where
-    R: Clone + Default + Send + Sync + 'static,
-{
-    let count = Memo::new(move |_| draft.with(|form| rows(&mut form.clone()).len()));
-    view! {
-        <table class="table actions">
-            <thead><tr>{columns.iter().map(|column| view! { <th>{column.header}</th> }).collect_view()}<th></th></tr></thead>
-            <tbody>
-                {move || (0..count.get()).map(|index| {
-                    let row = draft.with_untracked(|form| rows(&mut form.clone())[index].clone());
-                    view! {
-                        <tr>
-                            {columns.iter().map(|column| {
-                                let field = column.field;
-                                let value = field(&mut row.clone()).clone();
-                                view! {
-                                    <td><input aria-label=column.header value=value disabled=!can_write
-                                        on:input=move |event| {
-                                            let value = event_target_value(&event);
-                                            draft.update(|form| if let Some(row) = rows(form).get_mut(index) { *field(row) = value });
-                                        }/></td>
-                                }
-                            }).collect_view()}
-                            <td>{can_write.then(|| view! {
-                                <button class="button" type="button" on:click=move |_| draft.update(|form| { rows(form).remove(index); })>"Remove"</button>
-                            })}</td>
-                        </tr>
-                    }
-                    .into_any()
-                }).collect_view()}
-            </tbody>
-        </table>
-        {can_write.then(|| view! {
-            <button class="button" type="button" on:click=move |_| draft.update(|form| rows(form).push(R::default()))>{add}</button>
-        })}
-    }
-}
