@@ -112,6 +112,7 @@ pub async fn seed_scale_program(
     if !batch.is_empty() {
         storage.import_history(&program.id, &batch).await?;
     }
+    storage.rebuild_totals(&program.id).await?;
     storage.refresh_statistics().await?;
     Ok(program)
 }

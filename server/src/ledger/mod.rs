@@ -21,6 +21,7 @@ mod account;
 mod operation;
 #[cfg(test)]
 mod tests;
+pub mod totals;
 
 pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use account::{Account, Balances, Lot, OrderTotals};

@@ -403,6 +403,9 @@ pub trait ImportStore: Send + Sync {
     /// Writes new customers with their entries, consumptions and lots in one transaction.
     /// The customers must not exist yet.
     async fn import_history(&self, program_id: &str, customers: &[ImportedCustomer]) -> Result<(), StorageError>;
+    /// Recomputes the program's running totals from its ledger, after an import (which leaves
+    /// them alone). Writes to the program must not run meanwhile.
+    async fn rebuild_totals(&self, program_id: &str) -> Result<(), StorageError>;
     /// Refreshes the query planner's statistics, after a bulk import changed the tables' sizes
     /// (PostgreSQL's autovacuum would, a while later; SQLite keeps none until asked).
     async fn refresh_statistics(&self) -> Result<(), StorageError>;

@@ -6,6 +6,26 @@ use async_trait::async_trait;
 use super::{on_pool, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::storage::{ImportStore, ImportedCustomer, StorageError};
 
+/// The running totals recomputed from the ledger (as migration 0011 first filled them).
+const REBUILD_TOTALS: [&str; 5] = [
+    "DELETE FROM ledger_slot_totals WHERE program_id = $1",
+    "INSERT INTO ledger_slot_totals (program_id, slot_ms, kind, source, gained, lost)
+     SELECT program_id, (created_at_ms / 900000) * 900000, kind, source,
+            SUM(CASE WHEN points > 0 THEN points ELSE 0 END), SUM(CASE WHEN points < 0 THEN points ELSE 0 END)
+     FROM ledger_entries WHERE program_id = $1
+     GROUP BY program_id, (created_at_ms / 900000) * 900000, kind, source",
+    "DELETE FROM open_point_totals WHERE program_id = $1",
+    "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
+     SELECT program_id, 'earned', (earned_at_ms / 900000) * 900000, SUM(remaining)
+     FROM lots WHERE program_id = $1 GROUP BY program_id, (earned_at_ms / 900000) * 900000",
+    "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
+     SELECT l.program_id, 'activity', (COALESCE(c.last_activity_at_ms, l.earned_at_ms) / 900000) * 900000,
+            SUM(l.remaining)
+     FROM lots l JOIN customers c ON c.program_id = l.program_id AND c.customer_id = l.customer_id
+     WHERE l.program_id = $1
+     GROUP BY l.program_id, (COALESCE(c.last_activity_at_ms, l.earned_at_ms) / 900000) * 900000",
+];
+
 /// Rows per INSERT: within both databases' limits on bound parameters (14 columns).
 const ROWS_PER_STATEMENT: usize = 1_000;
 
@@ -104,6 +124,18 @@ impl ImportStore for SqlStorage {
                         .push_bind(lot.remaining);
                 });
                 insert.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn rebuild_totals(&self, program_id: &str) -> Result<(), StorageError> {
+        let _writer = self.sqlite_writer.lock().await;
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for statement in REBUILD_TOTALS {
+                sqlx::query(statement).bind(program_id).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });

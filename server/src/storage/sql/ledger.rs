@@ -8,7 +8,10 @@ use super::rewards::{CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_U
 use super::{json_from_db, Dialect, Pool, SqlStorage};
 use super::{on_pool, seq_from_db, seq_to_db};
 use crate::{
-    ledger::{Account, OrderTotals, Timestamp},
+    ledger::{
+        totals::{open_points_changes, slot_of, slot_totals},
+        Account, OrderTotals, Timestamp,
+    },
     storage::{Effect, EntryRecord, LedgerStore, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult},
 };
 
@@ -50,6 +53,13 @@ const SET_TIER: &str = "UPDATE customers SET tier_id = $1 WHERE program_id = $2 
 const RECORD_TIER_CHANGE: &str = "INSERT INTO tier_changes
          (program_id, customer_id, changed_at_ms, from_tier, to_tier, qualifying)
      VALUES ($1, $2, $3, $4, $5, $6)";
+const ADD_TO_SLOT_TOTAL: &str = "INSERT INTO ledger_slot_totals (program_id, slot_ms, kind, source, gained, lost)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (program_id, slot_ms, kind, source) DO UPDATE
+     SET gained = ledger_slot_totals.gained + excluded.gained, lost = ledger_slot_totals.lost + excluded.lost";
+const ADD_TO_OPEN_POINTS: &str = "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (program_id, basis, slot_ms) DO UPDATE SET points = open_point_totals.points + excluded.points";
 const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -188,7 +198,8 @@ impl SqlStorage {
                 last_activity_at: last_activity.map(Timestamp),
                 expiry: write.expiry,
             };
-            let before: HashMap<u64, i64> = account.lots.iter().map(|lot| (lot.seq, lot.remaining)).collect();
+            let (lots_before, activity_before) = (account.lots.clone(), account.last_activity_at);
+            let before: HashMap<u64, i64> = lots_before.iter().map(|lot| (lot.seq, lot.remaining)).collect();
             let order_id = write.operation.order_id();
             let mut order = match order_id {
                 Some(order_id) => {
@@ -372,6 +383,30 @@ impl SqlStorage {
                         .execute(&mut *tx)
                         .await?;
                 }
+            }
+
+            // The running totals last: on PostgreSQL their rows are shared by every writer of
+            // the program, and a row lock taken here is held only until the commit below.
+            let entries = result.entries.iter().map(|entry| (entry.kind, entry.source.as_str(), entry.points));
+            for total in slot_totals(entries) {
+                sqlx::query(ADD_TO_SLOT_TOTAL)
+                    .bind(program)
+                    .bind(slot_of(now).0)
+                    .bind(total.kind.as_str())
+                    .bind(&total.source)
+                    .bind(total.gained)
+                    .bind(total.lost)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for change in open_points_changes(&lots_before, activity_before, &account) {
+                sqlx::query(ADD_TO_OPEN_POINTS)
+                    .bind(program)
+                    .bind(change.basis.as_str())
+                    .bind(change.slot.0)
+                    .bind(change.points)
+                    .execute(&mut *tx)
+                    .await?;
             }
 
             if let Some(client) = client {

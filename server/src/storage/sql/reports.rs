@@ -1,18 +1,25 @@
-//! The dashboard's sums, read straight from the ledger: nothing here can drift from it.
+//! The dashboard's sums. Flows and open points come from the running totals that every ledger
+//! write keeps (`ledger::totals`, invariants T1 and T2); the rest from the ledger itself.
 
 use async_trait::async_trait;
 
 use super::{on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::{
-    ledger::{EntryKind, ExpiryPolicy, Points, Timestamp},
+    ledger::{
+        totals::{slot_at_or_after, slot_of, SLOT_MS},
+        EntryKind, ExpiryPolicy, Points, Timestamp,
+    },
     storage::{HistoryCursor, HistoryFilter, ProgramEntry, ReportStore, StorageError, TopEarner},
 };
 
-/// The chart's finest grain: a quarter of an hour, which every time zone offset divides.
-pub const SLOT_MS: i64 = 15 * 60 * 1000;
-
 fn kind_from_db(kind: &str) -> Result<EntryKind, StorageError> {
     EntryKind::parse(kind).ok_or_else(|| StorageError::Corrupt(format!("entry kind {kind:?}")))
+}
+
+/// The slots covering `[from, to)`. Day bounds in any time zone offset in use fall on slot
+/// starts, so for the dashboard's ranges this is the range itself.
+fn slot_bounds(from: Timestamp, to: Timestamp) -> (i64, i64) {
+    (slot_of(from).0, slot_at_or_after(to).0)
 }
 
 #[async_trait]
@@ -23,10 +30,11 @@ impl ReportStore for SqlStorage {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<(EntryKind, Points)>, StorageError> {
-        const SQL: &str = "SELECT kind, CAST(SUM(points) AS BIGINT) FROM ledger_entries
-             WHERE program_id = $1 AND created_at_ms >= $2 AND created_at_ms < $3 GROUP BY kind";
+        const SQL: &str = "SELECT kind, CAST(SUM(gained + lost) AS BIGINT) FROM ledger_slot_totals
+             WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 GROUP BY kind";
+        let (from, to) = slot_bounds(from, to);
         let rows: Vec<(String, i64)> =
-            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from.0).bind(to.0).fetch_all(pool).await?);
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?);
         rows.into_iter().map(|(kind, points)| Ok((kind_from_db(&kind)?, points))).collect()
     }
 
@@ -37,19 +45,13 @@ impl ReportStore for SqlStorage {
         to: Timestamp,
     ) -> Result<Vec<(Timestamp, EntryKind, Points)>, StorageError> {
         // Earned and redeemed per quarter hour; the caller folds the slots into the chart's days.
-        const SQL: &str = "SELECT created_at_ms / $4 AS slot, kind, CAST(SUM(points) AS BIGINT) FROM ledger_entries
-             WHERE program_id = $1 AND kind IN ('earn', 'redeem') AND created_at_ms >= $2 AND created_at_ms < $3
-             GROUP BY slot, kind";
-        let rows: Vec<(i64, String, i64)> = on_pool!(self, |pool| sqlx::query_as(SQL)
-            .bind(program_id)
-            .bind(from.0)
-            .bind(to.0)
-            .bind(SLOT_MS)
-            .fetch_all(pool)
-            .await?);
-        rows.into_iter()
-            .map(|(slot, kind, points)| Ok((Timestamp(slot * SLOT_MS), kind_from_db(&kind)?, points)))
-            .collect()
+        const SQL: &str = "SELECT slot_ms, kind, CAST(SUM(gained + lost) AS BIGINT) FROM ledger_slot_totals
+             WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'redeem')
+             GROUP BY slot_ms, kind";
+        let (from, to) = slot_bounds(from, to);
+        let rows: Vec<(i64, String, i64)> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?);
+        rows.into_iter().map(|(slot, kind, points)| Ok((Timestamp(slot), kind_from_db(&kind)?, points))).collect()
     }
 
     async fn earned_by_source(
@@ -58,11 +60,12 @@ impl ReportStore for SqlStorage {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<(String, Points)>, StorageError> {
-        const SQL: &str = "SELECT source, CAST(SUM(points) AS BIGINT) AS total FROM ledger_entries
-             WHERE program_id = $1 AND kind IN ('earn', 'adjust') AND points > 0
-               AND created_at_ms >= $2 AND created_at_ms < $3
-             GROUP BY source ORDER BY total DESC, source";
-        Ok(on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from.0).bind(to.0).fetch_all(pool).await?))
+        // Positive entries only: what each source gave (a negative adjustment is no source).
+        const SQL: &str = "SELECT source, CAST(SUM(gained) AS BIGINT) AS total FROM ledger_slot_totals
+             WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'adjust')
+             GROUP BY source HAVING SUM(gained) > 0 ORDER BY total DESC, source";
+        let (from, to) = slot_bounds(from, to);
+        Ok(on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?))
     }
 
     async fn top_earners(
@@ -93,23 +96,62 @@ impl ReportStore for SqlStorage {
         now: Timestamp,
         expiry: ExpiryPolicy,
     ) -> Result<(Points, Points), StorageError> {
-        // Open lots that have not run out, whether or not the upkeep job has written their
-        // expiry yet: available (due) and pending (not yet due).
+        // Open lots that have not run out, whether or not their expiry has been written yet:
+        // the totals filed after the cutoff's slot, plus the lots of that slot after the cutoff
+        // (a lot is earned when the entry of its seq was created); then the pending part of
+        // them, from the few lots not yet available.
         const BY_EARNING: &str = "SELECT
-                 CAST(COALESCE(SUM(CASE WHEN available_at_ms <= $2 THEN remaining ELSE 0 END), 0) AS BIGINT),
-                 CAST(COALESCE(SUM(CASE WHEN available_at_ms > $2 THEN remaining ELSE 0 END), 0) AS BIGINT)
-             FROM lots WHERE program_id = $1 AND remaining > 0 AND earned_at_ms > $3";
+                 CAST((SELECT COALESCE(SUM(points), 0) FROM open_point_totals
+                       WHERE program_id = $1 AND basis = 'earned' AND slot_ms > $2)
+                    + (SELECT COALESCE(SUM(l.remaining), 0) FROM ledger_entries e
+                       JOIN lots l ON l.program_id = e.program_id AND l.customer_id = e.customer_id AND l.seq = e.seq
+                       WHERE e.program_id = $1 AND e.created_at_ms > $3 AND e.created_at_ms < $4 AND l.remaining > 0)
+                 AS BIGINT),
+                 CAST((SELECT COALESCE(SUM(remaining), 0) FROM lots
+                       WHERE program_id = $1 AND remaining > 0 AND available_at_ms > earned_at_ms
+                         AND available_at_ms > $5 AND earned_at_ms > $3)
+                 AS BIGINT)";
         const BY_INACTIVITY: &str = "SELECT
-                 CAST(COALESCE(SUM(CASE WHEN l.available_at_ms <= $2 THEN l.remaining ELSE 0 END), 0) AS BIGINT),
-                 CAST(COALESCE(SUM(CASE WHEN l.available_at_ms > $2 THEN l.remaining ELSE 0 END), 0) AS BIGINT)
-             FROM lots l JOIN customers c ON c.program_id = l.program_id AND c.customer_id = l.customer_id
-             WHERE l.program_id = $1 AND l.remaining > 0 AND COALESCE(c.last_activity_at_ms, l.earned_at_ms) > $3";
-        let (sql, cutoff) = match expiry {
-            ExpiryPolicy::Never => (BY_EARNING, i64::MIN),
-            ExpiryPolicy::AfterEarning { days } => (BY_EARNING, now.0 - i64::from(days) * 86_400_000),
-            ExpiryPolicy::AfterInactivity { days } => (BY_INACTIVITY, now.0 - i64::from(days) * 86_400_000),
+                 CAST((SELECT COALESCE(SUM(points), 0) FROM open_point_totals
+                       WHERE program_id = $1 AND basis = 'activity' AND slot_ms > $2)
+                    + (SELECT COALESCE(SUM(l.remaining), 0) FROM customers c
+                       JOIN lots l ON l.program_id = c.program_id AND l.customer_id = c.customer_id
+                       WHERE c.program_id = $1 AND c.last_activity_at_ms > $3 AND c.last_activity_at_ms < $4
+                         AND l.remaining > 0)
+                    + (SELECT COALESCE(SUM(l.remaining), 0) FROM ledger_entries e
+                       JOIN lots l ON l.program_id = e.program_id AND l.customer_id = e.customer_id AND l.seq = e.seq
+                       JOIN customers c ON c.program_id = e.program_id AND c.customer_id = e.customer_id
+                       WHERE e.program_id = $1 AND e.created_at_ms > $3 AND e.created_at_ms < $4
+                         AND c.last_activity_at_ms IS NULL AND l.remaining > 0)
+                 AS BIGINT),
+                 CAST((SELECT COALESCE(SUM(l.remaining), 0) FROM lots l
+                       JOIN customers c ON c.program_id = l.program_id AND c.customer_id = l.customer_id
+                       WHERE l.program_id = $1 AND l.remaining > 0 AND l.available_at_ms > l.earned_at_ms
+                         AND l.available_at_ms > $5 AND COALESCE(c.last_activity_at_ms, l.earned_at_ms) > $3)
+                 AS BIGINT)";
+        let (sql, days) = match expiry {
+            ExpiryPolicy::Never => (BY_EARNING, None),
+            ExpiryPolicy::AfterEarning { days } => (BY_EARNING, Some(days)),
+            ExpiryPolicy::AfterInactivity { days } => (BY_INACTIVITY, Some(days)),
         };
-        Ok(on_pool!(self, |pool| sqlx::query_as(sql).bind(program_id).bind(now.0).bind(cutoff).fetch_one(pool).await?))
+        // Lots count when filed after the cutoff; with no expiry every lot does.
+        let (cutoff_slot, cutoff, cutoff_slot_end) = match days {
+            None => (i64::MIN, i64::MIN, i64::MIN),
+            Some(days) => {
+                let cutoff = Timestamp(now.0 - i64::from(days) * 86_400_000);
+                let slot = slot_of(cutoff).0;
+                (slot, cutoff.0, slot + SLOT_MS)
+            }
+        };
+        let (open, pending): (i64, i64) = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(program_id)
+            .bind(cutoff_slot)
+            .bind(cutoff)
+            .bind(cutoff_slot_end)
+            .bind(now.0)
+            .fetch_one(pool)
+            .await?);
+        Ok((open - pending, pending))
     }
 
     async fn program_history(

@@ -1,0 +1,231 @@
+//! The dashboard's running totals (invariants T1 and T2 in `ledger::totals`) after a long
+//! random mix of writes through the merchant API, on both databases: the flows equal the sums
+//! of the ledger's entries, the open points equal what the customers' own accounts hold under
+//! every expiry policy (cutoffs falling inside a quarter hour), and a rebuild from the ledger
+//! changes nothing.
+
+mod common;
+
+use common::{spawn_app_at, TestApp, ALL_DBS, T0};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tally_server::{
+    customers::CustomerId,
+    ledger::{totals::slot_of, EntryKind, ExpiryPolicy, Timestamp},
+    storage::{HistoryFilter, Storage},
+};
+
+const MINUTE: i64 = 60_000;
+const DAY: i64 = 1_440 * MINUTE;
+/// The random mix writes for the first five; `fay` only ever gets points added by hand, so she
+/// has lots but no activity (her lots count from their own earning under inactivity expiry).
+const CUSTOMERS: [&str; 6] = ["ana", "bo", "cy", "dee", "eli", "fay"];
+
+/// xorshift: the same sequence on every run.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+async fn send(app: &TestApp, secret: &str, path: &str, body: Value) -> (u16, Value) {
+    let (status, answer) = app.api_send(Method::POST, path, secret, &body).await;
+    // Refusals (not enough points, nothing left to refund) are part of the mix; errors are not.
+    assert!(status < 500, "{path} {body} -> {status} {answer}");
+    (status, answer)
+}
+
+/// What the customers' accounts hold at `now` under `expiry`: (available lots, pending lots).
+async fn held_by_accounts(storage: &dyn Storage, program_id: &str, now: Timestamp, expiry: ExpiryPolicy) -> (i64, i64) {
+    let (mut available, mut pending) = (0, 0);
+    for id in CUSTOMERS {
+        let Some(customer) = storage.customer(program_id, &CustomerId::parse(id).unwrap(), expiry).await.unwrap()
+        else {
+            continue;
+        };
+        let mut account = customer.account;
+        account.settle(now);
+        for lot in &account.lots {
+            if lot.available_at <= now {
+                available += lot.remaining;
+            } else {
+                pending += lot.remaining;
+            }
+        }
+    }
+    (available, pending)
+}
+
+/// Every flow the dashboard reads, over all time.
+async fn flows(
+    storage: &dyn Storage,
+    program_id: &str,
+) -> (Vec<(EntryKind, i64)>, Vec<(Timestamp, EntryKind, i64)>, Vec<(String, i64)>) {
+    let (from, to) = (Timestamp(0), Timestamp(T0.0 * 2));
+    let mut kinds = storage.totals_by_kind(program_id, from, to).await.unwrap();
+    kinds.sort_by_key(|(kind, _)| kind.as_str());
+    let mut slots = storage.slots(program_id, from, to).await.unwrap();
+    slots.sort_by_key(|(slot, kind, _)| (*slot, kind.as_str()));
+    let sources = storage.earned_by_source(program_id, from, to).await.unwrap();
+    (kinds, slots, sources)
+}
+
+#[tokio::test]
+async fn running_totals_follow_the_ledger_through_random_writes_on_both_databases() {
+    for db in ALL_DBS {
+        let (app, clock) = spawn_app_at(db).await;
+        let (mut program, secret) = app.create_program("Totals").await;
+        program.settings.pending_days = 2;
+        program.settings.expiry = ExpiryPolicy::AfterEarning { days: 6 };
+        program.settings.actions = vec![serde_json::from_value(json!({"action": "review", "points": 40})).unwrap()];
+        app.storage.upsert_program(&program).await.unwrap();
+        let reward = json!({"name": "$1 off", "reward": {"type": "amount_off", "amount": 100}, "points": 60});
+        let (_, reward) = send(&app, &secret, "/api/v1/rewards", reward).await;
+
+        let mut random = Random(0x5eed_1234_abcd);
+        let mut now = T0;
+        let mut orders: Vec<String> = Vec::new();
+        let mut applied = 0;
+        for step in 0..120 {
+            // From a minute to a day and a half between writes, so lots become available and expire.
+            now = Timestamp(now.0 + MINUTE * (1 + random.below(36 * 60) as i64));
+            clock.set(now);
+            if step == 60 {
+                let (status, answer) =
+                    app.api_send(Method::PUT, "/api/v1/customers/fay", &secret, &json!({"name": "Fay"})).await;
+                assert!(status < 300, "{status} {answer}");
+                let adjustment = json!({"adjustment_id": "fay", "points": 30, "reason": "welcome"});
+                send(&app, &secret, "/api/v1/customers/fay/adjustments", adjustment).await;
+            }
+            let customer = CUSTOMERS[random.below(5) as usize];
+            let (status, _) = match random.below(6) {
+                0 | 1 => {
+                    let order_id = format!("o{step}");
+                    orders.push(order_id.clone());
+                    let order = json!({
+                        "event_id": order_id, "customer_id": customer, "type": "order", "order_id": order_id,
+                        "currency": "USD", "subtotal": 1_000 + random.below(20_000) as i64,
+                        "shipping": 0, "tax": 0, "discount": 0, "lines": []
+                    });
+                    send(&app, &secret, "/api/v1/events", order).await
+                }
+                2 => {
+                    let review = json!({"event_id": format!("r{step}"), "customer_id": customer, "type": "review"});
+                    send(&app, &secret, "/api/v1/events", review).await
+                }
+                3 => {
+                    // Adjustments either way; a negative one larger than the balance is refused.
+                    let points = random.below(120) as i64 - 50;
+                    let points = if points == 0 { 7 } else { points };
+                    let adjustment = json!({"adjustment_id": format!("a{step}"), "points": points, "reason": "mix"});
+                    send(&app, &secret, &format!("/api/v1/customers/{customer}/adjustments"), adjustment).await
+                }
+                4 => {
+                    let redemption = json!({"redemption_id": format!("d{step}"), "reward_id": reward["id"]});
+                    send(&app, &secret, &format!("/api/v1/customers/{customer}/redemptions"), redemption).await
+                }
+                _ if !orders.is_empty() => {
+                    let order_id = &orders[random.below(orders.len() as u64) as usize];
+                    let refund = json!({"refund_id": format!("f{step}"), "amount": 500 + random.below(3_000) as i64});
+                    send(&app, &secret, &format!("/api/v1/orders/{order_id}/refunds"), refund).await
+                }
+                _ => continue,
+            };
+            applied += u32::from(status < 300);
+        }
+        assert!(applied > 80, "{db:?}: most writes apply ({applied})");
+
+        // T1: the flows are the sums of the ledger's own entries.
+        let every_entry = HistoryFilter::default();
+        let mut entries = Vec::new();
+        let mut after = None;
+        loop {
+            let page = app.storage.program_history(&program.id, &every_entry, after.as_ref(), 100).await.unwrap();
+            after = page.last().map(|entry| entry.cursor());
+            let full = page.len() == 100;
+            entries.extend(page);
+            if !full {
+                break;
+            }
+        }
+        let (kinds, slots, sources) = flows(app.storage.as_ref(), &program.id).await;
+        for (kind, points) in &kinds {
+            let in_ledger: i64 = entries.iter().filter(|entry| entry.kind == *kind).map(|entry| entry.points).sum();
+            assert_eq!(*points, in_ledger, "{db:?}: {kind:?} points");
+        }
+        for kind in [EntryKind::Earn, EntryKind::Redeem, EntryKind::Adjust, EntryKind::Reverse, EntryKind::Expire] {
+            assert!(kinds.iter().any(|(k, _)| *k == kind), "{db:?}: the mix wrote {kind:?} entries");
+        }
+        let earned_in_slots: i64 = slots.iter().filter(|(_, kind, _)| *kind == EntryKind::Earn).map(|s| s.2).sum();
+        let earned: i64 = entries.iter().filter(|entry| entry.kind == EntryKind::Earn).map(|entry| entry.points).sum();
+        assert_eq!(earned_in_slots, earned, "{db:?}: the chart's slots add up");
+        let positive_adjustments: i64 =
+            entries.iter().filter(|entry| entry.kind == EntryKind::Adjust && entry.points > 0).map(|e| e.points).sum();
+        assert_eq!(sources.iter().map(|(_, points)| points).sum::<i64>(), earned + positive_adjustments, "{db:?}");
+
+        // T2: the open points, at moments whose cutoffs fall inside a quarter hour.
+        let policies = [
+            ExpiryPolicy::Never,
+            ExpiryPolicy::AfterEarning { days: 2 },
+            ExpiryPolicy::AfterEarning { days: 6 },
+            ExpiryPolicy::AfterInactivity { days: 1 },
+            ExpiryPolicy::AfterInactivity { days: 4 },
+        ];
+        let moments = [now, Timestamp(now.0 + 7 * MINUTE), Timestamp(now.0 + 2 * DAY + 11 * MINUTE)];
+        let mut checks: Vec<(Timestamp, ExpiryPolicy)> =
+            moments.iter().flat_map(|at| policies.iter().map(move |policy| (*at, *policy))).collect();
+        // And with the cutoff just before, at and just after each lot's earning and each
+        // customer's last activity: the edges the totals leave to the lots themselves.
+        for id in CUSTOMERS {
+            let id = CustomerId::parse(id).unwrap();
+            let account = app.storage.customer(&program.id, &id, ExpiryPolicy::Never).await.unwrap().unwrap().account;
+            let earned = account.lots.iter().map(|lot| (false, lot.earned_at));
+            for (by_activity, moment) in earned.chain(account.last_activity_at.map(|at| (true, at))) {
+                let days = ((now.0 - moment.0) / DAY + 1) as u32;
+                for cutoff in [moment.0 - 1, moment.0, moment.0 + 1] {
+                    if slot_of(Timestamp(cutoff)) != slot_of(moment) {
+                        continue;
+                    }
+                    let policy = if by_activity {
+                        ExpiryPolicy::AfterInactivity { days }
+                    } else {
+                        ExpiryPolicy::AfterEarning { days }
+                    };
+                    checks.push((Timestamp(cutoff + i64::from(days) * DAY), policy));
+                    if !by_activity && account.last_activity_at.is_none() {
+                        checks
+                            .push((Timestamp(cutoff + i64::from(days) * DAY), ExpiryPolicy::AfterInactivity { days }));
+                    }
+                }
+            }
+        }
+        for (at, policy) in checks {
+            {
+                let expected = held_by_accounts(app.storage.as_ref(), &program.id, at, policy).await;
+                let outstanding = app.storage.outstanding(&program.id, at, policy).await.unwrap();
+                assert_eq!(outstanding, expected, "{db:?}: open points at {at:?} under {policy:?}");
+            }
+        }
+        assert!(held_by_accounts(app.storage.as_ref(), &program.id, now, policies[0]).await.1 > 0, "{db:?}: pending");
+
+        // A rebuild from the ledger finds the same totals.
+        let outstanding: Vec<_> = {
+            let mut all = Vec::new();
+            for policy in policies {
+                all.push(app.storage.outstanding(&program.id, now, policy).await.unwrap());
+            }
+            all
+        };
+        app.storage.rebuild_totals(&program.id).await.unwrap();
+        assert_eq!(flows(app.storage.as_ref(), &program.id).await, (kinds, slots, sources), "{db:?}");
+        for (policy, before) in policies.into_iter().zip(outstanding) {
+            assert_eq!(app.storage.outstanding(&program.id, now, policy).await.unwrap(), before, "{db:?}");
+        }
+        app.stop().await;
+    }
+}
