@@ -45,6 +45,7 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
         println!("  seeded in {:.1} s (kept: later runs reuse it)", started.elapsed().as_secs_f64());
     }
     let app = Application::with_storage(&args.serve_args(), storage).await?;
+    crate::jobs::spawn_fold(app.storage());
     let tally_url = format!("http://{}", browsable(app.local_addr()));
     let storefront_url = format!("http://{}", browsable(storefront_addr));
 

@@ -52,6 +52,36 @@ pub async fn run_upkeep(storage: &dyn Storage, clock: &dyn Clock) -> Result<Upke
     Ok(report)
 }
 
+/// How often the writes' recorded changes are folded into the dashboard's running totals.
+pub const FOLD_INTERVAL: Duration = Duration::from_secs(5);
+/// Changes folded per transaction.
+const FOLD_BATCH: u32 = 5_000;
+
+/// Folds every change waiting, a batch per transaction; returns how many.
+pub async fn fold_totals(storage: &dyn Storage) -> Result<u64, StorageError> {
+    let mut folded = 0;
+    loop {
+        let batch = storage.fold_totals(FOLD_BATCH).await?;
+        folded += batch;
+        if batch < u64::from(FOLD_BATCH) {
+            return Ok(folded);
+        }
+    }
+}
+
+/// Runs [`fold_totals`] every [`FOLD_INTERVAL`]: readers add the changes not folded yet, so
+/// this only keeps them few. Safe on several replicas at once.
+pub fn spawn_fold(storage: Arc<dyn Storage>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(FOLD_INTERVAL).await;
+            if let Err(error) = fold_totals(storage.as_ref()).await {
+                tracing::error!(%error, "folding the running totals failed; retrying");
+            }
+        }
+    })
+}
+
 /// Runs [`run_upkeep`] every `interval`, the first time shortly after start.
 pub fn spawn(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

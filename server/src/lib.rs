@@ -89,6 +89,7 @@ impl Application {
 /// `tally serve`: runs until SIGTERM or Ctrl-C.
 pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let app = Application::build(&args).await?;
+    jobs::spawn_fold(app.storage());
     if args.upkeep_interval > 0 {
         let interval = std::time::Duration::from_secs(args.upkeep_interval);
         jobs::spawn(app.storage(), Arc::new(time::SystemClock), interval);

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{model::AuditLog, short_time, ErrorPanel, TopBar};
+use super::{i18n::tr, model::AuditLog, short_time, ErrorPanel, TopBar};
 
 #[server(prefix = "/admin/fn", endpoint = "audit_log")]
 pub async fn load_audit_log() -> Result<AuditLog, ServerFnError> {
@@ -14,18 +14,18 @@ pub async fn load_audit_log() -> Result<AuditLog, ServerFnError> {
 pub fn AuditPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| load_audit_log());
     view! {
-        <Suspense fallback=|| view! { <p class="muted page">"Loading the audit log…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted page">{tr("Loading the audit log…")}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(AuditLog { user, rows }) => view! {
                         <TopBar user/>
                         <main class="page wide">
-                            <nav class="crumbs"><a href="/admin">"Programs"</a> " / Audit log"</nav>
-                            <h1>"Audit log"</h1>
-                            <p class="muted">"The newest 200 console writes."</p>
+                            <nav class="crumbs"><a href="/admin">{tr("Programs")}</a> " / " {tr("Audit log")}</nav>
+                            <h1>{tr("Audit log")}</h1>
+                            <p class="muted">{tr("The newest 200 console writes.")}</p>
                             <table class="table audit">
-                                <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Program"</th><th>"Action"</th>
-                                    <th>"Target"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                                <thead><tr><th>{tr("When (UTC)")}</th><th>{tr("Who")}</th><th>{tr("Program")}</th><th>{tr("Action")}</th>
+                                    <th>{tr("Target")}</th><th>{tr("Before")}</th><th>{tr("After")}</th></tr></thead>
                                 <tbody>
                                     {rows.into_iter().map(|row| view! {
                                         <tr data-action=row.action.clone()>

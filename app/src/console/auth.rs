@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use super::i18n::{tr, LanguageMenu};
+
 /// Sends the session cookie and goes to `to`.
 #[cfg(feature = "ssr")]
 fn set_cookie_and_go(cookie: &str, to: &str) -> Result<(), ServerFnError> {
@@ -17,7 +19,8 @@ fn set_cookie_and_go(cookie: &str, to: &str) -> Result<(), ServerFnError> {
 pub async fn set_up(email: String, password: String, confirm: String) -> Result<(), ServerFnError> {
     use super::model::ConsoleError;
     if password != confirm {
-        let mismatch = ConsoleError::Invalid { field: "confirm".into(), message: "the passwords differ".into() };
+        let mismatch =
+            ConsoleError::Invalid { field: "confirm".into(), message: super::i18n::t("the passwords differ").into() };
         return Err(super::fail(mismatch));
     }
     let (backend, _) = super::backend()?;
@@ -45,8 +48,7 @@ where
     T: leptos::server_fn::ServerFn<Output = (), Error = ServerFnError> + Clone + Send + Sync + 'static,
 {
     move || match action.value().get() {
-        Some(Err(ServerFnError::ServerError(message))) => Some(message),
-        Some(Err(other)) => Some(other.to_string()),
+        Some(Err(error)) => Some(super::error_message(error)),
         _ => None,
     }
 }
@@ -57,16 +59,17 @@ pub fn SetUpPage() -> impl IntoView {
     let error = action_error(action);
     view! {
         <main class="page narrow">
-            <h1>"Welcome to Tally"</h1>
-            <p class="muted">"Create the owner account. The owner manages every program and the other console users."</p>
+            <LanguageMenu/>
+            <h1>{tr("Welcome to Tally")}</h1>
+            <p class="muted">{tr("Create the owner account. The owner manages every program and the other console users.")}</p>
             <ActionForm action attr:class="form">
-                <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
-                <label>"Password (at least 10 characters)"
+                <label>{tr("Email")} <input type="email" name="email" autocomplete="username" required/></label>
+                <label>{tr("Password (at least 10 characters)")}
                     <input type="password" name="password" autocomplete="new-password" minlength="10" required/></label>
-                <label>"Repeat the password"
+                <label>{tr("Repeat the password")}
                     <input type="password" name="confirm" autocomplete="new-password" minlength="10" required/></label>
                 <p class="error" role="alert">{error}</p>
-                <button class="button primary" type="submit">"Create owner and sign in"</button>
+                <button class="button primary" type="submit">{tr("Create owner and sign in")}</button>
             </ActionForm>
         </main>
     }
@@ -78,12 +81,13 @@ pub fn SignInPage() -> impl IntoView {
     let error = action_error(action);
     view! {
         <main class="page narrow">
-            <h1>"Sign in to Tally"</h1>
+            <LanguageMenu/>
+            <h1>{tr("Sign in to Tally")}</h1>
             <ActionForm action attr:class="form">
-                <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
-                <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
+                <label>{tr("Email")} <input type="email" name="email" autocomplete="username" required/></label>
+                <label>{tr("Password")} <input type="password" name="password" autocomplete="current-password" required/></label>
                 <p class="error" role="alert">{error}</p>
-                <button class="button primary" type="submit">"Sign in"</button>
+                <button class="button primary" type="submit">{tr("Sign in")}</button>
             </ActionForm>
         </main>
     }

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use super::i18n::{lang, Lang};
+
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 260.0;
 const LEFT: f64 = 64.0;
@@ -20,7 +22,8 @@ pub fn axis_scale(max: i64) -> (i64, i64) {
     (step * 4, step)
 }
 
-/// Grouped bars: for each label, one bar per series. `series` is `(name, css class, values)`.
+/// Grouped bars: for each label, one bar per series. `series` is `(name, css class, values)`,
+/// the name in the page's language.
 #[component]
 pub fn BarChart(
     title: String,
@@ -151,12 +154,22 @@ pub fn format_number(value: i64) -> String {
     out
 }
 
-/// `2026-11-05` as `Nov 5`.
+/// `2026-11-05` as `Nov 5` (`11월 5일`, `11月5日`, `5 Nov`).
 fn short_date(date: &str) -> String {
+    short_date_in(lang(), date)
+}
+
+fn short_date_in(lang: Lang, date: &str) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const BULAN: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"];
     let mut parts = date.split('-').skip(1);
     match (parts.next().and_then(|m| m.parse::<usize>().ok()), parts.next().and_then(|d| d.parse::<u32>().ok())) {
-        (Some(month @ 1..=12), Some(day)) => format!("{} {day}", MONTHS[month - 1]),
+        (Some(month @ 1..=12), Some(day)) => match lang {
+            Lang::En => format!("{} {day}", MONTHS[month - 1]),
+            Lang::Ko => format!("{month}월 {day}일"),
+            Lang::Ja | Lang::Zh => format!("{month}月{day}日"),
+            Lang::Id => format!("{day} {}", BULAN[month - 1]),
+        },
         _ => date.to_owned(),
     }
 }
@@ -178,6 +191,9 @@ mod tests {
         assert_eq!(format_number(1_234_567), "1,234,567");
         assert_eq!(format_number(-1_000), "-1,000");
         assert_eq!(format_number(999), "999");
-        assert_eq!(short_date("2026-11-05"), "Nov 5");
+        assert_eq!(short_date_in(Lang::En, "2026-11-05"), "Nov 5");
+        assert_eq!(short_date_in(Lang::Ko, "2026-11-05"), "11월 5일");
+        assert_eq!(short_date_in(Lang::Zh, "2026-11-05"), "11月5日");
+        assert_eq!(short_date_in(Lang::Id, "2026-08-17"), "17 Agu");
     }
 }

@@ -6,7 +6,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
     charts::format_number,
-    encode_query_value, loaded_page,
+    encode_query_value,
+    i18n::{t, tr, trf},
+    kind_name, loaded_page,
     model::{Adjusted, CustomerCard, CustomerDetail, CustomerList, CustomerQuery, CustomerRow, LedgerRow},
     non_empty, short_time, ProgramNav, TopBar,
 };
@@ -44,11 +46,11 @@ pub trait CustomerConsole: Send + Sync {
 }
 
 const SORTS: [(&str, &str); 5] = [
-    ("joined", "Newest first"),
-    ("activity", "Recently active"),
-    ("id", "Customer id"),
-    ("name", "Name"),
-    ("email", "Email"),
+    ("joined", t("Newest first")),
+    ("activity", t("Recently active")),
+    ("id", t("Customer id")),
+    ("name", t("Name")),
+    ("email", t("Email")),
 ];
 
 // JSON: a form encoding drops a struct argument whose fields are all empty.
@@ -106,7 +108,7 @@ pub fn CustomersPage() -> impl IntoView {
     let data = Resource::new(request, |(program, search)| async move {
         Ok::<_, ServerFnError>((load_customers(program, search.clone()).await?, search))
     });
-    loaded_page("Loading customers…", data, move |(list, search)| view! { <CustomersView list search/> })
+    loaded_page(t("Loading customers…"), data, move |(list, search)| view! { <CustomersView list search/> })
 }
 
 #[component]
@@ -137,27 +139,27 @@ fn CustomersView(list: CustomerList, search: CustomerQuery) -> impl IntoView {
         <TopBar user/>
         <main class="page wide" data-program-id=program.id.clone()>
             <ProgramNav program=program.clone() current="customers"/>
-            <h1>"Customers"</h1>
+            <h1>{tr("Customers")}</h1>
             <form class="filters" method="get" action=base.clone() role="search">
-                <label>"Search "
-                    <input type="search" name="q" value=text.clone() placeholder="Customer id, email or name"/>
+                <label>{tr("Search")} " "
+                    <input type="search" name="q" value=text.clone() placeholder=tr("Customer id, email or name")/>
                 </label>
-                <label>"Order "
+                <label>{tr("Order")} " "
                     <select name="sort">
                         {SORTS.iter().map(|(value, label)| view! {
-                            <option value=*value selected=sort == *value>{*label}</option>
+                            <option value=*value selected=sort == *value>{tr(label)}</option>
                         }).collect_view()}
                     </select>
                 </label>
-                <button class="button" type="submit">"Search"</button>
-                <a class="button" href=csv download>"Export CSV"</a>
+                <button class="button" type="submit">{tr("Search")}</button>
+                <a class="button" href=csv download>{tr("Export CSV")}</a>
             </form>
-            <p class="muted result-count">{format!("{} customers", format_number(total as i64))}
-                {(pages > 1).then(|| format!(" · page {page} of {pages}"))}</p>
+            <p class="muted result-count">{trf("{0} customers", &[&format_number(total as i64)])}
+                {(pages > 1).then(|| trf(" · page {0} of {1}", &[&page, &pages]))}</p>
             <table class="table customers">
                 <thead><tr>
-                    <th>"Customer"</th><th>"Name"</th><th>"Email"</th><th>"Tier"</th>
-                    <th class="num">"Available"</th><th class="num">"Pending"</th><th>"Joined"</th><th>"Last active"</th>
+                    <th>{tr("Customer")}</th><th>{tr("Name")}</th><th>{tr("Email")}</th><th>{tr("Tier")}</th>
+                    <th class="num">{tr("Available")}</th><th class="num">{tr("Pending")}</th><th>{tr("Joined")}</th><th>{tr("Last active")}</th>
                 </tr></thead>
                 <tbody>
                     {rows.into_iter().map(|row: CustomerRow| view! {
@@ -175,8 +177,8 @@ fn CustomersView(list: CustomerList, search: CustomerQuery) -> impl IntoView {
                 </tbody>
             </table>
             <p class="pager">
-                {previous.map(|link| view! { <a class="button" href=link rel="prev">"Previous"</a> })}
-                {next.map(|link| view! { <a class="button" href=link rel="next">"Next"</a> })}
+                {previous.map(|link| view! { <a class="button" href=link rel="prev">{tr("Previous")}</a> })}
+                {next.map(|link| view! { <a class="button" href=link rel="next">{tr("Next")}</a> })}
             </p>
         </main>
     }
@@ -199,7 +201,7 @@ pub fn CustomerPage() -> impl IntoView {
         )
     };
     let data = Resource::new(request, |(program, customer, before, _)| load_customer(program, customer, before));
-    loaded_page("Loading the customer…", data, move |detail| view! { <CustomerView detail adjust/> })
+    loaded_page(t("Loading the customer…"), data, move |detail| view! { <CustomerView detail adjust/> })
 }
 
 #[component]
@@ -219,18 +221,18 @@ fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> i
                 view! { <AdjustPointsForm program_id=program.id.clone() customer=customer.clone() csrf
                     adjustment_id=next_adjustment_id.clone() adjust/> }.into_any()
             } else {
-                view! { <p class="muted" data-read-only="true">"Viewers can look, not change points."</p> }.into_any()
+                view! { <p class="muted" data-read-only="true">{tr("Viewers can look, not change points.")}</p> }.into_any()
             }}
             <section class="section" aria-labelledby="ledger-title">
-                <h2 id="ledger-title">"Ledger"</h2>
+                <h2 id="ledger-title">{tr("Ledger")}</h2>
                 <table class="table ledger">
-                    <thead><tr><th>"When (UTC)"</th><th>"Kind"</th><th>"Source"</th><th class="num">{program.points_name.clone()}</th>
-                        <th class="num">"Balance after"</th><th>"Reference"</th><th>"Pending until"</th></tr></thead>
+                    <thead><tr><th>{tr("When (UTC)")}</th><th>{tr("Kind")}</th><th>{tr("Source")}</th><th class="num">{program.points_name.clone()}</th>
+                        <th class="num">{tr("Balance after")}</th><th>{tr("Reference")}</th><th>{tr("Pending until")}</th></tr></thead>
                     <tbody>
                         {entries.into_iter().map(|row: LedgerRow| view! {
                             <tr data-seq=row.seq.to_string() data-kind=row.kind.clone()>
                                 <td>{short_time(&row.created_at)}</td>
-                                <td>{row.kind.clone()}</td>
+                                <td>{kind_name(&row.kind)}</td>
                                 <td>{row.source.clone()}</td>
                                 <td class="num">{format_number(row.points)}</td>
                                 <td class="num">{format_number(row.balance_after)}</td>
@@ -240,23 +242,23 @@ fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> i
                         }).collect_view()}
                     </tbody>
                 </table>
-                {older_link.map(|link| view! { <p><a class="button" href=link rel="next">"Older entries"</a></p> })}
+                {older_link.map(|link| view! { <p><a class="button" href=link rel="next">{tr("Older entries")}</a></p> })}
             </section>
             <section class="section" aria-labelledby="coupons-title">
-                <h2 id="coupons-title">"Coupons"</h2>
+                <h2 id="coupons-title">{tr("Coupons")}</h2>
                 {if coupons.is_empty() {
-                    view! { <p class="muted">"No coupons yet."</p> }.into_any()
+                    view! { <p class="muted">{tr("No coupons yet.")}</p> }.into_any()
                 } else {
                     view! {
                         <table class="table coupons">
-                            <thead><tr><th>"Code"</th><th>"Reward"</th><th class="num">{program.points_name.clone()}</th><th>"Status"</th><th>"Expires (UTC)"</th></tr></thead>
+                            <thead><tr><th>{tr("Code")}</th><th>{tr("Reward")}</th><th class="num">{program.points_name.clone()}</th><th>{tr("Status")}</th><th>{tr("Expires (UTC)")}</th></tr></thead>
                             <tbody>
                                 {coupons.into_iter().map(|coupon| view! {
                                     <tr data-status=coupon.status.clone()>
                                         <td><code>{coupon.code}</code></td>
                                         <td>{coupon.reward_id}</td>
                                         <td class="num">{format_number(coupon.points)}</td>
-                                        <td>{coupon.status.clone()}</td>
+                                        <td>{coupon_status(&coupon.status)}</td>
                                         <td>{short_time(&coupon.expires_at)}</td>
                                     </tr>
                                 }).collect_view()}
@@ -272,33 +274,32 @@ fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> i
 #[component]
 fn CustomerSummary(customer: CustomerCard, points_name: String) -> impl IntoView {
     let stats = [
-        ("available", "Available", customer.available),
-        ("pending", "Pending", customer.pending),
-        ("expiring", "Expiring in 30 days", customer.expiring_soon),
-        ("earned", "Earned, all time", customer.lifetime_earned),
-        ("redeemed", "Redeemed, all time", customer.lifetime_redeemed),
+        ("available", tr("Available"), customer.available),
+        ("pending", tr("Pending"), customer.pending),
+        ("expiring", tr("Expiring in 30 days"), customer.expiring_soon),
+        ("earned", tr("Earned, all time"), customer.lifetime_earned),
+        ("redeemed", tr("Redeemed, all time"), customer.lifetime_redeemed),
     ];
     let tier_line = match (&customer.tier, &customer.next_tier, customer.to_next_tier) {
-        (tier, Some(next), Some(missing)) => format!(
-            "{} · {} {points_name} to {next}",
-            tier.clone().unwrap_or_else(|| "No tier yet".into()),
-            format_number(missing)
+        (tier, Some(next), Some(missing)) => trf(
+            "{0} · {1} {2} to {3}",
+            &[&tier.clone().unwrap_or_else(|| tr("No tier yet").into()), &format_number(missing), &points_name, next],
         ),
-        (Some(tier), _, _) => format!("{tier} (the top tier)"),
-        _ => "No tiers in this program".into(),
+        (Some(tier), _, _) => trf("{0} (the top tier)", &[tier]),
+        _ => tr("No tiers in this program").into(),
     };
     let profile_line = [
         customer.email.clone(),
-        customer.birthday.as_ref().map(|birthday| format!("birthday {birthday}")),
-        (!customer.tags.is_empty()).then(|| format!("tags: {}", customer.tags.join(", "))),
-        Some(format!("joined {}", short_time(&customer.joined_at))),
+        customer.birthday.as_ref().map(|birthday| trf("birthday {0}", &[birthday])),
+        (!customer.tags.is_empty()).then(|| trf("tags: {0}", &[&customer.tags.join(", ")])),
+        Some(trf("joined {0}", &[&short_time(&customer.joined_at)])),
     ]
     .into_iter()
     .flatten()
     .collect::<Vec<_>>()
     .join(" · ");
     view! {
-        <section class="section" aria-label="Balances">
+        <section class="section" aria-label=tr("Balances")>
             <dl class="stats">
                 {stats.into_iter().map(|(key, label, value)| view! {
                     <div class="stat" data-stat=key><dt>{label}</dt><dd>{format_number(value)}</dd></div>
@@ -306,7 +307,7 @@ fn CustomerSummary(customer: CustomerCard, points_name: String) -> impl IntoView
             </dl>
             <p class="tier-line" data-tier=customer.tier.clone().unwrap_or_default()>{tier_line}</p>
             {customer.progress_percent.map(|percent| view! {
-                <div class="progress" role="progressbar" aria-label="Progress to the next tier"
+                <div class="progress" role="progressbar" aria-label=tr("Progress to the next tier")
                     aria-valuemin="0" aria-valuemax="100" aria-valuenow=percent.to_string()>
                     <div class="progress-fill" style=format!("width: {percent}%")></div>
                 </div>
@@ -314,6 +315,17 @@ fn CustomerSummary(customer: CustomerCard, points_name: String) -> impl IntoView
             <p class="muted">{profile_line}</p>
         </section>
     }
+}
+
+/// A coupon status's name.
+fn coupon_status(status: &str) -> String {
+    match status {
+        "issued" => tr("issued"),
+        "consumed" => tr("used"),
+        "cancelled" => tr("cancelled"),
+        other => return other.to_owned(),
+    }
+    .to_owned()
 }
 
 /// Points and a reason, reviewed before they are applied: a second step shows what will
@@ -334,64 +346,65 @@ fn AdjustPointsForm(
     let review = move |_| {
         let parsed = points.get_untracked().trim().parse::<i64>();
         problem.set(match parsed {
-            Ok(0) | Err(_) => Some("Points: a whole number other than 0, e.g. 50 or -20.".into()),
+            Ok(0) | Err(_) => Some(tr("Points: a whole number other than 0, e.g. 50 or -20.").into()),
             Ok(value) if value < 0 && -value > available => {
-                Some(format!("Points: the customer has only {} available to take.", format_number(available)))
+                Some(trf("Points: the customer has only {0} available to take.", &[&format_number(available)]))
             }
-            _ if reason.get_untracked().trim().is_empty() => Some("Reason: say why (the customer may ask).".into()),
+            _ if reason.get_untracked().trim().is_empty() => Some(tr("Reason: say why (the customer may ask).").into()),
             _ => None,
         });
         reviewing.set(problem.get_untracked().is_none());
     };
     let summary = move || {
         let value = points.get().trim().parse::<i64>().unwrap_or(0);
-        let verb = if value > 0 { "Add" } else { "Take away" };
-        format!(
-            "{verb} {} points: the balance goes from {} to {}. Reason: {}",
-            format_number(value.abs()),
-            format_number(available),
-            format_number(available + value),
-            reason.get().trim()
-        )
+        let template = if value > 0 {
+            t("Add {0} points: the balance goes from {1} to {2}. Reason: {3}")
+        } else {
+            t("Take away {0} points: the balance goes from {1} to {2}. Reason: {3}")
+        };
+        let (amount, from, to) =
+            (format_number(value.abs()), format_number(available), format_number(available + value));
+        trf(template, &[&amount, &from, &to, &reason.get().trim()])
     };
     let result = move || match adjust.value().get() {
         Some(Ok(done)) => Some((
             "notice",
-            format!(
-                "{} {} points{}. Balance now {}.",
-                if done.points > 0 { "Added" } else { "Took away" },
-                format_number(done.points.abs()),
-                if done.replay { " (already applied before)" } else { "" },
-                format_number(done.balance_after)
+            trf(
+                match (done.points > 0, done.replay) {
+                    (true, false) => t("Added {0} points. Balance now {1}."),
+                    (false, false) => t("Took away {0} points. Balance now {1}."),
+                    (true, true) => t("Added {0} points (already applied before). Balance now {1}."),
+                    (false, true) => t("Took away {0} points (already applied before). Balance now {1}."),
+                },
+                &[&format_number(done.points.abs()), &format_number(done.balance_after)],
             ),
         )),
-        Some(Err(ServerFnError::ServerError(message))) => Some(("error", message)),
-        Some(Err(other)) => Some(("error", other.to_string())),
+        Some(Err(error)) => Some(("error", super::error_message(error))),
         None => None,
     };
     view! {
         <section class="section adjust" aria-labelledby="adjust-title">
-            <h2 id="adjust-title">"Adjust points"</h2>
+            <h2 id="adjust-title">{tr("Adjust points")}</h2>
             {move || result().map(|(class, message)| view! { <p class=class role="status">{message}</p> })}
             <ActionForm action=adjust attr:class="form inline-form">
                 <input type="hidden" name="program" value=program_id/>
                 <input type="hidden" name="customer" value=customer.customer_id.clone()/>
                 <input type="hidden" name="csrf" value=csrf/>
                 <input type="hidden" name="adjustment_id" value=adjustment_id/>
-                <label>"Points (negative to take away)"
+                <label>{tr("Points (negative to take away)")}
                     <input name="points" inputmode="numeric" required bind:value=points
                         prop:readonly=move || reviewing.get()/></label>
-                <label>"Reason (shown in the ledger)"
+                <label>{tr("Reason (shown in the ledger)")}
                     <input name="reason" maxlength="500" required bind:value=reason
                         prop:readonly=move || reviewing.get()/></label>
                 <p class="error" role="alert">{move || problem.get()}</p>
                 <Show
                     when=move || reviewing.get()
-                    fallback=move || view! { <button class="button" type="button" on:click=review>"Review"</button> }
+                    fallback=move || view! { <button class="button" type="button" on:click=review>{tr("Review")}</button> }
                 >
                     <p class="confirm-summary">{summary}</p>
-                    <button class="button primary" type="submit">"Confirm adjustment"</button>
-                    <button class="button" type="button" on:click=move |_| reviewing.set(false)>"Back"</button>
+                    <button class="button primary" type="submit">{tr("Confirm adjustment")}</button>
+                    <button class="button" type="button" on:click=move |_| reviewing.set(false)>{tr("Back")}</button>
                 </Show>
             </ActionForm>
         </section>

@@ -8,7 +8,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::{
     charts::{format_number, BarChart, HorizontalBars},
     customers::customer_path,
-    encode_query_value, loaded_page,
+    encode_query_value,
+    i18n::{t, tr, trf},
+    kind_name, loaded_page,
     model::{ConsoleUser, Dashboard, HistoryQuery, HistoryView, ProgramBoard, ProgramHeader, RangeChoice},
     money::format_money,
     non_empty, short_time, ProgramNav, TopBar,
@@ -16,14 +18,14 @@ use super::{
 
 /// Presets in the order the picker lists them.
 const PRESETS: [(&str, &str); 8] = [
-    ("week_to_date", "Week to date"),
-    ("month_to_date", "Month to date"),
-    ("quarter_to_date", "Quarter to date"),
-    ("year_to_date", "Year to date"),
-    ("last_week", "Last week"),
-    ("last_month", "Last month"),
-    ("last_quarter", "Last quarter"),
-    ("last_year", "Last year"),
+    ("week_to_date", t("Week to date")),
+    ("month_to_date", t("Month to date")),
+    ("quarter_to_date", t("Quarter to date")),
+    ("year_to_date", t("Year to date")),
+    ("last_week", t("Last week")),
+    ("last_month", t("Last month")),
+    ("last_quarter", t("Last quarter")),
+    ("last_year", t("Last year")),
 ];
 
 const KINDS: [&str; 6] = ["earn", "redeem", "adjust", "reverse", "expire", "void"];
@@ -64,7 +66,7 @@ pub fn DashboardPage() -> impl IntoView {
         Ok::<_, ServerFnError>((board, choice, filter))
     });
     loaded_page(
-        "Loading the dashboard…",
+        t("Loading the dashboard…"),
         data,
         move |(ProgramBoard { user, dashboard, history }, choice, filter)| view! { <DashboardView user dashboard history choice filter/> },
     )
@@ -98,13 +100,13 @@ fn DashboardView(
     let redeemed: Vec<i64> = series.iter().map(|point| point.redeemed).collect();
     let liability = format_money(status.liability, &currency);
     let stats = [
-        ("issued", "Issued", status.issued),
-        ("redeemed", "Redeemed", status.redeemed),
-        ("expired", "Expired", status.expired),
-        ("reversed", "Reversed by refunds", status.reversed),
-        ("adjusted", "Adjusted (net)", status.adjusted),
-        ("outstanding", "Outstanding now", status.outstanding),
-        ("pending", "Pending now", status.pending),
+        ("issued", tr("Issued"), status.issued),
+        ("redeemed", tr("Redeemed"), status.redeemed),
+        ("expired", tr("Expired"), status.expired),
+        ("reversed", tr("Reversed by refunds"), status.reversed),
+        ("adjusted", tr("Adjusted (net)"), status.adjusted),
+        ("outstanding", tr("Outstanding now"), status.outstanding),
+        ("pending", tr("Pending now"), status.pending),
     ];
     // The range travels with every history link, so paging keeps the dashboard as it is.
     let range_query = match (&choice.from, &choice.to) {
@@ -146,41 +148,41 @@ fn DashboardView(
                 current="dashboard"/>
             <h1>{program_name.clone()}</h1>
             <form class="range" method="get" action=base.clone()>
-                <label>"Range "
+                <label>{tr("Range")} " "
                     <select name="range">
                         {PRESETS.iter().map(|(value, label)| view! {
-                            <option value=*value selected=range == *value>{*label}</option>
+                            <option value=*value selected=range == *value>{tr(label)}</option>
                         }).collect_view()}
-                        <option value="custom" selected=range == "custom">"Custom dates"</option>
+                        <option value="custom" selected=range == "custom">{tr("Custom dates")}</option>
                     </select>
                 </label>
-                <label>"From " <input type="date" name="from" value=first_day.clone()/></label>
-                <label>"To " <input type="date" name="to" value=last_day.clone()/></label>
-                <button class="button" type="submit">"Apply"</button>
+                <label>{tr("From")} " " <input type="date" name="from" value=first_day.clone()/></label>
+                <label>{tr("To")} " " <input type="date" name="to" value=last_day.clone()/></label>
+                <button class="button" type="submit">{tr("Apply")}</button>
                 <span class="muted range-note">{first_day.clone()} " – " {last_day.clone()} " · " {time_zone.clone()}</span>
             </form>
 
             <section class="section" id="status" aria-labelledby="status-title">
-                <h2 id="status-title">"Points status"</h2>
+                <h2 id="status-title">{tr("Points status")}</h2>
                 <dl class="stats">
                     {stats.into_iter().map(|(key, label, value)| view! {
                         <div class="stat" data-stat=key><dt>{label}</dt><dd>{format_number(value)}</dd></div>
                     }).collect_view()}
-                    <div class="stat" data-stat="liability"><dt>"Liability"</dt><dd>{liability}</dd></div>
+                    <div class="stat" data-stat="liability"><dt>{tr("Liability")}</dt><dd>{liability}</dd></div>
                 </dl>
-                <BarChart title=format!("{points_name} earned and redeemed, {first_day} to {last_day}")
-                    labels series=vec![("earned", "bar-earned", earned), ("redeemed", "bar-redeemed", redeemed)]/>
+                <BarChart title=trf("{0} earned and redeemed, {1} to {2}", &[&points_name, &first_day, &last_day])
+                    labels series=vec![(tr("earned"), "bar-earned", earned), (tr("redeemed"), "bar-redeemed", redeemed)]/>
             </section>
 
             <section class="section" id="sources" aria-labelledby="sources-title">
-                <h2 id="sources-title">"Point sources"</h2>
+                <h2 id="sources-title">{tr("Point sources")}</h2>
                 {if source_rows.is_empty() {
-                    view! { <p class="muted">"Nothing earned in this range."</p> }.into_any()
+                    view! { <p class="muted">{tr("Nothing earned in this range.")}</p> }.into_any()
                 } else {
                     view! {
-                        <HorizontalBars title=format!("{points_name} earned by source") rows=source_rows.clone()/>
+                        <HorizontalBars title=trf("{0} earned by source", &[&points_name]) rows=source_rows.clone()/>
                         <table class="table sources">
-                            <thead><tr><th>"Source"</th><th class="num">{points_name.clone()}</th><th class="num">"Share"</th></tr></thead>
+                            <thead><tr><th>{tr("Source")}</th><th class="num">{points_name.clone()}</th><th class="num">{tr("Share")}</th></tr></thead>
                             <tbody>
                                 {source_rows.into_iter().map(|(source, points)| view! {
                                     <tr data-source=source.clone()>
@@ -196,9 +198,9 @@ fn DashboardView(
             </section>
 
             <section class="section" id="top" aria-labelledby="top-title">
-                <h2 id="top-title">"Top earning customers"</h2>
+                <h2 id="top-title">{tr("Top earning customers")}</h2>
                 <table class="table top-earners">
-                    <thead><tr><th>"#"</th><th>"Customer"</th><th class="num">"Earned in range"</th><th class="num">"Balance"</th><th>"Tier"</th></tr></thead>
+                    <thead><tr><th>"#"</th><th>{tr("Customer")}</th><th class="num">{tr("Earned in range")}</th><th class="num">{tr("Balance")}</th><th>{tr("Tier")}</th></tr></thead>
                     <tbody>
                         {top_earners.into_iter().enumerate().map(|(index, row)| {
                             let link = customer_path(&program_id, &row.customer_id);
@@ -218,32 +220,32 @@ fn DashboardView(
             </section>
 
             <section class="section" id="history" aria-labelledby="history-title">
-                <h2 id="history-title">"Points history"</h2>
+                <h2 id="history-title">{tr("Points history")}</h2>
                 <form class="filters" method="get" action=format!("{base}#history")>
                     <input type="hidden" name="range" value=range.clone()/>
                     <input type="hidden" name="from" value=first_day.clone()/>
                     <input type="hidden" name="to" value=last_day.clone()/>
-                    <label>"Customer " <input name="customer" value=filter.customer.clone().unwrap_or_default()/></label>
-                    <label>"Source " <input name="source" value=filter.source.clone().unwrap_or_default()/></label>
-                    <label>"Kind "
+                    <label>{tr("Customer")} " " <input name="customer" value=filter.customer.clone().unwrap_or_default()/></label>
+                    <label>{tr("Source")} " " <input name="source" value=filter.source.clone().unwrap_or_default()/></label>
+                    <label>{tr("Kind")} " "
                         <select name="kind">
-                            <option value="" selected=filter.kind.is_none()>"Any"</option>
+                            <option value="" selected=filter.kind.is_none()>{tr("Any")}</option>
                             {KINDS.iter().map(|kind| view! {
-                                <option value=*kind selected=filter.kind.as_deref() == Some(*kind)>{*kind}</option>
+                                <option value=*kind selected=filter.kind.as_deref() == Some(*kind)>{kind_name(kind)}</option>
                             }).collect_view()}
                         </select>
                     </label>
-                    <button class="button" type="submit">"Filter"</button>
-                    <a class="button" href=csv download>"Export CSV"</a>
+                    <button class="button" type="submit">{tr("Filter")}</button>
+                    <a class="button" href=csv download>{tr("Export CSV")}</a>
                 </form>
                 <table class="table history">
-                    <thead><tr><th>"When (UTC)"</th><th>"Customer"</th><th>"Kind"</th><th>"Source"</th><th class="num">{points_name.clone()}</th><th class="num">"Balance after"</th><th>"Reference"</th></tr></thead>
+                    <thead><tr><th>{tr("When (UTC)")}</th><th>{tr("Customer")}</th><th>{tr("Kind")}</th><th>{tr("Source")}</th><th class="num">{points_name.clone()}</th><th class="num">{tr("Balance after")}</th><th>{tr("Reference")}</th></tr></thead>
                     <tbody>
                         {history.rows.into_iter().map(|row| view! {
                             <tr data-kind=row.kind.clone() data-customer=row.customer_id.clone()>
                                 <td>{short_time(&row.created_at)}</td>
                                 <td><a href=customer_path(&program_id, &row.customer_id)>{row.customer_id.clone()}</a></td>
-                                <td>{row.kind.clone()}</td>
+                                <td>{kind_name(&row.kind)}</td>
                                 <td>{row.source.clone()}</td>
                                 <td class="num">{format_number(row.points)}</td>
                                 <td class="num">{format_number(row.balance_after)}</td>
@@ -252,7 +254,7 @@ fn DashboardView(
                         }).collect_view()}
                     </tbody>
                 </table>
-                {next_page.map(|link| view! { <p><a class="button" href=link rel="next">"Next page"</a></p> })}
+                {next_page.map(|link| view! { <p><a class="button" href=link rel="next">{tr("Next page")}</a></p> })}
             </section>
         </main>
     }

@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{
     forms::{self, Column, EditableRows, RowsOf, TextField},
+    i18n::{t, tr, trf},
     loaded_page,
     model::{ActionRuleForm, EarningBoard, EarningForm},
     ProgramNav, TopBar,
@@ -41,12 +42,12 @@ pub trait EarningConsole: Send + Sync {
 
 const ACTIONS: [&str; 7] = ["signup", "review", "birthday", "social_follow", "newsletter", "comment", "referral"];
 const PERIODS: [(&str, &str); 6] = [
-    ("", "No cap"),
-    ("day", "per day"),
-    ("week", "per week"),
-    ("month", "per month"),
-    ("year", "per year"),
-    ("lifetime", "ever"),
+    ("", t("No cap")),
+    ("day", t("per day")),
+    ("week", t("per week")),
+    ("month", t("per month")),
+    ("year", t("per year")),
+    ("lifetime", t("ever")),
 ];
 
 #[server(prefix = "/admin/fn", endpoint = "earning")]
@@ -72,7 +73,7 @@ pub async fn preview_earning(program: String, form: EarningForm, sample: String)
 pub fn EarningPage() -> impl IntoView {
     let params = use_params_map();
     let data = Resource::new(move || params.get().get("program").unwrap_or_default(), load_earning);
-    loaded_page("Loading the earning rules…", data, move |board| view! { <EarningView board/> })
+    loaded_page(t("Loading the earning rules…"), data, move |board| view! { <EarningView board/> })
 }
 
 #[component]
@@ -117,45 +118,45 @@ fn EarningView(board: EarningBoard) -> impl IntoView {
             <label class="check">
                 <input type="checkbox" disabled=!can_write prop:checked=move || draft.with(get)
                     on:change=move |event| { let checked = event_target_checked(&event); draft.update(|form| set(form, checked)) }/>
-                " " {label}
+                " " {tr(label)}
             </label>
         }
     };
     // Built apart and type-erased: one view type this deep overflows the compiler's limits.
     let purchase = view! {
         <section class="section">
-            <h2>"Purchases"</h2>
-            {text("Points".into(), "points")}
-            {text(format!("… for every (in {currency})"), "per_amount")}
-            <label>"Rounding "
+            <h2>{tr("Purchases")}</h2>
+            {text(tr("Points").into(), "points")}
+            {text(trf("… for every (in {0})", &[&currency]), "per_amount")}
+            <label>{tr("Rounding")} " "
                 <select name="rounding" disabled=!can_write
                     on:change=move |event| { let value = event_target_value(&event); draft.update(|form| form.rounding = value) }>
-                    {[("floor", "Down"), ("round", "To the nearest"), ("ceil", "Up")].into_iter().map(|(value, label)| view! {
+                    {[("floor", tr("Down")), ("round", tr("To the nearest")), ("ceil", tr("Up"))].into_iter().map(|(value, label)| view! {
                         <option value=value selected=draft.with_untracked(|form| form.rounding == value)>{label}</option>
                     }).collect_view()}
                 </select>
             </label>
-            {check("Shipping earns points", |form| form.include_shipping, |form, on| form.include_shipping = on)}
-            {check("Tax earns points", |form| form.include_tax, |form, on| form.include_tax = on)}
-            {check("Discounts reduce the amount that earns", |form| form.subtract_discount, |form, on| form.subtract_discount = on)}
-            {text(format!("Orders below this amount earn nothing (in {currency})"), "minimum_order")}
-            <Multipliers label="Product multipliers (one “product-id = percent” per line; 200 doubles)" field="product_multipliers" draft can_write/>
-            <Multipliers label="Category multipliers (one “category-id = percent” per line)" field="category_multipliers" draft can_write/>
+            {check(t("Shipping earns points"), |form| form.include_shipping, |form, on| form.include_shipping = on)}
+            {check(t("Tax earns points"), |form| form.include_tax, |form, on| form.include_tax = on)}
+            {check(t("Discounts reduce the amount that earns"), |form| form.subtract_discount, |form, on| form.subtract_discount = on)}
+            {text(trf("Orders below this amount earn nothing (in {0})", &[&currency]), "minimum_order")}
+            <Multipliers label=tr("Product multipliers (one “product-id = percent” per line; 200 doubles)") field="product_multipliers" draft can_write/>
+            <Multipliers label=tr("Category multipliers (one “category-id = percent” per line)") field="category_multipliers" draft can_write/>
         </section>
     }
     .into_any();
     let actions = view! {
         <section class="section">
-            <h2>"Actions"</h2>
-            <EditableRows draft can_write columns=&ACTION_COLUMNS add="Add an action"
+            <h2>{tr("Actions")}</h2>
+            <EditableRows draft can_write columns=&ACTION_COLUMNS add=t("Add an action")
                 rows=RowsOf { read: |form: &EarningForm| &form.actions, write: |form| &mut form.actions }/>
         </section>
     }
     .into_any();
     let preview_section = view! {
         <section class="section">
-            <h2>"Preview"</h2>
-            <label>{format!("An order of (in {currency}) ")}
+            <h2>{tr("Preview")}</h2>
+            <label>{trf("An order of (in {0})", &[&currency])} " "
                 <input name="sample" prop:value=move || sample.get()
                     on:input=move |event| sample.set(event_target_value(&event))/>
             </label>
@@ -174,15 +175,15 @@ fn EarningView(board: EarningBoard) -> impl IntoView {
         <TopBar user/>
         <main class="page wide" data-program-id=program.id.clone()>
             <ProgramNav program=program.clone() current="earning"/>
-            <h1>"Earning rules"</h1>
-            <form class="form settings" on:submit=submit aria-label="Earning rules">
+            <h1>{tr("Earning rules")}</h1>
+            <form class="form settings" on:submit=submit aria-label=tr("Earning rules")>
                 {purchase}
                 {actions}
                 {preview_section}
                 <p class="error" role="alert">{other_error}</p>
-                <p class="notice-inline" role="status">{move || matches!(save.value().get(), Some(Ok(_))).then_some("Saved.")}</p>
+                <p class="notice-inline" role="status">{move || matches!(save.value().get(), Some(Ok(_))).then(|| tr("Saved."))}</p>
                 {can_write.then(|| view! {
-                    <button class="button primary" type="submit" disabled=move || save.pending().get()>"Save earning rules"</button>
+                    <button class="button primary" type="submit" disabled=move || save.pending().get()>{tr("Save earning rules")}</button>
                 })}
             </form>
         </main>
@@ -208,11 +209,17 @@ fn Multipliers(
 }
 
 const ACTION_COLUMNS: [Column<ActionRuleForm>; 5] = [
-    Column { header: "Action", label: "", field: |rule| &mut rule.action, choices: &[], suggestions: &ACTIONS },
-    Column::text("Points", |rule| &mut rule.points),
-    Column::text("Referred customer gets", |rule| &mut rule.referred_points),
-    Column { header: "At most", label: "Cap count", field: |rule| &mut rule.cap_count, choices: &[], suggestions: &[] },
-    Column { header: "", label: "Cap period", field: |rule| &mut rule.cap_per, choices: &PERIODS, suggestions: &[] },
+    Column { header: t("Action"), label: "", field: |rule| &mut rule.action, choices: &[], suggestions: &ACTIONS },
+    Column::text(t("Points"), |rule| &mut rule.points),
+    Column::text(t("Referred customer gets"), |rule| &mut rule.referred_points),
+    Column {
+        header: t("At most"),
+        label: t("Cap count"),
+        field: |rule| &mut rule.cap_count,
+        choices: &[],
+        suggestions: &[],
+    },
+    Column { header: "", label: t("Cap period"), field: |rule| &mut rule.cap_per, choices: &PERIODS, suggestions: &[] },
 ];
 
 /// The purchase rule's text field of each name (the category multipliers for any other).

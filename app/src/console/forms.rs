@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use super::i18n::tr;
+
 /// A failed save's message, split into the field it names (when it does) and the text:
 /// the server answers `field: message` for a field it refused.
 pub fn field_error(message: &str) -> (Option<String>, String) {
@@ -59,7 +61,8 @@ where
     }
 }
 
-/// A column of an editable row: a text input, or a choice when `choices` is not empty.
+/// A column of an editable row: a text input, or a choice when `choices` is not empty. Its
+/// texts are English, marked with `i18n::t`, and shown in the page's language.
 pub struct Column<R> {
     pub header: &'static str,
     /// The input's accessible name (the header when empty).
@@ -102,7 +105,7 @@ where
     let count = Memo::new(move |_| draft.with(|form| read(form).len()));
     view! {
         <table class="table actions">
-            <thead><tr>{columns.iter().map(|column| view! { <th>{column.header}</th> }).collect_view()}<th></th></tr></thead>
+            <thead><tr>{columns.iter().map(|column| view! { <th>{tr(column.header)}</th> }).collect_view()}<th></th></tr></thead>
             <tbody>
                 {move || (0..count.get()).map(|index| {
                     let mut row = draft.with_untracked(|form| read(form)[index].clone());
@@ -111,7 +114,7 @@ where
                             {columns.iter().enumerate().map(|(at, column)| {
                                 let field = column.field;
                                 let value = field(&mut row).clone();
-                                let label = if column.label.is_empty() { column.header } else { column.label };
+                                let label = tr(if column.label.is_empty() { column.header } else { column.label });
                                 let edit = move |event: leptos::ev::Event| {
                                     let value = event_target_value(&event);
                                     draft.update(|form| {
@@ -127,7 +130,7 @@ where
                                     view! {
                                         <select aria-label=label disabled=!can_write on:change=edit>
                                             {column.choices.iter().map(|(choice, text)| view! {
-                                                <option value=*choice selected=value == *choice>{*text}</option>
+                                                <option value=*choice selected=value == *choice>{tr(text)}</option>
                                             }).collect_view()}
                                         </select>
                                     }.into_any()
@@ -135,7 +138,7 @@ where
                                 view! { <td>{cell}</td> }
                             }).collect_view()}
                             <td>{can_write.then(|| view! {
-                                <button class="button" type="button" on:click=move |_| draft.update(|form| { write(form).remove(index); })>"Remove"</button>
+                                <button class="button" type="button" on:click=move |_| draft.update(|form| { write(form).remove(index); })>{tr("Remove")}</button>
                             })}</td>
                         </tr>
                     }
@@ -149,7 +152,7 @@ where
             </datalist>
         }).collect_view()}
         {can_write.then(|| view! {
-            <button class="button" type="button" on:click=move |_| draft.update(|form| write(form).push(R::default()))>{add}</button>
+            <button class="button" type="button" on:click=move |_| draft.update(|form| write(form).push(R::default()))>{tr(add)}</button>
         })}
     }
 }

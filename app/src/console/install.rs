@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{
+    i18n::{t, tr, trf},
     loaded_page,
     model::{ApiKeyRow, InstallBoard},
     short_time, ProgramNav, TopBar,
@@ -120,7 +121,7 @@ pub fn InstallPage() -> impl IntoView {
     let request =
         move || (params.get().get("program").unwrap_or_default(), create.version().get(), revoke.version().get());
     let data = Resource::new(request, |(program, _, _)| load_install(program));
-    loaded_page("Loading…", data, move |board| view! { <InstallView board create revoke/> })
+    loaded_page(t("Loading…"), data, move |board| view! { <InstallView board create revoke/> })
 }
 
 #[component]
@@ -144,7 +145,7 @@ fn InstallView(
         move |_| {
             let (program_id, csrf) = (program_id.clone(), csrf.clone());
             leptos::task::spawn_local(async move {
-                let answer = reveal_widget_secret(program_id, csrf).await.map_err(|error| error.to_string());
+                let answer = reveal_widget_secret(program_id, csrf).await.map_err(super::error_message);
                 secret.set(Some(answer));
             });
         }
@@ -166,13 +167,13 @@ fn InstallView(
         }
     });
     let origins = if allowed_origins.is_empty() {
-        "none yet: the widget answers no storefront until you add its origin in the settings".to_owned()
+        tr("none yet: the widget answers no storefront until you add its origin in the settings").to_owned()
     } else {
         allowed_origins.join(", ")
     };
     let new_key = move || match create.value().get() {
         Some(Ok(key)) => Some(Ok(key.secret)),
-        Some(Err(error)) => Some(Err(error.to_string())),
+        Some(Err(error)) => Some(Err(super::error_message(error))),
         None => None,
     };
     let program_id = program.id.clone();
@@ -180,23 +181,22 @@ fn InstallView(
         <TopBar user/>
         <main class="page wide" data-program-id=program.id.clone()>
             <ProgramNav program=program.clone() current="install"/>
-            <h1>"Install & API keys"</h1>
+            <h1>{tr("Install & API keys")}</h1>
 
             <section class="section" aria-labelledby="tag-title">
-                <h2 id="tag-title">"1. Add the widget to every page of the shop"</h2>
+                <h2 id="tag-title">{tr("1. Add the widget to every page of the shop")}</h2>
                 <pre class="snippet" data-snippet="script">{script_tag}</pre>
-                <p class="muted">"Without " <code>"data-customer-token"</code> " shoppers see the guest view. Single-page shops:"</p>
+                <p class="muted">{tr("Without data-customer-token shoppers see the guest view. Single-page shops:")}</p>
                 <pre class="snippet" data-snippet="spa">{spa}</pre>
-                <p class="muted">"Storefront origins allowed to show it: " {origins}</p>
+                <p class="muted">{trf("Storefront origins allowed to show it: {0}", &[&origins])}</p>
             </section>
 
             <section class="section" aria-labelledby="token-title">
-                <h2 id="token-title">"2. Sign the shopper's identity in your backend"</h2>
-                <p class="muted">"A JWT signed with HS256 and this program's widget secret: " <code>"sub"</code>
-                    " is your customer id, " <code>"exp"</code> " is required (an hour is plenty)."</p>
+                <h2 id="token-title">{tr("2. Sign the shopper's identity in your backend")}</h2>
+                <p class="muted">{tr("A JWT signed with HS256 and this program's widget secret: sub is your customer id, exp is required (an hour is plenty).")}</p>
                 {can_write.then(|| view! {
                     <p>
-                        <button class="button" on:click=reveal.clone()>"Show the widget secret"</button>
+                        <button class="button" on:click=reveal.clone()>{tr("Show the widget secret")}</button>
                         " "
                         {move || secret.get().map(|answer| match answer {
                             Ok(secret) => view! { <code class="secret" data-secret="widget">{secret}</code> }.into_any(),
@@ -213,31 +213,30 @@ fn InstallView(
             </section>
 
             <section class="section" aria-labelledby="preview-title">
-                <h2 id="preview-title">"Live preview"</h2>
-                <p class="muted">"The launcher in the corner of this page is the widget as a visitor sees it, with this program's settings."</p>
+                <h2 id="preview-title">{tr("Live preview")}</h2>
+                <p class="muted">{tr("The launcher in the corner of this page is the widget as a visitor sees it, with this program's settings.")}</p>
             </section>
 
             <section class="section" aria-labelledby="keys-title">
-                <h2 id="keys-title">"Secret API keys"</h2>
-                <p class="muted">"For your backend's calls to " <code>{format!("{tally_url}/api/v1")}</code>
-                    " (orders, refunds, actions). Tally keeps only a hash: a key is shown once, when it is created."</p>
+                <h2 id="keys-title">{tr("Secret API keys")}</h2>
+                <p class="muted">{trf("For your backend's calls to {0} (orders, refunds, actions). Tally keeps only a hash: a key is shown once, when it is created.", &[&format!("{tally_url}/api/v1")])}</p>
                 {can_write.then(|| {
                     let (program_id, csrf) = (program_id.clone(), csrf.clone());
                     view! {
                         <p><button class="button primary" on:click=move |_| {
                             create.dispatch(CreateApiKey { program: program_id.clone(), csrf: csrf.clone() });
-                        }>"Create a key"</button></p>
+                        }>{tr("Create a key")}</button></p>
                     }
                 })}
                 {move || new_key().map(|answer| match answer {
                     Ok(secret) => view! {
-                        <p class="notice" role="status">"Your new key (copy it now, it will not be shown again): "
+                        <p class="notice" role="status">{tr("Your new key (copy it now, it will not be shown again):")} " "
                             <code class="secret" data-secret="api-key">{secret}</code></p>
                     }.into_any(),
                     Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
                 })}
                 <table class="table keys">
-                    <thead><tr><th>"Key"</th><th>"Created (UTC)"</th><th>"Last used (UTC)"</th><th>"Status"</th><th></th></tr></thead>
+                    <thead><tr><th>{tr("Key")}</th><th>{tr("Created (UTC)")}</th><th>{tr("Last used (UTC)")}</th><th>{tr("Status")}</th><th></th></tr></thead>
                     <tbody>
                         {keys.into_iter().map(|key| {
                             let live = key.revoked_at.is_none();
@@ -246,12 +245,12 @@ fn InstallView(
                                 <tr data-key=key.id.clone() data-live=live.to_string()>
                                     <td><code>{format!("{}…", key.prefix)}</code></td>
                                     <td>{short_time(&key.created_at)}</td>
-                                    <td>{key.last_used_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
-                                    <td>{key.revoked_at.as_deref().map(|at| format!("revoked {}", short_time(at))).unwrap_or_else(|| "live".into())}</td>
+                                    <td>{key.last_used_at.as_deref().map(short_time).unwrap_or_else(|| tr("never").into())}</td>
+                                    <td>{key.revoked_at.as_deref().map(|at| trf("revoked {0}", &[&short_time(at)])).unwrap_or_else(|| tr("live").into())}</td>
                                     <td>{(can_write && live).then(|| view! {
                                         <button class="button" on:click=move |_| {
                                             let confirmed = window()
-                                                .confirm_with_message("Revoke this key? Calls made with it will fail at once.")
+                                                .confirm_with_message(tr("Revoke this key? Calls made with it will fail at once."))
                                                 .unwrap_or(false);
                                             if confirmed {
                                                 revoke.dispatch(RevokeApiKey {
@@ -260,7 +259,7 @@ fn InstallView(
                                                     key_id: key_id.clone(),
                                                 });
                                             }
-                                        }>"Revoke"</button>
+                                        }>{tr("Revoke")}</button>
                                     })}</td>
                                 </tr>
                             }

@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 use super::model::ConsoleError;
 use super::{
     forms::{self, Column, EditableRows, RowsOf},
+    i18n::{t, tr, trf},
     loaded_page,
     model::{CampaignForm, LoyaltyBoard, LoyaltyForm, TierForm},
     ProgramNav, TopBar,
@@ -45,33 +46,33 @@ pub async fn save_loyalty(program: String, csrf: String, form: LoyaltyForm) -> R
 pub fn LoyaltyPage() -> impl IntoView {
     let params = use_params_map();
     let data = Resource::new(move || params.get().get("program").unwrap_or_default(), load_loyalty);
-    loaded_page("Loading tiers and campaigns…", data, move |board| view! { <LoyaltyView board/> })
+    loaded_page(t("Loading tiers and campaigns…"), data, move |board| view! { <LoyaltyView board/> })
 }
 
 /// The ladder and campaigns in words, as shoppers and support staff would say them.
 fn preview(form: &LoyaltyForm, points_name: &str, currency: &str) -> Vec<String> {
     let window = match form.window.as_str() {
-        "rolling12_months" => "in the last 12 months",
-        "calendar_year" => "this calendar year",
-        _ => "since they joined",
+        "rolling12_months" => tr("in the last 12 months"),
+        "calendar_year" => tr("this calendar year"),
+        _ => tr("since they joined"),
     };
     let mut lines: Vec<String> = form
         .tiers
         .iter()
         .map(|tier| {
             let threshold = if form.basis == "amount_spent" {
-                format!("{currency} {} spent", tier.threshold.trim())
+                trf("{0} {1} spent", &[&currency, &tier.threshold.trim()])
             } else {
-                format!("{} {points_name} earned", tier.threshold.trim())
+                trf("{0} {1} earned", &[&tier.threshold.trim(), &points_name])
             };
             let multiplier = tier
                 .multiplier_percent
                 .trim()
                 .parse::<f64>()
-                .map_or(String::new(), |percent| format!(", purchases earn {}x", percent / 100.0));
+                .map_or(String::new(), |percent| trf(", purchases earn {0}x", &[&(percent / 100.0)]));
             let benefits =
                 if tier.benefits.trim().is_empty() { String::new() } else { format!(": {}", tier.benefits.trim()) };
-            format!("{} from {threshold} {window}{multiplier}{benefits}.", tier.name.trim())
+            trf("{0} from {1} {2}{3}{4}.", &[&tier.name.trim(), &threshold, &window, &multiplier, &benefits])
         })
         .collect();
     lines.extend(form.campaigns.iter().map(|campaign| {
@@ -81,16 +82,14 @@ fn preview(form: &LoyaltyForm, points_name: &str, currency: &str) -> Vec<String>
             .parse::<f64>()
             .map_or(String::new(), |percent| format!("{}x ", percent / 100.0));
         let target = match campaign.applies_to.as_str() {
-            "actions" => "actions",
-            "all" => "purchases and actions",
-            _ => "purchases",
+            "actions" => tr("actions"),
+            "all" => tr("purchases and actions"),
+            _ => tr("purchases"),
         };
-        let off = if campaign.active { "" } else { " (switched off)" };
-        format!(
-            "{}: {multiplier}{points_name} on {target}, {} to {}{off}.",
-            campaign.name.trim(),
-            campaign.first_day,
-            campaign.last_day
+        let off = if campaign.active { "" } else { tr(" (switched off)") };
+        trf(
+            "{0}: {1}{2} on {3}, {4} to {5}{6}.",
+            &[&campaign.name.trim(), &multiplier, &points_name, &target, &campaign.first_day, &campaign.last_day, &off],
         )
     }));
     lines
@@ -121,10 +120,10 @@ fn LoyaltyView(board: LoyaltyBoard) -> impl IntoView {
                        get: fn(&LoyaltyForm) -> &String,
                        set: fn(&mut LoyaltyForm, String)| {
         view! {
-            <label>{label} " "
+            <label>{tr(label)} " "
                 <select disabled=!can_write on:change=move |event| { let value = event_target_value(&event); draft.update(|form| set(form, value)) }>
                     {options.iter().map(|(value, text)| view! {
-                        <option value=*value selected=draft.with_untracked(|form| get(form) == value)>{*text}</option>
+                        <option value=*value selected=draft.with_untracked(|form| get(form) == value)>{tr(text)}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -132,20 +131,20 @@ fn LoyaltyView(board: LoyaltyBoard) -> impl IntoView {
     };
     let ladder = view! {
         <section class="section">
-            <h2>"Tiers"</h2>
-            {choose("Customers qualify by", &[("points_earned", "points earned"), ("amount_spent", "money spent")], |form| &form.basis, |form, value| form.basis = value)}
-            {choose("counted", &[("lifetime", "since they joined"), ("rolling12_months", "over the last 12 months"), ("calendar_year", "in the calendar year")], |form| &form.window, |form, value| form.window = value)}
-            <p class="muted">{format!("Thresholds in {} when customers qualify by money spent; lowest tier first.", currency)}</p>
-            <EditableRows draft can_write columns=&TIER_COLUMNS add="Add a tier"
+            <h2>{tr("Tiers")}</h2>
+            {choose(t("Customers qualify by"), &BASES, |form| &form.basis, |form, value| form.basis = value)}
+            {choose(t("counted"), &WINDOWS, |form| &form.window, |form, value| form.window = value)}
+            <p class="muted">{trf("Thresholds in {0} when customers qualify by money spent; lowest tier first.", &[&currency])}</p>
+            <EditableRows draft can_write columns=&TIER_COLUMNS add=t("Add a tier")
                 rows=RowsOf { read: |form: &LoyaltyForm| &form.tiers, write: |form| &mut form.tiers }/>
         </section>
     }
     .into_any();
     let campaigns = view! {
         <section class="section">
-            <h2>"Campaigns"</h2>
-            <p class="muted">{format!("Days are in the program's time zone ({time_zone}), first and last included. Applies to: purchases, actions or all.")}</p>
-            <EditableRows draft can_write columns=&CAMPAIGN_COLUMNS add="Add a campaign"
+            <h2>{tr("Campaigns")}</h2>
+            <p class="muted">{trf("Days are in the program's time zone ({0}), first and last included. Applies to: purchases, actions or all.", &[&time_zone])}</p>
+            <EditableRows draft can_write columns=&CAMPAIGN_COLUMNS add=t("Add a campaign")
                 rows=RowsOf { read: |form: &LoyaltyForm| &form.campaigns, write: |form| &mut form.campaigns }/>
         </section>
     }
@@ -154,39 +153,46 @@ fn LoyaltyView(board: LoyaltyBoard) -> impl IntoView {
         <TopBar user/>
         <main class="page wide" data-program-id=program.id.clone()>
             <ProgramNav program=program.clone() current="loyalty"/>
-            <h1>"Tiers & campaigns"</h1>
-            <form class="form settings" on:submit=submit aria-label="Tiers and campaigns">
+            <h1>{tr("Tiers & campaigns")}</h1>
+            <form class="form settings" on:submit=submit aria-label=tr("Tiers and campaigns")>
                 {ladder}
                 {campaigns}
                 <section class="section">
-                    <h2>"Preview"</h2>
+                    <h2>{tr("Preview")}</h2>
                     <ul class="preview-lines" aria-live="polite">
                         {move || lines().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
                     </ul>
                 </section>
                 <p class="error" role="alert">{error}</p>
-                <p class="notice-inline" role="status">{move || matches!(save.value().get(), Some(Ok(_))).then_some("Saved.")}</p>
+                <p class="notice-inline" role="status">{move || matches!(save.value().get(), Some(Ok(_))).then(|| tr("Saved."))}</p>
                 {can_write.then(|| view! {
-                    <button class="button primary" type="submit" disabled=move || save.pending().get()>"Save tiers and campaigns"</button>
+                    <button class="button primary" type="submit" disabled=move || save.pending().get()>{tr("Save tiers and campaigns")}</button>
                 })}
             </form>
         </main>
     }
 }
 
+const BASES: [(&str, &str); 2] = [("points_earned", t("points earned")), ("amount_spent", t("money spent"))];
+const WINDOWS: [(&str, &str); 3] = [
+    ("lifetime", t("since they joined")),
+    ("rolling12_months", t("over the last 12 months")),
+    ("calendar_year", t("in the calendar year")),
+];
+
 const TIER_COLUMNS: [Column<TierForm>; 5] = [
-    Column::text("Id", |tier| &mut tier.id),
-    Column::text("Name", |tier| &mut tier.name),
-    Column::text("Threshold", |tier| &mut tier.threshold),
-    Column::text("Multiplier %", |tier| &mut tier.multiplier_percent),
-    Column::text("Benefits", |tier| &mut tier.benefits),
+    Column::text(t("Id"), |tier| &mut tier.id),
+    Column::text(t("Name"), |tier| &mut tier.name),
+    Column::text(t("Threshold"), |tier| &mut tier.threshold),
+    Column::text(t("Multiplier %"), |tier| &mut tier.multiplier_percent),
+    Column::text(t("Benefits"), |tier| &mut tier.benefits),
 ];
 
 const CAMPAIGN_COLUMNS: [Column<CampaignForm>; 6] = [
-    Column::text("Id", |campaign| &mut campaign.id),
-    Column::text("Name", |campaign| &mut campaign.name),
-    Column::text("Multiplier %", |campaign| &mut campaign.multiplier_percent),
-    Column::text("First day", |campaign| &mut campaign.first_day),
-    Column::text("Last day", |campaign| &mut campaign.last_day),
-    Column::text("Applies to", |campaign| &mut campaign.applies_to),
+    Column::text(t("Id"), |campaign| &mut campaign.id),
+    Column::text(t("Name"), |campaign| &mut campaign.name),
+    Column::text(t("Multiplier %"), |campaign| &mut campaign.multiplier_percent),
+    Column::text(t("First day"), |campaign| &mut campaign.first_day),
+    Column::text(t("Last day"), |campaign| &mut campaign.last_day),
+    Column::text(t("Applies to"), |campaign| &mut campaign.applies_to),
 ];

@@ -12,12 +12,14 @@ pub mod customers;
 mod dashboard;
 pub mod earning;
 mod forms;
+pub mod i18n;
 pub mod install;
 pub mod loyalty;
 pub mod model;
 pub mod money;
 pub mod rewards;
 pub mod settings;
+pub mod users;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};
@@ -27,6 +29,7 @@ use leptos_router::{
 };
 
 use crate::api_types::ProgramListItem;
+use i18n::{lang, tr, LanguageMenu};
 use model::ConsoleUser;
 #[cfg(feature = "ssr")]
 use model::{AuditLog, ConsoleError, HistoryQuery, ProgramBoard, RangeChoice};
@@ -48,6 +51,7 @@ pub trait ConsoleBackend:
     + settings::SettingsConsole
     + earning::EarningConsole
     + loyalty::LoyaltyConsole
+    + users::UsersConsole
 {
 }
 
@@ -60,6 +64,7 @@ impl<T> ConsoleBackend for T where
         + settings::SettingsConsole
         + earning::EarningConsole
         + loyalty::LoyaltyConsole
+        + users::UsersConsole
 {
 }
 
@@ -115,7 +120,11 @@ pub(crate) fn fail(error: ConsoleError) -> ServerFnError {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST));
     }
-    ServerFnError::ServerError(error.message())
+    // In the language of the page that called: `field: message` keeps the field's name.
+    ServerFnError::ServerError(match &error {
+        ConsoleError::Invalid { field, message } => format!("{field}: {}", i18n::tr_text(message)),
+        other => i18n::tr_text(&other.message()),
+    })
 }
 
 /// The HTML document around the console: rendered on the server only.
@@ -124,7 +133,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     use leptos_meta::MetaTags;
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=lang().tag()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -145,6 +154,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(lang());
     // Lets browser tests (and curious admins) know the page is interactive.
     Effect::new(|_| {
         if let Some(body) = document().body() {
@@ -153,9 +163,9 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Title text="Tally console"/>
+        <Title text=tr("Tally console")/>
         <Router>
-            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+            <Routes fallback=|| view! { <p class="not-found">{tr("Page not found.")}</p> }>
                 <Route path=path!("/admin") view=ConsoleHome ssr=SsrMode::Async/>
                 <Route path=path!("/admin/setup") view=auth::SetUpPage/>
                 <Route path=path!("/admin/login") view=auth::SignInPage/>
@@ -169,6 +179,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/programs/:program/earning") view=earning::EarningPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/loyalty") view=loyalty::LoyaltyPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/users") view=users::UsersPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }
@@ -195,13 +206,17 @@ pub(crate) fn TopBar(user: ConsoleUser) -> impl IntoView {
     view! {
         <header class="topbar">
             <a class="brand" href="/admin">"Tally"</a>
-            <span class="subtitle">"Loyalty console"</span>
+            <span class="subtitle">{tr("Loyalty console")}</span>
             <span class="spacer"></span>
-            {(user.role == "owner").then(|| view! { <a class="nav-link" href="/admin/audit">"Audit log"</a> })}
-            <span class="user" data-role=user.role.clone()>{user.email.clone()} " · " {user.role.clone()}</span>
+            {(user.role == "owner").then(|| view! {
+                <a class="nav-link" href="/admin/users">{tr("Users")}</a>
+                <a class="nav-link" href="/admin/audit">{tr("Audit log")}</a>
+            })}
+            <LanguageMenu/>
+            <span class="user" data-role=user.role.clone()>{user.email.clone()} " · " {role_name(&user.role)}</span>
             <ActionForm action=sign_out attr:class="inline">
                 <input type="hidden" name="csrf" value=user.csrf.clone()/>
-                <button class="button" type="submit">"Sign out"</button>
+                <button class="button" type="submit">{tr("Sign out")}</button>
             </ActionForm>
         </header>
     }
@@ -211,16 +226,16 @@ pub(crate) fn TopBar(user: ConsoleUser) -> impl IntoView {
 fn ConsoleHome() -> impl IntoView {
     let data = Resource::new(|| (), |_| async { Ok::<_, ServerFnError>((me().await?, list_programs().await?)) });
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">{tr("Loading…")}</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok((user, programs)) => view! {
                         <TopBar user/>
                         <main class="page">
-                            <h1>"Programs"</h1>
+                            <h1>{tr("Programs")}</h1>
                             {if programs.is_empty() {
                                 view! {
-                                    <p class="muted">"No programs yet. Create one with " <code>"tally program create"</code> "."</p>
+                                    <p class="muted">{tr("No programs yet. Create one with")} " " <code>"tally program create"</code></p>
                                 }.into_any()
                             } else {
                                 view! {
@@ -243,13 +258,13 @@ fn ConsoleHome() -> impl IntoView {
 pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -> impl IntoView {
     let base = format!("/admin/programs/{}", program.id);
     let pages = [
-        ("dashboard", "Dashboard", base.clone()),
-        ("customers", "Customers", format!("{base}/customers")),
-        ("rewards", "Rewards", format!("{base}/rewards")),
-        ("earning", "Earning rules", format!("{base}/earning")),
-        ("loyalty", "Tiers & campaigns", format!("{base}/loyalty")),
-        ("settings", "Settings", format!("{base}/settings")),
-        ("install", "Install & API keys", format!("{base}/install")),
+        ("dashboard", tr("Dashboard"), base.clone()),
+        ("customers", tr("Customers"), format!("{base}/customers")),
+        ("rewards", tr("Rewards"), format!("{base}/rewards")),
+        ("earning", tr("Earning rules"), format!("{base}/earning")),
+        ("loyalty", tr("Tiers & campaigns"), format!("{base}/loyalty")),
+        ("settings", tr("Settings"), format!("{base}/settings")),
+        ("install", tr("Install & API keys"), format!("{base}/install")),
     ];
     // The same page of another program; a switcher only when there is another to switch to.
     let suffix = pages.iter().find(|(key, ..)| *key == current).map(|(.., href)| href[base.len()..].to_owned());
@@ -260,8 +275,8 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         others.get().and_then(Result::ok).filter(|programs| programs.len() > 1).map(|programs| {
             let navigate = leptos_router::hooks::use_navigate();
             view! {
-                <label class="switcher">" Switch to "
-                    <select aria-label="Switch program" on:change=move |event| {
+                <label class="switcher">" " {tr("Switch to")} " "
+                    <select aria-label=tr("Switch program") on:change=move |event| {
                         navigate(&format!("/admin/programs/{}{suffix}", event_target_value(&event)), Default::default());
                     }>
                         {programs.into_iter().map(|item| view! {
@@ -273,8 +288,8 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         })
     };
     view! {
-        <nav class="crumbs" aria-label="Program">
-            <a href="/admin">"Programs"</a> " / " <strong>{program.name}</strong>
+        <nav class="crumbs" aria-label=tr("Program")>
+            <a href="/admin">{tr("Programs")}</a> " / " <strong>{program.name}</strong>
             {pages.into_iter().map(|(key, label, href)| {
                 let here = (key == current).then_some("page");
                 view! { " · " <a href=href aria-current=here>{label}</a> }
@@ -306,7 +321,8 @@ pub(crate) fn short_time(rfc3339: &str) -> String {
     rfc3339.replace('T', " ").trim_end_matches('Z').split('.').next().unwrap_or_default().to_owned()
 }
 
-/// A page's data: a loading line while it comes, then the page, or the error panel.
+/// A page's data: a loading line while it comes (`loading`, marked with `i18n::t`), then the
+/// page, or the error panel.
 pub(crate) fn loaded_page<T, V>(
     loading: &'static str,
     data: Resource<Result<T, ServerFnError>>,
@@ -317,7 +333,7 @@ where
     V: IntoView + 'static,
 {
     view! {
-        <Suspense fallback=move || view! { <p class="muted page">{loading}</p> }>
+        <Suspense fallback=move || view! { <p class="muted page">{tr(loading)}</p> }>
             {move || {
                 let render = render.clone();
                 Suspend::new(async move {
@@ -331,17 +347,45 @@ where
     }
 }
 
+/// The words of a failed server call (the server sent them in the page's language).
+pub(crate) fn error_message(error: ServerFnError) -> String {
+    match error {
+        ServerFnError::ServerError(message) => message,
+        other => other.to_string(),
+    }
+}
+
+/// A role's name.
+pub(crate) fn role_name(role: &str) -> &'static str {
+    match role {
+        "owner" => tr("Owner"),
+        "admin" => tr("Admin"),
+        _ => tr("Viewer"),
+    }
+}
+
+/// An entry kind's name (`earn`, `redeem`…).
+pub(crate) fn kind_name(kind: &str) -> String {
+    match kind {
+        "earn" => tr("earned"),
+        "redeem" => tr("redeemed"),
+        "adjust" => tr("adjusted"),
+        "reverse" => tr("reversed"),
+        "expire" => tr("expired"),
+        "void" => tr("voided"),
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
 /// A failed page load, with the way back.
 #[component]
 pub(crate) fn ErrorPanel(error: ServerFnError) -> impl IntoView {
-    let message = match error {
-        ServerFnError::ServerError(message) => message,
-        other => other.to_string(),
-    };
+    let message = error_message(error);
     view! {
         <main class="page">
             <p class="error" role="alert">{message}</p>
-            <p><a href="/admin">"Back to the console"</a> " · " <a href="/admin/login">"Sign in"</a></p>
+            <p><a href="/admin">{tr("Back to the console")}</a> " · " <a href="/admin/login">{tr("Sign in")}</a></p>
         </main>
     }
 }
@@ -370,7 +414,7 @@ fn ProgramCard(program: ProgramListItem) -> impl IntoView {
                 aria-controls=snippet_id.clone()
                 on:click=move |_| set_snippet_open.update(|open| *open = !*open)
             >
-                {move || if snippet_open.get() { "Hide install snippet" } else { "Show install snippet" }}
+                {move || if snippet_open.get() { tr("Hide install snippet") } else { tr("Show install snippet") }}
             </button>
             <Show when=move || snippet_open.get()>
                 <pre class="snippet" id=snippet_id.clone()>{snippet.clone()}</pre>

@@ -44,10 +44,10 @@ impl ConsoleError {
 
     pub fn message(&self) -> String {
         match self {
-            Self::SignedOut => "Your session has ended. Sign in again.".into(),
+            Self::SignedOut => super::i18n::t("Your session has ended. Sign in again.").into(),
             Self::Forbidden(reason) | Self::NotFound(reason) | Self::TooMany(reason) => reason.clone(),
             Self::Invalid { field, message } => format!("{field}: {message}"),
-            Self::Unavailable => "The database did not answer. Try again in a moment.".into(),
+            Self::Unavailable => super::i18n::t("The database did not answer. Try again in a moment.").into(),
         }
     }
 }
@@ -301,6 +301,39 @@ pub struct AuditRow {
 pub struct AuditLog {
     pub user: ConsoleUser,
     pub rows: Vec<AuditRow>,
+}
+
+/// The users page (owners only): every console user, and the programs grants can name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsersBoard {
+    pub user: ConsoleUser,
+    pub users: Vec<UserRow>,
+    /// `(id, name)` of every program.
+    pub programs: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    /// `owner`, `admin` or `viewer`.
+    pub role: String,
+    /// The programs an admin or viewer may see (owners see them all).
+    pub programs: Vec<String>,
+    pub created_at: String,
+    /// The user looking at the page.
+    pub is_you: bool,
+}
+
+/// A new console user, or the role and programs of one (`password` only when creating).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserForm {
+    /// `None` creates a user.
+    pub user_id: Option<String>,
+    pub email: String,
+    pub password: String,
+    pub role: String,
+    pub programs: Vec<String>,
 }
 
 /// A reward as the console's form edits it: text fields as typed, money in major units.

@@ -1,7 +1,10 @@
 //! Money in the console: minor units shown and typed as the currency's major units
 //! (`12345` USD is `123.45`; KRW and JPY have no minor unit).
 
-use super::charts::format_number;
+use super::{
+    charts::format_number,
+    i18n::{t, trf},
+};
 
 /// Digits after the decimal point in ISO 4217 (2 unless listed).
 pub fn minor_digits(currency: &str) -> u32 {
@@ -44,15 +47,15 @@ pub fn parse_amount(text: &str, currency: &str) -> Result<i64, String> {
         && !(text.contains('.') && fraction.is_empty());
     if !well_formed {
         return Err(match digits {
-            0 => format!("a whole amount of {currency}, e.g. 5000"),
-            _ => format!("an amount of {currency} with at most {digits} decimals, e.g. 5.00"),
+            0 => trf("a whole amount of {0}, e.g. 5000", &[&currency]),
+            _ => trf("an amount of {0} with at most {1} decimals, e.g. 5.00", &[&currency, &digits]),
         });
     }
     let unit = 10_i64.pow(digits);
     let fraction_value = format!("{fraction:0<width$}", width = digits as usize);
-    let major: i64 = major.parse().map_err(|_| "too large".to_owned())?;
+    let major: i64 = major.parse().map_err(|_| t("too large").to_owned())?;
     let fraction: i64 = if digits == 0 { 0 } else { fraction_value.parse().unwrap_or(0) };
-    major.checked_mul(unit).and_then(|value| value.checked_add(fraction)).ok_or_else(|| "too large".to_owned())
+    major.checked_mul(unit).and_then(|value| value.checked_add(fraction)).ok_or_else(|| t("too large").to_owned())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_params_map;
 use super::{
     charts::format_number,
     forms::{self, TextField},
+    i18n::{t, tr, trf},
     loaded_page,
     model::{RewardForm, RewardRow, RewardsBoard},
     money::{format_money, parse_amount},
@@ -41,11 +42,11 @@ pub trait RewardConsole: Send + Sync {
 }
 
 const KINDS: [(&str, &str); 5] = [
-    ("amount_off", "Amount off"),
-    ("percent_off", "Percent off"),
-    ("free_shipping", "Free shipping"),
-    ("free_product", "Free product"),
-    ("points_to_currency", "Points to money (shopper picks the amount)"),
+    ("amount_off", t("Amount off")),
+    ("percent_off", t("Percent off")),
+    ("free_shipping", t("Free shipping")),
+    ("free_product", t("Free product")),
+    ("points_to_currency", t("Points to money (shopper picks the amount)")),
 ];
 
 #[server(prefix = "/admin/fn", endpoint = "rewards")]
@@ -76,26 +77,28 @@ pub async fn set_reward_active(
 /// What the shopper gets, in words, or the first field that is not right yet (`field`, message).
 pub fn describe_reward(form: &RewardForm, currency: &str) -> Result<String, (&'static str, String)> {
     let whole = |field: &'static str, text: &str| -> Result<i64, (&'static str, String)> {
-        text.trim().replace(',', "").parse::<i64>().map_err(|_| (field, "a whole number".to_owned()))
+        text.trim().replace(',', "").parse::<i64>().map_err(|_| (field, tr("a whole number").to_owned()))
     };
     let money = |field: &'static str, text: &str| parse_amount(text, currency).map_err(|message| (field, message));
     Ok(match form.kind.as_str() {
-        "amount_off" => format!("{} off the order", format_money(money("amount", &form.amount)?, currency)),
-        "percent_off" => format!("{}% off the order", whole("percent", &form.percent)?),
-        "free_shipping" => "Free shipping".to_owned(),
+        "amount_off" => trf("{0} off the order", &[&format_money(money("amount", &form.amount)?, currency)]),
+        "percent_off" => trf("{0}% off the order", &[&whole("percent", &form.percent)?]),
+        "free_shipping" => tr("Free shipping").to_owned(),
         "free_product" if form.product_id.trim().is_empty() => {
-            return Err(("product_id", "the product's id in your shop".to_owned()))
+            return Err(("product_id", tr("the product's id in your shop").to_owned()))
         }
-        "free_product" => format!("Product {} for free", form.product_id.trim()),
-        "points_to_currency" => format!(
-            "{} off for every {} points, {} to {} points in steps of {}",
-            format_money(money("unit_value", &form.unit_value)?, currency),
-            format_number(whole("points_per_unit", &form.points_per_unit)?),
-            format_number(whole("min_points", &form.min_points)?),
-            format_number(whole("max_points", &form.max_points)?),
-            format_number(whole("step", &form.step)?),
+        "free_product" => trf("Product {0} for free", &[&form.product_id.trim()]),
+        "points_to_currency" => trf(
+            "{0} off for every {1} points, {2} to {3} points in steps of {4}",
+            &[
+                &format_money(money("unit_value", &form.unit_value)?, currency),
+                &format_number(whole("points_per_unit", &form.points_per_unit)?),
+                &format_number(whole("min_points", &form.min_points)?),
+                &format_number(whole("max_points", &form.max_points)?),
+                &format_number(whole("step", &form.step)?),
+            ],
         ),
-        _ => return Err(("kind", "choose what the reward gives".to_owned())),
+        _ => return Err(("kind", tr("choose what the reward gives").to_owned())),
     })
 }
 
@@ -103,27 +106,27 @@ pub fn describe_reward(form: &RewardForm, currency: &str) -> Result<String, (&'s
 fn preview(form: &RewardForm, currency: &str, points_name: &str, tiers: &[(String, String)]) -> String {
     let gives = match describe_reward(form, currency) {
         Ok(gives) => gives,
-        Err((field, message)) => return format!("Not ready: {field}: {message}"),
+        Err((field, message)) => return trf("Not ready: {0}: {1}", &[&field, &message]),
     };
     let mut line = if form.kind == "points_to_currency" {
         gives
     } else {
         let cost = form.points.trim().replace(',', "").parse::<i64>().unwrap_or(0);
-        format!("{gives} for {} {points_name}", format_number(cost))
+        trf("{0} for {1} {2}", &[&gives, &format_number(cost), &points_name])
     };
     if let Some((_, tier)) = tiers.iter().find(|(id, _)| *id == form.min_tier) {
-        line.push_str(&format!(", {tier} and above"));
+        line.push_str(&trf(", {0} and above", &[tier]));
     }
     let days = form.coupon_valid_days.trim();
-    line.push_str(&format!("; the coupon is valid {} days", if days.is_empty() { "30" } else { days }));
+    line.push_str(&trf("; the coupon is valid {0} days", &[&if days.is_empty() { "30" } else { days }]));
     match form.stock.trim() {
         "" => {}
-        stock => line.push_str(&format!("; {stock} left")),
+        stock => line.push_str(&trf("; {0} left", &[&stock])),
     }
     if !form.active {
-        line.push_str(" (not offered yet)");
+        line.push_str(tr(" (not offered yet)"));
     }
-    line.push('.');
+    line.push_str(tr("."));
     line
 }
 
@@ -144,7 +147,7 @@ pub fn RewardsPage() -> impl IntoView {
     });
     let request = move || (params.get().get("program").unwrap_or_default(), saved.get(), toggle.version().get());
     let data = Resource::new(request, |(program, _, _)| load_rewards(program));
-    loaded_page("Loading rewards…", data, move |board| view! { <RewardsView board save toggle editing/> })
+    loaded_page(t("Loading rewards…"), data, move |board| view! { <RewardsView board save toggle editing/> })
 }
 
 #[component]
@@ -159,7 +162,7 @@ fn RewardsView(
     let new_reward =
         RewardForm { kind: "amount_off".into(), coupon_valid_days: "30".into(), active: true, ..RewardForm::default() };
     let toggle_error = move || match toggle.value().get() {
-        Some(Err(error)) => Some(error.to_string()),
+        Some(Err(error)) => Some(super::error_message(error)),
         _ => None,
     };
     let (program_id, csrf) = (program.id.clone(), user.csrf.clone());
@@ -168,22 +171,22 @@ fn RewardsView(
         <TopBar user/>
         <main class="page wide" data-program-id=program.id.clone()>
             <ProgramNav program=program.clone() current="rewards"/>
-            <h1>"Rewards"</h1>
+            <h1>{tr("Rewards")}</h1>
             <p class="error" role="alert">{toggle_error}</p>
             {can_write.then(|| view! {
                 <button class="button primary" on:click=move |_| {
                     // A fresh form: no messages from an earlier save.
                     save.clear();
                     editing.set(Some(new_reward.clone()))
-                }>"New reward"</button>
+                }>{tr("New reward")}</button>
             })}
             {move || editing.get().map(|form| view! {
                 <RewardEditor form program_id=program_id.clone() csrf=csrf.clone() currency=currency.clone()
                     points_name=program.points_name.clone() tiers=tiers.clone() save editing/>
             })}
             <table class="table rewards">
-                <thead><tr><th>"Reward"</th><th>"Gives"</th><th class="num">"Points"</th><th class="num">"Stock"</th>
-                    <th>"Status"</th><th></th></tr></thead>
+                <thead><tr><th>{tr("Reward")}</th><th>{tr("Gives")}</th><th class="num">{tr("Points")}</th><th class="num">{tr("Stock")}</th>
+                    <th>{tr("Status")}</th><th></th></tr></thead>
                 <tbody>
                     {rewards.into_iter().map(|row| view! {
                         <RewardTableRow row can_write program_id=program.id.clone() csrf=row_csrf.clone() editing toggle save/>
@@ -223,11 +226,11 @@ fn RewardTableRow(
             <td>{gives}</td>
             <td class="num">{cost}</td>
             <td class="num">{stock.map(format_number).unwrap_or_else(|| "∞".into())}</td>
-            <td>{if active { "Offered" } else { "Not offered" }}</td>
+            <td>{if active { tr("Offered") } else { tr("Not offered") }}</td>
             <td class="actions">
                 {can_write.then(|| view! {
-                    <button class="button" aria-label=format!("Edit {name}") on:click=move |_| { save.clear(); editing.set(Some(form.clone())) }>"Edit"</button>
-                    <button class="button" on:click=switch>{if active { "Deactivate" } else { "Activate" }}</button>
+                    <button class="button" aria-label=trf("Edit {0}", &[&name]) on:click=move |_| { save.clear(); editing.set(Some(form.clone())) }>{tr("Edit")}</button>
+                    <button class="button" on:click=switch>{if active { tr("Deactivate") } else { tr("Activate") }}</button>
                 })}
             </td>
         </tr>
@@ -245,7 +248,7 @@ fn RewardEditor(
     save: ServerAction<SaveReward>,
     editing: RwSignal<Option<RewardForm>>,
 ) -> impl IntoView {
-    let title = if form.reward_id.is_some() { "Edit reward" } else { "New reward" };
+    let title = if form.reward_id.is_some() { tr("Edit reward") } else { tr("New reward") };
     let draft = RwSignal::new(form);
     // Messages of the last failed save, by field.
     let failure = forms::failure(save);
@@ -262,60 +265,60 @@ fn RewardEditor(
         event.prevent_default();
         save.dispatch(SaveReward { program: program_id.clone(), csrf: csrf.clone(), form: draft.get_untracked() });
     };
-    let money_hint = format!("in {currency}");
+    let money_hint = trf("in {0}", &[&currency]);
     view! {
         <form class="form editor" on:submit=submit aria-label=title>
             <h2>{title}</h2>
             <p class="preview" aria-live="polite">{preview_line}</p>
-            <TextField field_of=slot label="Name" field="name" draft message=message_for("name")/>
-            <TextField field_of=slot label="Description (optional)" field="description" draft message=message_for("description")/>
-            <label>"Gives "
+            <TextField field_of=slot label=tr("Name") field="name" draft message=message_for("name")/>
+            <TextField field_of=slot label=tr("Description (optional)") field="description" draft message=message_for("description")/>
+            <label>{tr("Gives")} " "
                 <select name="kind" on:change=move |event| { let value = event_target_value(&event); draft.update(|form| form.kind = value) }>
                     {KINDS.iter().map(|(value, label)| view! {
-                        <option value=*value selected=draft.with_untracked(|form| form.kind == *value)>{*label}</option>
+                        <option value=*value selected=draft.with_untracked(|form| form.kind == *value)>{tr(label)}</option>
                     }).collect_view()}
                 </select>
             </label>
             <Show when=move || kind() == "amount_off">
-                <TextField field_of=slot label=format!("Amount off ({})", money_hint.clone()) field="amount" draft message=message_for("amount")/>
+                <TextField field_of=slot label=trf("Amount off ({0})", &[&money_hint]) field="amount" draft message=message_for("amount")/>
             </Show>
             <Show when=move || kind() == "percent_off">
-                <TextField field_of=slot label="Percent off" field="percent" draft message=message_for("percent")/>
+                <TextField field_of=slot label=tr("Percent off") field="percent" draft message=message_for("percent")/>
             </Show>
             <Show when=move || kind() == "free_product">
-                <TextField field_of=slot label="Product id" field="product_id" draft message=message_for("product_id")/>
+                <TextField field_of=slot label=tr("Product id") field="product_id" draft message=message_for("product_id")/>
             </Show>
             <Show
                 when=move || kind() == "points_to_currency"
-                fallback=move || view! { <TextField field_of=slot label="Points it costs" field="points" draft message=message_for("points")/> }
+                fallback=move || view! { <TextField field_of=slot label=tr("Points it costs") field="points" draft message=message_for("points")/> }
             >
-                <TextField field_of=slot label="Points per unit" field="points_per_unit" draft message=message_for("points_per_unit")/>
-                <TextField field_of=slot label="Unit value" field="unit_value" draft message=message_for("unit_value")/>
-                <TextField field_of=slot label="Fewest points" field="min_points" draft message=message_for("min_points")/>
-                <TextField field_of=slot label="Most points" field="max_points" draft message=message_for("max_points")/>
-                <TextField field_of=slot label="Step" field="step" draft message=message_for("step")/>
+                <TextField field_of=slot label=tr("Points per unit") field="points_per_unit" draft message=message_for("points_per_unit")/>
+                <TextField field_of=slot label=tr("Unit value") field="unit_value" draft message=message_for("unit_value")/>
+                <TextField field_of=slot label=tr("Fewest points") field="min_points" draft message=message_for("min_points")/>
+                <TextField field_of=slot label=tr("Most points") field="max_points" draft message=message_for("max_points")/>
+                <TextField field_of=slot label=tr("Step") field="step" draft message=message_for("step")/>
             </Show>
-            <label>"Tier "
+            <label>{tr("Tier")} " "
                 <select name="min_tier" on:change=move |event| { let value = event_target_value(&event); draft.update(|form| form.min_tier = value) }>
-                    <option value="" selected=draft.with_untracked(|form| form.min_tier.is_empty())>"Everyone"</option>
+                    <option value="" selected=draft.with_untracked(|form| form.min_tier.is_empty())>{tr("Everyone")}</option>
                     {tiers.iter().map(|(id, name)| view! {
-                        <option value=id.clone() selected=draft.with_untracked(|form| form.min_tier == *id)>{format!("{name} and above")}</option>
+                        <option value=id.clone() selected=draft.with_untracked(|form| form.min_tier == *id)>{trf("{0} and above", &[name])}</option>
                     }).collect_view()}
                 </select>
             </label>
-            <TextField field_of=slot label="Limit per customer (empty: none)" field="per_customer_limit" draft message=message_for("per_customer_limit")/>
-            <TextField field_of=slot label="Coupon valid (days)" field="coupon_valid_days" draft message=message_for("coupon_valid_days")/>
-            <TextField field_of=slot label="Stock (empty: unlimited)" field="stock" draft message=message_for("stock")/>
+            <TextField field_of=slot label=tr("Limit per customer (empty: none)") field="per_customer_limit" draft message=message_for("per_customer_limit")/>
+            <TextField field_of=slot label=tr("Coupon valid (days)") field="coupon_valid_days" draft message=message_for("coupon_valid_days")/>
+            <TextField field_of=slot label=tr("Stock (empty: unlimited)") field="stock" draft message=message_for("stock")/>
             <label class="check">
                 <input type="checkbox" name="active" prop:checked=move || draft.with(|form| form.active)
                     on:change=move |event| { let checked = event_target_checked(&event); draft.update(|form| form.active = checked) }/>
-                " Offered to shoppers"
+                " " {tr("Offered to shoppers")}
             </label>
             <p class="error" role="alert">{general_error}</p>
             <p>
-                <button class="button primary" type="submit" disabled=move || save.pending().get()>"Save reward"</button>
+                <button class="button primary" type="submit" disabled=move || save.pending().get()>{tr("Save reward")}</button>
                 " "
-                <button class="button" type="button" on:click=move |_| editing.set(None)>"Cancel"</button>
+                <button class="button" type="button" on:click=move |_| editing.set(None)>{tr("Cancel")}</button>
             </p>
         </form>
     }

@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{
     forms::{self, TextField},
+    i18n::{t, tr, trf},
     loaded_page,
     model::{SettingsBoard, SettingsForm},
     ProgramNav, TopBar,
@@ -57,7 +58,7 @@ pub fn form_field(server_field: &str) -> &str {
 pub fn SettingsPage() -> impl IntoView {
     let params = use_params_map();
     let data = Resource::new(move || params.get().get("program").unwrap_or_default(), load_settings);
-    loaded_page("Loading settings…", data, move |board| view! { <SettingsView board/> })
+    loaded_page(t("Loading settings…"), data, move |board| view! { <SettingsView board/> })
 }
 
 #[component]
@@ -78,7 +79,7 @@ fn SettingsView(board: SettingsBoard) -> impl IntoView {
             failure().and_then(|(on, text)| (on.as_deref().map(form_field) == Some(field)).then_some(text))
         })
     };
-    let saved_note = move || matches!(save.value().get(), Some(Ok(_))).then_some("Saved.");
+    let saved_note = move || matches!(save.value().get(), Some(Ok(_))).then(|| tr("Saved."));
     let general_error = move || failure().and_then(|(on, text)| on.is_none().then_some(text));
     let (program_id, csrf) = (program.id.clone(), user.csrf.clone());
     let submit = move |event: leptos::ev::SubmitEvent| {
@@ -86,15 +87,15 @@ fn SettingsView(board: SettingsBoard) -> impl IntoView {
         save.dispatch(SaveSettings { program: program_id.clone(), csrf: csrf.clone(), form: draft.get_untracked() });
     };
     let text = move |label: &'static str, field: &'static str| {
-        view! { <TextField label field draft field_of=slot message=message_for(field) disabled=!can_write/> }
+        view! { <TextField label=tr(label) field draft field_of=slot message=message_for(field) disabled=!can_write/> }
     };
     let select = move |label: &'static str, field: &'static str, options: &'static [(&'static str, &'static str)]| {
         view! {
-            <label>{label} " "
+            <label>{tr(label)} " "
                 <select name=field disabled=!can_write
                     on:change=move |event| { let value = event_target_value(&event); draft.update(|form| *slot(form, field) = value) }>
                     {options.iter().map(|(value, label)| view! {
-                        <option value=*value selected=draft.with_untracked(|form| forms::read(form, slot, field) == *value)>{*label}</option>
+                        <option value=*value selected=draft.with_untracked(|form| forms::read(form, slot, field) == *value)>{tr(label)}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -105,17 +106,20 @@ fn SettingsView(board: SettingsBoard) -> impl IntoView {
         let currency = &preview_currency;
         draft.with(|form| {
             let expiry = match form.expiry.as_str() {
-                "after_earning" => format!("expire {} days after they are earned", form.expiry_days.trim()),
-                "after_inactivity" => format!("expire after {} days without activity", form.expiry_days.trim()),
-                _ => "never expire".to_owned(),
+                "after_earning" => trf("expire {0} days after they are earned", &[&form.expiry_days.trim()]),
+                "after_inactivity" => trf("expire after {0} days without activity", &[&form.expiry_days.trim()]),
+                _ => tr("never expire").to_owned(),
             };
-            format!(
-                "{} {} are worth {currency} {}. New {} become available after {} days and {expiry}.",
-                form.redemption_points.trim(),
-                form.points_name.trim(),
-                form.redemption_amount.trim(),
-                form.points_name.trim(),
-                form.pending_days.trim(),
+            trf(
+                "{0} {1} are worth {2} {3}. New {1} become available after {4} days and {5}.",
+                &[
+                    &form.redemption_points.trim(),
+                    &form.points_name.trim(),
+                    currency,
+                    &form.redemption_amount.trim(),
+                    &form.pending_days.trim(),
+                    &expiry,
+                ],
             )
         })
     };
@@ -128,7 +132,7 @@ fn SettingsView(board: SettingsBoard) -> impl IntoView {
     let launcher_label = move || {
         draft.with(|form| {
             if form.launcher_label.trim().is_empty() {
-                "Rewards".to_owned()
+                tr("Rewards").to_owned()
             } else {
                 form.launcher_label.clone()
             }
@@ -139,53 +143,64 @@ fn SettingsView(board: SettingsBoard) -> impl IntoView {
         <TopBar user/>
         <main class="page wide" data-program-id=program.id.clone()>
             <ProgramNav program=program.clone() current="settings"/>
-            <h1>"Settings"</h1>
-            {(!can_write).then(|| view! { <p class="muted" data-read-only="true">"Viewers can look, not change settings."</p> })}
-            <form class="form settings" on:submit=submit aria-label="Program settings">
+            <h1>{tr("Settings")}</h1>
+            {(!can_write).then(|| view! { <p class="muted" data-read-only="true">{tr("Viewers can look, not change settings.")}</p> })}
+            <form class="form settings" on:submit=submit aria-label=tr("Program settings")>
                 <section class="section">
-                    <h2>"Program"</h2>
-                    {text("Name", "name")}
-                    {text("What points are called", "points_name")}
-                    <p class="muted">"Currency: " {currency.clone()} " (fixed: past orders are in it)"</p>
-                    <label>"Storefront origins allowed to show the widget (one per line)"
+                    <h2>{tr("Program")}</h2>
+                    {text(t("Name"), "name")}
+                    {text(t("What points are called"), "points_name")}
+                    <p class="muted">{trf("Currency: {0} (fixed: past orders are in it)", &[&currency])}</p>
+                    <label>{tr("Storefront origins allowed to show the widget (one per line)")}
                         <textarea name="allowed_origins" rows="3" disabled=!can_write
                             prop:value=move || draft.with(|form| form.allowed_origins.clone())
                             on:input=move |event| { let value = event_target_value(&event); draft.update(|form| form.allowed_origins = value) }/>
                         <span class="error field-error">{message_for("allowed_origins")}</span>
                     </label>
-                    {text("Time zone (IANA, e.g. Asia/Seoul; empty for UTC)", "time_zone")}
+                    {text(t("Time zone (IANA, e.g. Asia/Seoul; empty for UTC)"), "time_zone")}
                 </section>
                 <section class="section">
-                    <h2>"Points"</h2>
-                    {text("Days before new points become available", "pending_days")}
-                    {select("Points expire", "expiry", &[("never", "Never"), ("after_earning", "Days after they are earned"), ("after_inactivity", "After days without activity")])}
-                    {text("Expiry days", "expiry_days")}
-                    {select("When a refund takes back points already spent", "clawback", &[("cap_at_zero", "Take what is left (balance stays at 0 or more)"), ("allow_negative", "Take it all (balance may go below 0)")])}
-                    {text("Redemption value: points", "redemption_points")}
-                    {text("… are worth (in the program currency)", "redemption_amount")}
+                    <h2>{tr("Points")}</h2>
+                    {text(t("Days before new points become available"), "pending_days")}
+                    {select(t("Points expire"), "expiry", &EXPIRY)}
+                    {text(t("Expiry days"), "expiry_days")}
+                    {select(t("When a refund takes back points already spent"), "clawback", &CLAWBACK)}
+                    {text(t("Redemption value: points"), "redemption_points")}
+                    {text(t("… are worth (in the program currency)"), "redemption_amount")}
                     <p class="preview" aria-live="polite">{preview}</p>
                 </section>
                 <section class="section">
-                    <h2>"Widget"</h2>
-                    {text("Colour (#rrggbb; empty for the default)", "primary_color")}
-                    {select("Launcher corner", "launcher_position", &[("bottom_right", "Bottom right"), ("bottom_left", "Bottom left")])}
-                    {text("Launcher label (empty: \"Rewards\" in the shopper's language)", "launcher_label")}
-                    {text("Join page (guests)", "join_url")}
-                    {text("Sign-in page (guests)", "sign_in_url")}
+                    <h2>{tr("Widget")}</h2>
+                    {text(t("Colour (#rrggbb; empty for the default)"), "primary_color")}
+                    {select(t("Launcher corner"), "launcher_position", &CORNERS)}
+                    {text(t("Launcher label (empty: “Rewards” in the shopper's language)"), "launcher_label")}
+                    {text(t("Join page (guests)"), "join_url")}
+                    {text(t("Sign-in page (guests)"), "sign_in_url")}
                     <div class="launcher-preview" data-side=launcher_side>
-                        <span class="muted">"Preview: "</span>
+                        <span class="muted">{tr("Preview:")} " "</span>
                         <span class="launcher-sample" style=launcher_style>{launcher_label}</span>
                     </div>
                 </section>
                 <p class="error" role="alert">{general_error}</p>
                 <p class="notice-inline" role="status">{saved_note}</p>
                 {can_write.then(|| view! {
-                    <button class="button primary" type="submit" disabled=move || save.pending().get()>"Save settings"</button>
+                    <button class="button primary" type="submit" disabled=move || save.pending().get()>{tr("Save settings")}</button>
                 })}
             </form>
         </main>
     }
 }
+
+const EXPIRY: [(&str, &str); 3] = [
+    ("never", t("Never")),
+    ("after_earning", t("Days after they are earned")),
+    ("after_inactivity", t("After days without activity")),
+];
+const CLAWBACK: [(&str, &str); 2] = [
+    ("cap_at_zero", t("Take what is left (balance stays at 0 or more)")),
+    ("allow_negative", t("Take it all (balance may go below 0)")),
+];
+const CORNERS: [(&str, &str); 2] = [("bottom_right", t("Bottom right")), ("bottom_left", t("Bottom left"))];
 
 /// The text field named `field` (the sign-in URL for any other name).
 fn slot<'a>(form: &'a mut SettingsForm, field: &str) -> &'a mut String {

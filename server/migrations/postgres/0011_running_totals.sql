@@ -1,4 +1,4 @@
--- Running totals for the dashboard (see server/src/ledger/totals.rs), kept in each ledger
+-- Running totals for the dashboard (see server/src/ledger/totals.rs), changed in each ledger
 -- write's transaction and filled here from the ledger as it stands.
 
 -- T1: points gained and lost per quarter hour, kind and source.
@@ -33,12 +33,40 @@ SELECT l.program_id, 'activity', (COALESCE(c.last_activity_at_ms, l.earned_at_ms
 FROM lots l JOIN customers c ON c.program_id = l.program_id AND c.customer_id = l.customer_id
 GROUP BY l.program_id, (COALESCE(c.last_activity_at_ms, l.earned_at_ms) / 900000) * 900000;
 
+-- What writes added since the last fold, one row per write: writers only append here, so no
+-- two of them wait for one shared row; the fold (server/src/jobs.rs) moves these into the
+-- totals above. Readers add both.
+CREATE TABLE ledger_slot_changes (
+    id         BIGSERIAL PRIMARY KEY,
+    program_id TEXT NOT NULL,
+    slot_ms    BIGINT NOT NULL,
+    kind       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    gained     BIGINT NOT NULL,
+    lost       BIGINT NOT NULL
+);
+CREATE INDEX ledger_slot_changes_program ON ledger_slot_changes (program_id, slot_ms);
+CREATE TABLE open_point_changes (
+    id         BIGSERIAL PRIMARY KEY,
+    program_id TEXT NOT NULL,
+    basis      TEXT NOT NULL,
+    slot_ms    BIGINT NOT NULL,
+    points     BIGINT NOT NULL
+);
+CREATE INDEX open_point_changes_program ON open_point_changes (program_id, basis, slot_ms);
+
 -- The exact edges the totals leave: pending lots (the condition keeps this index away from a
 -- customer's open-lots query, whose ORDER BY it would otherwise match) and customers last
 -- active around an inactivity cutoff.
 CREATE INDEX lots_pending ON lots (program_id, available_at_ms) WHERE remaining > 0 AND available_at_ms > earned_at_ms;
 CREATE INDEX customers_last_activity ON customers (program_id, last_activity_at_ms);
 
--- Top earners read only this index: kind, time, customer and points.
+-- The sums by kind now come from the totals. Top earners read this index alone (it holds the
+-- earnings only, so no per-customer query can mistake it for theirs).
 DROP INDEX ledger_entries_program_kind_created;
-CREATE INDEX ledger_entries_program_kind_created ON ledger_entries (program_id, kind, created_at_ms, customer_id, points);
+CREATE INDEX ledger_entries_earned ON ledger_entries (program_id, created_at_ms, customer_id, points, kind) WHERE kind = 'earn';
+
+-- A customer's entries over time (tier qualification, action caps): without it SQLite read
+-- these through the program-wide time index, every entry of the program since the window's
+-- start, on every write.
+CREATE INDEX ledger_entries_customer_created ON ledger_entries (program_id, customer_id, created_at_ms);

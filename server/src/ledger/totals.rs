@@ -1,6 +1,7 @@
 //! A program's running totals: what each write adds to the sums the dashboard reads, so a
-//! report over a year reads a few thousand rows instead of every entry. Storage keeps them in
-//! the write's transaction, like the lots: a projection of the ledger that cannot drift from it.
+//! report over a year reads a few thousand rows instead of every entry. Storage records each
+//! write's changes in the write's transaction, like the lots: a projection of the ledger that
+//! cannot drift from it (and folds the changes into the totals later, see `jobs`).
 //!
 //! The grain is a quarter of an hour, which every time zone offset in use divides, so a
 //! day (week, month) in any program's time zone is a whole number of slots.
@@ -43,8 +44,7 @@ pub struct SlotTotal {
     pub lost: Points,
 }
 
-/// The totals that entries written together change, one per (kind, source), sorted: writers
-/// that update shared rows in one order cannot deadlock each other.
+/// The totals that entries written together change, one per (kind, source), sorted.
 pub fn slot_totals<'a>(entries: impl IntoIterator<Item = (EntryKind, &'a str, Points)>) -> Vec<SlotTotal> {
     let mut totals: BTreeMap<(&'static str, &'a str), SlotTotal> = BTreeMap::new();
     for (kind, source, points) in entries {
@@ -90,8 +90,8 @@ pub struct OpenPointsChange {
 }
 
 /// How a write moved a customer's open points: `lots_before` and `activity_before` are the
-/// account as it was loaded, `after` as the write leaves it. Sorted (see [`slot_totals`]),
-/// without the slots whose total did not change.
+/// account as it was loaded, `after` as the write leaves it. Sorted, without the slots whose
+/// total did not change.
 pub fn open_points_changes(
     lots_before: &[Lot],
     activity_before: Option<Timestamp>,

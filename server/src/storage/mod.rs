@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    admin::{AdminUser, AuditEntry, Email, Session},
+    admin::{AdminUser, AuditEntry, Email, Role, Session},
     customers::{CustomerId, CustomerProfile},
     ledger::{Account, ClawbackPolicy, EntryKind, ExpiryPolicy, LedgerError, Operation, Points, Timestamp},
     programs::{ApiKeyRecord, Program},
@@ -548,6 +548,9 @@ pub trait ReportStore: Send + Sync {
         now: Timestamp,
         expiry: ExpiryPolicy,
     ) -> Result<(Points, Points), StorageError>;
+    /// Moves up to `limit` of the writes' recorded changes into the running totals; returns
+    /// how many it moved (0: none were waiting). Reads are right before and after.
+    async fn fold_totals(&self, limit: u32) -> Result<u64, StorageError>;
     /// Newest first, after `after`.
     async fn program_history(
         &self,
@@ -556,6 +559,15 @@ pub trait ReportStore: Send + Sync {
         after: Option<&HistoryCursor>,
         limit: u32,
     ) -> Result<Vec<ProgramEntry>, StorageError>;
+}
+
+/// What a change to a console user came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminChange {
+    Done,
+    NoSuchUser,
+    /// Refused: the console would have no owner left.
+    LastOwner,
 }
 
 /// Console users, their grants and sessions, and the audit log.
@@ -578,6 +590,24 @@ pub trait AdminStore: Send + Sync {
     async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<(Session, AdminUser)>, StorageError>;
     async fn end_session(&self, token_hash: &str) -> Result<(), StorageError>;
     async fn granted_programs(&self, user_id: &str) -> Result<Vec<String>, StorageError>;
+    /// Every console user with the programs granted to them, by email.
+    async fn admin_users(&self) -> Result<Vec<(AdminUser, Vec<String>)>, StorageError>;
+    /// A user's new role and grants, unless that leaves no owner.
+    async fn update_admin(
+        &self,
+        user_id: &str,
+        role: Role,
+        program_ids: &[String],
+    ) -> Result<AdminChange, StorageError>;
+    /// Removes a user with their grants and sessions, unless that leaves no owner.
+    async fn remove_admin(&self, user_id: &str) -> Result<AdminChange, StorageError>;
+    /// A new password hash; every session of the user ends but `keep` (a token hash).
+    async fn set_admin_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<AdminChange, StorageError>;
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StorageError>;
     /// Newest first.
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StorageError>;

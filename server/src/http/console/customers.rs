@@ -4,6 +4,7 @@
 use serde_json::json;
 use tally_app::console::{
     customers::CustomerConsole,
+    i18n::trf,
     model::{
         Adjusted, AdjustmentForm, ConsoleError, CouponRow, CustomerCard, CustomerDetail, CustomerList, CustomerQuery,
         CustomerRow, LedgerRow, ProgramHeader,
@@ -130,7 +131,7 @@ impl CustomerConsole for ConsoleService {
             .customer(&program.id, &id, program.settings.expiry)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| ConsoleError::NotFound(format!("No customer {customer_id:?} in this program.")))?;
+            .ok_or_else(|| ConsoleError::NotFound(trf("No customer {0} in this program.", &[&customer_id])))?;
         let now = self.0.clock.now();
         let tiers = tier_view(&self.0, &program, &record, now).await.map_err(|_| ConsoleError::Unavailable)?;
         let entries = storage.entries(&program.id, &id, before, LEDGER_PAGE).await.map_err(unavailable)?;
@@ -214,7 +215,7 @@ impl CustomerConsole for ConsoleService {
             .customer(&program.id, &id, program.settings.expiry)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| ConsoleError::NotFound(format!("No customer {customer_id:?} in this program.")))?;
+            .ok_or_else(|| ConsoleError::NotFound(trf("No customer {0} in this program.", &[&customer_id])))?;
         let now = self.0.clock.now();
         let available_before = before.account.balances_at(now, EXPIRING_SOON_DAYS).available;
         let client = ClientId {
@@ -229,7 +230,7 @@ impl CustomerConsole for ConsoleService {
                 return Err(invalid("adjustment_id", "this form was already used for another adjustment: reload"))
             }
             Ok(WriteOutcome::Refused(Refusal::Ledger(LedgerError::InsufficientPoints { available, .. }))) => {
-                return Err(invalid("points", &format!("the customer has only {available} points available")))
+                return Err(invalid("points", &trf("the customer has only {0} points available", &[&available])))
             }
             Ok(WriteOutcome::Refused(refusal)) => return Err(invalid("points", &refusal.to_string())),
             Err(error) => return Err(unavailable(error)),
@@ -238,7 +239,7 @@ impl CustomerConsole for ConsoleService {
         let after = json!({ "available": result.available, "points": adjustment.points, "reason": adjustment.reason });
         let audit = AuditEntry {
             request_key: Some(format!("adjustment:{}:{}", program.id, form.adjustment_id)),
-            ..self.audit_entry(&user, &program, "customer.adjust", customer_id, Some(before), Some(after))
+            ..self.audit_entry(&user, Some(&program), "customer.adjust", customer_id, Some(before), Some(after))
         };
         storage.append_audit(&audit).await.map_err(unavailable)?;
         tracing::info!(user = %user.email.as_str(), program = %program.id, customer = customer_id,

@@ -5,6 +5,7 @@
 use serde_json::json;
 use tally_app::console::{
     earning::EarningConsole,
+    i18n::{tr, trf},
     model::{ActionRuleForm, ConsoleError, EarningBoard, EarningForm},
     money::{format_amount, format_money, parse_amount},
 };
@@ -147,31 +148,36 @@ fn preview(program: &Program, sample: &str) -> Result<Vec<String>, ConsoleError>
     let order = Order { subtotal: amount, shipping: 0, tax: 0, discount: 0, lines: Vec::new() };
     let rule = &program.settings.purchase;
     let base = rule.points_for(&order, 100, 100).points;
-    let mut lines = vec![format!("An order of {} earns {base} {points_name}", format_money(amount, currency))];
+    // In the language of the page asking (the server call's request says which).
+    let mut first = trf("An order of {0} earns {1} {2}", &[&format_money(amount, currency), &base, points_name]);
     for tier in &program.settings.tiers.tiers {
         if tier.multiplier_percent != 100 {
             let points = rule.points_for(&order, tier.multiplier_percent, 100).points;
-            lines[0].push_str(&format!("; {points} at {}", tier.name));
+            first.push_str(&trf("; {0} at {1}", &[&points, &tier.name]));
         }
     }
-    lines[0].push('.');
+    first.push_str(tr("."));
+    let mut lines = vec![first];
     if rule.minimum_order > 0 {
-        lines.push(format!("Orders under {} earn nothing.", format_money(rule.minimum_order, currency)));
+        lines.push(trf("Orders under {0} earn nothing.", &[&format_money(rule.minimum_order, currency)]));
     }
     for action in &program.settings.actions {
         let cap = action.effective_cap().map(|cap| {
-            let per = PERIODS.iter().find(|(period, _)| *period == cap.per).map_or("", |(_, name)| *name);
-            if cap.per == Period::Lifetime {
-                format!(" (at most {} ever)", cap.count)
-            } else {
-                format!(" (at most {} per {per})", cap.count)
-            }
+            let template = match cap.per {
+                Period::Day => " (at most {0} per day)",
+                Period::Week => " (at most {0} per week)",
+                Period::Month => " (at most {0} per month)",
+                Period::Year => " (at most {0} per year)",
+                Period::Lifetime => " (at most {0} ever)",
+            };
+            trf(template, &[&cap.count])
         });
         let referred = action
             .referred_points
-            .map(|points| format!("; the new customer gets {points} on their first order"))
+            .map(|points| trf("; the new customer gets {0} on their first order", &[&points]))
             .unwrap_or_default();
-        lines.push(format!("{}: {} {points_name}{}{referred}.", action.action, action.points, cap.unwrap_or_default()));
+        let (cap, points) = (cap.unwrap_or_default(), action.points);
+        lines.push(trf("{0}: {1} {2}{3}{4}.", &[&action.action, &points, points_name, &cap, &referred]));
     }
     Ok(lines)
 }
@@ -201,7 +207,7 @@ impl EarningConsole for ConsoleService {
         apply(&mut program, &form)?;
         self.0.storage.upsert_program(&program).await.map_err(unavailable)?;
         let after = json!({ "purchase": program.settings.purchase, "actions": program.settings.actions });
-        self.audit(&user, &program, "program.earning_rules", &program.id, Some(before), Some(after)).await?;
+        self.audit(&user, Some(&program), "program.earning_rules", &program.id, Some(before), Some(after)).await?;
         Ok(form_of(&program))
     }
     async fn preview_earning(

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use tally_app::console::{
+    i18n::trf,
     install::InstallConsole,
     model::{ApiKeyRow, ConsoleError, InstallBoard, NewApiKey},
 };
@@ -57,8 +58,15 @@ impl InstallConsole for ConsoleService {
         let (secret, record) = ApiKeyRecord::generate();
         let now = self.0.clock.now();
         self.0.storage.add_api_key(&program.id, &record, now).await.map_err(unavailable)?;
-        self.audit(&user, &program, "api_key.create", &record.id, None, Some(json!({ "prefix": record.key_prefix })))
-            .await?;
+        self.audit(
+            &user,
+            Some(&program),
+            "api_key.create",
+            &record.id,
+            None,
+            Some(json!({ "prefix": record.key_prefix })),
+        )
+        .await?;
         let info = ApiKeyInfo {
             id: record.id,
             prefix: record.key_prefix,
@@ -79,11 +87,11 @@ impl InstallConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         let now = self.0.clock.now();
         if !self.0.storage.revoke_api_key(&program.id, key_id, now).await.map_err(unavailable)? {
-            return Err(ConsoleError::NotFound(format!("No live key {key_id:?} in this program.")));
+            return Err(ConsoleError::NotFound(trf("No live key {0} in this program.", &[&key_id])));
         }
         self.audit(
             &user,
-            &program,
+            Some(&program),
             "api_key.revoke",
             key_id,
             Some(json!({ "live": true })),
@@ -97,7 +105,7 @@ impl InstallConsole for ConsoleService {
     async fn widget_secret(&self, token: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError> {
         let user = self.writer(token, csrf).await?;
         let program = self.program(&user, program_id).await?;
-        self.audit(&user, &program, "widget_secret.reveal", &program.id, None, None).await?;
+        self.audit(&user, Some(&program), "widget_secret.reveal", &program.id, None, None).await?;
         Ok(program.widget_secret)
     }
 }

@@ -178,8 +178,15 @@ impl LoyaltyConsole for ConsoleService {
         let before = snapshot(&program);
         apply(&mut program, &form)?;
         self.0.storage.upsert_program(&program).await.map_err(unavailable)?;
-        self.audit(&user, &program, "program.tiers_campaigns", &program.id, Some(before), Some(snapshot(&program)))
-            .await?;
+        self.audit(
+            &user,
+            Some(&program),
+            "program.tiers_campaigns",
+            &program.id,
+            Some(before),
+            Some(snapshot(&program)),
+        )
+        .await?;
         Ok(form_of(&program))
     }
 }

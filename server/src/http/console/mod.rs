@@ -9,6 +9,7 @@ mod install;
 mod loyalty;
 mod rewards;
 mod settings;
+mod users;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -18,7 +19,7 @@ use axum::{
     http::{header, HeaderMap, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
-    routing::get,
+    routing::{get, post},
     Router,
 };
 use leptos::prelude::provide_context;
@@ -26,6 +27,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tally_app::{
     api_types::ProgramListItem,
     console::{
+        i18n::{trf, Lang, LANG_COOKIE},
         model::{AuditLog, AuditRow, ConsoleError, ConsoleUser, HistoryQuery, ProgramBoard, RangeChoice},
         session_token, ConsoleAccess, ConsoleBackend, SESSION_COOKIE,
     },
@@ -46,6 +48,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/admin/programs/{program}/history.csv", get(export::history_csv))
         .route("/admin/programs/{program}/customers.csv", get(export::customers_csv))
+        .route("/admin/language", post(choose_language))
         .leptos_routes_with_context(
             state,
             generate_route_list(tally_app::console::App),
@@ -114,6 +117,43 @@ async fn gate(
         (true, true) => Redirect::to("/admin").into_response(),
         _ => next.run(request).await,
     }
+}
+
+#[derive(serde::Deserialize)]
+struct LanguageChoice {
+    lang: String,
+}
+
+/// The language menu's form: keeps the choice in a cookie (a year, console paths only) and
+/// sends the browser back to the console page it came from.
+async fn choose_language(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    choice: Result<axum::Form<LanguageChoice>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Some(lang) = choice.ok().and_then(|choice| Lang::from_tag(&choice.lang)) else {
+        return Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "Invalid field",
+            "lang: one of en, ko, ja, zh-CN, id",
+        )
+        .into_response();
+    };
+    let secure =
+        if state.public_url.as_deref().is_some_and(|url| url.starts_with("https://")) { "; Secure" } else { "" };
+    let cookie = format!("{LANG_COOKIE}={}; Path=/admin; SameSite=Lax; Max-Age=31536000{secure}", lang.tag());
+    let back = console_page_referred(&headers).unwrap_or_else(|| "/admin".to_owned());
+    (StatusCode::SEE_OTHER, [(header::LOCATION, back), (header::SET_COOKIE, cookie)]).into_response()
+}
+
+/// The console page (path and query) in `Referer`, when it is on this server.
+fn console_page_referred(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let (_, rest) = referer.split_once("://")?;
+    let path = rest.strip_prefix(host)?;
+    (path == "/admin" || path.starts_with("/admin/") || path.starts_with("/admin?")).then(|| path.to_owned())
 }
 
 /// `Origin` (or, without it, `Referer`) names this server, as `Host` does.
@@ -191,11 +231,12 @@ impl ConsoleService {
         Ok(user)
     }
 
-    /// A console write as the audit log keeps it: who, in which program, what, before and after.
+    /// A console write as the audit log keeps it: who, in which program (none for console
+    /// users), what, before and after.
     fn audit_entry(
         &self,
         user: &AdminUser,
-        program: &Program,
+        program: Option<&Program>,
         action: &str,
         target: &str,
         before: Option<serde_json::Value>,
@@ -205,7 +246,7 @@ impl ConsoleService {
             at: self.0.clock.now(),
             user_id: user.id.clone(),
             user_email: user.email.as_str().to_owned(),
-            program_id: Some(program.id.clone()),
+            program_id: program.map(|program| program.id.clone()),
             action: action.to_owned(),
             target: target.to_owned(),
             before,
@@ -218,7 +259,7 @@ impl ConsoleService {
     async fn audit(
         &self,
         user: &AdminUser,
-        program: &Program,
+        program: Option<&Program>,
         action: &str,
         target: &str,
         before: Option<serde_json::Value>,
@@ -230,7 +271,7 @@ impl ConsoleService {
 
     /// The program, if this user may see it.
     async fn program(&self, user: &AdminUser, program_id: &str) -> Result<Program, ConsoleError> {
-        let not_found = || ConsoleError::NotFound(format!("No program {program_id:?} here, or not yours to see."));
+        let not_found = || ConsoleError::NotFound(trf("No program {0} here, or not yours to see.", &[&program_id]));
         if !user.role.sees_all_programs() {
             let granted = self.0.storage.granted_programs(&user.id).await.map_err(unavailable)?;
             if !granted.iter().any(|id| id == program_id) {
@@ -263,9 +304,9 @@ impl ConsoleAccess for ConsoleService {
         let refused = || ConsoleError::Invalid { field: "password".into(), message: "wrong email or password".into() };
         let Ok(email) = Email::parse(email) else { return Err(refused()) };
         if let Err(wait) = self.0.console_limits.sign_in_per_email.check(email.as_str(), self.0.clock.now()) {
-            return Err(ConsoleError::TooMany(format!(
-                "Too many sign-in attempts for this address: try again in {} seconds.",
-                wait.as_secs()
+            return Err(ConsoleError::TooMany(trf(
+                "Too many sign-in attempts for this address: try again in {0} seconds.",
+                &[&wait.as_secs()],
             )));
         }
         let found = self.0.storage.admin_by_email(&email).await.map_err(unavailable)?;

@@ -2,6 +2,7 @@
 //! with the REST API's domain validation ([`Reward::validated`]), every change audited.
 
 use tally_app::console::{
+    i18n::trf,
     model::{ConsoleError, RewardForm, RewardRow, RewardsBoard},
     money::{format_amount, parse_amount},
     rewards::describe_reward,
@@ -139,7 +140,7 @@ impl ConsoleService {
             .reward(&program.id, reward_id)
             .await
             .map_err(unavailable)?
-            .ok_or_else(|| ConsoleError::NotFound(format!("No reward {reward_id:?} in this program.")))
+            .ok_or_else(|| ConsoleError::NotFound(trf("No reward {0} in this program.", &[&reward_id])))
     }
 
     /// Writes the reward (new when there is no `before`) and audits the change.
@@ -159,7 +160,7 @@ impl ConsoleService {
             }
             Some(before) => {
                 if !storage.update_reward(&program.id, reward, now).await.map_err(unavailable)? {
-                    return Err(ConsoleError::NotFound(format!("No reward {:?} in this program.", reward.id)));
+                    return Err(ConsoleError::NotFound(trf("No reward {0} in this program.", &[&reward.id])));
                 }
                 match (before.definition.active, reward.definition.active) {
                     (true, false) => "reward.deactivate",
@@ -169,7 +170,7 @@ impl ConsoleService {
             }
         };
         let snapshot = |reward: &Reward| serde_json::to_value(reward).ok();
-        self.audit(user, program, action, &reward.id, before.and_then(snapshot), snapshot(reward)).await
+        self.audit(user, Some(program), action, &reward.id, before.and_then(snapshot), snapshot(reward)).await
     }
 }
 

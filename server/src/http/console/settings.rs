@@ -113,8 +113,15 @@ impl SettingsConsole for ConsoleService {
         self.0.storage.upsert_program(&program).await.map_err(unavailable)?;
         let after = form_of(&program);
         let snapshot = |form: &SettingsForm| json!(serde_json::to_value(form).unwrap_or_default());
-        self.audit(&user, &program, "program.settings", &program.id, Some(snapshot(&before)), Some(snapshot(&after)))
-            .await?;
+        self.audit(
+            &user,
+            Some(&program),
+            "program.settings",
+            &program.id,
+            Some(snapshot(&before)),
+            Some(snapshot(&after)),
+        )
+        .await?;
         Ok(after)
     }
 }

@@ -6,7 +6,7 @@ use super::{on_pool, Dialect, Pool, SqlStorage};
 use crate::{
     admin::{AdminUser, AuditEntry, Email, Role, Session},
     ledger::Timestamp,
-    storage::{AdminStore, StorageError},
+    storage::{AdminChange, AdminStore, StorageError},
 };
 
 type UserRow = (String, String, String, i64);
@@ -24,6 +24,14 @@ const INSERT_USER: &str = "INSERT INTO admin_users (id, email, password_hash, ro
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING";
 /// Marks the console as set up; a no-op (0 rows) when it already is.
 const CLAIM_SETUP: &str = "INSERT INTO console_setup (id, created_at_ms) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
+/// Changes to users and roles run one at a time with the owners locked, so two owners demoting
+/// or removing each other at once cannot leave the console without one.
+const BEGIN_SQLITE: &str = "BEGIN IMMEDIATE";
+const BEGIN_POSTGRES: &str = "BEGIN";
+const LOCK_OWNERS_SQLITE: &str = "SELECT COUNT(*) FROM admin_users WHERE role = 'owner'";
+const LOCK_OWNERS_POSTGRES: &str =
+    "SELECT COUNT(*) FROM (SELECT id FROM admin_users WHERE role = 'owner' FOR UPDATE) owners";
+const COUNT_OWNERS: &str = "SELECT COUNT(*) FROM admin_users WHERE role = 'owner'";
 const INSERT_GRANT: &str =
     "INSERT INTO admin_grants (user_id, program_id) VALUES ($1, $2) ON CONFLICT (user_id, program_id) DO NOTHING";
 
@@ -146,6 +154,101 @@ impl AdminStore for SqlStorage {
     async fn granted_programs(&self, user_id: &str) -> Result<Vec<String>, StorageError> {
         const SQL: &str = "SELECT program_id FROM admin_grants WHERE user_id = $1 ORDER BY program_id";
         Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(user_id).fetch_all(pool).await?))
+    }
+
+    async fn admin_users(&self) -> Result<Vec<(AdminUser, Vec<String>)>, StorageError> {
+        const USERS: &str = "SELECT id, email, role, created_at_ms FROM admin_users ORDER BY email";
+        const GRANTS: &str = "SELECT user_id, program_id FROM admin_grants ORDER BY program_id";
+        let (users, grants): (Vec<UserRow>, Vec<(String, String)>) = on_pool!(self, |pool| (
+            sqlx::query_as(USERS).fetch_all(pool).await?,
+            sqlx::query_as(GRANTS).fetch_all(pool).await?
+        ));
+        users
+            .into_iter()
+            .map(|row| {
+                let user = to_user(row)?;
+                let programs = grants.iter().filter(|(id, _)| *id == user.id).map(|(_, program)| program.clone());
+                Ok((user.clone(), programs.collect()))
+            })
+            .collect()
+    }
+
+    async fn update_admin(
+        &self,
+        user_id: &str,
+        role: Role,
+        program_ids: &[String],
+    ) -> Result<AdminChange, StorageError> {
+        const SET_ROLE: &str = "UPDATE admin_users SET role = $1 WHERE id = $2";
+        const CLEAR_GRANTS: &str = "DELETE FROM admin_grants WHERE user_id = $1";
+        on_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.pick(BEGIN_SQLITE, BEGIN_POSTGRES)).await?;
+            let _: i64 =
+                sqlx::query_scalar(dialect.pick(LOCK_OWNERS_SQLITE, LOCK_OWNERS_POSTGRES)).fetch_one(&mut *tx).await?;
+            if sqlx::query(SET_ROLE).bind(role.as_str()).bind(user_id).execute(&mut *tx).await?.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(AdminChange::NoSuchUser);
+            }
+            let owners: i64 = sqlx::query_scalar(COUNT_OWNERS).fetch_one(&mut *tx).await?;
+            if owners == 0 {
+                tx.rollback().await?;
+                return Ok(AdminChange::LastOwner);
+            }
+            sqlx::query(CLEAR_GRANTS).bind(user_id).execute(&mut *tx).await?;
+            for program_id in program_ids {
+                sqlx::query(INSERT_GRANT).bind(user_id).bind(program_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(AdminChange::Done)
+        })
+    }
+
+    async fn remove_admin(&self, user_id: &str) -> Result<AdminChange, StorageError> {
+        const REMOVE: [&str; 3] = [
+            "DELETE FROM admin_sessions WHERE user_id = $1",
+            "DELETE FROM admin_grants WHERE user_id = $1",
+            "DELETE FROM admin_users WHERE id = $1",
+        ];
+        on_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.pick(BEGIN_SQLITE, BEGIN_POSTGRES)).await?;
+            let _: i64 =
+                sqlx::query_scalar(dialect.pick(LOCK_OWNERS_SQLITE, LOCK_OWNERS_POSTGRES)).fetch_one(&mut *tx).await?;
+            let mut removed = 0;
+            for statement in REMOVE {
+                removed = sqlx::query(statement).bind(user_id).execute(&mut *tx).await?.rows_affected();
+            }
+            if removed == 0 {
+                tx.rollback().await?;
+                return Ok(AdminChange::NoSuchUser);
+            }
+            let owners: i64 = sqlx::query_scalar(COUNT_OWNERS).fetch_one(&mut *tx).await?;
+            if owners == 0 {
+                tx.rollback().await?;
+                return Ok(AdminChange::LastOwner);
+            }
+            tx.commit().await?;
+            Ok(AdminChange::Done)
+        })
+    }
+
+    async fn set_admin_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<AdminChange, StorageError> {
+        const SET: &str = "UPDATE admin_users SET password_hash = $1 WHERE id = $2";
+        const END_OTHERS: &str = "DELETE FROM admin_sessions WHERE user_id = $1 AND token_hash <> $2";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            if sqlx::query(SET).bind(password_hash).bind(user_id).execute(&mut *tx).await?.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(AdminChange::NoSuchUser);
+            }
+            sqlx::query(END_OTHERS).bind(user_id).bind(keep.unwrap_or_default()).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(AdminChange::Done)
+        })
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StorageError> {

@@ -7,7 +7,9 @@ use super::{on_pool, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::storage::{ImportStore, ImportedCustomer, StorageError};
 
 /// The running totals recomputed from the ledger (as migration 0011 first filled them).
-const REBUILD_TOTALS: [&str; 5] = [
+const REBUILD_TOTALS: [&str; 7] = [
+    "DELETE FROM ledger_slot_changes WHERE program_id = $1",
+    "DELETE FROM open_point_changes WHERE program_id = $1",
     "DELETE FROM ledger_slot_totals WHERE program_id = $1",
     "INSERT INTO ledger_slot_totals (program_id, slot_ms, kind, source, gained, lost)
      SELECT program_id, (created_at_ms / 900000) * 900000, kind, source,

@@ -53,13 +53,11 @@ const SET_TIER: &str = "UPDATE customers SET tier_id = $1 WHERE program_id = $2 
 const RECORD_TIER_CHANGE: &str = "INSERT INTO tier_changes
          (program_id, customer_id, changed_at_ms, from_tier, to_tier, qualifying)
      VALUES ($1, $2, $3, $4, $5, $6)";
-const ADD_TO_SLOT_TOTAL: &str = "INSERT INTO ledger_slot_totals (program_id, slot_ms, kind, source, gained, lost)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (program_id, slot_ms, kind, source) DO UPDATE
-     SET gained = ledger_slot_totals.gained + excluded.gained, lost = ledger_slot_totals.lost + excluded.lost";
-const ADD_TO_OPEN_POINTS: &str = "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
-     VALUES ($1, $2, $3, $4)
-     ON CONFLICT (program_id, basis, slot_ms) DO UPDATE SET points = open_point_totals.points + excluded.points";
+// Appended, never updated: concurrent writers share no row (see migration 0011).
+const ADD_SLOT_CHANGE: &str = "INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost)
+     VALUES ($1, $2, $3, $4, $5, $6)";
+const ADD_OPEN_POINTS_CHANGE: &str =
+    "INSERT INTO open_point_changes (program_id, basis, slot_ms, points) VALUES ($1, $2, $3, $4)";
 const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -385,11 +383,10 @@ impl SqlStorage {
                 }
             }
 
-            // The running totals last: on PostgreSQL their rows are shared by every writer of
-            // the program, and a row lock taken here is held only until the commit below.
+            // What this write changes in the running totals (T1, T2).
             let entries = result.entries.iter().map(|entry| (entry.kind, entry.source.as_str(), entry.points));
             for total in slot_totals(entries) {
-                sqlx::query(ADD_TO_SLOT_TOTAL)
+                sqlx::query(ADD_SLOT_CHANGE)
                     .bind(program)
                     .bind(slot_of(now).0)
                     .bind(total.kind.as_str())
@@ -400,7 +397,7 @@ impl SqlStorage {
                     .await?;
             }
             for change in open_points_changes(&lots_before, activity_before, &account) {
-                sqlx::query(ADD_TO_OPEN_POINTS)
+                sqlx::query(ADD_OPEN_POINTS_CHANGE)
                     .bind(program)
                     .bind(change.basis.as_str())
                     .bind(change.slot.0)

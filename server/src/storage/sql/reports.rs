@@ -1,5 +1,8 @@
-//! The dashboard's sums. Flows and open points come from the running totals that every ledger
-//! write keeps (`ledger::totals`, invariants T1 and T2); the rest from the ledger itself.
+//! The dashboard's sums. Flows and open points come from the running totals (`ledger::totals`,
+//! invariants T1 and T2): the folded totals plus the changes not folded yet; the rest from the
+//! ledger itself.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
@@ -30,8 +33,13 @@ impl ReportStore for SqlStorage {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<(EntryKind, Points)>, StorageError> {
-        const SQL: &str = "SELECT kind, CAST(SUM(gained + lost) AS BIGINT) FROM ledger_slot_totals
-             WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 GROUP BY kind";
+        const SQL: &str = "SELECT kind, CAST(SUM(gained + lost) AS BIGINT) FROM (
+                 SELECT kind, gained, lost FROM ledger_slot_totals
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3
+                 UNION ALL
+                 SELECT kind, gained, lost FROM ledger_slot_changes
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3
+             ) t GROUP BY kind";
         let (from, to) = slot_bounds(from, to);
         let rows: Vec<(String, i64)> =
             on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?);
@@ -45,9 +53,13 @@ impl ReportStore for SqlStorage {
         to: Timestamp,
     ) -> Result<Vec<(Timestamp, EntryKind, Points)>, StorageError> {
         // Earned and redeemed per quarter hour; the caller folds the slots into the chart's days.
-        const SQL: &str = "SELECT slot_ms, kind, CAST(SUM(gained + lost) AS BIGINT) FROM ledger_slot_totals
-             WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'redeem')
-             GROUP BY slot_ms, kind";
+        const SQL: &str = "SELECT slot_ms, kind, CAST(SUM(gained + lost) AS BIGINT) FROM (
+                 SELECT slot_ms, kind, gained, lost FROM ledger_slot_totals
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'redeem')
+                 UNION ALL
+                 SELECT slot_ms, kind, gained, lost FROM ledger_slot_changes
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'redeem')
+             ) t GROUP BY slot_ms, kind";
         let (from, to) = slot_bounds(from, to);
         let rows: Vec<(i64, String, i64)> =
             on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?);
@@ -61,9 +73,13 @@ impl ReportStore for SqlStorage {
         to: Timestamp,
     ) -> Result<Vec<(String, Points)>, StorageError> {
         // Positive entries only: what each source gave (a negative adjustment is no source).
-        const SQL: &str = "SELECT source, CAST(SUM(gained) AS BIGINT) AS total FROM ledger_slot_totals
-             WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'adjust')
-             GROUP BY source HAVING SUM(gained) > 0 ORDER BY total DESC, source";
+        const SQL: &str = "SELECT source, CAST(SUM(gained) AS BIGINT) AS total FROM (
+                 SELECT source, gained FROM ledger_slot_totals
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'adjust')
+                 UNION ALL
+                 SELECT source, gained FROM ledger_slot_changes
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'adjust')
+             ) t GROUP BY source HAVING SUM(gained) > 0 ORDER BY total DESC, source";
         let (from, to) = slot_bounds(from, to);
         Ok(on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?))
     }
@@ -103,6 +119,8 @@ impl ReportStore for SqlStorage {
         const BY_EARNING: &str = "SELECT
                  CAST((SELECT COALESCE(SUM(points), 0) FROM open_point_totals
                        WHERE program_id = $1 AND basis = 'earned' AND slot_ms > $2)
+                    + (SELECT COALESCE(SUM(points), 0) FROM open_point_changes
+                       WHERE program_id = $1 AND basis = 'earned' AND slot_ms > $2)
                     + (SELECT COALESCE(SUM(l.remaining), 0) FROM ledger_entries e
                        JOIN lots l ON l.program_id = e.program_id AND l.customer_id = e.customer_id AND l.seq = e.seq
                        WHERE e.program_id = $1 AND e.created_at_ms > $3 AND e.created_at_ms < $4 AND l.remaining > 0)
@@ -113,6 +131,8 @@ impl ReportStore for SqlStorage {
                  AS BIGINT)";
         const BY_INACTIVITY: &str = "SELECT
                  CAST((SELECT COALESCE(SUM(points), 0) FROM open_point_totals
+                       WHERE program_id = $1 AND basis = 'activity' AND slot_ms > $2)
+                    + (SELECT COALESCE(SUM(points), 0) FROM open_point_changes
                        WHERE program_id = $1 AND basis = 'activity' AND slot_ms > $2)
                     + (SELECT COALESCE(SUM(l.remaining), 0) FROM customers c
                        JOIN lots l ON l.program_id = c.program_id AND l.customer_id = c.customer_id
@@ -152,6 +172,68 @@ impl ReportStore for SqlStorage {
             .fetch_one(pool)
             .await?);
         Ok((open - pending, pending))
+    }
+
+    async fn fold_totals(&self, limit: u32) -> Result<u64, StorageError> {
+        // The deleted rows stay locked until the commit: a concurrent fold skips them, and a
+        // writer's new change is another row, folded next time.
+        const TAKE_SLOT_CHANGES: &str = "DELETE FROM ledger_slot_changes
+             WHERE id IN (SELECT id FROM ledger_slot_changes ORDER BY id LIMIT $1)
+             RETURNING program_id, slot_ms, kind, source, gained, lost";
+        const TAKE_OPEN_POINTS_CHANGES: &str = "DELETE FROM open_point_changes
+             WHERE id IN (SELECT id FROM open_point_changes ORDER BY id LIMIT $1)
+             RETURNING program_id, basis, slot_ms, points";
+        const ADD_SLOT_TOTAL: &str = "INSERT INTO ledger_slot_totals (program_id, slot_ms, kind, source, gained, lost)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (program_id, slot_ms, kind, source) DO UPDATE
+             SET gained = ledger_slot_totals.gained + excluded.gained, lost = ledger_slot_totals.lost + excluded.lost";
+        const ADD_OPEN_POINTS: &str = "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (program_id, basis, slot_ms) DO UPDATE SET points = open_point_totals.points + excluded.points";
+        let _one_writer = match self.pool {
+            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
+            Pool::Postgres(_) => None,
+        };
+        on_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.pick("BEGIN IMMEDIATE", "BEGIN")).await?;
+            let slot_changes: Vec<(String, i64, String, String, i64, i64)> =
+                sqlx::query_as(TAKE_SLOT_CHANGES).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+            let open_changes: Vec<(String, String, i64, i64)> =
+                sqlx::query_as(TAKE_OPEN_POINTS_CHANGES).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+            let folded = (slot_changes.len() + open_changes.len()) as u64;
+            // One upsert per total, in key order (concurrent folds then take rows in one order).
+            let mut slots: BTreeMap<(String, i64, String, String), (i64, i64)> = BTreeMap::new();
+            for (program, slot, kind, source, gained, lost) in slot_changes {
+                let total = slots.entry((program, slot, kind, source)).or_default();
+                *total = (total.0 + gained, total.1 + lost);
+            }
+            let mut open: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
+            for (program, basis, slot, points) in open_changes {
+                *open.entry((program, basis, slot)).or_default() += points;
+            }
+            for ((program, slot, kind, source), (gained, lost)) in slots {
+                sqlx::query(ADD_SLOT_TOTAL)
+                    .bind(program)
+                    .bind(slot)
+                    .bind(kind)
+                    .bind(source)
+                    .bind(gained)
+                    .bind(lost)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for ((program, basis, slot), points) in open {
+                sqlx::query(ADD_OPEN_POINTS)
+                    .bind(program)
+                    .bind(basis)
+                    .bind(slot)
+                    .bind(points)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(folded)
+        })
     }
 
     async fn program_history(
