@@ -6,7 +6,10 @@ mod common;
 use common::{spawn_app_at, TestApp, ALL_DBS};
 use reqwest::{header, redirect::Policy, Client, Response};
 use serde_json::{json, Value};
-use tally_server::admin::{AdminUser, Email, NewPassword, Role};
+use tally_server::{
+    admin::{AdminUser, Email, NewPassword, Role},
+    storage::AdminChange,
+};
 
 const OWNER: &str = "owner@shop.example";
 const PASSWORD: &str = "a long enough password";
@@ -242,6 +245,11 @@ async fn post_json(app: &TestApp, client: &Client, function: &str, cookie: &str,
     // Failures come back as the server function's error text, not JSON.
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// A failed server function's message (its body is `ServerError|message`).
+fn failure(body: &Value) -> &str {
+    body.as_str().unwrap_or_default().trim_start_matches("ServerError|")
 }
 
 async fn add_user(app: &TestApp, id: &str, email: &str, role: Role, programs: &[String]) {
@@ -759,6 +767,219 @@ async fn tiers_and_campaigns_are_saved_in_the_programs_time_zone_like_the_rest_a
         assert_eq!(campaigns[0]["starts_at"], "2026-11-26T15:00:00.000Z", "{db:?}: {campaigns}");
         assert_eq!(campaigns[0]["ends_at"], "2026-11-30T15:00:00.000Z");
         assert_eq!(audit_actions(&app, &client, &owner).await, ["program.tiers_campaigns"], "{db:?}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn owners_manage_users_grants_passwords_and_removal_and_one_owner_always_stays() {
+    for db in ALL_DBS {
+        let ConsoleSetup { app, client, program, owner, csrf, .. } = console_setup(db).await;
+        let (other, _) = app.create_program("Other shop").await;
+        let board: Value = post_form(&app, &client, "users", Some(&owner), &[]).await.json().await.unwrap();
+        let emails: Vec<&str> =
+            board["users"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+        assert_eq!(emails, [OWNER, "viewer@shop.example"], "{db:?}");
+        assert_eq!(board["users"][0]["is_you"], true);
+
+        // A new admin of one program signs in and sees that program only.
+        let form = |user_id: Value, email: &str, password: &str, role: &str, programs: Value| json!({"csrf": csrf, "form": {"user_id": user_id, "email": email, "password": password, "role": role, "programs": programs}});
+        let admin_form = form(Value::Null, "Ada@Shop.Example", PASSWORD, "admin", json!([program.id]));
+        let (status, created) = post_json(&app, &client, "save_user", &owner, &admin_form).await;
+        assert_eq!(status, 200, "{db:?}: {created}");
+        assert_eq!(
+            (created["email"].as_str(), created["programs"][0].as_str()),
+            (Some("ada@shop.example"), Some(program.id.as_str()))
+        );
+        let (status, taken) = post_json(&app, &client, "save_user", &owner, &admin_form).await;
+        assert_eq!(status, 422, "{db:?}: {taken}");
+        assert!(failure(&taken).starts_with("email: "), "{taken}");
+        let (status, weak) = post_json(
+            &app,
+            &client,
+            "save_user",
+            &owner,
+            &form(Value::Null, "b@shop.example", "short", "viewer", json!([])),
+        )
+        .await;
+        assert_eq!((status, failure(&weak)), (422, "password: at least 10 characters"), "{db:?}");
+        let (status, stranger) = post_json(
+            &app,
+            &client,
+            "save_user",
+            &owner,
+            &form(Value::Null, "c@shop.example", PASSWORD, "viewer", json!(["prg_nope"])),
+        )
+        .await;
+        assert_eq!((status, failure(&stranger)), (422, "programs: programs of this console"), "{db:?}");
+
+        let (ada, ada_csrf) = sign_in(&app, &client, "ada@shop.example").await;
+        let programs: Value = post_form(&app, &client, "list_programs", Some(&ada), &[]).await.json().await.unwrap();
+        assert_eq!(programs.as_array().unwrap().len(), 1, "{db:?}: only the granted program");
+        let (status, _) = post_json(&app, &client, "save_user", &ada, &json!({"csrf": ada_csrf, "form": {"email": "x@y.z", "password": PASSWORD, "role": "owner", "programs": []}})).await;
+        assert_eq!(status, 403, "{db:?}: admins do not manage users");
+        assert_eq!(post_form(&app, &client, "users", Some(&ada), &[]).await.status(), 403);
+
+        // Grants change; a new password ends her sessions.
+        let ada_id = created["id"].as_str().unwrap().to_owned();
+        let (status, changed) = post_json(
+            &app,
+            &client,
+            "save_user",
+            &owner,
+            &form(json!(ada_id), "", "", "viewer", json!([program.id, other.id])),
+        )
+        .await;
+        assert_eq!(
+            (status, changed["role"].as_str(), changed["programs"].as_array().map(Vec::len)),
+            (200, Some("viewer"), Some(2)),
+            "{db:?}: {changed}"
+        );
+        let reset = post_fields(
+            &app,
+            &client,
+            "set_user_password",
+            &owner,
+            &[("csrf", &csrf), ("user_id", &ada_id), ("password", "another long password")],
+        )
+        .await;
+        assert_eq!(reset.status(), 200, "{db:?}");
+        assert_eq!(post_form(&app, &client, "me", Some(&ada), &[]).await.status(), 401, "{db:?}: her session ended");
+        let old =
+            post_form(&app, &client, "sign_in", None, &[("email", "ada@shop.example"), ("password", PASSWORD)]).await;
+        assert_eq!(old.status(), 422, "{db:?}: the old password no longer works");
+        let renewed = post_form(
+            &app,
+            &client,
+            "sign_in",
+            None,
+            &[("email", "ada@shop.example"), ("password", "another long password")],
+        )
+        .await;
+        assert!(renewed.status().is_redirection(), "{db:?}");
+
+        // The console keeps an owner: the only owner can be neither demoted nor removed.
+        let owner_id = board["users"][0]["id"].as_str().unwrap().to_owned();
+        let (status, last) =
+            post_json(&app, &client, "save_user", &owner, &form(json!(owner_id), "", "", "admin", json!([]))).await;
+        assert_eq!(
+            (status, failure(&last)),
+            (422, "role: the console needs an owner: make another user an owner first"),
+            "{db:?}"
+        );
+        let removed_self =
+            post_fields(&app, &client, "remove_user", &owner, &[("csrf", &csrf), ("user_id", &owner_id)]).await;
+        assert_eq!(removed_self.status(), 403, "{db:?}");
+        let forged =
+            post_fields(&app, &client, "remove_user", &owner, &[("csrf", "csrf_forged"), ("user_id", &ada_id)]).await;
+        assert_eq!(forged.status(), 403, "{db:?}: CSRF checked");
+        let removed = post_fields(&app, &client, "remove_user", &owner, &[("csrf", &csrf), ("user_id", &ada_id)]).await;
+        assert_eq!(removed.status(), 200, "{db:?}");
+        let gone = post_form(
+            &app,
+            &client,
+            "sign_in",
+            None,
+            &[("email", "ada@shop.example"), ("password", "another long password")],
+        )
+        .await;
+        assert_eq!(gone.status(), 422, "{db:?}: a removed user cannot sign in");
+        let again = post_fields(&app, &client, "remove_user", &owner, &[("csrf", &csrf), ("user_id", &ada_id)]).await;
+        assert_eq!(again.status(), 404, "{db:?}");
+
+        let actions = audit_actions(&app, &client, &owner).await;
+        assert_eq!(actions[..4], ["user.remove", "user.password", "user.update", "user.create"], "{db:?}");
+        let audit: Value = post_form(&app, &client, "audit_log", Some(&owner), &[]).await.json().await.unwrap();
+        assert!(!audit.to_string().contains("argon2"), "{db:?}: no password hash in the audit log");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn owners_demoting_each_other_all_at_once_leave_one_owner() {
+    const OWNERS: usize = 12;
+    for db in ALL_DBS {
+        let (app, _) = spawn_app_at(db).await;
+        for index in 0..OWNERS {
+            add_user(&app, &format!("usr_{index}"), &format!("o{index}@shop.example"), Role::Owner, &[]).await;
+        }
+        let ids: Vec<String> = (0..OWNERS).map(|index| format!("usr_{index}")).collect();
+        let outcomes =
+            futures_util::future::join_all(ids.iter().map(|id| app.storage.update_admin(id, Role::Admin, &[]))).await;
+        let refused = outcomes.iter().filter(|outcome| *outcome.as_ref().unwrap() == AdminChange::LastOwner).count();
+        let owners =
+            app.storage.admin_users().await.unwrap().into_iter().filter(|(user, _)| user.role == Role::Owner).count();
+        assert_eq!((owners, refused), (1, 1), "{db:?}: exactly one demotion refused, one owner left");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_console_speaks_the_browsers_language_or_the_one_chosen() {
+    for db in ALL_DBS {
+        let ConsoleSetup { app, client, owner, .. } = console_setup(db).await;
+        let page = |accept: &'static str, cookie: String| {
+            let request = client
+                .get(app.url("/admin/login"))
+                .header(header::ACCEPT_LANGUAGE, accept)
+                .header(header::COOKIE, cookie);
+            async move { request.send().await.unwrap().text().await.unwrap() }
+        };
+        let korean = page("ko-KR,ko;q=0.9,en;q=0.5", String::new()).await;
+        assert!(korean.contains(r#"<html lang="ko""#) && korean.contains("Tally에 로그인"), "{db:?}");
+        assert!(
+            page("fr-FR", String::new()).await.contains("Sign in to Tally"),
+            "{db:?}: English when nothing matches"
+        );
+
+        let chosen = client
+            .post(app.url("/admin/language"))
+            .header(header::ORIGIN, format!("http://{}", app.addr))
+            .header(header::REFERER, format!("http://{}/admin/users?x=1", app.addr))
+            .form(&[("lang", "ja")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!((chosen.status().as_u16(), location(&chosen)), (303, "/admin/users?x=1"), "{db:?}");
+        let cookie = chosen.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+        assert_eq!(cookie, "tally_lang=ja");
+        let japanese = page("ko", cookie.clone()).await;
+        assert!(japanese.contains("Tally にサインイン"), "{db:?}: the cookie wins over the browser");
+
+        // Server messages come in the page's language too.
+        let both = format!("{cookie}; {owner}");
+        let refused = client
+            .post(app.url("/admin/fn/remove_user"))
+            .header(header::ORIGIN, format!("http://{}", app.addr))
+            .header(header::COOKIE, both)
+            .form(&[("csrf", "csrf_forged"), ("user_id", "usr_viewer")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403);
+        let message = Value::String(refused.text().await.unwrap());
+        assert_eq!(failure(&message), "フォームが古くなっています（CSRF トークン）。ページを再読み込みしてください。");
+
+        let elsewhere = client
+            .post(app.url("/admin/language"))
+            .header(header::ORIGIN, format!("http://{}", app.addr))
+            .header(header::REFERER, "https://evil.example/admin")
+            .form(&[("lang", "ko")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&elsewhere), "/admin", "{db:?}: never back to another site");
+        let bad = client
+            .post(app.url("/admin/language"))
+            .header(header::ORIGIN, format!("http://{}", app.addr))
+            .form(&[("lang", "klingon")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (bad.status().as_u16(), bad.headers()[header::CONTENT_TYPE].to_str().unwrap()),
+            (422, "application/problem+json")
+        );
         app.stop().await;
     }
 }

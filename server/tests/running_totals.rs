@@ -138,9 +138,11 @@ async fn running_totals_follow_the_ledger_through_random_writes_on_both_database
                 _ => continue,
             };
             applied += u32::from(status < 300);
-            // Part of the changes folded into the totals on the way, part left to the readers.
+            // On PostgreSQL, part of the changes folded into the totals on the way, part left to
+            // the readers (SQLite's writes add to the totals directly).
             if step == 70 {
-                assert!(jobs::fold_totals(app.storage.as_ref()).await.unwrap() > 0, "{db:?}: changes were waiting");
+                let folded = jobs::fold_totals(app.storage.as_ref()).await.unwrap();
+                assert_eq!(folded > 0, matches!(db, common::Db::Postgres), "{db:?}: {folded} changes were waiting");
             }
         }
         assert!(applied > 80, "{db:?}: most writes apply ({applied})");
@@ -220,7 +222,7 @@ async fn running_totals_follow_the_ledger_through_random_writes_on_both_database
 
         // Folding what is left, or rebuilding from the ledger, finds the same totals.
         let before_fold = flows(app.storage.as_ref(), &program.id).await;
-        assert!(jobs::fold_totals(app.storage.as_ref()).await.unwrap() > 0);
+        jobs::fold_totals(app.storage.as_ref()).await.unwrap();
         assert_eq!(jobs::fold_totals(app.storage.as_ref()).await.unwrap(), 0, "{db:?}: nothing left to fold");
         assert_eq!(flows(app.storage.as_ref(), &program.id).await, before_fold, "{db:?}");
         let outstanding: Vec<_> = {

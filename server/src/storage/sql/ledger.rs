@@ -53,10 +53,14 @@ const SET_TIER: &str = "UPDATE customers SET tier_id = $1 WHERE program_id = $2 
 const RECORD_TIER_CHANGE: &str = "INSERT INTO tier_changes
          (program_id, customer_id, changed_at_ms, from_tier, to_tier, qualifying)
      VALUES ($1, $2, $3, $4, $5, $6)";
-// Appended, never updated: concurrent writers share no row (see migration 0011).
-const ADD_SLOT_CHANGE: &str = "INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost)
-     VALUES ($1, $2, $3, $4, $5, $6)";
-const ADD_OPEN_POINTS_CHANGE: &str =
+// The running totals: SQLite runs one write at a time, so each adds to the totals directly;
+// PostgreSQL writers append their changes instead, sharing no row to wait for (migration 0011),
+// and the fold adds them up later.
+const ADD_SLOT_CHANGE_SQLITE: &str = super::reports::ADD_SLOT_TOTAL;
+const ADD_SLOT_CHANGE_POSTGRES: &str =
+    "INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost) VALUES ($1, $2, $3, $4, $5, $6)";
+const ADD_OPEN_POINTS_CHANGE_SQLITE: &str = super::reports::ADD_OPEN_POINTS;
+const ADD_OPEN_POINTS_CHANGE_POSTGRES: &str =
     "INSERT INTO open_point_changes (program_id, basis, slot_ms, points) VALUES ($1, $2, $3, $4)";
 const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
@@ -386,7 +390,7 @@ impl SqlStorage {
             // What this write changes in the running totals (T1, T2).
             let entries = result.entries.iter().map(|entry| (entry.kind, entry.source.as_str(), entry.points));
             for total in slot_totals(entries) {
-                sqlx::query(ADD_SLOT_CHANGE)
+                sqlx::query(dialect.pick(ADD_SLOT_CHANGE_SQLITE, ADD_SLOT_CHANGE_POSTGRES))
                     .bind(program)
                     .bind(slot_of(now).0)
                     .bind(total.kind.as_str())
@@ -397,7 +401,7 @@ impl SqlStorage {
                     .await?;
             }
             for change in open_points_changes(&lots_before, activity_before, &account) {
-                sqlx::query(ADD_OPEN_POINTS_CHANGE)
+                sqlx::query(dialect.pick(ADD_OPEN_POINTS_CHANGE_SQLITE, ADD_OPEN_POINTS_CHANGE_POSTGRES))
                     .bind(program)
                     .bind(change.basis.as_str())
                     .bind(change.slot.0)

@@ -15,6 +15,16 @@ use crate::{
     storage::{HistoryCursor, HistoryFilter, ProgramEntry, ReportStore, StorageError, TopEarner},
 };
 
+/// Adds to a total (the fold; SQLite's writes directly).
+pub(super) const ADD_SLOT_TOTAL: &str =
+    "INSERT INTO ledger_slot_totals (program_id, slot_ms, kind, source, gained, lost)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (program_id, slot_ms, kind, source) DO UPDATE
+     SET gained = ledger_slot_totals.gained + excluded.gained, lost = ledger_slot_totals.lost + excluded.lost";
+pub(super) const ADD_OPEN_POINTS: &str = "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (program_id, basis, slot_ms) DO UPDATE SET points = open_point_totals.points + excluded.points";
+
 fn kind_from_db(kind: &str) -> Result<EntryKind, StorageError> {
     EntryKind::parse(kind).ok_or_else(|| StorageError::Corrupt(format!("entry kind {kind:?}")))
 }
@@ -183,13 +193,6 @@ impl ReportStore for SqlStorage {
         const TAKE_OPEN_POINTS_CHANGES: &str = "DELETE FROM open_point_changes
              WHERE id IN (SELECT id FROM open_point_changes ORDER BY id LIMIT $1)
              RETURNING program_id, basis, slot_ms, points";
-        const ADD_SLOT_TOTAL: &str = "INSERT INTO ledger_slot_totals (program_id, slot_ms, kind, source, gained, lost)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (program_id, slot_ms, kind, source) DO UPDATE
-             SET gained = ledger_slot_totals.gained + excluded.gained, lost = ledger_slot_totals.lost + excluded.lost";
-        const ADD_OPEN_POINTS: &str = "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (program_id, basis, slot_ms) DO UPDATE SET points = open_point_totals.points + excluded.points";
         let _one_writer = match self.pool {
             Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
             Pool::Postgres(_) => None,
