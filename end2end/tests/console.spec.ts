@@ -270,3 +270,69 @@ test("tiers and campaigns are described in words as the admin edits them", async
   await campaign.getByLabel("Last day").fill("2026-11-30");
   await expect(lines.last()).toHaveText("Black Friday: 2x points on purchases, 2026-11-27 to 2026-11-30.");
 });
+
+test("an owner adds a user who then sees only the program granted; a new password ends their session", async ({ page, browser }) => {
+  const email = `e2e-${Date.now()}@shop.test`;
+  await signIn(page);
+  await page.getByRole("link", { name: "Users" }).click();
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await page.getByRole("button", { name: "New user" }).click();
+  const editor = page.getByRole("form", { name: "New user" });
+  await editor.getByLabel("Email").fill(email);
+  await editor.getByLabel("Password (at least 10 characters)").fill("short");
+  await editor.getByLabel("Role").selectOption("viewer");
+  await editor.getByLabel("Demo Store").check();
+  // The browser lets a short password through only when the form is sent another way: the
+  // server's own check answers on the field.
+  await editor.getByLabel("Password (at least 10 characters)").evaluate((input: HTMLInputElement) => input.removeAttribute("minlength"));
+  await editor.getByRole("button", { name: "Save user" }).click();
+  await expect(editor.locator(".field-error").nth(1)).toHaveText("at least 10 characters");
+  await editor.getByLabel("Password (at least 10 characters)").fill("a long enough password");
+  await editor.getByRole("button", { name: "Save user" }).click();
+  const row = page.locator(`.users tbody tr[data-user="${email}"]`);
+  await expect(row).toHaveAttribute("data-role", "viewer");
+  await expect(row).toContainText("Demo Store");
+
+  // The new viewer signs in elsewhere and sees the granted program, read-only.
+  const other = await browser.newContext({ baseURL: consoleUrlOf(page) });
+  const viewer = await other.newPage();
+  await signIn(viewer, { email, password: "a long enough password" });
+  await expect(viewer.locator(".program-card")).toHaveCount(1);
+  await expect(viewer.locator('.program-card[data-program-id="prg_demo"]')).toBeVisible();
+  await expect(viewer.getByRole("link", { name: "Users" })).toHaveCount(0);
+
+  // The owner sets a new password: the viewer's session ends.
+  await row.getByLabel(`New password for ${email}`).fill("yet another long password");
+  await row.getByRole("button", { name: "Set password" }).click();
+  await expect(page.locator('p[role="status"]')).toHaveText("Password changed.");
+  await viewer.reload();
+  await expect(viewer).toHaveURL(/\/admin\/login$/);
+
+  page.once("dialog", (dialog) => dialog.accept());
+  await row.getByRole("button", { name: "Remove" }).click();
+  await expect(page.locator(`.users tbody tr[data-user="${email}"]`)).toHaveCount(0);
+  await other.close();
+});
+
+test("the console speaks the language chosen in its menu, and the server's messages too", async ({ page }) => {
+  await signIn(page);
+  await page.getByLabel("Language").selectOption("ko");
+  await expect(page.locator("html")).toHaveAttribute("lang", "ko");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("프로그램");
+  await expect(page.getByRole("button", { name: "로그아웃" })).toBeVisible();
+  await page.locator('.program-card[data-program-id="prg_demo"] .program-name').click();
+  await expect(page.locator("#status-title")).toHaveText("포인트 현황");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  // Hydration renders the same words: the chart's legend is still Korean once the WASM runs.
+  await expect(page.locator("#status figcaption")).toContainText("적립과 사용");
+  await page.getByRole("link", { name: "적립 규칙" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("적립 규칙");
+  await expect(page.locator(".preview-lines li").first()).toContainText("주문 시");
+  await page.getByLabel("Language").selectOption("en");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Earning rules");
+});
+
+function consoleUrlOf(page: Page): string {
+  return new URL(page.url()).origin;
+}

@@ -55,11 +55,10 @@ CREATE TABLE open_point_changes (
 );
 CREATE INDEX open_point_changes_program ON open_point_changes (program_id, basis, slot_ms);
 
--- The exact edges the totals leave: pending lots (the condition keeps this index away from a
--- customer's open-lots query, whose ORDER BY it would otherwise match) and customers last
--- active around an inactivity cutoff.
-CREATE INDEX lots_pending ON lots (program_id, available_at_ms) WHERE remaining > 0 AND available_at_ms > earned_at_ms;
-CREATE INDEX customers_last_activity ON customers (program_id, last_activity_at_ms);
+-- Lots that were pending when earned, for the pending points now. The condition keeps this index
+-- away from a customer's open-lots query (whose ORDER BY it would otherwise match), and it names
+-- no column a write changes, so PostgreSQL still updates lots in place.
+CREATE INDEX lots_pending ON lots (program_id, available_at_ms) WHERE available_at_ms > earned_at_ms;
 
 -- The sums by kind now come from the totals. Top earners read this index alone (it holds the
 -- earnings only, so no per-customer query can mistake it for theirs).

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 
 use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
+use super::reports::{ADD_OPEN_POINTS, ADD_SLOT_TOTAL};
 use super::rewards::{CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_USED_COUPON, TAKE_STOCK};
 use super::{json_from_db, Dialect, Pool, SqlStorage};
 use super::{on_pool, seq_from_db, seq_to_db};
@@ -53,15 +54,6 @@ const SET_TIER: &str = "UPDATE customers SET tier_id = $1 WHERE program_id = $2 
 const RECORD_TIER_CHANGE: &str = "INSERT INTO tier_changes
          (program_id, customer_id, changed_at_ms, from_tier, to_tier, qualifying)
      VALUES ($1, $2, $3, $4, $5, $6)";
-// The running totals: SQLite runs one write at a time, so each adds to the totals directly;
-// PostgreSQL writers append their changes instead, sharing no row to wait for (migration 0011),
-// and the fold adds them up later.
-const ADD_SLOT_CHANGE_SQLITE: &str = super::reports::ADD_SLOT_TOTAL;
-const ADD_SLOT_CHANGE_POSTGRES: &str =
-    "INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost) VALUES ($1, $2, $3, $4, $5, $6)";
-const ADD_OPEN_POINTS_CHANGE_SQLITE: &str = super::reports::ADD_OPEN_POINTS;
-const ADD_OPEN_POINTS_CHANGE_POSTGRES: &str =
-    "INSERT INTO open_point_changes (program_id, basis, slot_ms, points) VALUES ($1, $2, $3, $4)";
 const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -387,27 +379,62 @@ impl SqlStorage {
                 }
             }
 
-            // What this write changes in the running totals (T1, T2).
+            // What this write changes in the running totals (T1, T2). SQLite runs one write at a
+            // time: it adds to the totals directly. PostgreSQL writers append their changes
+            // instead, sharing no row to wait for (migration 0011), in one statement (a round
+            // trip per row cost a sixth of a write); the fold adds them up later.
             let entries = result.entries.iter().map(|entry| (entry.kind, entry.source.as_str(), entry.points));
-            for total in slot_totals(entries) {
-                sqlx::query(dialect.pick(ADD_SLOT_CHANGE_SQLITE, ADD_SLOT_CHANGE_POSTGRES))
-                    .bind(program)
-                    .bind(slot_of(now).0)
-                    .bind(total.kind.as_str())
-                    .bind(&total.source)
-                    .bind(total.gained)
-                    .bind(total.lost)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for change in open_points_changes(&lots_before, activity_before, &account) {
-                sqlx::query(dialect.pick(ADD_OPEN_POINTS_CHANGE_SQLITE, ADD_OPEN_POINTS_CHANGE_POSTGRES))
-                    .bind(program)
-                    .bind(change.basis.as_str())
-                    .bind(change.slot.0)
-                    .bind(change.points)
-                    .execute(&mut *tx)
-                    .await?;
+            let (totals, changes) =
+                (slot_totals(entries), open_points_changes(&lots_before, activity_before, &account));
+            let slot = slot_of(now).0;
+            if matches!(dialect, Dialect::Sqlite) {
+                for total in &totals {
+                    sqlx::query(ADD_SLOT_TOTAL)
+                        .bind(program)
+                        .bind(slot)
+                        .bind(total.kind.as_str())
+                        .bind(&total.source)
+                        .bind(total.gained)
+                        .bind(total.lost)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for change in &changes {
+                    sqlx::query(ADD_OPEN_POINTS)
+                        .bind(program)
+                        .bind(change.basis.as_str())
+                        .bind(change.slot.0)
+                        .bind(change.points)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            } else if !totals.is_empty() || !changes.is_empty() {
+                let both = !totals.is_empty() && !changes.is_empty();
+                let mut insert = sqlx::QueryBuilder::new(if both { "WITH slot_changes AS (" } else { "" });
+                if !totals.is_empty() {
+                    insert.push("INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost) ");
+                    insert.push_values(&totals, |mut row, total| {
+                        row.push_bind(program)
+                            .push_bind(slot)
+                            .push_bind(total.kind.as_str())
+                            .push_bind(&total.source)
+                            .push_bind(total.gained)
+                            .push_bind(total.lost);
+                    });
+                }
+                if both {
+                    insert.push(") ");
+                }
+                if !changes.is_empty() {
+                    insert.push("INSERT INTO open_point_changes (program_id, basis, slot_ms, points) ");
+                    insert.push_values(&changes, |mut row, change| {
+                        row.push_bind(program)
+                            .push_bind(change.basis.as_str())
+                            .push_bind(change.slot.0)
+                            .push_bind(change.points);
+                    });
+                }
+                insert.build().execute(&mut *tx).await?;
             }
 
             if let Some(client) = client {

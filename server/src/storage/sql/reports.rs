@@ -124,8 +124,9 @@ impl ReportStore for SqlStorage {
     ) -> Result<(Points, Points), StorageError> {
         // Open lots that have not run out, whether or not their expiry has been written yet:
         // the totals filed after the cutoff's slot, plus the lots of that slot after the cutoff
-        // (a lot is earned when the entry of its seq was created); then the pending part of
-        // them, from the few lots not yet available.
+        // (a lot is earned when the entry of its seq was created, a customer active when an
+        // entry of theirs was: both are found through the entries of that quarter hour); then
+        // the pending part of them, from the few lots not yet available.
         const BY_EARNING: &str = "SELECT
                  CAST((SELECT COALESCE(SUM(points), 0) FROM open_point_totals
                        WHERE program_id = $1 AND basis = 'earned' AND slot_ms > $2)
@@ -147,7 +148,9 @@ impl ReportStore for SqlStorage {
                     + (SELECT COALESCE(SUM(l.remaining), 0) FROM customers c
                        JOIN lots l ON l.program_id = c.program_id AND l.customer_id = c.customer_id
                        WHERE c.program_id = $1 AND c.last_activity_at_ms > $3 AND c.last_activity_at_ms < $4
-                         AND l.remaining > 0)
+                         AND l.remaining > 0
+                         AND c.customer_id IN (SELECT e.customer_id FROM ledger_entries e
+                             WHERE e.program_id = $1 AND e.created_at_ms > $3 AND e.created_at_ms < $4))
                     + (SELECT COALESCE(SUM(l.remaining), 0) FROM ledger_entries e
                        JOIN lots l ON l.program_id = e.program_id AND l.customer_id = e.customer_id AND l.seq = e.seq
                        JOIN customers c ON c.program_id = e.program_id AND c.customer_id = e.customer_id
