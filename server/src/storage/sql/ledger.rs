@@ -48,8 +48,6 @@ const SAVE_ORDER: &str = "INSERT INTO orders
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (program_id, order_id) DO UPDATE SET earned = excluded.earned, taken_back = excluded.taken_back,
          amount = excluded.amount, refunded = excluded.refunded";
-const SAVE_CUSTOMER_STATE: &str = "UPDATE customers SET last_seq = $1, debt = $2, last_activity_at_ms = $3
-     WHERE program_id = $4 AND customer_id = $5";
 const SET_TIER: &str = "UPDATE customers SET tier_id = $1 WHERE program_id = $2 AND customer_id = $3";
 const RECORD_TIER_CHANGE: &str = "INSERT INTO tier_changes
          (program_id, customer_id, changed_at_ms, from_tier, to_tier, qualifying)
@@ -321,14 +319,67 @@ impl SqlStorage {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query(SAVE_CUSTOMER_STATE)
-                .bind(seq_to_db(account.last_seq))
-                .bind(account.debt)
-                .bind(account.last_activity_at.map(|at| at.0))
-                .bind(program)
-                .bind(customer)
-                .execute(&mut *tx)
-                .await?;
+            // What this write changes in the running totals (T1, T2). SQLite runs one write at a
+            // time: it adds to the totals directly. PostgreSQL writers append their changes
+            // instead, sharing no row to wait for (migration 0011), in the statement that saves
+            // the customer (a round trip of its own cost a tenth of a write); the fold adds
+            // them up later.
+            let entries = records.iter().map(|record| (record.kind, record.source.as_str(), record.points));
+            let (totals, changes) =
+                (slot_totals(entries), open_points_changes(&lots_before, activity_before, &account));
+            let slot = slot_of(now).0;
+            let mut save = sqlx::QueryBuilder::new("");
+            if matches!(dialect, Dialect::Sqlite) {
+                for total in &totals {
+                    sqlx::query(ADD_SLOT_TOTAL)
+                        .bind(program)
+                        .bind(slot)
+                        .bind(total.kind.as_str())
+                        .bind(&total.source)
+                        .bind(total.gained)
+                        .bind(total.lost)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for change in &changes {
+                    sqlx::query(ADD_OPEN_POINTS)
+                        .bind(program)
+                        .bind(change.basis.as_str())
+                        .bind(change.slot.0)
+                        .bind(change.points)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            } else if !totals.is_empty() || !changes.is_empty() {
+                save.push("WITH ");
+                if !totals.is_empty() {
+                    save.push("slot_changes AS (INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost) ");
+                    save.push_values(&totals, |mut row, total| {
+                        row.push_bind(program)
+                            .push_bind(slot)
+                            .push_bind(total.kind.as_str())
+                            .push_bind(&total.source)
+                            .push_bind(total.gained)
+                            .push_bind(total.lost);
+                    });
+                    save.push(if changes.is_empty() { ") " } else { "), " });
+                }
+                if !changes.is_empty() {
+                    save.push("open_changes AS (INSERT INTO open_point_changes (program_id, basis, slot_ms, points) ");
+                    save.push_values(&changes, |mut row, change| {
+                        row.push_bind(program)
+                            .push_bind(change.basis.as_str())
+                            .push_bind(change.slot.0)
+                            .push_bind(change.points);
+                    });
+                    save.push(") ");
+                }
+            }
+            save.push("UPDATE customers SET last_seq = ").push_bind(seq_to_db(account.last_seq));
+            save.push(", debt = ").push_bind(account.debt);
+            save.push(", last_activity_at_ms = ").push_bind(account.last_activity_at.map(|at| at.0));
+            save.push(" WHERE program_id = ").push_bind(program).push(" AND customer_id = ").push_bind(customer);
+            save.build().execute(&mut *tx).await?;
 
             let coupon = match &write.effect {
                 Effect::IssueCoupon { coupon, .. } => {
@@ -377,64 +428,6 @@ impl SqlStorage {
                         .execute(&mut *tx)
                         .await?;
                 }
-            }
-
-            // What this write changes in the running totals (T1, T2). SQLite runs one write at a
-            // time: it adds to the totals directly. PostgreSQL writers append their changes
-            // instead, sharing no row to wait for (migration 0011), in one statement (a round
-            // trip per row cost a sixth of a write); the fold adds them up later.
-            let entries = result.entries.iter().map(|entry| (entry.kind, entry.source.as_str(), entry.points));
-            let (totals, changes) =
-                (slot_totals(entries), open_points_changes(&lots_before, activity_before, &account));
-            let slot = slot_of(now).0;
-            if matches!(dialect, Dialect::Sqlite) {
-                for total in &totals {
-                    sqlx::query(ADD_SLOT_TOTAL)
-                        .bind(program)
-                        .bind(slot)
-                        .bind(total.kind.as_str())
-                        .bind(&total.source)
-                        .bind(total.gained)
-                        .bind(total.lost)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                for change in &changes {
-                    sqlx::query(ADD_OPEN_POINTS)
-                        .bind(program)
-                        .bind(change.basis.as_str())
-                        .bind(change.slot.0)
-                        .bind(change.points)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            } else if !totals.is_empty() || !changes.is_empty() {
-                let both = !totals.is_empty() && !changes.is_empty();
-                let mut insert = sqlx::QueryBuilder::new(if both { "WITH slot_changes AS (" } else { "" });
-                if !totals.is_empty() {
-                    insert.push("INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost) ");
-                    insert.push_values(&totals, |mut row, total| {
-                        row.push_bind(program)
-                            .push_bind(slot)
-                            .push_bind(total.kind.as_str())
-                            .push_bind(&total.source)
-                            .push_bind(total.gained)
-                            .push_bind(total.lost);
-                    });
-                }
-                if both {
-                    insert.push(") ");
-                }
-                if !changes.is_empty() {
-                    insert.push("INSERT INTO open_point_changes (program_id, basis, slot_ms, points) ");
-                    insert.push_values(&changes, |mut row, change| {
-                        row.push_bind(program)
-                            .push_bind(change.basis.as_str())
-                            .push_bind(change.slot.0)
-                            .push_bind(change.points);
-                    });
-                }
-                insert.build().execute(&mut *tx).await?;
             }
 
             if let Some(client) = client {
