@@ -4,6 +4,7 @@
 //! `hydrate` into `target/site/pkg/tally.wasm` (makes that HTML interactive).
 
 pub mod api_types;
+pub mod lang;
 // The widget uses only `api_types` (and neither feature): it must not carry the console's code.
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod console;

@@ -1,44 +1,24 @@
 //! The widget's languages: English, Korean, Japanese, Simplified Chinese and Indonesian.
 //! Numbers and dates are formatted by the browser's `Intl` for the chosen locale.
 
+use tally_app::lang::Lang;
 use wasm_bindgen::JsValue;
 
+/// The shopper's language, with the browser's formatting for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Locale {
-    En,
-    Ko,
-    Ja,
-    Zh,
-    Id,
-}
+pub struct Locale(Lang);
 
 impl Locale {
     /// `data-locale` first, then the browser's languages; English when nothing matches.
     pub fn pick(requested: Option<&str>) -> Self {
         let browser = web_sys::window().and_then(|window| window.navigator().language());
-        requested.into_iter().map(str::to_owned).chain(browser).find_map(|tag| Self::from_tag(&tag)).unwrap_or(Self::En)
-    }
-
-    fn from_tag(tag: &str) -> Option<Self> {
-        match tag.split(['-', '_']).next()?.to_ascii_lowercase().as_str() {
-            "en" => Some(Self::En),
-            "ko" => Some(Self::Ko),
-            "ja" => Some(Self::Ja),
-            "zh" => Some(Self::Zh),
-            "id" | "in" => Some(Self::Id),
-            _ => None,
-        }
+        let lang = requested.into_iter().map(str::to_owned).chain(browser).find_map(|tag| Lang::from_tag(&tag));
+        Self(lang.unwrap_or_default())
     }
 
     /// The BCP 47 tag passed to `Intl`.
     pub fn tag(self) -> &'static str {
-        match self {
-            Self::En => "en",
-            Self::Ko => "ko",
-            Self::Ja => "ja",
-            Self::Zh => "zh-CN",
-            Self::Id => "id",
-        }
+        self.0.tag()
     }
 
     pub fn number(self, value: i64) -> String {
@@ -68,9 +48,9 @@ impl Locale {
     }
 
     pub fn text(self, key: Text) -> &'static str {
-        use Locale::*;
+        use Lang::*;
         use Text::*;
-        match (key, self) {
+        match (key, self.0) {
             (Launcher, En) => "Rewards",
             (Launcher, Ko) => "리워드",
             (Launcher, Ja) => "リワード",
@@ -196,62 +176,62 @@ impl Locale {
 
     /// The name of a way to earn.
     pub fn action(self, action: &str) -> String {
-        let known = match (action, self) {
-            ("purchase", Self::En) => "Shop",
-            ("purchase", Self::Ko) => "구매",
-            ("purchase", Self::Ja) => "お買い物",
-            ("purchase", Self::Zh) => "购物",
-            ("purchase", Self::Id) => "Belanja",
-            ("signup", Self::En) => "Create an account",
-            ("signup", Self::Ko) => "회원 가입",
-            ("signup", Self::Ja) => "会員登録",
-            ("signup", Self::Zh) => "注册账户",
-            ("signup", Self::Id) => "Buat akun",
-            ("review", Self::En) => "Write a review",
-            ("review", Self::Ko) => "리뷰 작성",
-            ("review", Self::Ja) => "レビューを書く",
-            ("review", Self::Zh) => "发表评价",
-            ("review", Self::Id) => "Tulis ulasan",
-            ("birthday", Self::En) => "Birthday",
-            ("birthday", Self::Ko) => "생일",
-            ("birthday", Self::Ja) => "誕生日",
-            ("birthday", Self::Zh) => "生日",
-            ("birthday", Self::Id) => "Ulang tahun",
-            ("referral", Self::En) => "Refer a friend",
-            ("referral", Self::Ko) => "친구 추천",
-            ("referral", Self::Ja) => "友達紹介",
-            ("referral", Self::Zh) => "推荐好友",
-            ("referral", Self::Id) => "Ajak teman",
-            ("social_follow", Self::En) => "Follow us",
-            ("social_follow", Self::Ko) => "팔로우",
-            ("social_follow", Self::Ja) => "フォローする",
-            ("social_follow", Self::Zh) => "关注我们",
-            ("social_follow", Self::Id) => "Ikuti kami",
-            ("newsletter", Self::En) => "Join the newsletter",
-            ("newsletter", Self::Ko) => "뉴스레터 구독",
-            ("newsletter", Self::Ja) => "ニュースレター登録",
-            ("newsletter", Self::Zh) => "订阅新闻",
-            ("newsletter", Self::Id) => "Langganan buletin",
-            ("comment", Self::En) => "Leave a comment",
-            ("comment", Self::Ko) => "댓글 작성",
-            ("comment", Self::Ja) => "コメントする",
-            ("comment", Self::Zh) => "发表评论",
-            ("comment", Self::Id) => "Beri komentar",
-            ("reward", Self::En) => "Reward",
-            ("reward", Self::Ko) => "리워드 교환",
-            ("reward", Self::Ja) => "特典と交換",
-            ("reward", Self::Zh) => "兑换奖励",
-            ("reward", Self::Id) => "Tukar hadiah",
-            ("admin", Self::En) => "Adjustment",
-            ("admin", Self::Ko) => "조정",
-            ("admin", Self::Ja) => "調整",
-            ("admin", Self::Zh) => "调整",
-            ("admin", Self::Id) => "Penyesuaian",
-            ("expiry", Self::En) => "Expired",
-            ("expiry", Self::Ko) => "소멸",
-            ("expiry", Self::Ja) => "失効",
-            ("expiry", Self::Zh) => "已过期",
-            ("expiry", Self::Id) => "Kedaluwarsa",
+        let known = match (action, self.0) {
+            ("purchase", Lang::En) => "Shop",
+            ("purchase", Lang::Ko) => "구매",
+            ("purchase", Lang::Ja) => "お買い物",
+            ("purchase", Lang::Zh) => "购物",
+            ("purchase", Lang::Id) => "Belanja",
+            ("signup", Lang::En) => "Create an account",
+            ("signup", Lang::Ko) => "회원 가입",
+            ("signup", Lang::Ja) => "会員登録",
+            ("signup", Lang::Zh) => "注册账户",
+            ("signup", Lang::Id) => "Buat akun",
+            ("review", Lang::En) => "Write a review",
+            ("review", Lang::Ko) => "리뷰 작성",
+            ("review", Lang::Ja) => "レビューを書く",
+            ("review", Lang::Zh) => "发表评价",
+            ("review", Lang::Id) => "Tulis ulasan",
+            ("birthday", Lang::En) => "Birthday",
+            ("birthday", Lang::Ko) => "생일",
+            ("birthday", Lang::Ja) => "誕生日",
+            ("birthday", Lang::Zh) => "生日",
+            ("birthday", Lang::Id) => "Ulang tahun",
+            ("referral", Lang::En) => "Refer a friend",
+            ("referral", Lang::Ko) => "친구 추천",
+            ("referral", Lang::Ja) => "友達紹介",
+            ("referral", Lang::Zh) => "推荐好友",
+            ("referral", Lang::Id) => "Ajak teman",
+            ("social_follow", Lang::En) => "Follow us",
+            ("social_follow", Lang::Ko) => "팔로우",
+            ("social_follow", Lang::Ja) => "フォローする",
+            ("social_follow", Lang::Zh) => "关注我们",
+            ("social_follow", Lang::Id) => "Ikuti kami",
+            ("newsletter", Lang::En) => "Join the newsletter",
+            ("newsletter", Lang::Ko) => "뉴스레터 구독",
+            ("newsletter", Lang::Ja) => "ニュースレター登録",
+            ("newsletter", Lang::Zh) => "订阅新闻",
+            ("newsletter", Lang::Id) => "Langganan buletin",
+            ("comment", Lang::En) => "Leave a comment",
+            ("comment", Lang::Ko) => "댓글 작성",
+            ("comment", Lang::Ja) => "コメントする",
+            ("comment", Lang::Zh) => "发表评论",
+            ("comment", Lang::Id) => "Beri komentar",
+            ("reward", Lang::En) => "Reward",
+            ("reward", Lang::Ko) => "리워드 교환",
+            ("reward", Lang::Ja) => "特典と交換",
+            ("reward", Lang::Zh) => "兑换奖励",
+            ("reward", Lang::Id) => "Tukar hadiah",
+            ("admin", Lang::En) => "Adjustment",
+            ("admin", Lang::Ko) => "조정",
+            ("admin", Lang::Ja) => "調整",
+            ("admin", Lang::Zh) => "调整",
+            ("admin", Lang::Id) => "Penyesuaian",
+            ("expiry", Lang::En) => "Expired",
+            ("expiry", Lang::Ko) => "소멸",
+            ("expiry", Lang::Ja) => "失効",
+            ("expiry", Lang::Zh) => "已过期",
+            ("expiry", Lang::Id) => "Kedaluwarsa",
             _ => return action.strip_prefix("custom:").unwrap_or(action).replace(['_', '-'], " "),
         };
         known.to_owned()

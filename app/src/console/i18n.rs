@@ -13,30 +13,9 @@ mod texts;
 /// The cookie that keeps a chosen language.
 pub const LANG_COOKIE: &str = "tally_lang";
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Lang {
-    #[default]
-    En,
-    Ko,
-    Ja,
-    Zh,
-    Id,
-}
+pub use crate::lang::Lang;
 
 impl Lang {
-    pub const ALL: [Lang; 5] = [Lang::En, Lang::Ko, Lang::Ja, Lang::Zh, Lang::Id];
-
-    /// The BCP 47 tag written on `<html lang>`.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Self::En => "en",
-            Self::Ko => "ko",
-            Self::Ja => "ja",
-            Self::Zh => "zh-CN",
-            Self::Id => "id",
-        }
-    }
-
     /// The language's name in itself, for the language menu.
     pub fn name(self) -> &'static str {
         match self {
@@ -48,18 +27,6 @@ impl Lang {
         }
     }
 
-    /// `ko`, `ko-KR`, `zh-Hans-CN`, `in` (old Indonesian)…; `None` for other languages.
-    pub fn from_tag(tag: &str) -> Option<Self> {
-        match tag.trim().split(['-', '_']).next()?.to_ascii_lowercase().as_str() {
-            "en" => Some(Self::En),
-            "ko" => Some(Self::Ko),
-            "ja" => Some(Self::Ja),
-            "zh" => Some(Self::Zh),
-            "id" | "in" => Some(Self::Id),
-            _ => None,
-        }
-    }
-
     /// The best of ours in an `Accept-Language` header (`ko-KR,ko;q=0.9,en;q=0.8`).
     pub fn from_accept_language(header: &str) -> Option<Self> {
         let mut offered: Vec<(u16, usize, Self)> = header
@@ -67,7 +34,7 @@ impl Lang {
             .enumerate()
             .filter_map(|(position, item)| {
                 let mut parts = item.split(';');
-                let lang = Self::from_tag(parts.next()?)?;
+                let lang = Self::from_tag(parts.next()?.trim())?;
                 let quality = parts.find_map(|part| part.trim().strip_prefix("q=")).map_or(Some(1000), |q| {
                     q.trim().parse::<f32>().ok().map(|q| (q.clamp(0.0, 1.0) * 1000.0) as u16)
                 })?;
