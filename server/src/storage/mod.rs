@@ -406,8 +406,9 @@ pub trait ImportStore: Send + Sync {
     /// Recomputes the program's running totals from its ledger, after an import (which leaves
     /// them alone). Writes to the program must not run meanwhile.
     async fn rebuild_totals(&self, program_id: &str) -> Result<(), StorageError>;
-    /// Refreshes the query planner's statistics, after a bulk import changed the tables' sizes
-    /// (PostgreSQL's autovacuum would, a while later; SQLite keeps none until asked).
+    /// Refreshes the query planner's statistics (and, on PostgreSQL, the visibility map) after
+    /// a bulk import changed the tables' sizes (autovacuum would, a while later; SQLite keeps
+    /// no statistics until asked).
     async fn refresh_statistics(&self) -> Result<(), StorageError>;
 }
 
