@@ -30,6 +30,13 @@ DO $$ BEGIN
   END IF;
 END $$;
 SQL
+  # Each test makes its own database (and SQLite file): clear what earlier runs left, or the
+  # disk of a machine that runs the tests again and again fills up.
+  "${psql[@]}" <<'SQL'
+SELECT format('DROP DATABASE IF EXISTS %I', datname) FROM pg_database
+WHERE datname LIKE 'tally\_test\_%' OR datname LIKE 'tally\_bench\_%' OR datname LIKE 'tally\_pgbench\_%' \gexec
+SQL
+  rm -rf "${TMPDIR:-/tmp}/tally-tests"
   export TALLY_TEST_POSTGRES_URL="${TALLY_TEST_POSTGRES_URL:-postgres://tally:tally@127.0.0.1:5432/postgres}"
 }
 
