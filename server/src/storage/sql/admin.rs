@@ -179,56 +179,11 @@ impl AdminStore for SqlStorage {
         role: Role,
         program_ids: &[String],
     ) -> Result<AdminChange, StorageError> {
-        const SET_ROLE: &str = "UPDATE admin_users SET role = $1 WHERE id = $2";
-        const CLEAR_GRANTS: &str = "DELETE FROM admin_grants WHERE user_id = $1";
-        on_pool!(self, |pool, dialect| {
-            let mut tx = pool.begin_with(dialect.pick(BEGIN_SQLITE, BEGIN_POSTGRES)).await?;
-            let _: i64 =
-                sqlx::query_scalar(dialect.pick(LOCK_OWNERS_SQLITE, LOCK_OWNERS_POSTGRES)).fetch_one(&mut *tx).await?;
-            if sqlx::query(SET_ROLE).bind(role.as_str()).bind(user_id).execute(&mut *tx).await?.rows_affected() == 0 {
-                tx.rollback().await?;
-                return Ok(AdminChange::NoSuchUser);
-            }
-            let owners: i64 = sqlx::query_scalar(COUNT_OWNERS).fetch_one(&mut *tx).await?;
-            if owners == 0 {
-                tx.rollback().await?;
-                return Ok(AdminChange::LastOwner);
-            }
-            sqlx::query(CLEAR_GRANTS).bind(user_id).execute(&mut *tx).await?;
-            for program_id in program_ids {
-                sqlx::query(INSERT_GRANT).bind(user_id).bind(program_id).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(AdminChange::Done)
-        })
+        self.change_admin(user_id, Some((role, program_ids))).await
     }
 
     async fn remove_admin(&self, user_id: &str) -> Result<AdminChange, StorageError> {
-        const REMOVE: [&str; 3] = [
-            "DELETE FROM admin_sessions WHERE user_id = $1",
-            "DELETE FROM admin_grants WHERE user_id = $1",
-            "DELETE FROM admin_users WHERE id = $1",
-        ];
-        on_pool!(self, |pool, dialect| {
-            let mut tx = pool.begin_with(dialect.pick(BEGIN_SQLITE, BEGIN_POSTGRES)).await?;
-            let _: i64 =
-                sqlx::query_scalar(dialect.pick(LOCK_OWNERS_SQLITE, LOCK_OWNERS_POSTGRES)).fetch_one(&mut *tx).await?;
-            let mut removed = 0;
-            for statement in REMOVE {
-                removed = sqlx::query(statement).bind(user_id).execute(&mut *tx).await?.rows_affected();
-            }
-            if removed == 0 {
-                tx.rollback().await?;
-                return Ok(AdminChange::NoSuchUser);
-            }
-            let owners: i64 = sqlx::query_scalar(COUNT_OWNERS).fetch_one(&mut *tx).await?;
-            if owners == 0 {
-                tx.rollback().await?;
-                return Ok(AdminChange::LastOwner);
-            }
-            tx.commit().await?;
-            Ok(AdminChange::Done)
-        })
+        self.change_admin(user_id, None).await
     }
 
     async fn set_admin_password(
@@ -296,5 +251,62 @@ impl AdminStore for SqlStorage {
                 })
             })
             .collect()
+    }
+}
+
+impl SqlStorage {
+    /// Gives a user a new role and grants (`Some`) or removes them with their grants and
+    /// sessions (`None`), in one transaction with the owners locked; refused when no owner
+    /// would be left.
+    async fn change_admin(
+        &self,
+        user_id: &str,
+        change: Option<(Role, &[String])>,
+    ) -> Result<AdminChange, StorageError> {
+        const SET_ROLE: &str = "UPDATE admin_users SET role = $1 WHERE id = $2";
+        const CLEAR_GRANTS: &str = "DELETE FROM admin_grants WHERE user_id = $1";
+        const REMOVE: [&str; 3] = [
+            "DELETE FROM admin_sessions WHERE user_id = $1",
+            "DELETE FROM admin_grants WHERE user_id = $1",
+            "DELETE FROM admin_users WHERE id = $1",
+        ];
+        on_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.pick(BEGIN_SQLITE, BEGIN_POSTGRES)).await?;
+            let _: i64 =
+                sqlx::query_scalar(dialect.pick(LOCK_OWNERS_SQLITE, LOCK_OWNERS_POSTGRES)).fetch_one(&mut *tx).await?;
+            let mut changed = 0;
+            match change {
+                Some((role, _)) => {
+                    changed = sqlx::query(SET_ROLE)
+                        .bind(role.as_str())
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                None => {
+                    for statement in REMOVE {
+                        changed = sqlx::query(statement).bind(user_id).execute(&mut *tx).await?.rows_affected();
+                    }
+                }
+            }
+            if changed == 0 {
+                tx.rollback().await?;
+                return Ok(AdminChange::NoSuchUser);
+            }
+            let owners: i64 = sqlx::query_scalar(COUNT_OWNERS).fetch_one(&mut *tx).await?;
+            if owners == 0 {
+                tx.rollback().await?;
+                return Ok(AdminChange::LastOwner);
+            }
+            if let Some((_, program_ids)) = change {
+                sqlx::query(CLEAR_GRANTS).bind(user_id).execute(&mut *tx).await?;
+                for program_id in program_ids {
+                    sqlx::query(INSERT_GRANT).bind(user_id).bind(program_id).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(AdminChange::Done)
+        })
     }
 }
