@@ -68,15 +68,9 @@ async fn flows(
     program_id: &str,
 ) -> (Vec<(EntryKind, i64)>, Vec<(Timestamp, EntryKind, i64)>, Vec<(String, i64)>) {
     let (from, to) = (Timestamp(0), Timestamp(T0.0 * 2));
-    let mut slots = storage.slots(program_id, from, to).await.unwrap();
-    let mut kinds: Vec<(EntryKind, i64)> = Vec::new();
-    for &(_, kind, points) in &slots {
-        match kinds.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, total)) => *total += points,
-            None => kinds.push((kind, points)),
-        }
-    }
+    let mut kinds = storage.totals_by_kind(program_id, from, to).await.unwrap();
     kinds.sort_by_key(|(kind, _)| kind.as_str());
+    let mut slots = storage.slots(program_id, from, to).await.unwrap();
     slots.sort_by_key(|(slot, kind, _)| (*slot, kind.as_str()));
     let sources = storage.earned_by_source(program_id, from, to).await.unwrap();
     (kinds, slots, sources)

@@ -100,9 +100,8 @@ pub async fn points_status(
 ) -> Result<(PointsStatus, Vec<SeriesPoint>), StorageError> {
     let tz = program_time_zone(program);
     let (from, to) = range.bounds(&tz);
-    // One read of the range's slots gives both the totals and the chart.
-    let slots = storage.slots(&program.id, from, to).await?;
-    let total = |kind: EntryKind| slots.iter().filter(|(_, k, _)| *k == kind).map(|(_, _, points)| points).sum::<i64>();
+    let totals = storage.totals_by_kind(&program.id, from, to).await?;
+    let total = |kind: EntryKind| totals.iter().filter(|(k, _)| *k == kind).map(|(_, points)| points).sum::<i64>();
     let (outstanding, pending) = storage.outstanding(&program.id, now, program.settings.expiry).await?;
     let value = program.settings.redemption_value;
     let status = PointsStatus {
@@ -118,7 +117,7 @@ pub async fn points_status(
     let buckets = range.buckets(&tz);
     let mut series: Vec<SeriesPoint> =
         buckets.iter().map(|bucket| SeriesPoint { label: bucket.first.to_string(), earned: 0, redeemed: 0 }).collect();
-    for &(slot, kind, points) in &slots {
+    for (slot, kind, points) in storage.slots(&program.id, from, to).await? {
         if let Some(point) = bucket_index(&buckets, slot).and_then(|index| series.get_mut(index)) {
             match kind {
                 EntryKind::Earn => point.earned += points,

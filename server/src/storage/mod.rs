@@ -515,7 +515,13 @@ pub struct TopEarner {
 /// The dashboard's sums over a program's ledger. Ranges are `[from, to)`.
 #[async_trait]
 pub trait ReportStore: Send + Sync {
-    /// Points per quarter hour (the slot's start) and kind, for the totals and charts.
+    async fn totals_by_kind(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(EntryKind, Points)>, StorageError>;
+    /// Earned and redeemed points per quarter hour (the slot's start), for charts.
     async fn slots(
         &self,
         program_id: &str,

@@ -37,20 +37,38 @@ fn slot_bounds(from: Timestamp, to: Timestamp) -> (i64, i64) {
 
 #[async_trait]
 impl ReportStore for SqlStorage {
+    async fn totals_by_kind(
+        &self,
+        program_id: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(EntryKind, Points)>, StorageError> {
+        const SQL: &str = "SELECT kind, CAST(SUM(gained + lost) AS BIGINT) FROM (
+                 SELECT kind, gained, lost FROM ledger_slot_totals
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3
+                 UNION ALL
+                 SELECT kind, gained, lost FROM ledger_slot_changes
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3
+             ) t GROUP BY kind";
+        let (from, to) = slot_bounds(from, to);
+        let rows: Vec<(String, i64)> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?);
+        rows.into_iter().map(|(kind, points)| Ok((kind_from_db(&kind)?, points))).collect()
+    }
+
     async fn slots(
         &self,
         program_id: &str,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<(Timestamp, EntryKind, Points)>, StorageError> {
-        // Points per quarter hour and kind; the caller adds them up into the range's totals and
-        // the chart's days.
+        // Earned and redeemed per quarter hour; the caller folds the slots into the chart's days.
         const SQL: &str = "SELECT slot_ms, kind, CAST(SUM(gained + lost) AS BIGINT) FROM (
                  SELECT slot_ms, kind, gained, lost FROM ledger_slot_totals
-                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'redeem')
                  UNION ALL
                  SELECT slot_ms, kind, gained, lost FROM ledger_slot_changes
-                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3
+                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'redeem')
              ) t GROUP BY slot_ms, kind";
         let (from, to) = slot_bounds(from, to);
         let rows: Vec<(i64, String, i64)> =
