@@ -344,3 +344,17 @@ test("the console speaks the language chosen in its menu, and the server's messa
 function consoleUrlOf(page: Page): string {
   return new URL(page.url()).origin;
 }
+
+test("every user reaches their account from the top bar; a wrong current password is named on its field", async ({ page }) => {
+  await signIn(page, VIEWER);
+  await page.locator(".topbar a.user").click();
+  await expect(page).toHaveURL(/\/admin\/account$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Your account");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const form = page.getByRole("form", { name: "Change your password" });
+  await form.getByLabel("Current password").fill("not the password");
+  await form.getByLabel("New password (at least 10 characters)").fill("a brand new password");
+  await form.getByLabel("Repeat the new password").fill("a brand new password");
+  await form.getByRole("button", { name: "Change password" }).click();
+  await expect(form.locator(".field-error").first()).toHaveText("wrong password");
+});

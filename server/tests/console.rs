@@ -971,3 +971,36 @@ async fn the_console_speaks_the_browsers_language_or_the_one_chosen() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn every_user_changes_their_own_password_with_the_current_one() {
+    for db in ALL_DBS {
+        let ConsoleSetup { app, client, owner, .. } = console_setup(db).await;
+        let (viewer, csrf) = sign_in(&app, &client, "viewer@shop.example").await;
+        let (elsewhere, _) = sign_in(&app, &client, "viewer@shop.example").await;
+        let change = |current: &'static str, password: &'static str, confirm: &'static str| {
+            let form = [("csrf", csrf.as_str()), ("current", current), ("password", password), ("confirm", confirm)];
+            let (client, app, viewer) = (&client, &app, &viewer);
+            async move {
+                let response = post_fields(app, client, "change_own_password", viewer, &form).await;
+                let status = response.status().as_u16();
+                (status, Value::String(response.text().await.unwrap()))
+            }
+        };
+        let (status, wrong) = change("not my password", "a brand new password", "a brand new password").await;
+        assert_eq!((status, failure(&wrong)), (422, "current: wrong password"), "{db:?}");
+        let (status, differ) = change(PASSWORD, "a brand new password", "another one entirely").await;
+        assert_eq!((status, failure(&differ)), (422, "confirm: the passwords differ"), "{db:?}");
+        let (status, short) = change(PASSWORD, "short", "short").await;
+        assert_eq!((status, failure(&short)), (422, "password: at least 10 characters"), "{db:?}");
+        let (status, _) = change(PASSWORD, "a brand new password", "a brand new password").await;
+        assert_eq!(status, 200, "{db:?}");
+
+        assert_eq!(post_fields(&app, &client, "me", &viewer, &[]).await.status(), 200, "{db:?}: this session goes on");
+        assert_eq!(post_form(&app, &client, "me", Some(&elsewhere), &[]).await.status(), 401, "{db:?}: the other ends");
+        assert_eq!(sign_in_status(&app, &client, "viewer@shop.example", PASSWORD).await, 422, "{db:?}");
+        assert_eq!(sign_in_status(&app, &client, "viewer@shop.example", "a brand new password").await, 302, "{db:?}");
+        assert_eq!(audit_actions(&app, &client, &owner).await[0], "user.password", "{db:?}");
+        app.stop().await;
+    }
+}

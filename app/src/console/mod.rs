@@ -180,6 +180,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/programs/:program/loyalty") view=loyalty::LoyaltyPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=users::UsersPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/account") view=users::AccountPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }
@@ -213,7 +214,9 @@ pub(crate) fn TopBar(user: ConsoleUser) -> impl IntoView {
                 <a class="nav-link" href="/admin/audit">{tr("Audit log")}</a>
             })}
             <LanguageMenu/>
-            <span class="user" data-role=user.role.clone()>{user.email.clone()} " · " {role_name(&user.role)}</span>
+            <a class="user" href="/admin/account" data-role=user.role.clone() title=tr("Your account")>
+                {user.email.clone()} " · " {role_name(&user.role)}
+            </a>
             <ActionForm action=sign_out attr:class="inline">
                 <input type="hidden" name="csrf" value=user.csrf.clone()/>
                 <button class="button" type="submit">{tr("Sign out")}</button>

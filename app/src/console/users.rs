@@ -31,6 +31,14 @@ pub trait UsersConsole: Send + Sync {
     ) -> Result<(), ConsoleError>;
     /// Removes a user and ends their sessions.
     async fn remove_user(&self, session: Option<&str>, csrf: &str, user_id: &str) -> Result<(), ConsoleError>;
+    /// Any user's own new password, given the current one; their other sessions end.
+    async fn change_own_password(
+        &self,
+        session: Option<&str>,
+        csrf: &str,
+        current: &str,
+        password: &str,
+    ) -> Result<(), ConsoleError>;
 }
 
 const ROLES: [(&str, &str); 3] = [
@@ -61,6 +69,67 @@ pub async fn set_user_password(csrf: String, user_id: String, password: String) 
 pub async fn remove_user(csrf: String, user_id: String) -> Result<(), ServerFnError> {
     let (backend, session) = super::backend()?;
     backend.remove_user(session.as_deref(), &csrf, &user_id).await.map_err(super::fail)
+}
+
+#[server(prefix = "/admin/fn", endpoint = "change_own_password")]
+pub async fn change_own_password(
+    csrf: String,
+    current: String,
+    password: String,
+    confirm: String,
+) -> Result<(), ServerFnError> {
+    if password != confirm {
+        let mismatch = ConsoleError::Invalid { field: "confirm".into(), message: t("the passwords differ").into() };
+        return Err(super::fail(mismatch));
+    }
+    let (backend, session) = super::backend()?;
+    backend.change_own_password(session.as_deref(), &csrf, &current, &password).await.map_err(super::fail)
+}
+
+/// Every user's own page: who they are, and a new password.
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| super::me());
+    loaded_page(t("Loading your account…"), data, move |user| view! { <AccountView user/> })
+}
+
+#[component]
+fn AccountView(user: super::model::ConsoleUser) -> impl IntoView {
+    let change = ServerAction::<ChangeOwnPassword>::new();
+    let failure = forms::failure(change);
+    let message_for = move |field: &'static str| {
+        move || failure().and_then(|(on, text)| (on.as_deref() == Some(field)).then_some(text))
+    };
+    let general_error = move || failure().and_then(|(on, text)| on.is_none().then_some(text));
+    let done = move || matches!(change.value().get(), Some(Ok(()))).then(|| tr("Password changed."));
+    let (email, role, csrf) = (user.email.clone(), role_name(&user.role), user.csrf.clone());
+    view! {
+        <TopBar user/>
+        <main class="page narrow">
+            <nav class="crumbs"><a href="/admin">{tr("Programs")}</a> " / " {tr("Your account")}</nav>
+            <h1>{tr("Your account")}</h1>
+            <p class="muted">{email} " · " {role}</p>
+            <h2>{tr("Change your password")}</h2>
+            <ActionForm action=change attr:class="form" attr:aria-label=tr("Change your password")>
+                <input type="hidden" name="csrf" value=csrf/>
+                <label>{tr("Current password")}
+                    <input type="password" name="current" autocomplete="current-password" required/>
+                    <span class="error field-error">{message_for("current")}</span>
+                </label>
+                <label>{tr("New password (at least 10 characters)")}
+                    <input type="password" name="password" autocomplete="new-password" minlength="10" required/>
+                    <span class="error field-error">{message_for("password")}</span>
+                </label>
+                <label>{tr("Repeat the new password")}
+                    <input type="password" name="confirm" autocomplete="new-password" minlength="10" required/>
+                    <span class="error field-error">{message_for("confirm")}</span>
+                </label>
+                <p class="error" role="alert">{general_error}</p>
+                <p class="notice-inline" role="status">{done}</p>
+                <button class="button primary" type="submit">{tr("Change password")}</button>
+            </ActionForm>
+        </main>
+    }
 }
 
 #[component]

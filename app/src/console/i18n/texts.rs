@@ -432,6 +432,14 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
     ("{0}: {1}{2} on {3}, {4} to {5}{6}.", ["{0}: {3}에 {1}{2}, {4} ~ {5}{6}.", "{0}：{3}で {1}{2}、{4}〜{5}{6}。", "{0}：{3}可得 {1}{2}，{4} 至 {5}{6}。", "{0}: {1}{2} untuk {3}, {4} sampai {5}{6}."]),
     ("… are worth (in the program currency)", ["… 의 가치(프로그램 통화)", "… の価値（プログラムの通貨）", "… 价值（计划货币）", "… bernilai (dalam mata uang program)"]),
     ("… for every (in {0})", ["… 마다(단위 {0})", "… ごと（{0}）", "… 每（{0}）", "… untuk setiap (dalam {0})"]),
+    // The account page.
+    ("Change password", ["비밀번호 변경", "パスワードを変更", "更改密码", "Ubah kata sandi"]),
+    ("Change your password", ["비밀번호 변경", "パスワードの変更", "更改您的密码", "Ubah kata sandi Anda"]),
+    ("Current password", ["현재 비밀번호", "現在のパスワード", "当前密码", "Kata sandi saat ini"]),
+    ("Loading your account…", ["계정을 불러오는 중…", "アカウントを読み込み中…", "正在加载您的账户…", "Memuat akun Anda…"]),
+    ("New password (at least 10 characters)", ["새 비밀번호(10자 이상)", "新しいパスワード（10 文字以上）", "新密码（至少 10 个字符）", "Kata sandi baru (minimal 10 karakter)"]),
+    ("Repeat the new password", ["새 비밀번호 다시 입력", "新しいパスワードを再入力", "再次输入新密码", "Ulangi kata sandi baru"]),
+    ("Your account", ["내 계정", "アカウント", "我的账户", "Akun Anda"]),
 ];
 
 /// Messages the server sends (refusals, field messages, previews), translated when they
@@ -1040,4 +1048,5 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
             "nama program harus 1 sampai 200 karakter",
         ],
     ),
+    ("wrong password", ["비밀번호가 틀렸습니다", "パスワードが違います", "密码错误", "kata sandi salah"]),
 ];

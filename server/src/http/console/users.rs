@@ -11,7 +11,7 @@ use tally_app::console::{
 
 use super::{console_user, invalid, unavailable, ConsoleService};
 use crate::{
-    admin::{AdminUser, Email, NewPassword, Role},
+    admin::{self, AdminUser, Email, NewPassword, Role},
     secrets,
     storage::AdminChange,
 };
@@ -138,6 +138,31 @@ impl UsersConsole for ConsoleService {
         let keep = (user_id == owner.id).then_some(session_hash.as_str());
         refused(self.0.storage.set_admin_password(user_id, &hash, keep).await.map_err(unavailable)?, user_id)?;
         self.audit(&owner, None, "user.password", &target.email, None, Some(json!({ "other_sessions": "ended" }))).await
+    }
+
+    async fn change_own_password(
+        &self,
+        token: Option<&str>,
+        csrf: &str,
+        current: &str,
+        password: &str,
+    ) -> Result<(), ConsoleError> {
+        let (session, user) = self.checked_session(token, csrf).await?;
+        let password = NewPassword::parse(password).map_err(|message| invalid("password", message))?;
+        let found = self.0.storage.admin_by_email(&user.email).await.map_err(unavailable)?;
+        let (current, stored) = (current.to_owned(), found.map(|(_, hash)| hash));
+        let verified = tokio::task::spawn_blocking(move || admin::verify_password(&current, stored.as_deref()))
+            .await
+            .unwrap_or(false);
+        if !verified {
+            return Err(invalid("current", "wrong password"));
+        }
+        let hash = tokio::task::spawn_blocking(move || password.hash()).await.map_err(|_| ConsoleError::Unavailable)?;
+        let changed =
+            self.0.storage.set_admin_password(&user.id, &hash, Some(&session.token_hash)).await.map_err(unavailable)?;
+        refused(changed, &user.id)?;
+        let target = user.email.as_str().to_owned();
+        self.audit(&user, None, "user.password", &target, None, Some(json!({ "other_sessions": "ended" }))).await
     }
 
     async fn remove_user(&self, token: Option<&str>, csrf: &str, user_id: &str) -> Result<(), ConsoleError> {
