@@ -14,15 +14,20 @@ fn set_cookie_and_go(cookie: &str, to: &str) -> Result<(), ServerFnError> {
     Ok(())
 }
 
+/// A refused form when the repeated password is not the password (422 on `confirm`).
+#[cfg(feature = "ssr")]
+pub(crate) fn same_passwords(password: &str, confirm: &str) -> Result<(), ServerFnError> {
+    if password == confirm {
+        return Ok(());
+    }
+    let message = super::i18n::t("the passwords differ").into();
+    Err(super::fail(super::model::ConsoleError::Invalid { field: "confirm".into(), message }))
+}
+
 /// Creates the owner (first start only) and signs them in.
 #[server(prefix = "/admin/fn", endpoint = "set_up")]
 pub async fn set_up(email: String, password: String, confirm: String) -> Result<(), ServerFnError> {
-    use super::model::ConsoleError;
-    if password != confirm {
-        let mismatch =
-            ConsoleError::Invalid { field: "confirm".into(), message: super::i18n::t("the passwords differ").into() };
-        return Err(super::fail(mismatch));
-    }
+    same_passwords(&password, &confirm)?;
     let (backend, _) = super::backend()?;
     let cookie = backend.set_up(&email, &password).await.map_err(super::fail)?;
     set_cookie_and_go(&cookie, "/admin")

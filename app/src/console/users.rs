@@ -78,10 +78,7 @@ pub async fn change_own_password(
     password: String,
     confirm: String,
 ) -> Result<(), ServerFnError> {
-    if password != confirm {
-        let mismatch = ConsoleError::Invalid { field: "confirm".into(), message: t("the passwords differ").into() };
-        return Err(super::fail(mismatch));
-    }
+    super::auth::same_passwords(&password, &confirm)?;
     let (backend, session) = super::backend()?;
     backend.change_own_password(session.as_deref(), &csrf, &current, &password).await.map_err(super::fail)
 }

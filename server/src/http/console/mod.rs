@@ -179,6 +179,18 @@ fn invalid(field: &str, message: &str) -> ConsoleError {
     ConsoleError::Invalid { field: field.to_owned(), message: message.to_owned() }
 }
 
+/// argon2 hashing, away from the async runtime (it takes a CPU for a while by design).
+async fn hash_password(password: NewPassword) -> Result<String, ConsoleError> {
+    tokio::task::spawn_blocking(move || password.hash()).await.map_err(|_| ConsoleError::Unavailable)
+}
+
+/// Whether `password` matches `stored`; runs argon2 even without a stored hash, so timing tells
+/// nothing (see [`admin::verify_password`]).
+async fn password_matches(password: &str, stored: Option<String>) -> bool {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || admin::verify_password(&password, stored.as_deref())).await.unwrap_or(false)
+}
+
 /// The signed-in user as console pages see them.
 fn console_user(session: &Session, user: &AdminUser) -> ConsoleUser {
     ConsoleUser {
@@ -293,7 +305,8 @@ impl ConsoleAccess for ConsoleService {
             role: Role::Owner,
             created_at: self.0.clock.now(),
         };
-        let created = self.0.storage.create_first_owner(&owner, &password.hash()).await.map_err(unavailable)?;
+        let created =
+            self.0.storage.create_first_owner(&owner, &hash_password(password).await?).await.map_err(unavailable)?;
         if !created {
             return Err(ConsoleError::Forbidden("The console already has an owner: sign in instead.".into()));
         }
@@ -311,10 +324,7 @@ impl ConsoleAccess for ConsoleService {
         }
         let found = self.0.storage.admin_by_email(&email).await.map_err(unavailable)?;
         // Runs argon2 even for unknown addresses, so timing tells nothing.
-        let (password, hash) = (password.to_owned(), found.as_ref().map(|(_, hash)| hash.clone()));
-        let verified = tokio::task::spawn_blocking(move || admin::verify_password(&password, hash.as_deref()))
-            .await
-            .unwrap_or(false);
+        let verified = password_matches(password, found.as_ref().map(|(_, hash)| hash.clone())).await;
         match found {
             Some((user, _)) if verified => {
                 // The per-email limit counts failed attempts only.

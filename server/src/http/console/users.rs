@@ -9,9 +9,9 @@ use tally_app::console::{
     users::UsersConsole,
 };
 
-use super::{console_user, invalid, unavailable, ConsoleService};
+use super::{console_user, hash_password, invalid, password_matches, unavailable, ConsoleService};
 use crate::{
-    admin::{self, AdminUser, Email, NewPassword, Role},
+    admin::{AdminUser, Email, NewPassword, Role},
     secrets,
     storage::AdminChange,
 };
@@ -56,6 +56,20 @@ impl ConsoleService {
             .find(|(user, _)| user.id == user_id)
             .map(|(user, programs)| row_of(&user, programs, you))
             .ok_or_else(|| ConsoleError::NotFound(trf("No console user {0}.", &[&user_id])))
+    }
+
+    /// `password` for the user `user_id`, whose sessions end but `keep`; audited as `actor`'s.
+    async fn set_password(
+        &self,
+        actor: &AdminUser,
+        user_id: &str,
+        email: &str,
+        password: NewPassword,
+        keep: Option<&str>,
+    ) -> Result<(), ConsoleError> {
+        let hash = hash_password(password).await?;
+        refused(self.0.storage.set_admin_password(user_id, &hash, keep).await.map_err(unavailable)?, user_id)?;
+        self.audit(actor, None, "user.password", email, None, Some(json!({ "other_sessions": "ended" }))).await
     }
 
     /// The programs a form grants: known ones, none for owners (they see every program).
@@ -107,8 +121,7 @@ impl UsersConsole for ConsoleService {
             let email = Email::parse(&form.email).map_err(|message| invalid("email", message))?;
             let password = NewPassword::parse(&form.password).map_err(|message| invalid("password", message))?;
             let user = AdminUser { id: secrets::random_token("usr_", 8), email, role, created_at: self.0.clock.now() };
-            let hash =
-                tokio::task::spawn_blocking(move || password.hash()).await.map_err(|_| ConsoleError::Unavailable)?;
+            let hash = hash_password(password).await?;
             if !self.0.storage.create_admin(&user, &hash, &grants).await.map_err(unavailable)? {
                 return Err(invalid("email", "a console user with this email exists already"));
             }
@@ -133,11 +146,9 @@ impl UsersConsole for ConsoleService {
         let (session_hash, owner) = self.owner(token, csrf).await?;
         let password = NewPassword::parse(password).map_err(|message| invalid("password", message))?;
         let target = self.user_row(user_id, &owner).await?;
-        let hash = tokio::task::spawn_blocking(move || password.hash()).await.map_err(|_| ConsoleError::Unavailable)?;
         // Every other session of that user ends; an owner changing their own keeps this one.
         let keep = (user_id == owner.id).then_some(session_hash.as_str());
-        refused(self.0.storage.set_admin_password(user_id, &hash, keep).await.map_err(unavailable)?, user_id)?;
-        self.audit(&owner, None, "user.password", &target.email, None, Some(json!({ "other_sessions": "ended" }))).await
+        self.set_password(&owner, user_id, &target.email, password, keep).await
     }
 
     async fn change_own_password(
@@ -150,19 +161,11 @@ impl UsersConsole for ConsoleService {
         let (session, user) = self.checked_session(token, csrf).await?;
         let password = NewPassword::parse(password).map_err(|message| invalid("password", message))?;
         let found = self.0.storage.admin_by_email(&user.email).await.map_err(unavailable)?;
-        let (current, stored) = (current.to_owned(), found.map(|(_, hash)| hash));
-        let verified = tokio::task::spawn_blocking(move || admin::verify_password(&current, stored.as_deref()))
-            .await
-            .unwrap_or(false);
-        if !verified {
+        if !password_matches(current, found.map(|(_, hash)| hash)).await {
             return Err(invalid("current", "wrong password"));
         }
-        let hash = tokio::task::spawn_blocking(move || password.hash()).await.map_err(|_| ConsoleError::Unavailable)?;
-        let changed =
-            self.0.storage.set_admin_password(&user.id, &hash, Some(&session.token_hash)).await.map_err(unavailable)?;
-        refused(changed, &user.id)?;
-        let target = user.email.as_str().to_owned();
-        self.audit(&user, None, "user.password", &target, None, Some(json!({ "other_sessions": "ended" }))).await
+        let email = user.email.as_str().to_owned();
+        self.set_password(&user, &user.id, &email, password, Some(&session.token_hash)).await
     }
 
     async fn remove_user(&self, token: Option<&str>, csrf: &str, user_id: &str) -> Result<(), ConsoleError> {
