@@ -99,6 +99,17 @@ impl Timestamp {
         };
         Self(start_day * MS_PER_DAY)
     }
+
+    /// The UTC block of `months` calendar months (1, 3, 12: month, quarter, year) holding this
+    /// time, counted from January: its start and the next block's.
+    pub fn month_block(self, months: i64) -> (Self, Self) {
+        let (year, month, _) = civil_from_days(self.0.div_euclid(MS_PER_DAY));
+        let first = (month - 1) / months * months;
+        let next = first + months;
+        let start = days_from_civil(year, first + 1, 1);
+        let end = days_from_civil(year + next.div_euclid(12), next.rem_euclid(12) + 1, 1);
+        (Self(start * MS_PER_DAY), Self(end * MS_PER_DAY))
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -234,6 +245,19 @@ mod tests {
         assert_eq!(t.start_of(Period::Month), at("2026-11-01T00:00:00Z"));
         assert_eq!(t.start_of(Period::Year), at("2026-01-01T00:00:00Z"));
         assert_eq!(at("2026-11-16T00:00:00Z").start_of(Period::Week), at("2026-11-16T00:00:00Z"));
+    }
+
+    #[test]
+    fn month_blocks_are_months_quarters_and_years() {
+        let at = |text: &str| Timestamp::parse_rfc3339(text).unwrap();
+        let t = at("2026-11-22T17:30:00Z");
+        assert_eq!(t.month_block(1), (at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z")));
+        assert_eq!(t.month_block(3), (at("2026-10-01T00:00:00Z"), at("2027-01-01T00:00:00Z")));
+        assert_eq!(t.month_block(12), (at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z")));
+        let leap = at("2024-02-29T23:59:59.999Z");
+        assert_eq!(leap.month_block(1), (at("2024-02-01T00:00:00Z"), at("2024-03-01T00:00:00Z")));
+        assert_eq!(leap.month_block(3), (at("2024-01-01T00:00:00Z"), at("2024-04-01T00:00:00Z")));
+        assert_eq!(at("2026-12-31T23:59:59Z").month_block(1).1, at("2027-01-01T00:00:00Z"));
     }
 
     #[test]

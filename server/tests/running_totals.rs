@@ -1,10 +1,13 @@
 //! The dashboard's running totals (invariants T1 and T2 in `ledger::totals`) after a long
-//! random mix of writes through the merchant API, on both databases: the flows equal the sums
-//! of the ledger's entries, the open points equal what the customers' own accounts hold under
+//! random mix of writes through the merchant API, on both databases: the flows between uneven
+//! cuts equal the sums of the ledger's entries, the top earners read from a period's totals
+//! equal those the entries give, the open points equal what the customers' own accounts hold under
 //! every expiry policy (cutoffs falling inside a quarter hour), and a rebuild from the ledger
 //! changes nothing.
 
 mod common;
+
+use std::collections::BTreeMap;
 
 use common::{spawn_app_at, TestApp, ALL_DBS, T0};
 use reqwest::Method;
@@ -12,8 +15,11 @@ use serde_json::{json, Value};
 use tally_server::{
     customers::CustomerId,
     jobs,
-    ledger::{totals::slot_of, EntryKind, ExpiryPolicy, Timestamp},
-    storage::{HistoryFilter, Storage},
+    ledger::{
+        totals::{period_read, slot_of},
+        EntryKind, ExpiryPolicy, Timestamp,
+    },
+    storage::{HistoryFilter, ProgramEntry, Storage},
 };
 
 const MINUTE: i64 = 60_000;
@@ -62,18 +68,74 @@ async fn held_by_accounts(storage: &dyn Storage, program_id: &str, now: Timestam
     (available, pending)
 }
 
-/// Every flow the dashboard reads, over all time.
+/// Cuts from a day before the first write to past the last, at uneven steps (some off the hour,
+/// some longer than a day): every span of the totals is read.
+fn cuts(until: Timestamp) -> Vec<Timestamp> {
+    let steps = [5 * 60 + 45, 51 * 60 + 15, 30, 26 * 60, 7 * 24 * 60, 15];
+    let mut cuts = vec![Timestamp(T0.0 - DAY)];
+    for step in steps.iter().cycle() {
+        let last = cuts[cuts.len() - 1];
+        if last > until {
+            break;
+        }
+        cuts.push(Timestamp(last.0 + step * MINUTE));
+    }
+    cuts
+}
+
+/// The flows between the cuts, summed per bucket (the index of its first cut) and kind.
 async fn flows(
     storage: &dyn Storage,
     program_id: &str,
-) -> (Vec<(EntryKind, i64)>, Vec<(Timestamp, EntryKind, i64)>, Vec<(String, i64)>) {
-    let (from, to) = (Timestamp(0), Timestamp(T0.0 * 2));
-    let mut kinds = storage.totals_by_kind(program_id, from, to).await.unwrap();
-    kinds.sort_by_key(|(kind, _)| kind.as_str());
-    let mut slots = storage.slots(program_id, from, to).await.unwrap();
-    slots.sort_by_key(|(slot, kind, _)| (*slot, kind.as_str()));
-    let sources = storage.earned_by_source(program_id, from, to).await.unwrap();
-    (kinds, slots, sources)
+    cuts: &[Timestamp],
+) -> BTreeMap<(usize, &'static str), (i64, i64)> {
+    let mut sums = BTreeMap::new();
+    for flow in storage.flows(program_id, cuts).await.unwrap() {
+        let bucket = cuts.partition_point(|cut| *cut <= flow.start) - 1;
+        let sum: &mut (i64, i64) = sums.entry((bucket, flow.kind.as_str())).or_default();
+        *sum = (sum.0 + flow.gained, sum.1 + flow.lost);
+    }
+    sums
+}
+
+/// Ranges the top earners read from a period's totals: a month and a quarter in zones ahead of
+/// and behind UTC, an exact month, and the year to date.
+fn period_ranges(now: Timestamp) -> Vec<(Timestamp, Timestamp)> {
+    const HOUR: i64 = 60 * MINUTE;
+    let (jan, feb, apr) = (T0.0, T0.0 + 31 * DAY, T0.0 + 90 * DAY);
+    let ranges = vec![
+        (Timestamp(jan - 9 * HOUR), Timestamp(feb - 9 * HOUR)),
+        (Timestamp(jan + 5 * HOUR), Timestamp(apr + 5 * HOUR)),
+        (Timestamp(jan), Timestamp(feb)),
+        (Timestamp(jan - 9 * HOUR), Timestamp(slot_of(now).0 + 6 * HOUR)),
+    ];
+    for (from, to) in &ranges {
+        assert!(period_read(*from, *to, now).is_some(), "{from:?}..{to:?} reads a period");
+    }
+    ranges
+}
+
+/// The top earners of each range, as the storage answers and as the entries have it.
+async fn top_earners(
+    storage: &dyn Storage,
+    program_id: &str,
+    entries: &[ProgramEntry],
+    now: Timestamp,
+) -> Vec<(Vec<(String, i64)>, Vec<(String, i64)>)> {
+    let mut answers = Vec::new();
+    for (from, to) in period_ranges(now) {
+        let read = storage.top_earners(program_id, from, to, now, 4).await.unwrap();
+        let read: Vec<(String, i64)> = read.into_iter().map(|earner| (earner.customer_id, earner.earned)).collect();
+        let mut by_customer: BTreeMap<String, i64> = BTreeMap::new();
+        for entry in entries.iter().filter(|e| e.kind == EntryKind::Earn && e.created_at >= from && e.created_at < to) {
+            *by_customer.entry(entry.customer_id.clone()).or_default() += entry.points;
+        }
+        let mut expected: Vec<(String, i64)> = by_customer.into_iter().collect();
+        expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        expected.truncate(4);
+        answers.push((read, expected));
+    }
+    answers
 }
 
 #[tokio::test]
@@ -160,20 +222,27 @@ async fn running_totals_follow_the_ledger_through_random_writes_on_both_database
                 break;
             }
         }
-        let (kinds, slots, sources) = flows(app.storage.as_ref(), &program.id).await;
-        for (kind, points) in &kinds {
-            let in_ledger: i64 = entries.iter().filter(|entry| entry.kind == *kind).map(|entry| entry.points).sum();
-            assert_eq!(*points, in_ledger, "{db:?}: {kind:?} points");
+        let cuts = cuts(now);
+        let sums = flows(app.storage.as_ref(), &program.id, &cuts).await;
+        let mut in_ledger: BTreeMap<(usize, &'static str), (i64, i64)> = BTreeMap::new();
+        for entry in &entries {
+            let bucket = cuts.partition_point(|cut| *cut <= entry.created_at) - 1;
+            let sum = in_ledger.entry((bucket, entry.kind.as_str())).or_default();
+            if entry.points > 0 {
+                sum.0 += entry.points;
+            } else {
+                sum.1 += entry.points;
+            }
         }
+        assert_eq!(sums, in_ledger, "{db:?}: the flows between the cuts");
         for kind in [EntryKind::Earn, EntryKind::Redeem, EntryKind::Adjust, EntryKind::Reverse, EntryKind::Expire] {
-            assert!(kinds.iter().any(|(k, _)| *k == kind), "{db:?}: the mix wrote {kind:?} entries");
+            assert!(sums.keys().any(|(_, k)| *k == kind.as_str()), "{db:?}: the mix wrote {kind:?} entries");
         }
-        let earned_in_slots: i64 = slots.iter().filter(|(_, kind, _)| *kind == EntryKind::Earn).map(|s| s.2).sum();
-        let earned: i64 = entries.iter().filter(|entry| entry.kind == EntryKind::Earn).map(|entry| entry.points).sum();
-        assert_eq!(earned_in_slots, earned, "{db:?}: the chart's slots add up");
-        let positive_adjustments: i64 =
-            entries.iter().filter(|entry| entry.kind == EntryKind::Adjust && entry.points > 0).map(|e| e.points).sum();
-        assert_eq!(sources.iter().map(|(_, points)| points).sum::<i64>(), earned + positive_adjustments, "{db:?}");
+        // T3: the top earners from a period's totals and its edges.
+        for (read, expected) in top_earners(app.storage.as_ref(), &program.id, &entries, now).await {
+            assert_eq!(read, expected, "{db:?}: top earners");
+            assert!(!read.is_empty());
+        }
 
         // T2: the open points, at moments whose cutoffs fall inside a quarter hour.
         let policies = [
@@ -221,10 +290,9 @@ async fn running_totals_follow_the_ledger_through_random_writes_on_both_database
         assert!(held_by_accounts(app.storage.as_ref(), &program.id, now, policies[0]).await.1 > 0, "{db:?}: pending");
 
         // Folding what is left, or rebuilding from the ledger, finds the same totals.
-        let before_fold = flows(app.storage.as_ref(), &program.id).await;
         jobs::fold_totals(app.storage.as_ref()).await.unwrap();
         assert_eq!(jobs::fold_totals(app.storage.as_ref()).await.unwrap(), 0, "{db:?}: nothing left to fold");
-        assert_eq!(flows(app.storage.as_ref(), &program.id).await, before_fold, "{db:?}");
+        assert_eq!(flows(app.storage.as_ref(), &program.id, &cuts).await, sums, "{db:?}");
         let outstanding: Vec<_> = {
             let mut all = Vec::new();
             for policy in policies {
@@ -233,7 +301,10 @@ async fn running_totals_follow_the_ledger_through_random_writes_on_both_database
             all
         };
         app.storage.rebuild_totals(&program.id).await.unwrap();
-        assert_eq!(flows(app.storage.as_ref(), &program.id).await, (kinds, slots, sources), "{db:?}");
+        assert_eq!(flows(app.storage.as_ref(), &program.id, &cuts).await, sums, "{db:?}");
+        for (read, expected) in top_earners(app.storage.as_ref(), &program.id, &entries, now).await {
+            assert_eq!(read, expected, "{db:?}: top earners after a rebuild");
+        }
         for (policy, before) in policies.into_iter().zip(outstanding) {
             assert_eq!(app.storage.outstanding(&program.id, now, policy).await.unwrap(), before, "{db:?}");
         }

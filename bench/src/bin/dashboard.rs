@@ -2,7 +2,8 @@
 //! SCALE_CUSTOMERS customers (default 100,000) and about SCALE_ENTRIES entries (default
 //! 1,000,000) on SQLite and on PostgreSQL (TALLY_TEST_POSTGRES_URL), then times each dashboard
 //! section as the server computes it (median of BENCH_RUNS, default 7, after one warm-up), for
-//! last month and for the year to date. The baseline, measured in the same run: reading one customer's
+//! last month and for the year to date, in the program time zone BENCH_TIME_ZONE (default
+//! America/New_York). The baseline, measured in the same run: reading one customer's
 //! account. Not a test: nothing here asserts a speed.
 
 use std::time::{Duration, Instant};
@@ -26,14 +27,18 @@ async fn main() {
     let customers: u64 = env_number("SCALE_CUSTOMERS", 100_000);
     let entries: u64 = env_number("SCALE_ENTRIES", 1_000_000);
     let runs: usize = env_number("BENCH_RUNS", 7);
+    // A zone off UTC by hours, with daylight saving time: its days, months and years are
+    // not the totals' own.
+    let time_zone = std::env::var("BENCH_TIME_ZONE").unwrap_or_else(|_| "America/New_York".to_owned());
     let admin = std::env::var("TALLY_TEST_POSTGRES_URL").expect("TALLY_TEST_POSTGRES_URL: a PostgreSQL server");
     let now = Timestamp(1_795_000_000_000);
     let sqlite_file = std::env::temp_dir().join(format!("tally-bench-dashboard-{}.db", std::process::id()));
     let postgres = create_database(&admin, &format!("tally_bench_dashboard_{}", std::process::id())).await;
-    println!("dashboard at scale: {customers} customers, {entries} entries; median of {runs} runs (ms)");
+    println!("dashboard at scale: {customers} customers, {entries} entries, {time_zone}; median of {runs} runs (ms)");
     for (name, url) in [("SQLite", format!("sqlite://{}", sqlite_file.display())), ("PostgreSQL", postgres)] {
         let storage = storage::connect(&url).await.expect("the database opens");
-        let template = demo_program("127.0.0.1:3100".parse().unwrap());
+        let mut template = demo_program("127.0.0.1:3100".parse().unwrap());
+        template.settings.time_zone = Some(time_zone.clone());
         let started = Instant::now();
         let program = seed_scale_program(storage.as_ref(), &template, customers, entries, now).await.expect("seeded");
         println!("\n{name}: seeded in {:.1} s", started.elapsed().as_secs_f64());
@@ -49,18 +54,21 @@ async fn report(storage: &dyn Storage, program: &Program, now: Timestamp, runs: 
     })
     .await;
     println!("  baseline, one customer's account: {:.2} ms", ms(baseline));
-    println!("  {:<28} {:>10} {:>8} {:>10} {:>8}", "section", "last month", "ratio", "year to date", "ratio");
+    println!(
+        "  {:<28} {:>10} {:>6} {:>12} {:>6} {:>10} {:>6}",
+        "section", "last month", "ratio", "year to date", "ratio", "100 days", "ratio"
+    );
     let today = dashboard::calendar::today(now, &dashboard::program_time_zone(program));
     let month = DateRange::preset(RangePreset::LastMonth, today);
     // The seeded history is the past 365 days: year to date holds most of it.
     let year = DateRange::preset(RangePreset::YearToDate, today);
-    let row = |label: &str, month: Duration, year: Duration| {
+    // A custom range far from any calendar period (mid-June to late September).
+    let custom = DateRange::custom("2026-06-15", "2026-09-22").unwrap();
+    let row = |label: &str, times: [Duration; 3]| {
+        let [month, year, custom] = times.map(|time| (ms(time), ms(time) / ms(baseline)));
         println!(
-            "  {label:<28} {:>10.1} {:>8.0} {:>10.1} {:>8.0}",
-            ms(month),
-            ms(month) / ms(baseline),
-            ms(year),
-            ms(year) / ms(baseline)
+            "  {label:<28} {:>10.1} {:>6.0} {:>12.1} {:>6.0} {:>10.1} {:>6.0}",
+            month.0, month.1, year.0, year.1, custom.0, custom.1
         );
     };
     let status = |range| {
@@ -68,19 +76,22 @@ async fn report(storage: &dyn Storage, program: &Program, now: Timestamp, runs: 
             dashboard::points_status(storage, program, &range, now).await.unwrap();
         })
     };
-    row("1. points status + chart", status(month.clone()).await, status(year.clone()).await);
+    row(
+        "1. points status + chart",
+        [status(month.clone()).await, status(year.clone()).await, status(custom.clone()).await],
+    );
     let sources = |range| {
         median(runs, move || async move {
             dashboard::point_sources(storage, program, &range).await.unwrap();
         })
     };
-    row("2. point sources", sources(month.clone()).await, sources(year.clone()).await);
+    row("2. point sources", [sources(month.clone()).await, sources(year.clone()).await, sources(custom.clone()).await]);
     let top = |range| {
         median(runs, move || async move {
             dashboard::top_earners(storage, program, &range, now).await.unwrap();
         })
     };
-    row("3. top earning customers", top(month.clone()).await, top(year.clone()).await);
+    row("3. top earning customers", [top(month.clone()).await, top(year.clone()).await, top(custom.clone()).await]);
     let history = |range: DateRange| {
         let bounds = range.bounds(&dashboard::program_time_zone(program));
         median(runs, move || async move {
@@ -88,7 +99,10 @@ async fn report(storage: &dyn Storage, program: &Program, now: Timestamp, runs: 
             dashboard::history(storage, program, &filter, None).await.unwrap();
         })
     };
-    row("4. points history, 1st page", history(month.clone()).await, history(year.clone()).await);
+    row(
+        "4. points history, 1st page",
+        [history(month.clone()).await, history(year.clone()).await, history(custom).await],
+    );
 }
 
 /// The median time of `runs` calls, after one unmeasured call.

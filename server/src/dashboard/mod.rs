@@ -3,6 +3,8 @@
 
 pub mod calendar;
 
+use std::collections::BTreeMap;
+
 use jiff::tz::TimeZone;
 use tally_app::console::model::{
     Dashboard, HistoryQuery, HistoryRow, HistoryView, PointsStatus, RangeChoice, SeriesPoint, SourceTotal, TopEarnerRow,
@@ -10,7 +12,7 @@ use tally_app::console::model::{
 
 use crate::{
     customers::CustomerId,
-    ledger::{EntryKind, Timestamp},
+    ledger::{EntryKind, Points, Timestamp},
     programs::Program,
     storage::{HistoryCursor, HistoryFilter, Storage, StorageError},
 };
@@ -99,9 +101,15 @@ pub async fn points_status(
     now: Timestamp,
 ) -> Result<(PointsStatus, Vec<SeriesPoint>), StorageError> {
     let tz = program_time_zone(program);
-    let (from, to) = range.bounds(&tz);
-    let totals = storage.totals_by_kind(&program.id, from, to).await?;
-    let total = |kind: EntryKind| totals.iter().filter(|(k, _)| *k == kind).map(|(_, points)| points).sum::<i64>();
+    let (_, to) = range.bounds(&tz);
+    let buckets = range.buckets(&tz);
+    // The buckets' starts cut the range (the first is its start): one read for both the
+    // range's totals and the chart.
+    let cuts: Vec<Timestamp> = buckets.iter().map(|bucket| bucket.start).chain([to]).collect();
+    let flows = storage.flows(&program.id, &cuts).await?;
+    let total = |kind: EntryKind| {
+        flows.iter().filter(|flow| flow.kind == kind).map(|flow| flow.gained + flow.lost).sum::<i64>()
+    };
     let (outstanding, pending) = storage.outstanding(&program.id, now, program.settings.expiry).await?;
     let value = program.settings.redemption_value;
     let status = PointsStatus {
@@ -114,14 +122,13 @@ pub async fn points_status(
         pending,
         liability: value.worth(outstanding),
     };
-    let buckets = range.buckets(&tz);
     let mut series: Vec<SeriesPoint> =
         buckets.iter().map(|bucket| SeriesPoint { label: bucket.first.to_string(), earned: 0, redeemed: 0 }).collect();
-    for (slot, kind, points) in storage.slots(&program.id, from, to).await? {
-        if let Some(point) = bucket_index(&buckets, slot).and_then(|index| series.get_mut(index)) {
-            match kind {
-                EntryKind::Earn => point.earned += points,
-                EntryKind::Redeem => point.redeemed -= points,
+    for flow in &flows {
+        if let Some(point) = bucket_index(&buckets, flow.start).and_then(|index| series.get_mut(index)) {
+            match flow.kind {
+                EntryKind::Earn => point.earned += flow.gained + flow.lost,
+                EntryKind::Redeem => point.redeemed -= flow.gained + flow.lost,
                 _ => {}
             }
         }
@@ -136,12 +143,21 @@ pub async fn point_sources(
     range: &DateRange,
 ) -> Result<Vec<SourceTotal>, StorageError> {
     let (from, to) = range.bounds(&program_time_zone(program));
-    Ok(storage
-        .earned_by_source(&program.id, from, to)
-        .await?
+    // What each source gave: earnings and points added by hand (a negative adjustment is no
+    // source).
+    let mut by_source: BTreeMap<String, Points> = BTreeMap::new();
+    for flow in storage.flows(&program.id, &[from, to]).await? {
+        if matches!(flow.kind, EntryKind::Earn | EntryKind::Adjust) {
+            *by_source.entry(flow.source).or_default() += flow.gained;
+        }
+    }
+    let mut sources: Vec<SourceTotal> = by_source
         .into_iter()
+        .filter(|(_, points)| *points > 0)
         .map(|(source, points)| SourceTotal { source, points })
-        .collect())
+        .collect();
+    sources.sort_by(|a, b| b.points.cmp(&a.points).then_with(|| a.source.cmp(&b.source)));
+    Ok(sources)
 }
 
 /// Section 3: who earned most in the range, with their balance and tier now.
@@ -153,7 +169,7 @@ pub async fn top_earners(
 ) -> Result<Vec<TopEarnerRow>, StorageError> {
     let (from, to) = range.bounds(&program_time_zone(program));
     let mut top_earners = Vec::new();
-    for earner in storage.top_earners(&program.id, from, to, TOP_EARNERS).await? {
+    for earner in storage.top_earners(&program.id, from, to, now, TOP_EARNERS).await? {
         let balance = match CustomerId::parse(&earner.customer_id) {
             Ok(id) => storage
                 .customer(&program.id, &id, program.settings.expiry)

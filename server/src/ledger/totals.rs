@@ -3,15 +3,20 @@
 //! write's changes in the write's transaction, like the lots: a projection of the ledger that
 //! cannot drift from it (and folds the changes into the totals later, see `jobs`).
 //!
-//! The grain is a quarter of an hour, which every time zone offset in use divides, so a
-//! day (week, month) in any program's time zone is a whole number of slots.
+//! The finest grain is a quarter of an hour, which every time zone offset in use divides, so
+//! a day (week, month) in any program's time zone is a whole number of slots. The flows are
+//! also kept per hour and per UTC day: a range reads days in its middle, hours and quarter
+//! hours only at its edges (`cover`).
 //!
 //! # Invariants
-//! - **T1** for a program, slot, kind and source, `gained` and `lost` are the sums of the
-//!   positive and of the negative points of the entries created in that slot.
+//! - **T1** for a program, span (quarter hour, hour, UTC day), span start, kind and source,
+//!   `gained` and `lost` are the sums of the positive and of the negative points of the
+//!   entries created in that span.
 //! - **T2** for a program and slot, the open points *by earning* are the remaining points of
 //!   the lots earned in that slot; *by activity*, of the lots whose customer was last active in
 //!   that slot (a customer never active: the lot's own earning time, as the expiry rule has it).
+//! - **T3** for a program, customer and UTC month, quarter or year, `earned` is the sum of the
+//!   points of the customer's earn entries created in it.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +28,140 @@ pub const SLOT_MS: i64 = 15 * 60 * 1000;
 /// The start of the slot holding `at`.
 pub fn slot_of(at: Timestamp) -> Timestamp {
     Timestamp(at.0.div_euclid(SLOT_MS) * SLOT_MS)
+}
+
+pub const HOUR_MS: i64 = 60 * 60 * 1000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+/// The spans the flows are kept in (T1), shortest first; each divides the next.
+pub const SPANS: [i64; 3] = [SLOT_MS, HOUR_MS, DAY_MS];
+
+/// The start of the span holding a slot, for each span: the totals a write in it adds to.
+pub fn span_starts(slot: Timestamp) -> [(i64, Timestamp); 3] {
+    SPANS.map(|span| (span, Timestamp(slot.0.div_euclid(span) * span)))
+}
+
+/// Totals of one span whose starts are in `[from, to)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanRange {
+    pub span: i64,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// The totals to read for the flows between consecutive `cuts` (sorted; each rounded down to
+/// its slot, the last up): every total read lies between two cuts, and the longest spans that
+/// fit are used. Adjacent ranges of one span are merged (a total still lies within its cuts).
+pub fn cover(cuts: &[Timestamp]) -> Vec<SpanRange> {
+    fn split(from: i64, to: i64, spans: &[i64], ranges: &mut Vec<SpanRange>) {
+        let Some((&span, shorter)) = spans.split_last() else { return };
+        if from >= to {
+            return;
+        }
+        if shorter.is_empty() {
+            ranges.push(SpanRange { span, from, to });
+            return;
+        }
+        let (first, last) = (
+            from.div_euclid(span) * span + if from.rem_euclid(span) == 0 { 0 } else { span },
+            to.div_euclid(span) * span,
+        );
+        if first < last {
+            split(from, first, shorter, ranges);
+            ranges.push(SpanRange { span, from: first, to: last });
+            split(last, to, shorter, ranges);
+        } else {
+            split(from, to, shorter, ranges);
+        }
+    }
+    let Some((last, inner)) = cuts.split_last() else { return Vec::new() };
+    let mut bounds: Vec<i64> = inner.iter().map(|cut| slot_of(*cut).0).collect();
+    bounds.push(slot_at_or_after(*last).0);
+    let mut ranges = Vec::new();
+    for pair in bounds.windows(2) {
+        split(pair[0], pair[1], &SPANS, &mut ranges);
+    }
+    ranges.sort_by_key(|range| (range.span, range.from));
+    let mut merged: Vec<SpanRange> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(previous) if previous.span == range.span && previous.to == range.from => previous.to = range.to,
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+/// The calendar periods (UTC) whose earnings per customer are kept (T3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EarningPeriod {
+    Month,
+    Quarter,
+    Year,
+}
+
+impl EarningPeriod {
+    pub const ALL: [Self; 3] = [Self::Month, Self::Quarter, Self::Year];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Month => "month",
+            Self::Quarter => "quarter",
+            Self::Year => "year",
+        }
+    }
+
+    /// The period of this length holding `at`: its start and the next one's.
+    pub fn holding(self, at: Timestamp) -> (Timestamp, Timestamp) {
+        at.month_block(match self {
+            Self::Month => 1,
+            Self::Quarter => 3,
+            Self::Year => 12,
+        })
+    }
+}
+
+/// Entries to add (`sign` 1) or take away (-1) from a period's earnings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub sign: i64,
+}
+
+/// Earnings in a range read as a period's totals corrected by the entries at its two edges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeriodRead {
+    pub period: EarningPeriod,
+    pub start: Timestamp,
+    pub edges: [Edge; 2],
+}
+
+/// How far a range may start or end from a UTC period for the period's totals to serve it:
+/// a day, more than any time zone's offset.
+const EDGE_MS: i64 = DAY_MS;
+
+/// The period to read the earnings of `[from, to)` from, if one is close: a month, quarter or
+/// year in a program's time zone (the edges are then its offset), or one to date (after
+/// `to`, only the last day's entries, if any, are taken away). `None` for ranges shorter than
+/// four weeks, where the entries themselves are few, or far from any period.
+pub fn period_read(from: Timestamp, to: Timestamp, now: Timestamp) -> Option<PeriodRead> {
+    if to.0 - from.0 < 28 * DAY_MS {
+        return None;
+    }
+    EarningPeriod::ALL.into_iter().find_map(|period| {
+        let (start, end) = period.holding(Timestamp(from.0 + EDGE_MS));
+        if (from.0 - start.0).abs() > EDGE_MS {
+            return None;
+        }
+        let head =
+            if from < start { Edge { from, to: start, sign: 1 } } else { Edge { from: start, to: from, sign: -1 } };
+        let tail = if to >= end {
+            (to.0 - end.0 <= EDGE_MS).then_some(Edge { from: end, to, sign: 1 })?
+        } else {
+            (end.0 - to.0 <= EDGE_MS || to.0 >= now.0 - EDGE_MS).then_some(Edge { from: to, to: end, sign: -1 })?
+        };
+        Some(PeriodRead { period, start, edges: [head, tail] })
+    })
 }
 
 /// The earliest slot start at or after `at`.
@@ -128,6 +267,62 @@ mod tests {
         assert_eq!(slot_of(Timestamp(-1)), Timestamp(-SLOT_MS));
         assert_eq!(slot_at_or_after(Timestamp(HOUR)), Timestamp(HOUR));
         assert_eq!(slot_at_or_after(Timestamp(HOUR + 1)), Timestamp(HOUR + SLOT_MS));
+    }
+
+    #[test]
+    fn a_cover_reads_days_in_the_middle_and_shorter_spans_at_the_cuts() {
+        const DAY: i64 = DAY_MS;
+        let range = |span, from, to| SpanRange { span, from, to };
+        // Two days from 09:30: quarter hours to 10:00, hours to midnight, a day, hours to 09:00,
+        // quarters to 09:30.
+        let from = 10 * DAY + 9 * HOUR + 30 * 60_000;
+        let cover_two_days = cover(&[Timestamp(from), Timestamp(from + 2 * DAY)]);
+        assert_eq!(
+            cover_two_days,
+            [
+                range(SLOT_MS, from, from + 2 * SLOT_MS),
+                range(SLOT_MS, from + 2 * DAY - 2 * SLOT_MS, from + 2 * DAY),
+                range(HOUR, 10 * DAY + 10 * HOUR, 11 * DAY),
+                range(HOUR, 12 * DAY, 12 * DAY + 9 * HOUR),
+                range(DAY, 11 * DAY, 12 * DAY),
+            ]
+        );
+        // Days in a zone nine hours ahead: hours only, merged across the cuts; no total
+        // crosses one.
+        let cuts: Vec<Timestamp> = (0..4).map(|day| Timestamp(day * DAY + 15 * HOUR)).collect();
+        assert_eq!(cover(&cuts), [range(HOUR, 15 * HOUR, 3 * DAY + 15 * HOUR)]);
+        // Cuts off the slots are rounded: down for the inner ones, up for the last.
+        assert_eq!(
+            cover(&[Timestamp(7), Timestamp(SLOT_MS + 5), Timestamp(2 * SLOT_MS + 1)]),
+            [range(SLOT_MS, 0, 3 * SLOT_MS)]
+        );
+        assert_eq!(cover(&[Timestamp(HOUR)]), []);
+    }
+
+    #[test]
+    fn a_year_to_date_in_a_zone_reads_the_year_and_its_edges() {
+        let at = |text: &str| Timestamp::parse_rfc3339(text).unwrap();
+        let now = at("2026-11-18T10:00:00Z");
+        // Seoul, UTC+9: the local year starts nine hours before UTC's; the rest of the local
+        // day after now is taken away (it holds nothing yet).
+        let read = period_read(at("2025-12-31T15:00:00Z"), at("2026-11-18T15:00:00Z"), now).unwrap();
+        assert_eq!((read.period, read.start), (EarningPeriod::Year, at("2026-01-01T00:00:00Z")));
+        assert_eq!(read.edges[0], Edge { from: at("2025-12-31T15:00:00Z"), to: at("2026-01-01T00:00:00Z"), sign: 1 });
+        assert_eq!(read.edges[1], Edge { from: at("2026-11-18T15:00:00Z"), to: at("2027-01-01T00:00:00Z"), sign: -1 });
+        // New York's last quarter: five hours later than UTC's at both ends.
+        let read = period_read(at("2026-07-01T04:00:00Z"), at("2026-10-01T04:00:00Z"), now).unwrap();
+        assert_eq!((read.period, read.start), (EarningPeriod::Quarter, at("2026-07-01T00:00:00Z")));
+        assert_eq!(read.edges[0], Edge { from: at("2026-07-01T00:00:00Z"), to: at("2026-07-01T04:00:00Z"), sign: -1 });
+        assert_eq!(read.edges[1], Edge { from: at("2026-10-01T00:00:00Z"), to: at("2026-10-01T04:00:00Z"), sign: 1 });
+        // A month, exactly.
+        let read = period_read(at("2026-10-01T00:00:00Z"), at("2026-11-01T00:00:00Z"), now).unwrap();
+        assert_eq!(read.period, EarningPeriod::Month);
+        assert!(read.edges.iter().all(|edge| edge.from == edge.to));
+        // Far from any period, or short: read from the entries.
+        assert_eq!(period_read(at("2026-03-10T00:00:00Z"), at("2026-06-20T00:00:00Z"), now), None);
+        assert_eq!(period_read(at("2026-11-16T00:00:00Z"), at("2026-11-19T00:00:00Z"), now), None);
+        // A past range ending days before its period does: not served by it.
+        assert_eq!(period_read(at("2026-01-01T00:00:00Z"), at("2026-03-20T00:00:00Z"), now), None);
     }
 
     #[test]

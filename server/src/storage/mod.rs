@@ -502,6 +502,16 @@ impl ProgramEntry {
     }
 }
 
+/// Points of one kind and source that moved in a span of time starting at `start`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flow {
+    pub start: Timestamp,
+    pub kind: EntryKind,
+    pub source: String,
+    pub gained: Points,
+    pub lost: Points,
+}
+
 /// A customer and what they earned in a range.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopEarner {
@@ -515,31 +525,17 @@ pub struct TopEarner {
 /// The dashboard's sums over a program's ledger. Ranges are `[from, to)`.
 #[async_trait]
 pub trait ReportStore: Send + Sync {
-    async fn totals_by_kind(
-        &self,
-        program_id: &str,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<(EntryKind, Points)>, StorageError>;
-    /// Earned and redeemed points per quarter hour (the slot's start), for charts.
-    async fn slots(
-        &self,
-        program_id: &str,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<(Timestamp, EntryKind, Points)>, StorageError>;
-    /// Points earned (and added by hand) by source, largest first.
-    async fn earned_by_source(
-        &self,
-        program_id: &str,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<(String, Points)>, StorageError>;
+    /// The points that moved between consecutive `cuts` (sorted instants), as totals that
+    /// each lie between two of them (T1): a range's sums, or a chart's buckets.
+    async fn flows(&self, program_id: &str, cuts: &[Timestamp]) -> Result<Vec<Flow>, StorageError>;
+    /// Who earned most in the range (earn entries), most first; `now` tells which part of
+    /// the range can hold entries yet.
     async fn top_earners(
         &self,
         program_id: &str,
         from: Timestamp,
         to: Timestamp,
+        now: Timestamp,
         limit: u32,
     ) -> Result<Vec<TopEarner>, StorageError>;
     /// Points in open lots now: `(available, pending)`, leaving out lots past their expiry.

@@ -6,16 +6,18 @@ use async_trait::async_trait;
 use super::{on_pool, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::storage::{ImportStore, ImportedCustomer, StorageError};
 
-/// The running totals recomputed from the ledger (as migration 0011 first filled them).
-const REBUILD_TOTALS: [&str; 7] = [
+/// The running totals recomputed from the ledger (as migrations 0011 and 0012 first filled
+/// them).
+const REBUILD_TOTALS: [&str; 8] = [
     "DELETE FROM ledger_slot_changes WHERE program_id = $1",
     "DELETE FROM open_point_changes WHERE program_id = $1",
-    "DELETE FROM ledger_slot_totals WHERE program_id = $1",
-    "INSERT INTO ledger_slot_totals (program_id, slot_ms, kind, source, gained, lost)
-     SELECT program_id, (created_at_ms / 900000) * 900000, kind, source,
+    "DELETE FROM ledger_totals WHERE program_id = $1",
+    "INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
+     SELECT program_id, span_ms, (created_at_ms / span_ms) * span_ms, kind, source,
             SUM(CASE WHEN points > 0 THEN points ELSE 0 END), SUM(CASE WHEN points < 0 THEN points ELSE 0 END)
-     FROM ledger_entries WHERE program_id = $1
-     GROUP BY program_id, (created_at_ms / 900000) * 900000, kind, source",
+     FROM ledger_entries, (SELECT 900000 AS span_ms UNION ALL SELECT 3600000 UNION ALL SELECT 86400000) spans
+     WHERE program_id = $1
+     GROUP BY program_id, span_ms, (created_at_ms / span_ms) * span_ms, kind, source",
     "DELETE FROM open_point_totals WHERE program_id = $1",
     "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
      SELECT program_id, 'earned', (earned_at_ms / 900000) * 900000, SUM(remaining)
@@ -26,7 +28,31 @@ const REBUILD_TOTALS: [&str; 7] = [
      FROM lots l JOIN customers c ON c.program_id = l.program_id AND c.customer_id = l.customer_id
      WHERE l.program_id = $1
      GROUP BY l.program_id, (COALESCE(c.last_activity_at_ms, l.earned_at_ms) / 900000) * 900000",
+    "DELETE FROM customer_earnings WHERE program_id = $1",
 ];
+
+/// T3 recomputed: each earning added to its UTC month, quarter and year (the `period`).
+const REBUILD_EARNINGS_SQLITE: &str =
+    "INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
+     SELECT program_id, period, period_ms, customer_id, SUM(points) FROM (
+         SELECT program_id, customer_id, points, period,
+                CAST(strftime('%s', created_at_ms / 1000, 'unixepoch', 'start of month', '-' || CASE period
+                    WHEN 'month' THEN 0
+                    WHEN 'quarter' THEN (CAST(strftime('%m', created_at_ms / 1000, 'unixepoch') AS INTEGER) - 1) % 3
+                    ELSE CAST(strftime('%m', created_at_ms / 1000, 'unixepoch') AS INTEGER) - 1 END || ' months')
+                AS BIGINT) * 1000 AS period_ms
+         FROM ledger_entries, (SELECT 'month' AS period UNION ALL SELECT 'quarter' UNION ALL SELECT 'year') periods
+         WHERE program_id = $1 AND kind = 'earn'
+     ) e GROUP BY program_id, period, period_ms, customer_id";
+const REBUILD_EARNINGS_POSTGRES: &str =
+    "INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
+     SELECT program_id, period, period_ms, customer_id, SUM(points) FROM (
+         SELECT program_id, customer_id, points, period,
+                CAST(EXTRACT(EPOCH FROM date_trunc(period, to_timestamp(created_at_ms / 1000.0) AT TIME ZONE 'UTC'))
+                    AS BIGINT) * 1000 AS period_ms
+         FROM ledger_entries, (SELECT 'month' AS period UNION ALL SELECT 'quarter' UNION ALL SELECT 'year') periods
+         WHERE program_id = $1 AND kind = 'earn'
+     ) e GROUP BY program_id, period, period_ms, customer_id";
 
 /// Rows per INSERT: within both databases' limits on bound parameters (14 columns).
 const ROWS_PER_STATEMENT: usize = 1_000;
@@ -134,11 +160,13 @@ impl ImportStore for SqlStorage {
 
     async fn rebuild_totals(&self, program_id: &str) -> Result<(), StorageError> {
         let _writer = self.sqlite_writer.lock().await;
-        on_pool!(self, |pool| {
+        on_pool!(self, |pool, dialect| {
             let mut tx = pool.begin().await?;
             for statement in REBUILD_TOTALS {
                 sqlx::query(statement).bind(program_id).execute(&mut *tx).await?;
             }
+            let earnings = dialect.pick(REBUILD_EARNINGS_SQLITE, REBUILD_EARNINGS_POSTGRES);
+            sqlx::query(earnings).bind(program_id).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())

@@ -4,14 +4,14 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 
 use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
-use super::reports::{ADD_OPEN_POINTS, ADD_SLOT_TOTAL};
+use super::reports::{ADD_EARNINGS, ADD_FLOW_TOTAL, ADD_OPEN_POINTS};
 use super::rewards::{CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_USED_COUPON, TAKE_STOCK};
 use super::{json_from_db, Dialect, Pool, SqlStorage};
 use super::{on_pool, seq_from_db, seq_to_db};
 use crate::{
     ledger::{
-        totals::{open_points_changes, slot_of, slot_totals},
-        Account, OrderTotals, Timestamp,
+        totals::{open_points_changes, slot_of, slot_totals, span_starts, EarningPeriod},
+        Account, EntryKind, OrderTotals, Timestamp,
     },
     storage::{Effect, EntryRecord, LedgerStore, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult},
 };
@@ -221,7 +221,7 @@ impl SqlStorage {
             let mut records = Vec::with_capacity(new_entries.len());
             for entry in new_entries {
                 // Settlement entries (expiry) belong to no client write's source.
-                let is_expiry = entry.kind == crate::ledger::EntryKind::Expire;
+                let is_expiry = entry.kind == EntryKind::Expire;
                 let source = if is_expiry { "expiry".to_owned() } else { write.source.clone() };
                 let reference = if is_expiry { None } else { write.reference.clone() };
                 let record = EntryRecord {
@@ -328,16 +328,35 @@ impl SqlStorage {
             let (totals, changes) =
                 (slot_totals(entries), open_points_changes(&lots_before, activity_before, &account));
             let slot = slot_of(now).0;
+            // T3: earnings are the customer's own rows, locked with them: both databases add
+            // to them directly.
+            let earned: i64 =
+                records.iter().filter(|record| record.kind == EntryKind::Earn).map(|record| record.points).sum();
+            let periods = EarningPeriod::ALL.map(|period| period.holding(now).0 .0);
             let mut save = sqlx::QueryBuilder::new("");
             if matches!(dialect, Dialect::Sqlite) {
                 for total in &totals {
-                    sqlx::query(ADD_SLOT_TOTAL)
+                    for (span, start) in span_starts(Timestamp(slot)) {
+                        sqlx::query(ADD_FLOW_TOTAL)
+                            .bind(program)
+                            .bind(span)
+                            .bind(start.0)
+                            .bind(total.kind.as_str())
+                            .bind(&total.source)
+                            .bind(total.gained)
+                            .bind(total.lost)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                if earned != 0 {
+                    sqlx::query(ADD_EARNINGS)
                         .bind(program)
-                        .bind(slot)
-                        .bind(total.kind.as_str())
-                        .bind(&total.source)
-                        .bind(total.gained)
-                        .bind(total.lost)
+                        .bind(periods[0])
+                        .bind(periods[1])
+                        .bind(periods[2])
+                        .bind(customer)
+                        .bind(earned)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -352,6 +371,18 @@ impl SqlStorage {
                 }
             } else if !totals.is_empty() || !changes.is_empty() {
                 save.push("WITH ");
+                if earned != 0 {
+                    save.push("earnings AS (INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned) ");
+                    save.push_values(EarningPeriod::ALL.iter().zip(periods), |mut row, (period, start)| {
+                        row.push_bind(program)
+                            .push_bind(period.as_str())
+                            .push_bind(start)
+                            .push_bind(customer)
+                            .push_bind(earned);
+                    });
+                    save.push(" ON CONFLICT (program_id, period, period_ms, customer_id) DO UPDATE");
+                    save.push(" SET earned = customer_earnings.earned + excluded.earned), ");
+                }
                 if !totals.is_empty() {
                     save.push("slot_changes AS (INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost) ");
                     save.push_values(&totals, |mut row, total| {

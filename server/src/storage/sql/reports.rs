@@ -1,6 +1,6 @@
-//! The dashboard's sums. Flows and open points come from the running totals (`ledger::totals`,
-//! invariants T1 and T2): the folded totals plus the changes not folded yet; the rest from the
-//! ledger itself.
+//! The dashboard's sums. Flows, open points and earnings come from the running totals
+//! (`ledger::totals`, invariants T1 to T3): the folded totals plus the changes not folded yet;
+//! the rest from the ledger itself.
 
 use std::collections::BTreeMap;
 
@@ -9,89 +9,66 @@ use async_trait::async_trait;
 use super::{on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::{
-        totals::{slot_at_or_after, slot_of, SLOT_MS},
+        totals::{cover, period_read, slot_of, span_starts, PeriodRead, SLOT_MS},
         EntryKind, ExpiryPolicy, Points, Timestamp,
     },
-    storage::{HistoryCursor, HistoryFilter, ProgramEntry, ReportStore, StorageError, TopEarner},
+    storage::{Flow, HistoryCursor, HistoryFilter, ProgramEntry, ReportStore, StorageError, TopEarner},
 };
 
-/// Adds to a total (the fold; SQLite's writes directly).
-pub(super) const ADD_SLOT_TOTAL: &str =
-    "INSERT INTO ledger_slot_totals (program_id, slot_ms, kind, source, gained, lost)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (program_id, slot_ms, kind, source) DO UPDATE
-     SET gained = ledger_slot_totals.gained + excluded.gained, lost = ledger_slot_totals.lost + excluded.lost";
+/// Adds to a flow total (the fold; SQLite's writes directly), once per span (`span_starts`).
+pub(super) const ADD_FLOW_TOTAL: &str =
+    "INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (program_id, span_ms, slot_ms, kind, source) DO UPDATE
+     SET gained = ledger_totals.gained + excluded.gained, lost = ledger_totals.lost + excluded.lost";
 pub(super) const ADD_OPEN_POINTS: &str = "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
      VALUES ($1, $2, $3, $4)
      ON CONFLICT (program_id, basis, slot_ms) DO UPDATE SET points = open_point_totals.points + excluded.points";
+/// Adds a write's earnings to its customer's month, quarter and year (T3).
+pub(super) const ADD_EARNINGS: &str =
+    "INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
+     VALUES ($1, 'month', $2, $5, $6), ($1, 'quarter', $3, $5, $6), ($1, 'year', $4, $5, $6)
+     ON CONFLICT (program_id, period, period_ms, customer_id) DO UPDATE
+     SET earned = customer_earnings.earned + excluded.earned";
 
 fn kind_from_db(kind: &str) -> Result<EntryKind, StorageError> {
     EntryKind::parse(kind).ok_or_else(|| StorageError::Corrupt(format!("entry kind {kind:?}")))
 }
 
-/// The slots covering `[from, to)`. Day bounds in any time zone offset in use fall on slot
-/// starts, so for the dashboard's ranges this is the range itself.
-fn slot_bounds(from: Timestamp, to: Timestamp) -> (i64, i64) {
-    (slot_of(from).0, slot_at_or_after(to).0)
-}
-
 #[async_trait]
 impl ReportStore for SqlStorage {
-    async fn totals_by_kind(
-        &self,
-        program_id: &str,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<(EntryKind, Points)>, StorageError> {
-        const SQL: &str = "SELECT kind, CAST(SUM(gained + lost) AS BIGINT) FROM (
-                 SELECT kind, gained, lost FROM ledger_slot_totals
-                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3
-                 UNION ALL
-                 SELECT kind, gained, lost FROM ledger_slot_changes
-                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3
-             ) t GROUP BY kind";
-        let (from, to) = slot_bounds(from, to);
-        let rows: Vec<(String, i64)> =
-            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?);
-        rows.into_iter().map(|(kind, points)| Ok((kind_from_db(&kind)?, points))).collect()
-    }
-
-    async fn slots(
-        &self,
-        program_id: &str,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<(Timestamp, EntryKind, Points)>, StorageError> {
-        // Earned and redeemed per quarter hour; the caller folds the slots into the chart's days.
-        const SQL: &str = "SELECT slot_ms, kind, CAST(SUM(gained + lost) AS BIGINT) FROM (
-                 SELECT slot_ms, kind, gained, lost FROM ledger_slot_totals
-                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'redeem')
-                 UNION ALL
-                 SELECT slot_ms, kind, gained, lost FROM ledger_slot_changes
-                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'redeem')
-             ) t GROUP BY slot_ms, kind";
-        let (from, to) = slot_bounds(from, to);
-        let rows: Vec<(i64, String, i64)> =
-            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?);
-        rows.into_iter().map(|(slot, kind, points)| Ok((Timestamp(slot), kind_from_db(&kind)?, points))).collect()
-    }
-
-    async fn earned_by_source(
-        &self,
-        program_id: &str,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> Result<Vec<(String, Points)>, StorageError> {
-        // Positive entries only: what each source gave (a negative adjustment is no source).
-        const SQL: &str = "SELECT source, CAST(SUM(gained) AS BIGINT) AS total FROM (
-                 SELECT source, gained FROM ledger_slot_totals
-                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'adjust')
-                 UNION ALL
-                 SELECT source, gained FROM ledger_slot_changes
-                 WHERE program_id = $1 AND slot_ms >= $2 AND slot_ms < $3 AND kind IN ('earn', 'adjust')
-             ) t GROUP BY source HAVING SUM(gained) > 0 ORDER BY total DESC, source";
-        let (from, to) = slot_bounds(from, to);
-        Ok(on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(from).bind(to).fetch_all(pool).await?))
+    async fn flows(&self, program_id: &str, cuts: &[Timestamp]) -> Result<Vec<Flow>, StorageError> {
+        let ranges = cover(cuts);
+        let (Some(first), Some(last)) =
+            (ranges.iter().map(|range| range.from).min(), ranges.iter().map(|range| range.to).max())
+        else {
+            return Ok(Vec::new());
+        };
+        // One branch per range of totals (each reads its own stretch of the primary key), and
+        // the changes not folded yet, per quarter hour.
+        let rows: Vec<(i64, String, String, i64, i64)> = on_pool!(self, |pool| {
+            let mut query = sqlx::QueryBuilder::new("");
+            for range in &ranges {
+                query.push("SELECT slot_ms, kind, source, gained, lost FROM ledger_totals WHERE program_id = ");
+                query.push_bind(program_id).push(" AND span_ms = ").push_bind(range.span);
+                query.push(" AND slot_ms >= ").push_bind(range.from).push(" AND slot_ms < ").push_bind(range.to);
+                query.push(" UNION ALL ");
+            }
+            query.push("SELECT slot_ms, kind, source, gained, lost FROM ledger_slot_changes WHERE program_id = ");
+            query
+                .push_bind(program_id)
+                .push(" AND slot_ms >= ")
+                .push_bind(first)
+                .push(" AND slot_ms < ")
+                .push_bind(last);
+            // Shapes vary with the cuts: not worth a prepared statement each.
+            query.build_query_as().persistent(false).fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|(start, kind, source, gained, lost)| {
+                Ok(Flow { start: Timestamp(start), kind: kind_from_db(&kind)?, source, gained, lost })
+            })
+            .collect()
     }
 
     async fn top_earners(
@@ -99,17 +76,69 @@ impl ReportStore for SqlStorage {
         program_id: &str,
         from: Timestamp,
         to: Timestamp,
+        now: Timestamp,
         limit: u32,
     ) -> Result<Vec<TopEarner>, StorageError> {
-        const SQL: &str = "SELECT t.customer_id, t.earned, c.name, c.email, c.tier_id FROM (
+        const FROM_ENTRIES: &str = "SELECT t.customer_id, t.earned, c.name, c.email, c.tier_id FROM (
                  SELECT customer_id, CAST(SUM(points) AS BIGINT) AS earned FROM ledger_entries
                  WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $2 AND created_at_ms < $3
                  GROUP BY customer_id ORDER BY earned DESC, customer_id LIMIT $4
              ) t JOIN customers c ON c.program_id = $1 AND c.customer_id = t.customer_id
              ORDER BY t.earned DESC, t.customer_id";
-        let rows: Vec<(String, i64, Option<String>, Option<String>, Option<String>)> = on_pool!(self, |pool| {
-            sqlx::query_as(SQL).bind(program_id).bind(from.0).bind(to.0).bind(i64::from(limit)).fetch_all(pool).await?
-        });
+        // A period's totals corrected at its edges. Exact: a customer with no entries at the
+        // edges earned their period total, so the leaders among them are within the first
+        // `limit` + (customers at the edges) of the period; those at the edges are computed
+        // one by one.
+        const FROM_PERIOD: &str = "WITH edge AS (
+                 SELECT customer_id, SUM(delta) AS delta FROM (
+                     SELECT customer_id, points * $4 AS delta FROM ledger_entries
+                     WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $2 AND created_at_ms < $3
+                     UNION ALL
+                     SELECT customer_id, points * $7 FROM ledger_entries
+                     WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $5 AND created_at_ms < $6
+                 ) e GROUP BY customer_id
+             ), leaders AS (
+                 SELECT customer_id FROM customer_earnings
+                 WHERE program_id = $1 AND period = $8 AND period_ms = $9
+                 ORDER BY earned DESC, customer_id LIMIT $10 + (SELECT COUNT(*) FROM edge)
+             ), candidates AS (
+                 SELECT customer_id FROM leaders UNION SELECT customer_id FROM edge
+             ), totals AS (
+                 SELECT k.customer_id, COALESCE(p.earned, 0) + COALESCE(e.delta, 0) AS earned FROM candidates k
+                 LEFT JOIN customer_earnings p ON p.program_id = $1 AND p.period = $8 AND p.period_ms = $9
+                     AND p.customer_id = k.customer_id
+                 LEFT JOIN edge e ON e.customer_id = k.customer_id
+             )
+             SELECT t.customer_id, CAST(t.earned AS BIGINT), c.name, c.email, c.tier_id FROM totals t
+             JOIN customers c ON c.program_id = $1 AND c.customer_id = t.customer_id
+             WHERE t.earned > 0 ORDER BY t.earned DESC, t.customer_id LIMIT $10";
+        let rows: Vec<(String, i64, Option<String>, Option<String>, Option<String>)> = match period_read(from, to, now)
+        {
+            None => on_pool!(self, |pool| {
+                sqlx::query_as(FROM_ENTRIES)
+                    .bind(program_id)
+                    .bind(from.0)
+                    .bind(to.0)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?
+            }),
+            Some(PeriodRead { period, start, edges: [head, tail] }) => on_pool!(self, |pool| {
+                sqlx::query_as(FROM_PERIOD)
+                    .bind(program_id)
+                    .bind(head.from.0)
+                    .bind(head.to.0)
+                    .bind(head.sign)
+                    .bind(tail.from.0)
+                    .bind(tail.to.0)
+                    .bind(tail.sign)
+                    .bind(period.as_str())
+                    .bind(start.0)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?
+            }),
+        };
         Ok(rows
             .into_iter()
             .map(|(customer_id, earned, name, email, tier_id)| TopEarner { customer_id, earned, name, email, tier_id })
@@ -217,10 +246,19 @@ impl ReportStore for SqlStorage {
             for (program, basis, slot, points) in open_changes {
                 *open.entry((program, basis, slot)).or_default() += points;
             }
+            let mut totals: BTreeMap<(String, i64, i64, String, String), (i64, i64)> = BTreeMap::new();
             for ((program, slot, kind, source), (gained, lost)) in slots {
-                sqlx::query(ADD_SLOT_TOTAL)
+                for (span, start) in span_starts(Timestamp(slot)) {
+                    let total =
+                        totals.entry((program.clone(), span, start.0, kind.clone(), source.clone())).or_default();
+                    *total = (total.0 + gained, total.1 + lost);
+                }
+            }
+            for ((program, span, start, kind, source), (gained, lost)) in totals {
+                sqlx::query(ADD_FLOW_TOTAL)
                     .bind(program)
-                    .bind(slot)
+                    .bind(span)
+                    .bind(start)
                     .bind(kind)
                     .bind(source)
                     .bind(gained)

@@ -1,0 +1,59 @@
+-- Longer spans for the running totals (server/src/ledger/totals.rs): a year's flows read
+-- days instead of 35,000 quarter hours (T1), and a year's top earners read one row per
+-- customer instead of every earning (T3).
+
+-- T1 in three spans: quarter hours, hours and UTC days, filled from the quarter hours. The
+-- writes' changes not folded yet stay in ledger_slot_changes; the fold now adds each to
+-- all three spans.
+CREATE TABLE ledger_totals (
+    program_id TEXT NOT NULL,
+    span_ms    BIGINT NOT NULL,
+    slot_ms    BIGINT NOT NULL,
+    kind       TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    gained     BIGINT NOT NULL,
+    lost       BIGINT NOT NULL,
+    PRIMARY KEY (program_id, span_ms, slot_ms, kind, source)
+) WITHOUT ROWID;
+INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
+SELECT program_id, 900000, slot_ms, kind, source, gained, lost FROM ledger_slot_totals;
+INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
+SELECT program_id, 3600000, (slot_ms / 3600000) * 3600000, kind, source, SUM(gained), SUM(lost)
+FROM ledger_slot_totals GROUP BY program_id, (slot_ms / 3600000) * 3600000, kind, source;
+INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
+SELECT program_id, 86400000, (slot_ms / 86400000) * 86400000, kind, source, SUM(gained), SUM(lost)
+FROM ledger_slot_totals GROUP BY program_id, (slot_ms / 86400000) * 86400000, kind, source;
+DROP TABLE ledger_slot_totals;
+
+-- T3: what each customer earned per UTC month, quarter and year; the second index gives a
+-- period's leaders in order.
+CREATE TABLE customer_earnings (
+    program_id  TEXT NOT NULL,
+    period      TEXT NOT NULL,
+    period_ms   BIGINT NOT NULL,
+    customer_id TEXT NOT NULL,
+    earned      BIGINT NOT NULL,
+    PRIMARY KEY (program_id, period, period_ms, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX customer_earnings_leaders ON customer_earnings (program_id, period, period_ms, earned DESC, customer_id);
+INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
+SELECT program_id, 'month', period_ms, customer_id, SUM(points) FROM (
+    SELECT program_id, customer_id, points,
+           CAST(strftime('%s', created_at_ms / 1000, 'unixepoch', 'start of month') AS BIGINT) * 1000 AS period_ms
+    FROM ledger_entries WHERE kind = 'earn'
+) e GROUP BY program_id, period_ms, customer_id;
+
+INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
+SELECT program_id, 'quarter', period_ms, customer_id, SUM(points) FROM (
+    SELECT program_id, customer_id, points,
+           CAST(strftime('%s', created_at_ms / 1000, 'unixepoch', 'start of month',
+                   '-' || ((CAST(strftime('%m', created_at_ms / 1000, 'unixepoch') AS INTEGER) - 1) % 3) || ' months') AS BIGINT) * 1000 AS period_ms
+    FROM ledger_entries WHERE kind = 'earn'
+) e GROUP BY program_id, period_ms, customer_id;
+
+INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
+SELECT program_id, 'year', period_ms, customer_id, SUM(points) FROM (
+    SELECT program_id, customer_id, points,
+           CAST(strftime('%s', created_at_ms / 1000, 'unixepoch', 'start of year') AS BIGINT) * 1000 AS period_ms
+    FROM ledger_entries WHERE kind = 'earn'
+) e GROUP BY program_id, period_ms, customer_id;
