@@ -341,6 +341,19 @@ async fn admins_search_customers_adjust_points_once_and_owners_read_the_audit() 
         assert_eq!(ids, ["c23", "c24"], "{db:?}");
         let (_, by_email_sort) = post_json(&app, &client, "customers", &admin, &list(json!({"sort": "email"}))).await;
         assert_eq!(by_email_sort["rows"][0]["customer_id"], "ana", "{db:?}: customers without an email come last");
+        // Most points first: c07's 450 before Ana's 123, then by id among those with none.
+        let order = json!({"event_id": "e2", "customer_id": "c07", "type": "order", "order_id": "o2",
+            "currency": "USD", "subtotal": 45_000, "shipping": 0, "tax": 0, "discount": 0, "lines": []});
+        assert_eq!(app.api_send(reqwest::Method::POST, "/api/v1/events", &secret, &order).await.0, 201);
+        let (_, by_points) = post_json(&app, &client, "customers", &admin, &list(json!({"sort": "points"}))).await;
+        let ids: Vec<&str> = by_points["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(3)
+            .map(|row| row["customer_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["c07", "ana", "bob"], "{db:?}");
         let (status, bad) =
             post_json(&app, &client, "customers", &admin, &list(json!({"sort": "balance; DROP"}))).await;
         assert_eq!(status, 422, "{db:?}: {bad}");

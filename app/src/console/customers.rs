@@ -45,9 +45,10 @@ pub trait CustomerConsole: Send + Sync {
     ) -> Result<Adjusted, ConsoleError>;
 }
 
-const SORTS: [(&str, &str); 5] = [
+const SORTS: [(&str, &str); 6] = [
     ("joined", t("Newest first")),
     ("activity", t("Recently active")),
+    ("points", t("Most points first")),
     ("id", t("Customer id")),
     ("name", t("Name")),
     ("email", t("Email")),

@@ -1,6 +1,6 @@
 -- Longer spans for the running totals (server/src/ledger/totals.rs): a year's flows read
 -- days instead of 35,000 quarter hours (T1), and a year's top earners read one row per
--- customer instead of every earning (T3).
+-- customer instead of every earning (T3). And the points each customer holds, to sort by.
 
 -- T1 in three spans: quarter hours, hours and UTC days, filled from the quarter hours. The
 -- writes' changes not folded yet stay in ledger_slot_changes; the fold now adds each to
@@ -56,3 +56,10 @@ SELECT program_id, 'year', period_ms, customer_id, SUM(points) FROM (
            CAST(EXTRACT(EPOCH FROM date_trunc('year', to_timestamp(created_at_ms / 1000.0) AT TIME ZONE 'UTC')) AS BIGINT) * 1000 AS period_ms
     FROM ledger_entries WHERE kind = 'earn'
 ) e GROUP BY program_id, period_ms, customer_id;
+
+-- Points held (open lots less debt) on the customer's row, for the customer list's "most
+-- points" order; the ledger write that changes the lots sets it.
+ALTER TABLE customers ADD COLUMN held BIGINT NOT NULL DEFAULT 0;
+UPDATE customers SET held = COALESCE((SELECT SUM(l.remaining) FROM lots l
+    WHERE l.program_id = customers.program_id AND l.customer_id = customers.customer_id), 0) - debt;
+CREATE INDEX customers_held ON customers (program_id, held DESC, customer_id);

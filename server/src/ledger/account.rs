@@ -65,6 +65,12 @@ impl Account {
         self.lots.iter().filter(|lot| lot.available_at <= now).map(|lot| lot.remaining).sum::<Points>() - self.debt
     }
 
+    /// Points in open lots, available or pending, less any debt: what the customer holds
+    /// whenever the lots become available (the customer list sorts by it).
+    pub fn held(&self) -> Points {
+        self.lots.iter().map(|lot| lot.remaining).sum::<Points>() - self.debt
+    }
+
     /// Points earned but not yet available at `now`.
     pub fn pending(&self, now: Timestamp) -> Points {
         self.lots.iter().filter(|lot| lot.available_at > now).map(|lot| lot.remaining).sum()

@@ -78,6 +78,8 @@ pub enum CustomerSort {
     Email,
     /// Most recently active first.
     Activity,
+    /// Most points held first (available and pending, less any debt).
+    Points,
 }
 
 impl CustomerSort {
@@ -88,6 +90,7 @@ impl CustomerSort {
             "name" => Self::Name,
             "email" => Self::Email,
             "activity" => Self::Activity,
+            "points" => Self::Points,
             _ => return None,
         })
     }

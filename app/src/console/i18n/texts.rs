@@ -174,6 +174,7 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
     ("Loyalty console", ["로열티 콘솔", "ロイヤルティコンソール", "会员积分控制台", "Konsol loyalitas"]),
     ("Month to date", ["이번 달", "今月", "本月至今", "Bulan ini"]),
     ("Most points", ["최대 포인트", "最大ポイント", "最多积分", "Poin paling banyak"]),
+    ("Most points first", ["포인트 많은 순", "ポイントの多い順", "积分最多优先", "Poin terbanyak dulu"]),
     ("Multiplier %", ["배수 %", "倍率 %", "倍数 %", "Pengali %"]),
     ("Name", ["이름", "名前", "名称", "Nama"]),
     ("Never", ["소멸 안 함", "失効しない", "永不过期", "Tidak pernah"]),
@@ -658,12 +659,12 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
     ),
     // Field messages.
     (
-        "joined, id, name, email or activity",
+        "joined, activity, points, id, name or email",
         [
-            "joined, id, name, email 또는 activity",
-            "joined、id、name、email または activity",
-            "joined、id、name、email 或 activity",
-            "joined, id, name, email, atau activity",
+            "joined, activity, points, id, name 또는 email",
+            "joined、activity、points、id、name または email",
+            "joined、activity、points、id、name 或 email",
+            "joined, activity, points, id, name, atau email",
         ],
     ),
     ("at most 200 characters", ["200자 이하", "200 文字以内", "最多 200 个字符", "paling banyak 200 karakter"]),

@@ -38,7 +38,7 @@ pub(super) fn customer_search(query: &CustomerQuery, limit: u32) -> Result<Custo
     let sort = match query.sort.as_deref() {
         None => CustomerSort::default(),
         Some(sort) => {
-            CustomerSort::parse(sort).ok_or_else(|| invalid("sort", "joined, id, name, email or activity"))?
+            CustomerSort::parse(sort).ok_or_else(|| invalid("sort", "joined, activity, points, id, name or email"))?
         }
     };
     let text = query.q.as_deref().map(str::trim).filter(|text| !text.is_empty());

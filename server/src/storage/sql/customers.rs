@@ -107,6 +107,7 @@ fn customer_page_sql(sort: CustomerSort) -> (&'static str, &'static str) {
         CustomerSort::Activity => {
             customer_page_sql!("(last_activity_at_ms IS NULL), last_activity_at_ms DESC, customer_id")
         }
+        CustomerSort::Points => customer_page_sql!("held DESC, customer_id"),
     }
 }
 

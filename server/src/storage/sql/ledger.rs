@@ -409,6 +409,7 @@ impl SqlStorage {
             save.push("UPDATE customers SET last_seq = ").push_bind(seq_to_db(account.last_seq));
             save.push(", debt = ").push_bind(account.debt);
             save.push(", last_activity_at_ms = ").push_bind(account.last_activity_at.map(|at| at.0));
+            save.push(", held = ").push_bind(account.held());
             save.push(" WHERE program_id = ").push_bind(program).push(" AND customer_id = ").push_bind(customer);
             save.build().execute(&mut *tx).await?;
 

@@ -88,7 +88,9 @@ impl ReportStore for SqlStorage {
         // A period's totals corrected at its edges. Exact: a customer with no entries at the
         // edges earned their period total, so the leaders among them are within the first
         // `limit` + (customers at the edges) of the period; those at the edges are computed
-        // one by one.
+        // one by one. The period totals are looked up per candidate (a join let PostgreSQL
+        // hash the whole period and every customer: 65 ms instead of 15), and customers with
+        // nothing earned, sorted last, dropped after the limit.
         const FROM_PERIOD: &str = "WITH edge AS (
                  SELECT customer_id, SUM(delta) AS delta FROM (
                      SELECT customer_id, points * $4 AS delta FROM ledger_entries
@@ -97,21 +99,25 @@ impl ReportStore for SqlStorage {
                      SELECT customer_id, points * $7 FROM ledger_entries
                      WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $5 AND created_at_ms < $6
                  ) e GROUP BY customer_id
-             ), leaders AS (
-                 SELECT customer_id FROM customer_earnings
-                 WHERE program_id = $1 AND period = $8 AND period_ms = $9
-                 ORDER BY earned DESC, customer_id LIMIT $10 + (SELECT COUNT(*) FROM edge)
              ), candidates AS (
-                 SELECT customer_id FROM leaders UNION SELECT customer_id FROM edge
-             ), totals AS (
-                 SELECT k.customer_id, COALESCE(p.earned, 0) + COALESCE(e.delta, 0) AS earned FROM candidates k
-                 LEFT JOIN customer_earnings p ON p.program_id = $1 AND p.period = $8 AND p.period_ms = $9
-                     AND p.customer_id = k.customer_id
-                 LEFT JOIN edge e ON e.customer_id = k.customer_id
+                 SELECT customer_id, SUM(delta) AS delta FROM (
+                     SELECT customer_id, 0 AS delta FROM (
+                         SELECT customer_id FROM customer_earnings
+                         WHERE program_id = $1 AND period = $8 AND period_ms = $9
+                         ORDER BY earned DESC, customer_id LIMIT $10 + (SELECT COUNT(*) FROM edge)
+                     ) leaders
+                     UNION ALL
+                     SELECT customer_id, delta FROM edge
+                 ) k GROUP BY customer_id
+             ), top AS (
+                 SELECT customer_id, delta + COALESCE((SELECT p.earned FROM customer_earnings p
+                     WHERE p.program_id = $1 AND p.period = $8 AND p.period_ms = $9 AND p.customer_id = k.customer_id), 0)
+                     AS earned
+                 FROM candidates k ORDER BY earned DESC, customer_id LIMIT $10
              )
-             SELECT t.customer_id, CAST(t.earned AS BIGINT), c.name, c.email, c.tier_id FROM totals t
+             SELECT t.customer_id, CAST(t.earned AS BIGINT), c.name, c.email, c.tier_id FROM top t
              JOIN customers c ON c.program_id = $1 AND c.customer_id = t.customer_id
-             WHERE t.earned > 0 ORDER BY t.earned DESC, t.customer_id LIMIT $10";
+             WHERE t.earned > 0 ORDER BY t.earned DESC, t.customer_id";
         let rows: Vec<(String, i64, Option<String>, Option<String>, Option<String>)> = match period_read(from, to, now)
         {
             None => on_pool!(self, |pool| {
