@@ -36,6 +36,17 @@ CREATE TABLE customer_earnings (
     PRIMARY KEY (program_id, period, period_ms, customer_id)
 ) WITHOUT ROWID;
 CREATE INDEX customer_earnings_leaders ON customer_earnings (program_id, period, period_ms, earned DESC, customer_id);
+-- PostgreSQL's writes append what they earned here (an upsert of three indexed rows per write
+-- cost a third of the earn throughput), folded into customer_earnings with the other changes;
+-- SQLite's add to customer_earnings directly.
+CREATE TABLE earning_changes (
+    id            INTEGER PRIMARY KEY,
+    program_id    TEXT NOT NULL,
+    customer_id   TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    earned        BIGINT NOT NULL
+);
+CREATE INDEX earning_changes_program ON earning_changes (program_id, created_at_ms);
 INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
 SELECT program_id, 'month', period_ms, customer_id, SUM(points) FROM (
     SELECT program_id, customer_id, points,
@@ -59,8 +70,8 @@ SELECT program_id, 'year', period_ms, customer_id, SUM(points) FROM (
 ) e GROUP BY program_id, period_ms, customer_id;
 
 -- Points held (open lots less debt) on the customer's row, for the customer list's "most
--- points" order; the ledger write that changes the lots sets it.
+-- points" order; the ledger write that changes the lots sets it. Not indexed: an index would
+-- make every write's customer update a non-HOT one on PostgreSQL, for a rare sort.
 ALTER TABLE customers ADD COLUMN held BIGINT NOT NULL DEFAULT 0;
 UPDATE customers SET held = COALESCE((SELECT SUM(l.remaining) FROM lots l
     WHERE l.program_id = customers.program_id AND l.customer_id = customers.customer_id), 0) - debt;
-CREATE INDEX customers_held ON customers (program_id, held DESC, customer_id);

@@ -133,6 +133,7 @@ pub struct Edge {
 pub struct PeriodRead {
     pub period: EarningPeriod,
     pub start: Timestamp,
+    pub end: Timestamp,
     pub edges: [Edge; 2],
 }
 
@@ -160,7 +161,7 @@ pub fn period_read(from: Timestamp, to: Timestamp, now: Timestamp) -> Option<Per
         } else {
             (end.0 - to.0 <= EDGE_MS || to.0 >= now.0 - EDGE_MS).then_some(Edge { from: to, to: end, sign: -1 })?
         };
-        Some(PeriodRead { period, start, edges: [head, tail] })
+        Some(PeriodRead { period, start, end, edges: [head, tail] })
     })
 }
 

@@ -8,7 +8,7 @@ use crate::storage::{ImportStore, ImportedCustomer, StorageError};
 
 /// The running totals recomputed from the ledger (as migrations 0011 and 0012 first filled
 /// them).
-const REBUILD_TOTALS: [&str; 8] = [
+const REBUILD_TOTALS: [&str; 9] = [
     "DELETE FROM ledger_slot_changes WHERE program_id = $1",
     "DELETE FROM open_point_changes WHERE program_id = $1",
     "DELETE FROM ledger_totals WHERE program_id = $1",
@@ -28,6 +28,7 @@ const REBUILD_TOTALS: [&str; 8] = [
      FROM lots l JOIN customers c ON c.program_id = l.program_id AND c.customer_id = l.customer_id
      WHERE l.program_id = $1
      GROUP BY l.program_id, (COALESCE(c.last_activity_at_ms, l.earned_at_ms) / 900000) * 900000",
+    "DELETE FROM earning_changes WHERE program_id = $1",
     "DELETE FROM customer_earnings WHERE program_id = $1",
 ];
 

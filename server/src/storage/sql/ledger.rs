@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 
 use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
-use super::reports::{ADD_EARNINGS, ADD_FLOW_TOTAL, ADD_OPEN_POINTS};
+use super::reports::{ADD_EARNINGS, ADD_OPEN_POINTS, ADD_SLOT_FLOWS};
 use super::rewards::{CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_USED_COUPON, TAKE_STOCK};
 use super::{json_from_db, Dialect, Pool, SqlStorage};
 use super::{on_pool, seq_from_db, seq_to_db};
@@ -319,8 +319,8 @@ impl SqlStorage {
                     .execute(&mut *tx)
                     .await?;
             }
-            // What this write changes in the running totals (T1, T2). SQLite runs one write at a
-            // time: it adds to the totals directly. PostgreSQL writers append their changes
+            // What this write changes in the running totals (T1 to T3). SQLite runs one write at
+            // a time: it adds to the totals directly. PostgreSQL writers append their changes
             // instead, sharing no row to wait for (migration 0011), in the statement that saves
             // the customer (a round trip of its own cost a tenth of a write); the fold adds
             // them up later.
@@ -328,33 +328,34 @@ impl SqlStorage {
             let (totals, changes) =
                 (slot_totals(entries), open_points_changes(&lots_before, activity_before, &account));
             let slot = slot_of(now).0;
-            // T3: earnings are the customer's own rows, locked with them: both databases add
-            // to them directly.
             let earned: i64 =
                 records.iter().filter(|record| record.kind == EntryKind::Earn).map(|record| record.points).sum();
-            let periods = EarningPeriod::ALL.map(|period| period.holding(now).0 .0);
             let mut save = sqlx::QueryBuilder::new("");
             if matches!(dialect, Dialect::Sqlite) {
+                let [quarter, hour, day] = span_starts(Timestamp(slot));
                 for total in &totals {
-                    for (span, start) in span_starts(Timestamp(slot)) {
-                        sqlx::query(ADD_FLOW_TOTAL)
-                            .bind(program)
-                            .bind(span)
-                            .bind(start.0)
-                            .bind(total.kind.as_str())
-                            .bind(&total.source)
-                            .bind(total.gained)
-                            .bind(total.lost)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    sqlx::query(ADD_SLOT_FLOWS)
+                        .bind(program)
+                        .bind(quarter.0)
+                        .bind(quarter.1 .0)
+                        .bind(hour.0)
+                        .bind(hour.1 .0)
+                        .bind(day.0)
+                        .bind(day.1 .0)
+                        .bind(total.kind.as_str())
+                        .bind(&total.source)
+                        .bind(total.gained)
+                        .bind(total.lost)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if earned != 0 {
+                    let [month, quarter, year] = EarningPeriod::ALL.map(|period| period.holding(now).0 .0);
                     sqlx::query(ADD_EARNINGS)
                         .bind(program)
-                        .bind(periods[0])
-                        .bind(periods[1])
-                        .bind(periods[2])
+                        .bind(month)
+                        .bind(quarter)
+                        .bind(year)
                         .bind(customer)
                         .bind(earned)
                         .execute(&mut *tx)
@@ -372,16 +373,11 @@ impl SqlStorage {
             } else if !totals.is_empty() || !changes.is_empty() {
                 save.push("WITH ");
                 if earned != 0 {
-                    save.push("earnings AS (INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned) ");
-                    save.push_values(EarningPeriod::ALL.iter().zip(periods), |mut row, (period, start)| {
-                        row.push_bind(program)
-                            .push_bind(period.as_str())
-                            .push_bind(start)
-                            .push_bind(customer)
-                            .push_bind(earned);
-                    });
-                    save.push(" ON CONFLICT (program_id, period, period_ms, customer_id) DO UPDATE");
-                    save.push(" SET earned = customer_earnings.earned + excluded.earned), ");
+                    save.push(
+                        "earnings AS (INSERT INTO earning_changes (program_id, customer_id, created_at_ms, earned) ",
+                    );
+                    save.push("VALUES (").push_bind(program).push(", ").push_bind(customer);
+                    save.push(", ").push_bind(now.0).push(", ").push_bind(earned).push(")), ");
                 }
                 if !totals.is_empty() {
                     save.push("slot_changes AS (INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost) ");

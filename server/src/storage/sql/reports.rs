@@ -9,25 +9,36 @@ use async_trait::async_trait;
 use super::{on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::{
-        totals::{cover, period_read, slot_of, span_starts, PeriodRead, SLOT_MS},
+        totals::{cover, period_read, slot_of, span_starts, EarningPeriod, PeriodRead, SLOT_MS},
         EntryKind, ExpiryPolicy, Points, Timestamp,
     },
     storage::{Flow, HistoryCursor, HistoryFilter, ProgramEntry, ReportStore, StorageError, TopEarner},
 };
 
-/// Adds to a flow total (the fold; SQLite's writes directly), once per span (`span_starts`).
-pub(super) const ADD_FLOW_TOTAL: &str =
-    "INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
+/// Adds to a flow total (the fold).
+const ADD_FLOW_TOTAL: &str = "INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (program_id, span_ms, slot_ms, kind, source) DO UPDATE
+     SET gained = ledger_totals.gained + excluded.gained, lost = ledger_totals.lost + excluded.lost";
+/// Adds a slot's flow of one kind and source to its three spans' totals (SQLite's writes):
+/// each span and its start, then the flow.
+pub(super) const ADD_SLOT_FLOWS: &str =
+    "INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
+     VALUES ($1, $2, $3, $8, $9, $10, $11), ($1, $4, $5, $8, $9, $10, $11), ($1, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (program_id, span_ms, slot_ms, kind, source) DO UPDATE
      SET gained = ledger_totals.gained + excluded.gained, lost = ledger_totals.lost + excluded.lost";
 pub(super) const ADD_OPEN_POINTS: &str = "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
      VALUES ($1, $2, $3, $4)
      ON CONFLICT (program_id, basis, slot_ms) DO UPDATE SET points = open_point_totals.points + excluded.points";
-/// Adds a write's earnings to its customer's month, quarter and year (T3).
+/// Adds a write's earnings to its customer's month, quarter and year (T3; SQLite's writes).
 pub(super) const ADD_EARNINGS: &str =
     "INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
      VALUES ($1, 'month', $2, $5, $6), ($1, 'quarter', $3, $5, $6), ($1, 'year', $4, $5, $6)
+     ON CONFLICT (program_id, period, period_ms, customer_id) DO UPDATE
+     SET earned = customer_earnings.earned + excluded.earned";
+/// Adds to one period's earnings (the fold).
+const ADD_PERIOD_EARNINGS: &str = "INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
+     VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (program_id, period, period_ms, customer_id) DO UPDATE
      SET earned = customer_earnings.earned + excluded.earned";
 
@@ -85,29 +96,32 @@ impl ReportStore for SqlStorage {
                  GROUP BY customer_id ORDER BY earned DESC, customer_id LIMIT $4
              ) t JOIN customers c ON c.program_id = $1 AND c.customer_id = t.customer_id
              ORDER BY t.earned DESC, t.customer_id";
-        // A period's totals corrected at its edges. Exact: a customer with no entries at the
-        // edges earned their period total, so the leaders among them are within the first
-        // `limit` + (customers at the edges) of the period; those at the edges are computed
-        // one by one. The period totals are looked up per candidate (a join let PostgreSQL
+        // A period's totals, plus the changes not folded yet, corrected by the entries at its
+        // edges. Exact: a customer with no entries at the edges and nothing unfolded earned
+        // their period total, so the leaders among them are within the first `limit` + (the
+        // others) of the period; the others are computed one by one. The period totals are looked up per candidate (a join let PostgreSQL
         // hash the whole period and every customer: 65 ms instead of 15), and customers with
         // nothing earned, sorted last, dropped after the limit.
-        const FROM_PERIOD: &str = "WITH edge AS (
+        const FROM_PERIOD: &str = "WITH changed AS (
                  SELECT customer_id, SUM(delta) AS delta FROM (
                      SELECT customer_id, points * $4 AS delta FROM ledger_entries
                      WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $2 AND created_at_ms < $3
                      UNION ALL
                      SELECT customer_id, points * $7 FROM ledger_entries
                      WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $5 AND created_at_ms < $6
-                 ) e GROUP BY customer_id
+                     UNION ALL
+                     SELECT customer_id, earned FROM earning_changes
+                     WHERE program_id = $1 AND created_at_ms >= $9 AND created_at_ms < $11
+                 ) d GROUP BY customer_id
              ), candidates AS (
                  SELECT customer_id, SUM(delta) AS delta FROM (
                      SELECT customer_id, 0 AS delta FROM (
                          SELECT customer_id FROM customer_earnings
                          WHERE program_id = $1 AND period = $8 AND period_ms = $9
-                         ORDER BY earned DESC, customer_id LIMIT $10 + (SELECT COUNT(*) FROM edge)
+                         ORDER BY earned DESC, customer_id LIMIT $10 + (SELECT COUNT(*) FROM changed)
                      ) leaders
                      UNION ALL
-                     SELECT customer_id, delta FROM edge
+                     SELECT customer_id, delta FROM changed
                  ) k GROUP BY customer_id
              ), top AS (
                  SELECT customer_id, delta + COALESCE((SELECT p.earned FROM customer_earnings p
@@ -129,7 +143,7 @@ impl ReportStore for SqlStorage {
                     .fetch_all(pool)
                     .await?
             }),
-            Some(PeriodRead { period, start, edges: [head, tail] }) => on_pool!(self, |pool| {
+            Some(PeriodRead { period, start, end, edges: [head, tail] }) => on_pool!(self, |pool| {
                 sqlx::query_as(FROM_PERIOD)
                     .bind(program_id)
                     .bind(head.from.0)
@@ -141,6 +155,7 @@ impl ReportStore for SqlStorage {
                     .bind(period.as_str())
                     .bind(start.0)
                     .bind(i64::from(limit))
+                    .bind(end.0)
                     .fetch_all(pool)
                     .await?
             }),
@@ -231,6 +246,9 @@ impl ReportStore for SqlStorage {
         const TAKE_OPEN_POINTS_CHANGES: &str = "DELETE FROM open_point_changes
              WHERE id IN (SELECT id FROM open_point_changes ORDER BY id LIMIT $1)
              RETURNING program_id, basis, slot_ms, points";
+        const TAKE_EARNING_CHANGES: &str = "DELETE FROM earning_changes
+             WHERE id IN (SELECT id FROM earning_changes ORDER BY id LIMIT $1)
+             RETURNING program_id, customer_id, created_at_ms, earned";
         let _one_writer = match self.pool {
             Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
             Pool::Postgres(_) => None,
@@ -241,7 +259,9 @@ impl ReportStore for SqlStorage {
                 sqlx::query_as(TAKE_SLOT_CHANGES).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
             let open_changes: Vec<(String, String, i64, i64)> =
                 sqlx::query_as(TAKE_OPEN_POINTS_CHANGES).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
-            let folded = (slot_changes.len() + open_changes.len()) as u64;
+            let earning_changes: Vec<(String, String, i64, i64)> =
+                sqlx::query_as(TAKE_EARNING_CHANGES).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
+            let folded = (slot_changes.len() + open_changes.len() + earning_changes.len()) as u64;
             // One upsert per total, in key order (concurrent folds then take rows in one order).
             let mut slots: BTreeMap<(String, i64, String, String), (i64, i64)> = BTreeMap::new();
             for (program, slot, kind, source, gained, lost) in slot_changes {
@@ -269,6 +289,23 @@ impl ReportStore for SqlStorage {
                     .bind(source)
                     .bind(gained)
                     .bind(lost)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut earnings: BTreeMap<(String, &str, i64, String), i64> = BTreeMap::new();
+            for (program, customer, created_at, earned) in earning_changes {
+                for period in EarningPeriod::ALL {
+                    let start = period.holding(Timestamp(created_at)).0 .0;
+                    *earnings.entry((program.clone(), period.as_str(), start, customer.clone())).or_default() += earned;
+                }
+            }
+            for ((program, period, start, customer), earned) in earnings {
+                sqlx::query(ADD_PERIOD_EARNINGS)
+                    .bind(program)
+                    .bind(period)
+                    .bind(start)
+                    .bind(customer)
+                    .bind(earned)
                     .execute(&mut *tx)
                     .await?;
             }
