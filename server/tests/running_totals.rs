@@ -200,11 +200,11 @@ async fn running_totals_follow_the_ledger_through_random_writes_on_both_database
                 _ => continue,
             };
             applied += u32::from(status < 300);
-            // On PostgreSQL, part of the changes folded into the totals on the way, part left to
-            // the readers (SQLite's writes add to the totals directly).
+            // Part of the changes folded into the totals on the way, part left to the readers
+            // (SQLite's writes add to the flows and open points directly, not to the earnings).
             if step == 70 {
                 let folded = jobs::fold_totals(app.storage.as_ref()).await.unwrap();
-                assert_eq!(folded > 0, matches!(db, common::Db::Postgres), "{db:?}: {folded} changes were waiting");
+                assert!(folded > 0, "{db:?}: {folded} changes were waiting");
             }
         }
         assert!(applied > 80, "{db:?}: most writes apply ({applied})");

@@ -36,9 +36,8 @@ CREATE TABLE customer_earnings (
     PRIMARY KEY (program_id, period, period_ms, customer_id)
 );
 CREATE INDEX customer_earnings_leaders ON customer_earnings (program_id, period, period_ms, earned DESC, customer_id);
--- PostgreSQL's writes append what they earned here (an upsert of three indexed rows per write
--- cost a third of the earn throughput), folded into customer_earnings with the other changes;
--- SQLite's add to customer_earnings directly.
+-- Writes append what they earned here, folded into customer_earnings with the other changes
+-- (upserting a customer's three rows in every write cost SQLite's writes a third).
 CREATE TABLE earning_changes (
     id            BIGSERIAL PRIMARY KEY,
     program_id    TEXT NOT NULL,

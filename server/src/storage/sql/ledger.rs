@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 
 use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
-use super::reports::{ADD_EARNINGS, ADD_OPEN_POINTS, ADD_SLOT_FLOWS};
+use super::reports::{ADD_OPEN_POINTS, ADD_SLOT_FLOWS, APPEND_EARNINGS};
 use super::rewards::{CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_USED_COUPON, TAKE_STOCK};
 use super::{json_from_db, Dialect, Pool, SqlStorage};
 use super::{on_pool, seq_from_db, seq_to_db};
 use crate::{
     ledger::{
-        totals::{open_points_changes, slot_of, slot_totals, span_starts, EarningPeriod},
+        totals::{open_points_changes, slot_of, slot_totals, span_starts},
         Account, EntryKind, OrderTotals, Timestamp,
     },
     storage::{Effect, EntryRecord, LedgerStore, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult},
@@ -320,10 +320,11 @@ impl SqlStorage {
                     .await?;
             }
             // What this write changes in the running totals (T1 to T3). SQLite runs one write at
-            // a time: it adds to the totals directly. PostgreSQL writers append their changes
-            // instead, sharing no row to wait for (migration 0011), in the statement that saves
-            // the customer (a round trip of its own cost a tenth of a write); the fold adds
-            // them up later.
+            // a time: it adds to the flows and open points directly. PostgreSQL writers append
+            // their changes instead, sharing no row to wait for (migration 0011), in the
+            // statement that saves the customer (a round trip of its own cost a tenth of a
+            // write). Earnings are appended on both (upserting three rows per customer, at
+            // random pages, cost SQLite's writes a third). The fold adds them up later.
             let entries = records.iter().map(|record| (record.kind, record.source.as_str(), record.points));
             let (totals, changes) =
                 (slot_totals(entries), open_points_changes(&lots_before, activity_before, &account));
@@ -350,13 +351,10 @@ impl SqlStorage {
                         .await?;
                 }
                 if earned != 0 {
-                    let [month, quarter, year] = EarningPeriod::ALL.map(|period| period.holding(now).0 .0);
-                    sqlx::query(ADD_EARNINGS)
+                    sqlx::query(APPEND_EARNINGS)
                         .bind(program)
-                        .bind(month)
-                        .bind(quarter)
-                        .bind(year)
                         .bind(customer)
+                        .bind(now.0)
                         .bind(earned)
                         .execute(&mut *tx)
                         .await?;

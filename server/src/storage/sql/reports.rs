@@ -30,12 +30,9 @@ pub(super) const ADD_SLOT_FLOWS: &str =
 pub(super) const ADD_OPEN_POINTS: &str = "INSERT INTO open_point_totals (program_id, basis, slot_ms, points)
      VALUES ($1, $2, $3, $4)
      ON CONFLICT (program_id, basis, slot_ms) DO UPDATE SET points = open_point_totals.points + excluded.points";
-/// Adds a write's earnings to its customer's month, quarter and year (T3; SQLite's writes).
-pub(super) const ADD_EARNINGS: &str =
-    "INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
-     VALUES ($1, 'month', $2, $5, $6), ($1, 'quarter', $3, $5, $6), ($1, 'year', $4, $5, $6)
-     ON CONFLICT (program_id, period, period_ms, customer_id) DO UPDATE
-     SET earned = customer_earnings.earned + excluded.earned";
+/// What a write earned, for the fold to add to its customer's month, quarter and year (T3).
+pub(super) const APPEND_EARNINGS: &str =
+    "INSERT INTO earning_changes (program_id, customer_id, created_at_ms, earned) VALUES ($1, $2, $3, $4)";
 /// Adds to one period's earnings (the fold).
 const ADD_PERIOD_EARNINGS: &str = "INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
      VALUES ($1, $2, $3, $4, $5)
