@@ -18,11 +18,9 @@ CREATE TABLE ledger_totals (
 INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
 SELECT program_id, 900000, slot_ms, kind, source, gained, lost FROM ledger_slot_totals;
 INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
-SELECT program_id, 3600000, (slot_ms / 3600000) * 3600000, kind, source, SUM(gained), SUM(lost)
-FROM ledger_slot_totals GROUP BY program_id, (slot_ms / 3600000) * 3600000, kind, source;
-INSERT INTO ledger_totals (program_id, span_ms, slot_ms, kind, source, gained, lost)
-SELECT program_id, 86400000, (slot_ms / 86400000) * 86400000, kind, source, SUM(gained), SUM(lost)
-FROM ledger_slot_totals GROUP BY program_id, (slot_ms / 86400000) * 86400000, kind, source;
+SELECT program_id, span_ms, (slot_ms / span_ms) * span_ms, kind, source, SUM(gained), SUM(lost)
+FROM ledger_slot_totals, (SELECT 3600000 AS span_ms UNION ALL SELECT 86400000) spans
+GROUP BY program_id, span_ms, (slot_ms / span_ms) * span_ms, kind, source;
 DROP TABLE ledger_slot_totals;
 
 -- T3: what each customer earned per UTC month, quarter and year; the second index gives a
@@ -36,6 +34,17 @@ CREATE TABLE customer_earnings (
     PRIMARY KEY (program_id, period, period_ms, customer_id)
 ) WITHOUT ROWID;
 CREATE INDEX customer_earnings_leaders ON customer_earnings (program_id, period, period_ms, earned DESC, customer_id);
+INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
+SELECT program_id, period, period_ms, customer_id, SUM(points) FROM (
+    SELECT program_id, customer_id, points, period,
+           CAST(strftime('%s', created_at_ms / 1000, 'unixepoch', 'start of month', '-' || CASE period
+               WHEN 'month' THEN 0
+               WHEN 'quarter' THEN (CAST(strftime('%m', created_at_ms / 1000, 'unixepoch') AS INTEGER) - 1) % 3
+               ELSE CAST(strftime('%m', created_at_ms / 1000, 'unixepoch') AS INTEGER) - 1 END || ' months')
+           AS BIGINT) * 1000 AS period_ms
+    FROM ledger_entries, (SELECT 'month' AS period UNION ALL SELECT 'quarter' UNION ALL SELECT 'year') periods
+    WHERE kind = 'earn'
+) e GROUP BY program_id, period, period_ms, customer_id;
 -- Writes append what they earned here, folded into customer_earnings with the other changes
 -- (upserting a customer's three rows in every write cost SQLite's writes a third).
 CREATE TABLE earning_changes (
@@ -46,27 +55,6 @@ CREATE TABLE earning_changes (
     earned        BIGINT NOT NULL
 );
 CREATE INDEX earning_changes_program ON earning_changes (program_id, created_at_ms);
-INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
-SELECT program_id, 'month', period_ms, customer_id, SUM(points) FROM (
-    SELECT program_id, customer_id, points,
-           CAST(strftime('%s', created_at_ms / 1000, 'unixepoch', 'start of month') AS BIGINT) * 1000 AS period_ms
-    FROM ledger_entries WHERE kind = 'earn'
-) e GROUP BY program_id, period_ms, customer_id;
-
-INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
-SELECT program_id, 'quarter', period_ms, customer_id, SUM(points) FROM (
-    SELECT program_id, customer_id, points,
-           CAST(strftime('%s', created_at_ms / 1000, 'unixepoch', 'start of month',
-                   '-' || ((CAST(strftime('%m', created_at_ms / 1000, 'unixepoch') AS INTEGER) - 1) % 3) || ' months') AS BIGINT) * 1000 AS period_ms
-    FROM ledger_entries WHERE kind = 'earn'
-) e GROUP BY program_id, period_ms, customer_id;
-
-INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
-SELECT program_id, 'year', period_ms, customer_id, SUM(points) FROM (
-    SELECT program_id, customer_id, points,
-           CAST(strftime('%s', created_at_ms / 1000, 'unixepoch', 'start of year') AS BIGINT) * 1000 AS period_ms
-    FROM ledger_entries WHERE kind = 'earn'
-) e GROUP BY program_id, period_ms, customer_id;
 
 -- Points held (open lots less debt) on the customer's row, for the customer list's "most
 -- points" order; the ledger write that changes the lots sets it. Not indexed: an index would
