@@ -14,7 +14,7 @@ use crate::{
     customers::CustomerId,
     ledger::{EntryKind, Points, Timestamp},
     programs::Program,
-    storage::{HistoryCursor, HistoryFilter, Storage, StorageError},
+    storage::{Flow, HistoryCursor, HistoryFilter, Storage, StorageError},
 };
 use calendar::{bucket_index, DateRange, RangePreset};
 
@@ -107,9 +107,7 @@ pub async fn points_status(
     // range's totals and the chart.
     let cuts: Vec<Timestamp> = buckets.iter().map(|bucket| bucket.start).chain([to]).collect();
     let flows = storage.flows(&program.id, &cuts).await?;
-    let total = |kind: EntryKind| {
-        flows.iter().filter(|flow| flow.kind == kind).map(|flow| flow.gained + flow.lost).sum::<i64>()
-    };
+    let total = |kind: EntryKind| flows.iter().filter(|flow| flow.kind == kind).map(Flow::net).sum::<i64>();
     let (outstanding, pending) = storage.outstanding(&program.id, now, program.settings.expiry).await?;
     let value = program.settings.redemption_value;
     let status = PointsStatus {
@@ -127,8 +125,8 @@ pub async fn points_status(
     for flow in &flows {
         if let Some(point) = bucket_index(&buckets, flow.start).and_then(|index| series.get_mut(index)) {
             match flow.kind {
-                EntryKind::Earn => point.earned += flow.gained + flow.lost,
-                EntryKind::Redeem => point.redeemed -= flow.gained + flow.lost,
+                EntryKind::Earn => point.earned += flow.net(),
+                EntryKind::Redeem => point.redeemed -= flow.net(),
                 _ => {}
             }
         }

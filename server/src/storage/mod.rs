@@ -515,6 +515,13 @@ pub struct Flow {
     pub lost: Points,
 }
 
+impl Flow {
+    /// Gains less losses.
+    pub fn net(&self) -> Points {
+        self.gained + self.lost
+    }
+}
+
 /// A customer and what they earned in a range.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopEarner {
