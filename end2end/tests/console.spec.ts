@@ -358,3 +358,26 @@ test("every user reaches their account from the top bar; a wrong current passwor
   await form.getByRole("button", { name: "Change password" }).click();
   await expect(form.locator(".field-error").first()).toHaveText("wrong password");
 });
+
+test("without JavaScript the edit forms say they need it, and a save never puts the fields in the address", async ({ page, browser }) => {
+  await signIn(page);
+  const plain = await browser.newContext({
+    baseURL: new URL(page.url()).origin,
+    javaScriptEnabled: false,
+    storageState: await page.context().storageState(),
+  });
+  const settingsPage = await plain.newPage();
+  await settingsPage.goto("/admin/programs/prg_demo/settings");
+  const settings = settingsPage.getByRole("form", { name: "Program settings" });
+  await expect(settings.getByRole("note")).toHaveText("Saving this form needs JavaScript.");
+  const sent = settingsPage.waitForRequest((request) => request.url().includes("/settings"));
+  await settings.getByRole("button", { name: "Save settings" }).click();
+  const request = await sent;
+  expect(request.method()).toBe("POST");
+  expect(new URL(request.url()).search).toBe("");
+  // The page itself answers that it needs its script, in words.
+  const answer = await request.response();
+  expect(answer?.status()).toBe(405);
+  await expect(settingsPage.locator("body")).toContainText("turn JavaScript on");
+  await plain.close();
+});

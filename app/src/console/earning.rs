@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    forms::{self, Column, EditableRows, RowsOf, TextField},
+    forms::{self, Column, EditableRows, RowsOf, ScriptNeeded, TextField},
     i18n::{t, tr, trf},
     loaded_page,
     model::{ActionRuleForm, EarningBoard, EarningForm},
@@ -176,7 +176,8 @@ fn EarningView(board: EarningBoard) -> impl IntoView {
         <main class="page wide" data-program-id=program.id.clone()>
             <ProgramNav program=program.clone() current="earning"/>
             <h1>{tr("Earning rules")}</h1>
-            <form class="form settings" on:submit=submit aria-label=tr("Earning rules")>
+            <form class="form settings" method="post" on:submit=submit aria-label=tr("Earning rules")>
+                <ScriptNeeded/>
                 {purchase}
                 {actions}
                 {preview_section}

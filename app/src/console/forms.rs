@@ -27,6 +27,14 @@ where
     }
 }
 
+/// Said inside an edit form when the browser runs no script: these forms save through the
+/// hydrated page. Their `method="post"` keeps a submit before hydration from becoming a GET
+/// with the fields (a password) in the address.
+#[component]
+pub fn ScriptNeeded() -> impl IntoView {
+    view! { <noscript><p class="notice-inline" role="note">{tr("Saving this form needs JavaScript.")}</p></noscript> }
+}
+
 /// The text field of a draft with a given name.
 pub type FieldOf<T> = for<'a, 'b> fn(&'a mut T, &'b str) -> &'a mut String;
 

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 #[cfg(feature = "ssr")]
 use super::model::ConsoleError;
 use super::{
-    forms::{self, Column, EditableRows, RowsOf},
+    forms::{self, Column, EditableRows, RowsOf, ScriptNeeded},
     i18n::{t, tr, trf},
     loaded_page,
     model::{CampaignForm, LoyaltyBoard, LoyaltyForm, TierForm},
@@ -154,7 +154,8 @@ fn LoyaltyView(board: LoyaltyBoard) -> impl IntoView {
         <main class="page wide" data-program-id=program.id.clone()>
             <ProgramNav program=program.clone() current="loyalty"/>
             <h1>{tr("Tiers & campaigns")}</h1>
-            <form class="form settings" on:submit=submit aria-label=tr("Tiers and campaigns")>
+            <form class="form settings" method="post" on:submit=submit aria-label=tr("Tiers and campaigns")>
+                <ScriptNeeded/>
                 {ladder}
                 {campaigns}
                 <section class="section">

@@ -267,7 +267,7 @@ fn RewardEditor(
     };
     let money_hint = trf("in {0}", &[&currency]);
     view! {
-        <form class="form editor" on:submit=submit aria-label=title>
+        <form class="form editor" method="post" on:submit=submit aria-label=title>
             <h2>{title}</h2>
             <p class="preview" aria-live="polite">{preview_line}</p>
             <TextField field_of=slot label=tr("Name") field="name" draft message=message_for("name")/>

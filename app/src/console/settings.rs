@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    forms::{self, TextField},
+    forms::{self, ScriptNeeded, TextField},
     i18n::{t, tr, trf},
     loaded_page,
     model::{SettingsBoard, SettingsForm},
@@ -145,7 +145,8 @@ fn SettingsView(board: SettingsBoard) -> impl IntoView {
             <ProgramNav program=program.clone() current="settings"/>
             <h1>{tr("Settings")}</h1>
             {(!can_write).then(|| view! { <p class="muted" data-read-only="true">{tr("Viewers can look, not change settings.")}</p> })}
-            <form class="form settings" on:submit=submit aria-label=tr("Program settings")>
+            <form class="form settings" method="post" on:submit=submit aria-label=tr("Program settings")>
+                <ScriptNeeded/>
                 <section class="section">
                     <h2>{tr("Program")}</h2>
                     {text(t("Name"), "name")}

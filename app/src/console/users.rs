@@ -248,7 +248,7 @@ fn UserTableRow(
             <td class="actions">
                 <button class="button" aria-label=trf("Edit {0}", &[&row.email])
                     on:click=move |_| { save.clear(); editing.set(Some(form.clone())) }>{tr("Edit")}</button>
-                <form class="inline" on:submit=set_password>
+                <form class="inline" method="post" on:submit=set_password>
                     <input type="password" autocomplete="new-password" minlength="10" required
                         aria-label=trf("New password for {0}", &[&row.email]) placeholder=tr("New password")
                         bind:value=new_password/>
@@ -282,7 +282,7 @@ fn UserEditor(
     };
     let is_owner = move || draft.with(|form| form.role == "owner");
     view! {
-        <form class="form editor" on:submit=submit aria-label=title>
+        <form class="form editor" method="post" on:submit=submit aria-label=title>
             <h2>{title}</h2>
             <label>{tr("Email")}
                 <input type="email" name="email" required disabled=!creating

@@ -267,6 +267,15 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
     ("Save earning rules", ["적립 규칙 저장", "獲得ルールを保存", "保存积分规则", "Simpan aturan perolehan"]),
     ("Save reward", ["리워드 저장", "リワードを保存", "保存奖励", "Simpan hadiah"]),
     ("Save settings", ["설정 저장", "設定を保存", "保存设置", "Simpan pengaturan"]),
+    (
+        "Saving this form needs JavaScript.",
+        [
+            "이 양식을 저장하려면 JavaScript가 필요합니다.",
+            "このフォームの保存には JavaScript が必要です。",
+            "保存此表单需要 JavaScript。",
+            "Menyimpan formulir ini memerlukan JavaScript.",
+        ],
+    ),
     ("Save tiers and campaigns", ["등급과 캠페인 저장", "ランクとキャンペーンを保存", "保存等级与活动", "Simpan tingkat dan kampanye"]),
     ("Save user", ["사용자 저장", "ユーザーを保存", "保存用户", "Simpan pengguna"]),
     ("Saved.", ["저장했습니다.", "保存しました。", "已保存。", "Tersimpan."]),

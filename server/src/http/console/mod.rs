@@ -55,6 +55,16 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             move || provide_context(backend.clone()),
             move || tally_app::shell(options.clone()),
         )
+        // A page's edit form sent by a browser without script (or before hydration) posts to
+        // the page itself.
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "needs_javascript",
+                "JavaScript needed",
+                "This console page saves through its script: turn JavaScript on, reload and try again.",
+            )
+        })
         .layer(middleware::from_fn_with_state(state.clone(), gate))
 }
 
