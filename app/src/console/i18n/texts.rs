@@ -455,6 +455,33 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
 /// Messages the server sends (refusals, field messages, previews), translated when they
 /// reach a page: `i18n::tr_text` looks them up as they come, `trf` fills the templates.
 pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
+    // Field messages that carry a value (matched around it).
+    (
+        "{0} is used twice",
+        ["{0}이(가) 두 번 사용되었습니다", "{0} が 2 回使われています", "{0} 被使用了两次", "{0} dipakai dua kali"],
+    ),
+    (
+        "{0} is configured twice",
+        ["{0}이(가) 두 번 설정되었습니다", "{0} が 2 回設定されています", "{0} 被设置了两次", "{0} diatur dua kali"],
+    ),
+    (
+        "this program has no tier {0}",
+        [
+            "이 프로그램에는 {0} 등급이 없습니다",
+            "このプログラムに {0} のランクはありません",
+            "此计划没有等级 {0}",
+            "program ini tidak punya tingkat {0}",
+        ],
+    ),
+    (
+        "unknown action {0}: use one of {1} or custom:NAME",
+        [
+            "알 수 없는 액션 {0}: {1} 중 하나 또는 custom:NAME을 쓰세요",
+            "不明なアクション {0}: {1} のいずれか、または custom:NAME を使ってください",
+            "未知的行为 {0}：请使用 {1} 之一或 custom:NAME",
+            "aksi {0} tidak dikenal: pakai salah satu dari {1} atau custom:NAME",
+        ],
+    ),
     // The earning rules' preview, written by the server.
     (
         "An order of {0} earns {1} {2}",
