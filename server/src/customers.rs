@@ -47,6 +47,19 @@ pub struct CustomerProfile {
     pub tags: Vec<String>,
 }
 
+impl CustomerProfile {
+    /// What a search for part of an email or name looks in: both lower-cased (all of
+    /// Unicode: SQLite's `LOWER` folds ASCII only), one per line.
+    pub fn search_text(&self) -> String {
+        search_text(self.email.as_deref(), self.name.as_deref())
+    }
+}
+
+/// [`CustomerProfile::search_text`] of an email and a name.
+pub fn search_text(email: Option<&str>, name: Option<&str>) -> String {
+    format!("{}\n{}", email.unwrap_or_default().to_lowercase(), name.unwrap_or_default().to_lowercase())
+}
+
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProfileError {
     #[error("email must be an address like name@example.com, at most 254 characters")]

@@ -237,3 +237,47 @@ async fn balances_are_read_as_of_now_with_an_injected_clock() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_search_finds_names_beyond_ascii_in_any_case_also_those_saved_before_it_existed() {
+    use sqlx::{Connection, Executor};
+    use tally_server::{
+        ledger::ExpiryPolicy,
+        storage::{self, CustomerSearch},
+    };
+    for db in ALL_DBS {
+        let app = spawn_app(db).await;
+        let (program, secret) = app.create_program("Shop").await;
+        for (id, name) in [("elo", "Élodie Dupont"), ("sve", "Øystein Ærø"), ("ana", "Ana")] {
+            let (status, _) =
+                app.api_send(Method::PUT, &format!("/api/v1/customers/{id}"), &secret, &json!({"name": name})).await;
+            assert_eq!(status, 200);
+        }
+        let found = |storage: std::sync::Arc<dyn tally_server::storage::Storage>, text: &'static str| {
+            let program_id = program.id.clone();
+            async move {
+                let search = CustomerSearch { text: Some(text.to_owned()), limit: 10, ..CustomerSearch::default() };
+                let (rows, total) = storage.search_customers(&program_id, &search, ExpiryPolicy::Never).await.unwrap();
+                (rows.into_iter().map(|row| row.customer_id).collect::<Vec<_>>(), total)
+            }
+        };
+        assert_eq!(found(app.storage.clone(), "élodie").await, (vec!["elo".to_owned()], 1), "{db:?}");
+        assert_eq!(found(app.storage.clone(), "ÉLODIE").await, (vec!["elo".to_owned()], 1), "{db:?}");
+        assert_eq!(found(app.storage.clone(), "ærø").await, (vec!["sve".to_owned()], 1), "{db:?}");
+
+        // Customers saved before migration 0012 have no search text: the next start fills it in.
+        let url = app.database_url.clone();
+        app.stop().await;
+        let emptied = "UPDATE customers SET search_text = NULL";
+        if url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            connection.execute(emptied).await.unwrap();
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+            connection.execute(emptied).await.unwrap();
+        }
+        let reopened = storage::connect(&url).await.unwrap();
+        assert_eq!(found(reopened.clone(), "ØYSTEIN").await, (vec!["sve".to_owned()], 1), "{db:?}");
+        assert_eq!(found(reopened, "DUPONT").await, (vec!["elo".to_owned()], 1), "{db:?}");
+    }
+}

@@ -1,6 +1,7 @@
 -- Longer spans for the running totals (server/src/ledger/totals.rs): a year's flows read
 -- days instead of 35,000 quarter hours (T1), and a year's top earners read one row per
--- customer instead of every earning (T3). And the points each customer holds, to sort by.
+-- customer instead of every earning (T3). And the points each customer holds, to sort by, and
+-- the text a customer search looks in.
 
 -- T1 in three spans: quarter hours, hours and UTC days, filled from the quarter hours. The
 -- writes' changes not folded yet stay in ledger_slot_changes; the fold now adds each to
@@ -62,3 +63,7 @@ CREATE INDEX earning_changes_program ON earning_changes (program_id, created_at_
 ALTER TABLE customers ADD COLUMN held BIGINT NOT NULL DEFAULT 0;
 UPDATE customers SET held = COALESCE((SELECT SUM(l.remaining) FROM lots l
     WHERE l.program_id = customers.program_id AND l.customer_id = customers.customer_id), 0) - debt;
+
+-- The lower-cased email and name a customer search looks in (see CustomerProfile::search_text):
+-- computed by the server, which fills it for the rows here at its next start.
+ALTER TABLE customers ADD COLUMN search_text TEXT;

@@ -78,7 +78,9 @@ impl SqlStorage {
         } else {
             return Err(StorageError::UnsupportedUrl(url.to_owned()));
         };
-        Ok(Self { pool, sqlite_writer: tokio::sync::Mutex::new(()) })
+        let storage = Self { pool, sqlite_writer: tokio::sync::Mutex::new(()) };
+        storage.fill_search_texts().await?;
+        Ok(storage)
     }
 }
 

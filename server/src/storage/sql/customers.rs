@@ -2,7 +2,7 @@
 
 use super::{json_from_db, on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::{
-    customers::{CustomerId, CustomerProfile},
+    customers::{search_text, CustomerId, CustomerProfile},
     ledger::{Account, EntryKind, ExpiryPolicy, Lot, Timestamp},
     storage::{
         CustomerListing, CustomerRecord, CustomerSearch, CustomerSort, CustomerStore, EntryRecord, StorageError,
@@ -66,8 +66,7 @@ struct ListingLotRow {
 /// lower-case LIKE pattern (email or name contain it); an empty `$2` matches everyone.
 macro_rules! matching_customers {
     () => {
-        "program_id = $1 AND ($2 = '' OR customer_id = $2
-             OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\' OR LOWER(COALESCE(name, '')) LIKE $3 ESCAPE '\\')"
+        "program_id = $1 AND ($2 = '' OR customer_id = $2 OR search_text LIKE $3 ESCAPE '\\')"
     };
 }
 
@@ -108,6 +107,41 @@ fn customer_page_sql(sort: CustomerSort) -> (&'static str, &'static str) {
             customer_page_sql!("(last_activity_at_ms IS NULL), last_activity_at_ms DESC, customer_id")
         }
         CustomerSort::Points => customer_page_sql!("held DESC, customer_id"),
+    }
+}
+
+impl SqlStorage {
+    /// Fills in the search text of the customers saved before it existed (migration 0012), a
+    /// page at a time; a no-op once done. A profile saved meanwhile keeps its own.
+    pub(super) async fn fill_search_texts(&self) -> Result<(), StorageError> {
+        const PAGE: &str = "SELECT program_id, customer_id, email, name FROM customers
+             WHERE search_text IS NULL AND (program_id > $1 OR (program_id = $1 AND customer_id > $2))
+             ORDER BY program_id, customer_id LIMIT 500";
+        const FILL: &str = "UPDATE customers SET search_text = $3
+             WHERE program_id = $1 AND customer_id = $2 AND search_text IS NULL";
+        let _one_writer = match self.pool {
+            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
+            Pool::Postgres(_) => None,
+        };
+        let mut after = (String::new(), String::new());
+        loop {
+            let rows: Vec<(String, String, Option<String>, Option<String>)> =
+                on_pool!(self, |pool| sqlx::query_as(PAGE).bind(&after.0).bind(&after.1).fetch_all(pool).await?);
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = (last.0.clone(), last.1.clone());
+            on_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                for (program, customer, email, name) in &rows {
+                    sqlx::query(FILL)
+                        .bind(program)
+                        .bind(customer)
+                        .bind(search_text(email.as_deref(), name.as_deref()))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            });
+        }
     }
 }
 
@@ -225,10 +259,11 @@ impl CustomerStore for SqlStorage {
         now: Timestamp,
     ) -> Result<(), StorageError> {
         const UPSERT: &str = "INSERT INTO customers
-                 (program_id, customer_id, email, name, birthday, tags, created_at_ms, updated_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                 (program_id, customer_id, email, name, birthday, tags, created_at_ms, updated_at_ms, search_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
              ON CONFLICT (program_id, customer_id) DO UPDATE SET email = excluded.email, name = excluded.name,
-                 birthday = excluded.birthday, tags = excluded.tags, updated_at_ms = excluded.updated_at_ms";
+                 birthday = excluded.birthday, tags = excluded.tags, updated_at_ms = excluded.updated_at_ms,
+                 search_text = excluded.search_text";
         let tags = serde_json::to_string(&profile.tags).expect("tags serialise");
         on_pool!(self, |pool| sqlx::query(UPSERT)
             .bind(program_id)
@@ -238,6 +273,7 @@ impl CustomerStore for SqlStorage {
             .bind(&profile.birthday)
             .bind(&tags)
             .bind(now.0)
+            .bind(profile.search_text())
             .execute(pool)
             .await
             .map(drop)?);

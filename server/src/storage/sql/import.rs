@@ -67,7 +67,7 @@ impl ImportStore for SqlStorage {
             for chunk in customers.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO customers (program_id, customer_id, email, name, tags, created_at_ms, updated_at_ms,
-                         last_seq, debt, last_activity_at_ms, tier_id, held) ",
+                         last_seq, debt, last_activity_at_ms, tier_id, held, search_text) ",
                 );
                 insert.push_values(chunk, |mut row, customer| {
                     row.push_bind(program_id)
@@ -81,7 +81,8 @@ impl ImportStore for SqlStorage {
                         .push_bind(customer.account.debt)
                         .push_bind(customer.account.last_activity_at.map(|at| at.0))
                         .push_bind(&customer.tier_id)
-                        .push_bind(customer.account.held());
+                        .push_bind(customer.account.held())
+                        .push_bind(customer.profile.search_text());
                 });
                 insert.build().execute(&mut *tx).await?;
             }

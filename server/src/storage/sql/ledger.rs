@@ -21,8 +21,10 @@ use crate::{
 const BEGIN_SQLITE: &str = "BEGIN IMMEDIATE";
 const BEGIN_POSTGRES: &str = "BEGIN";
 
-const ENSURE_CUSTOMER: &str = "INSERT INTO customers (program_id, customer_id, created_at_ms, updated_at_ms)
-     VALUES ($1, $2, $3, $3) ON CONFLICT (program_id, customer_id) DO NOTHING";
+/// A customer first seen in a write has no email or name yet: an empty search text.
+const ENSURE_CUSTOMER: &str =
+    "INSERT INTO customers (program_id, customer_id, created_at_ms, updated_at_ms, search_text)
+     VALUES ($1, $2, $3, $3, '\n') ON CONFLICT (program_id, customer_id) DO NOTHING";
 const LOCK_CUSTOMER_SQLITE: &str =
     "SELECT last_seq, debt, last_activity_at_ms, tier_id FROM customers WHERE program_id = $1 AND customer_id = $2";
 const LOCK_CUSTOMER_POSTGRES: &str = "SELECT last_seq, debt, last_activity_at_ms, tier_id FROM customers
