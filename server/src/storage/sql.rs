@@ -82,6 +82,14 @@ impl SqlStorage {
         storage.fill_search_texts().await?;
         Ok(storage)
     }
+
+    /// On SQLite, this server's turn to write (held until dropped); PostgreSQL needs none.
+    async fn sqlite_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.pool {
+            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
+            Pool::Postgres(_) => None,
+        }
+    }
 }
 
 async fn connect_sqlite(url: &str) -> Result<SqlitePool, StorageError> {

@@ -119,10 +119,7 @@ impl SqlStorage {
              ORDER BY program_id, customer_id LIMIT 500";
         const FILL: &str = "UPDATE customers SET search_text = $3
              WHERE program_id = $1 AND customer_id = $2 AND search_text IS NULL";
-        let _one_writer = match self.pool {
-            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
-            Pool::Postgres(_) => None,
-        };
+        let _one_writer = self.sqlite_turn().await;
         let mut after = (String::new(), String::new());
         loop {
             let rows: Vec<(String, String, Option<String>, Option<String>)> =

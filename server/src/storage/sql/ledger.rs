@@ -75,10 +75,7 @@ fn replay_or_conflict(
 #[async_trait]
 impl LedgerStore for SqlStorage {
     async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
-        let _one_writer = match self.pool {
-            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
-            Pool::Postgres(_) => None,
-        };
+        let _one_writer = self.sqlite_turn().await;
         match self.try_apply_write(write).await {
             // Another customer's write committed the same client id first (PostgreSQL only:
             // SQLite runs writes one at a time): answer as a replay or a conflict.

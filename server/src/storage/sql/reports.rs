@@ -246,10 +246,7 @@ impl ReportStore for SqlStorage {
         const TAKE_EARNING_CHANGES: &str = "DELETE FROM earning_changes
              WHERE id IN (SELECT id FROM earning_changes ORDER BY id LIMIT $1)
              RETURNING program_id, customer_id, created_at_ms, earned";
-        let _one_writer = match self.pool {
-            Pool::Sqlite(_) => Some(self.sqlite_writer.lock().await),
-            Pool::Postgres(_) => None,
-        };
+        let _one_writer = self.sqlite_turn().await;
         on_pool!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.pick("BEGIN IMMEDIATE", "BEGIN")).await?;
             let slot_changes: Vec<(String, i64, String, String, i64, i64)> =
