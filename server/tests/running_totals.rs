@@ -98,12 +98,12 @@ async fn flows(
     sums
 }
 
-/// Ranges the top earners read from a period's totals: a month and a quarter in zones ahead of
-/// and behind UTC, an exact month, and the year to date.
+/// Ranges the top earners read from a period's totals (a month and a quarter in zones ahead of
+/// and behind UTC, an exact month, the year to date), then custom ones.
 fn period_ranges(now: Timestamp) -> Vec<(Timestamp, Timestamp)> {
     const HOUR: i64 = 60 * MINUTE;
     let (jan, feb, apr) = (T0.0, T0.0 + 31 * DAY, T0.0 + 90 * DAY);
-    let ranges = vec![
+    let ranges = [
         (Timestamp(jan - 9 * HOUR), Timestamp(feb - 9 * HOUR)),
         (Timestamp(jan + 5 * HOUR), Timestamp(apr + 5 * HOUR)),
         (Timestamp(jan), Timestamp(feb)),
@@ -112,7 +112,17 @@ fn period_ranges(now: Timestamp) -> Vec<(Timestamp, Timestamp)> {
     for (from, to) in &ranges {
         assert!(period_read(*from, *to, now).is_some(), "{from:?}..{to:?} reads a period");
     }
-    ranges
+    // And custom ranges far from any period: whole days from the earnings per day, part days
+    // from the entries.
+    let custom = [
+        (Timestamp(jan + 10 * DAY + 5 * HOUR), Timestamp(jan + 50 * DAY + 3 * HOUR)),
+        (Timestamp(jan + 3 * DAY - 9 * HOUR), Timestamp(jan + 45 * DAY - 9 * HOUR)),
+        (Timestamp(jan - 5 * DAY), Timestamp(now.0 + DAY)),
+    ];
+    for (from, to) in &custom {
+        assert!(period_read(*from, *to, now).is_none(), "{from:?}..{to:?} reads no period");
+    }
+    ranges.into_iter().chain(custom).collect()
 }
 
 /// The top earners of each range, as the storage answers and as the entries have it.
@@ -293,6 +303,9 @@ async fn running_totals_follow_the_ledger_through_random_writes_on_both_database
         jobs::fold_totals(app.storage.as_ref()).await.unwrap();
         assert_eq!(jobs::fold_totals(app.storage.as_ref()).await.unwrap(), 0, "{db:?}: nothing left to fold");
         assert_eq!(flows(app.storage.as_ref(), &program.id, &cuts).await, sums, "{db:?}");
+        for (read, expected) in top_earners(app.storage.as_ref(), &program.id, &entries, now).await {
+            assert_eq!(read, expected, "{db:?}: top earners after the fold");
+        }
         let outstanding: Vec<_> = {
             let mut all = Vec::new();
             for policy in policies {

@@ -67,3 +67,25 @@ UPDATE customers SET held = COALESCE((SELECT SUM(l.remaining) FROM lots l
 -- The lower-cased email and name a customer search looks in (see CustomerProfile::search_text):
 -- computed by the server, which fills it for the rows here at its next start.
 ALTER TABLE customers ADD COLUMN search_text TEXT;
+
+-- Each customer's earnings per UTC day, with the fold that last changed them (T4): what a
+-- server's in-memory copy of the earnings (top earners of any custom range) catches up from.
+-- The one-row counter orders the folds (each takes the next number under its row lock).
+CREATE TABLE customer_day_earnings (
+    program_id  TEXT NOT NULL,
+    day_ms      BIGINT NOT NULL,
+    customer_id TEXT NOT NULL,
+    earned      BIGINT NOT NULL,
+    fold_seq    BIGINT NOT NULL,
+    PRIMARY KEY (program_id, day_ms, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX customer_day_earnings_fold ON customer_day_earnings (program_id, fold_seq);
+CREATE TABLE earning_folds (
+    id  INTEGER PRIMARY KEY,
+    seq BIGINT NOT NULL
+);
+INSERT INTO earning_folds (id, seq) VALUES (1, 0);
+INSERT INTO customer_day_earnings (program_id, day_ms, customer_id, earned, fold_seq)
+SELECT program_id, (created_at_ms / 86400000) * 86400000, customer_id, SUM(points), 0
+FROM ledger_entries WHERE kind = 'earn'
+GROUP BY program_id, (created_at_ms / 86400000) * 86400000, customer_id;

@@ -17,8 +17,10 @@
 //!   that slot (a customer never active: the lot's own earning time, as the expiry rule has it).
 //! - **T3** for a program, customer and UTC month, quarter or year, `earned` is the sum of the
 //!   points of the customer's earn entries created in it.
+//! - **T4** the same per UTC day, each row stamped with the number of the fold that last
+//!   changed it; folds are numbered in commit order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Account, EntryKind, Lot, Points, Timestamp};
 
@@ -163,6 +165,82 @@ pub fn period_read(from: Timestamp, to: Timestamp, now: Timestamp) -> Option<Per
         };
         Some(PeriodRead { period, start, end, edges: [head, tail] })
     })
+}
+
+/// A server's copy of a program's earnings per customer and UTC day (T4) as of fold `seq`:
+/// the top earners of any range add up its days here instead of grouping its entries.
+#[derive(Debug, Default)]
+pub struct DayEarnings {
+    /// The last fold applied; `-1` before the first catch-up.
+    pub seq: i64,
+    customers: Vec<String>,
+    numbers: HashMap<String, u32>,
+    days: BTreeMap<i64, HashMap<u32, Points>>,
+}
+
+impl DayEarnings {
+    pub fn new() -> Self {
+        Self { seq: -1, ..Self::default() }
+    }
+
+    fn number(&mut self, customer: &str) -> u32 {
+        if let Some(number) = self.numbers.get(customer) {
+            return *number;
+        }
+        let number = self.customers.len() as u32;
+        self.customers.push(customer.to_owned());
+        self.numbers.insert(customer.to_owned(), number);
+        number
+    }
+
+    /// Catches up to fold `seq` with the rows it and the folds before changed (their values
+    /// now, not increments).
+    pub fn apply(&mut self, seq: i64, rows: Vec<(String, Timestamp, Points)>) {
+        for (customer, day, earned) in rows {
+            let number = self.number(&customer);
+            self.days.entry(day.0).or_default().insert(number, earned);
+        }
+        self.seq = self.seq.max(seq);
+    }
+
+    /// The `limit` customers who earned most on the days in `[from, to)` plus `extra` (what
+    /// is not folded yet, and part days), most first, ties by id; nothing earned: left out.
+    pub fn top(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        extra: &[(String, Points)],
+        limit: usize,
+    ) -> Vec<(String, Points)> {
+        let mut earned = vec![0; self.customers.len()];
+        for day in self.days.range(from.0..to.0).map(|(_, day)| day) {
+            for (number, points) in day {
+                earned[*number as usize] += points;
+            }
+        }
+        let mut others: HashMap<&str, Points> = HashMap::new();
+        for (customer, points) in extra {
+            match self.numbers.get(customer) {
+                Some(number) => earned[*number as usize] += points,
+                None => *others.entry(customer).or_default() += points,
+            }
+        }
+        let mut ranked: Vec<(&str, Points)> = self
+            .customers
+            .iter()
+            .map(String::as_str)
+            .zip(earned)
+            .chain(others)
+            .filter(|(_, points)| *points > 0)
+            .collect();
+        let order = |a: &(&str, Points), b: &(&str, Points)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        if ranked.len() > limit && limit > 0 {
+            ranked.select_nth_unstable_by(limit - 1, order);
+        }
+        ranked.truncate(limit);
+        ranked.sort_by(order);
+        ranked.into_iter().map(|(customer, points)| (customer.to_owned(), points)).collect()
+    }
 }
 
 /// The earliest slot start at or after `at`.
@@ -324,6 +402,24 @@ mod tests {
         assert_eq!(period_read(at("2026-11-16T00:00:00Z"), at("2026-11-19T00:00:00Z"), now), None);
         // A past range ending days before its period does: not served by it.
         assert_eq!(period_read(at("2026-01-01T00:00:00Z"), at("2026-03-20T00:00:00Z"), now), None);
+    }
+
+    #[test]
+    fn day_earnings_add_up_the_days_of_a_range_with_what_is_not_folded_yet() {
+        const DAY: i64 = DAY_MS;
+        let mut earnings = DayEarnings::new();
+        earnings.apply(3, vec![("ana".into(), Timestamp(0), 10), ("bo".into(), Timestamp(DAY), 30)]);
+        earnings.apply(4, vec![("ana".into(), Timestamp(DAY), 25), ("ana".into(), Timestamp(0), 12)]);
+        assert_eq!(earnings.seq, 4);
+        let top =
+            |from, to, extra: &[(String, Points)], limit| earnings.top(Timestamp(from), Timestamp(to), extra, limit);
+        assert_eq!(top(0, 2 * DAY, &[], 10), [("ana".into(), 37), ("bo".into(), 30)]);
+        assert_eq!(top(DAY, 2 * DAY, &[], 10), [("bo".into(), 30), ("ana".into(), 25)]);
+        // Unfolded or part-day earnings, of a known customer and of a new one; ties by id.
+        let extra = [("bo".to_owned(), 7), ("cy".to_owned(), 37)];
+        assert_eq!(top(0, 2 * DAY, &extra, 2), [("ana".into(), 37), ("bo".into(), 37)]);
+        assert_eq!(top(0, 2 * DAY, &extra, 3)[2], ("cy".into(), 37));
+        assert_eq!(top(2 * DAY, 3 * DAY, &[], 10), []);
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct SqlStorage {
     /// SQLite runs one write transaction at a time anyway; queueing ledger writes here instead
     /// of in SQLite's busy handler (which sleeps and retries) keeps latency low under load.
     sqlite_writer: tokio::sync::Mutex<()>,
+    /// Each program's earnings per day as of a fold (T4), caught up when a custom range's top
+    /// earners are asked for.
+    day_earnings: tokio::sync::Mutex<std::collections::HashMap<String, crate::ledger::totals::DayEarnings>>,
 }
 
 impl SqlStorage {
@@ -78,7 +81,7 @@ impl SqlStorage {
         } else {
             return Err(StorageError::UnsupportedUrl(url.to_owned()));
         };
-        let storage = Self { pool, sqlite_writer: tokio::sync::Mutex::new(()) };
+        let storage = Self { pool, sqlite_writer: tokio::sync::Mutex::new(()), day_earnings: Default::default() };
         storage.fill_search_texts().await?;
         Ok(storage)
     }

@@ -8,7 +8,7 @@ use crate::storage::{ImportStore, ImportedCustomer, StorageError};
 
 /// The running totals recomputed from the ledger (as migrations 0011 and 0012 first filled
 /// them).
-const REBUILD_TOTALS: [&str; 9] = [
+const REBUILD_TOTALS: [&str; 12] = [
     "DELETE FROM ledger_slot_changes WHERE program_id = $1",
     "DELETE FROM open_point_changes WHERE program_id = $1",
     "DELETE FROM ledger_totals WHERE program_id = $1",
@@ -30,6 +30,15 @@ const REBUILD_TOTALS: [&str; 9] = [
      GROUP BY l.program_id, (COALESCE(c.last_activity_at_ms, l.earned_at_ms) / 900000) * 900000",
     "DELETE FROM earning_changes WHERE program_id = $1",
     "DELETE FROM customer_earnings WHERE program_id = $1",
+    // T4 under a new fold number, so that every server's copy takes the rebuilt rows.
+    "DELETE FROM customer_day_earnings WHERE program_id = $1",
+    // (`$1 = $1`: every statement here takes the program.)
+    "UPDATE earning_folds SET seq = seq + 1 WHERE id = 1 AND $1 = $1",
+    "INSERT INTO customer_day_earnings (program_id, day_ms, customer_id, earned, fold_seq)
+     SELECT program_id, (created_at_ms / 86400000) * 86400000, customer_id, SUM(points),
+            (SELECT seq FROM earning_folds WHERE id = 1)
+     FROM ledger_entries WHERE program_id = $1 AND kind = 'earn'
+     GROUP BY program_id, (created_at_ms / 86400000) * 86400000, customer_id",
 ];
 
 /// T3 recomputed: each earning added to its UTC month, quarter and year (the `period`).

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::{on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::{
-        totals::{cover, period_read, slot_of, span_starts, EarningPeriod, PeriodRead, SLOT_MS},
+        totals::{cover, period_read, slot_of, span_starts, DayEarnings, EarningPeriod, PeriodRead, DAY_MS, SLOT_MS},
         EntryKind, ExpiryPolicy, Points, Timestamp,
     },
     storage::{Flow, HistoryCursor, HistoryFilter, ProgramEntry, ReportStore, StorageError, TopEarner},
@@ -33,6 +33,11 @@ pub(super) const ADD_OPEN_POINTS: &str = "INSERT INTO open_point_totals (program
 /// What a write earned, for the fold to add to its customer's month, quarter and year (T3).
 pub(super) const APPEND_EARNINGS: &str =
     "INSERT INTO earning_changes (program_id, customer_id, created_at_ms, earned) VALUES ($1, $2, $3, $4)";
+/// Sets a customer's earnings of a day (the fold), stamped with the fold's number (T4).
+const ADD_DAY_EARNINGS: &str = "INSERT INTO customer_day_earnings (program_id, day_ms, customer_id, earned, fold_seq)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (program_id, day_ms, customer_id) DO UPDATE
+     SET earned = customer_day_earnings.earned + excluded.earned, fold_seq = excluded.fold_seq";
 /// Adds to one period's earnings (the fold).
 const ADD_PERIOD_EARNINGS: &str = "INSERT INTO customer_earnings (program_id, period, period_ms, customer_id, earned)
      VALUES ($1, $2, $3, $4, $5)
@@ -129,8 +134,17 @@ impl ReportStore for SqlStorage {
              SELECT t.customer_id, CAST(t.earned AS BIGINT), c.name, c.email, c.tier_id FROM top t
              JOIN customers c ON c.program_id = $1 AND c.customer_id = t.customer_id
              WHERE t.earned > 0 ORDER BY t.earned DESC, t.customer_id";
+        // Custom ranges: whole days from this server's copy of the earnings per day, part
+        // days from the entries.
+        let first_day = from.0.div_euclid(DAY_MS) * DAY_MS + if from.0.rem_euclid(DAY_MS) == 0 { 0 } else { DAY_MS };
+        let (first_day, end_day) = (Timestamp(first_day), Timestamp(to.0.div_euclid(DAY_MS) * DAY_MS));
         let rows: Vec<(String, i64, Option<String>, Option<String>, Option<String>)> = match period_read(from, to, now)
         {
+            None if first_day < end_day => {
+                let edges = [(from, first_day), (end_day, to)];
+                let leaders = self.day_leaders(program_id, (first_day, end_day), edges, limit).await?;
+                self.with_profiles(program_id, leaders).await?
+            }
             None => on_pool!(self, |pool| {
                 sqlx::query_as(FROM_ENTRIES)
                     .bind(program_id)
@@ -243,6 +257,7 @@ impl ReportStore for SqlStorage {
         const TAKE_OPEN_POINTS_CHANGES: &str = "DELETE FROM open_point_changes
              WHERE id IN (SELECT id FROM open_point_changes ORDER BY id LIMIT $1)
              RETURNING program_id, basis, slot_ms, points";
+        const NEXT_FOLD: &str = "UPDATE earning_folds SET seq = seq + 1 WHERE id = 1 RETURNING seq";
         const TAKE_EARNING_CHANGES: &str = "DELETE FROM earning_changes
              WHERE id IN (SELECT id FROM earning_changes ORDER BY id LIMIT $1)
              RETURNING program_id, customer_id, created_at_ms, earned";
@@ -256,6 +271,11 @@ impl ReportStore for SqlStorage {
             let earning_changes: Vec<(String, String, i64, i64)> =
                 sqlx::query_as(TAKE_EARNING_CHANGES).bind(i64::from(limit)).fetch_all(&mut *tx).await?;
             let folded = (slot_changes.len() + open_changes.len() + earning_changes.len()) as u64;
+            // The fold's number, taken before any upsert: the counter's row lock makes folds
+            // take their numbers in commit order, and a fold waiting here holds only its own
+            // change rows.
+            let fold_seq: i64 =
+                if earning_changes.is_empty() { 0 } else { sqlx::query_scalar(NEXT_FOLD).fetch_one(&mut *tx).await? };
             // One upsert per total, in key order (concurrent folds then take rows in one order).
             let mut slots: BTreeMap<(String, i64, String, String), (i64, i64)> = BTreeMap::new();
             for (program, slot, kind, source, gained, lost) in slot_changes {
@@ -287,7 +307,11 @@ impl ReportStore for SqlStorage {
                     .await?;
             }
             let mut earnings: BTreeMap<(String, &str, i64, String), i64> = BTreeMap::new();
+            let mut days: BTreeMap<(String, i64, String), i64> = BTreeMap::new();
             for (program, customer, created_at, earned) in earning_changes {
+                *days
+                    .entry((program.clone(), created_at.div_euclid(DAY_MS) * DAY_MS, customer.clone()))
+                    .or_default() += earned;
                 for period in EarningPeriod::ALL {
                     let start = period.holding(Timestamp(created_at)).0 .0;
                     *earnings.entry((program.clone(), period.as_str(), start, customer.clone())).or_default() += earned;
@@ -300,6 +324,16 @@ impl ReportStore for SqlStorage {
                     .bind(start)
                     .bind(customer)
                     .bind(earned)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for ((program, day, customer), earned) in days {
+                sqlx::query(ADD_DAY_EARNINGS)
+                    .bind(program)
+                    .bind(day)
+                    .bind(customer)
+                    .bind(earned)
+                    .bind(fold_seq)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -373,5 +407,79 @@ impl ReportStore for SqlStorage {
                 })
             })
             .collect()
+    }
+}
+
+impl SqlStorage {
+    /// The top earners of the whole days `[days.0, days.1)` plus the part days `edges`, from this
+    /// server's copy of the earnings per day (T4), caught up first. One snapshot holds the
+    /// fold's number, the day rows changed since the copy's, the earnings not folded yet and
+    /// the part days' entries: together exact at that moment.
+    async fn day_leaders(
+        &self,
+        program_id: &str,
+        days: (Timestamp, Timestamp),
+        edges: [(Timestamp, Timestamp); 2],
+        limit: u32,
+    ) -> Result<Vec<(String, i64)>, StorageError> {
+        const SEQ: &str = "SELECT seq FROM earning_folds WHERE id = 1";
+        const CHANGED: &str = "SELECT customer_id, day_ms, earned FROM customer_day_earnings
+             WHERE program_id = $1 AND fold_seq > $2 AND fold_seq <= $3";
+        const EXTRA: &str = "SELECT customer_id, CAST(SUM(points) AS BIGINT) FROM (
+                 SELECT customer_id, earned AS points FROM earning_changes
+                 WHERE program_id = $1 AND created_at_ms >= $2 AND created_at_ms < $3
+                 UNION ALL
+                 SELECT customer_id, points FROM ledger_entries
+                 WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $4 AND created_at_ms < $5
+                 UNION ALL
+                 SELECT customer_id, points FROM ledger_entries
+                 WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $6 AND created_at_ms < $7
+             ) e GROUP BY customer_id";
+        let mut copies = self.day_earnings.lock().await;
+        let copy = copies.entry(program_id.to_owned()).or_insert_with(DayEarnings::new);
+        let after = copy.seq;
+        type Changed = Vec<(String, i64, i64)>;
+        let (seq, changed, extra): (i64, Changed, Vec<(String, i64)>) = on_pool!(self, |pool, dialect| {
+            let mut tx =
+                pool.begin_with(dialect.pick("BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")).await?;
+            let seq: i64 = sqlx::query_scalar(SEQ).fetch_one(&mut *tx).await?;
+            let changed: Changed =
+                sqlx::query_as(CHANGED).bind(program_id).bind(after).bind(seq).fetch_all(&mut *tx).await?;
+            let extra: Vec<(String, i64)> = sqlx::query_as(EXTRA)
+                .bind(program_id)
+                .bind(days.0 .0)
+                .bind(days.1 .0)
+                .bind(edges[0].0 .0)
+                .bind(edges[0].1 .0)
+                .bind(edges[1].0 .0)
+                .bind(edges[1].1 .0)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            (seq, changed, extra)
+        });
+        copy.apply(
+            seq,
+            changed.into_iter().map(|(customer, day, earned)| (customer, Timestamp(day), earned)).collect(),
+        );
+        Ok(copy.top(days.0, days.1, &extra, limit as usize))
+    }
+
+    /// The customers' names, emails and tiers, in the order given.
+    async fn with_profiles(
+        &self,
+        program_id: &str,
+        leaders: Vec<(String, i64)>,
+    ) -> Result<Vec<(String, i64, Option<String>, Option<String>, Option<String>)>, StorageError> {
+        const PROFILE: &str = "SELECT name, email, tier_id FROM customers WHERE program_id = $1 AND customer_id = $2";
+        let mut rows = Vec::with_capacity(leaders.len());
+        for (customer, earned) in leaders {
+            let profile: Option<(Option<String>, Option<String>, Option<String>)> = on_pool!(self, |pool| {
+                sqlx::query_as(PROFILE).bind(program_id).bind(&customer).fetch_optional(pool).await?
+            });
+            let (name, email, tier) = profile.unwrap_or_default();
+            rows.push((customer, earned, name, email, tier));
+        }
+        Ok(rows)
     }
 }
