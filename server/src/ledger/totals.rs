@@ -29,7 +29,22 @@ pub const SLOT_MS: i64 = 15 * 60 * 1000;
 
 /// The start of the slot holding `at`.
 pub fn slot_of(at: Timestamp) -> Timestamp {
-    Timestamp(at.0.div_euclid(SLOT_MS) * SLOT_MS)
+    span_start(at, SLOT_MS)
+}
+
+/// The start of the `span` (counted from the epoch) holding `at`.
+pub fn span_start(at: Timestamp, span: i64) -> Timestamp {
+    Timestamp(at.0.div_euclid(span) * span)
+}
+
+/// The earliest start of a `span` at or after `at`.
+pub fn span_start_at_or_after(at: Timestamp, span: i64) -> Timestamp {
+    let start = span_start(at, span);
+    if start == at {
+        start
+    } else {
+        Timestamp(start.0 + span)
+    }
 }
 
 pub const HOUR_MS: i64 = 60 * 60 * 1000;
@@ -39,7 +54,7 @@ pub const SPANS: [i64; 3] = [SLOT_MS, HOUR_MS, DAY_MS];
 
 /// The start of the span holding a slot, for each span: the totals a write in it adds to.
 pub fn span_starts(slot: Timestamp) -> [(i64, Timestamp); 3] {
-    SPANS.map(|span| (span, Timestamp(slot.0.div_euclid(span) * span)))
+    SPANS.map(|span| (span, span_start(slot, span)))
 }
 
 /// Totals of one span whose starts are in `[from, to)`.
@@ -63,10 +78,7 @@ pub fn cover(cuts: &[Timestamp]) -> Vec<SpanRange> {
             ranges.push(SpanRange { span, from, to });
             return;
         }
-        let (first, last) = (
-            from.div_euclid(span) * span + if from.rem_euclid(span) == 0 { 0 } else { span },
-            to.div_euclid(span) * span,
-        );
+        let (first, last) = (span_start_at_or_after(Timestamp(from), span).0, span_start(Timestamp(to), span).0);
         if first < last {
             split(from, first, shorter, ranges);
             ranges.push(SpanRange { span, from: first, to: last });
@@ -169,20 +181,23 @@ pub fn period_read(from: Timestamp, to: Timestamp, now: Timestamp) -> Option<Per
 
 /// A server's copy of a program's earnings per customer and UTC day (T4) as of fold `seq`:
 /// the top earners of any range add up its days here instead of grouping its entries.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DayEarnings {
-    /// The last fold applied; `-1` before the first catch-up.
+    /// The last fold applied; `-1` before the first catch-up (rows filled by the migration
+    /// carry fold 0).
     pub seq: i64,
     customers: Vec<String>,
     numbers: HashMap<String, u32>,
     days: BTreeMap<i64, HashMap<u32, Points>>,
 }
 
-impl DayEarnings {
-    pub fn new() -> Self {
-        Self { seq: -1, ..Self::default() }
+impl Default for DayEarnings {
+    fn default() -> Self {
+        Self { seq: -1, customers: Vec::new(), numbers: HashMap::new(), days: BTreeMap::new() }
     }
+}
 
+impl DayEarnings {
     fn number(&mut self, customer: &str) -> u32 {
         if let Some(number) = self.numbers.get(customer) {
             return *number;
@@ -245,12 +260,7 @@ impl DayEarnings {
 
 /// The earliest slot start at or after `at`.
 pub fn slot_at_or_after(at: Timestamp) -> Timestamp {
-    let start = slot_of(at);
-    if start == at {
-        start
-    } else {
-        Timestamp(start.0 + SLOT_MS)
-    }
+    span_start_at_or_after(at, SLOT_MS)
 }
 
 /// What a write's entries add to one (kind, source) total of their slot (T1).
@@ -407,7 +417,7 @@ mod tests {
     #[test]
     fn day_earnings_add_up_the_days_of_a_range_with_what_is_not_folded_yet() {
         const DAY: i64 = DAY_MS;
-        let mut earnings = DayEarnings::new();
+        let mut earnings = DayEarnings::default();
         earnings.apply(3, vec![("ana".into(), Timestamp(0), 10), ("bo".into(), Timestamp(DAY), 30)]);
         earnings.apply(4, vec![("ana".into(), Timestamp(DAY), 25), ("ana".into(), Timestamp(0), 12)]);
         assert_eq!(earnings.seq, 4);

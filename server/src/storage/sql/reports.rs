@@ -9,7 +9,10 @@ use async_trait::async_trait;
 use super::{on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::{
-        totals::{cover, period_read, slot_of, span_starts, DayEarnings, EarningPeriod, PeriodRead, DAY_MS, SLOT_MS},
+        totals::{
+            cover, period_read, slot_of, span_start, span_start_at_or_after, span_starts, EarningPeriod, PeriodRead,
+            DAY_MS, SLOT_MS,
+        },
         EntryKind, ExpiryPolicy, Points, Timestamp,
     },
     storage::{Flow, HistoryCursor, HistoryFilter, ProgramEntry, ReportStore, StorageError, TopEarner},
@@ -101,9 +104,10 @@ impl ReportStore for SqlStorage {
         // A period's totals, plus the changes not folded yet, corrected by the entries at its
         // edges. Exact: a customer with no entries at the edges and nothing unfolded earned
         // their period total, so the leaders among them are within the first `limit` + (the
-        // others) of the period; the others are computed one by one. The period totals are looked up per candidate (a join let PostgreSQL
-        // hash the whole period and every customer: 65 ms instead of 15), and customers with
-        // nothing earned, sorted last, dropped after the limit.
+        // others) of the period; the others are computed one by one. The period totals are
+        // looked up per candidate (a join let PostgreSQL hash the whole period and every
+        // customer: 65 ms instead of 15), and customers with nothing earned, sorted last,
+        // dropped after the limit.
         const FROM_PERIOD: &str = "WITH changed AS (
                  SELECT customer_id, SUM(delta) AS delta FROM (
                      SELECT customer_id, points * $4 AS delta FROM ledger_entries
@@ -136,8 +140,7 @@ impl ReportStore for SqlStorage {
              WHERE t.earned > 0 ORDER BY t.earned DESC, t.customer_id";
         // Custom ranges: whole days from this server's copy of the earnings per day, part
         // days from the entries.
-        let first_day = from.0.div_euclid(DAY_MS) * DAY_MS + if from.0.rem_euclid(DAY_MS) == 0 { 0 } else { DAY_MS };
-        let (first_day, end_day) = (Timestamp(first_day), Timestamp(to.0.div_euclid(DAY_MS) * DAY_MS));
+        let (first_day, end_day) = (span_start_at_or_after(from, DAY_MS), span_start(to, DAY_MS));
         let rows: Vec<(String, i64, Option<String>, Option<String>, Option<String>)> = match period_read(from, to, now)
         {
             None if first_day < end_day => {
@@ -310,7 +313,7 @@ impl ReportStore for SqlStorage {
             let mut days: BTreeMap<(String, i64, String), i64> = BTreeMap::new();
             for (program, customer, created_at, earned) in earning_changes {
                 *days
-                    .entry((program.clone(), created_at.div_euclid(DAY_MS) * DAY_MS, customer.clone()))
+                    .entry((program.clone(), span_start(Timestamp(created_at), DAY_MS).0, customer.clone()))
                     .or_default() += earned;
                 for period in EarningPeriod::ALL {
                     let start = period.holding(Timestamp(created_at)).0 .0;
@@ -436,7 +439,7 @@ impl SqlStorage {
                  WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $6 AND created_at_ms < $7
              ) e GROUP BY customer_id";
         let mut copies = self.day_earnings.lock().await;
-        let copy = copies.entry(program_id.to_owned()).or_insert_with(DayEarnings::new);
+        let copy = copies.entry(program_id.to_owned()).or_default();
         let after = copy.seq;
         type Changed = Vec<(String, i64, i64)>;
         let (seq, changed, extra): (i64, Changed, Vec<(String, i64)>) = on_pool!(self, |pool, dialect| {
