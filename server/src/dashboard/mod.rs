@@ -76,7 +76,9 @@ pub async fn load(
     now: Timestamp,
 ) -> Result<Dashboard, StorageError> {
     let tz = program_time_zone(program);
-    let (status, series) = points_status(storage, program, range, now).await?;
+    // Sections 1 and 2 share one read: the chart's cuts span the whole range.
+    let flows = storage.flows(&program.id, &chart_cuts(range, &tz)).await?;
+    let (status, series) = status_of(storage, program, range, now, &flows).await?;
     Ok(Dashboard {
         program_id: program.id.clone(),
         program_name: program.name.clone(),
@@ -88,9 +90,16 @@ pub async fn load(
         last_day: range.last.to_string(),
         status,
         series,
-        sources: point_sources(storage, program, range).await?,
+        sources: sources_of(&flows),
         top_earners: top_earners(storage, program, range, now).await?,
     })
+}
+
+/// The chart buckets' starts and the range's end: they cut the range (the first bucket starts
+/// it), so one read of the flows gives both the range's totals and the chart.
+fn chart_cuts(range: &DateRange, tz: &TimeZone) -> Vec<Timestamp> {
+    let (_, to) = range.bounds(tz);
+    range.buckets(tz).iter().map(|bucket| bucket.start).chain([to]).collect()
 }
 
 /// Section 1: the range's flows, the balances now, and earned vs redeemed per bucket.
@@ -100,13 +109,19 @@ pub async fn points_status(
     range: &DateRange,
     now: Timestamp,
 ) -> Result<(PointsStatus, Vec<SeriesPoint>), StorageError> {
-    let tz = program_time_zone(program);
-    let (_, to) = range.bounds(&tz);
-    let buckets = range.buckets(&tz);
-    // The buckets' starts cut the range (the first is its start): one read for both the
-    // range's totals and the chart.
-    let cuts: Vec<Timestamp> = buckets.iter().map(|bucket| bucket.start).chain([to]).collect();
-    let flows = storage.flows(&program.id, &cuts).await?;
+    let flows = storage.flows(&program.id, &chart_cuts(range, &program_time_zone(program))).await?;
+    status_of(storage, program, range, now, &flows).await
+}
+
+/// Section 1 from the flows between `chart_cuts`.
+async fn status_of(
+    storage: &dyn Storage,
+    program: &Program,
+    range: &DateRange,
+    now: Timestamp,
+    flows: &[Flow],
+) -> Result<(PointsStatus, Vec<SeriesPoint>), StorageError> {
+    let buckets = range.buckets(&program_time_zone(program));
     let total = |kind: EntryKind| flows.iter().filter(|flow| flow.kind == kind).map(Flow::net).sum::<i64>();
     let (outstanding, pending) = storage.outstanding(&program.id, now, program.settings.expiry).await?;
     let value = program.settings.redemption_value;
@@ -122,7 +137,7 @@ pub async fn points_status(
     };
     let mut series: Vec<SeriesPoint> =
         buckets.iter().map(|bucket| SeriesPoint { label: bucket.first.to_string(), earned: 0, redeemed: 0 }).collect();
-    for flow in &flows {
+    for flow in flows {
         if let Some(point) = bucket_index(&buckets, flow.start).and_then(|index| series.get_mut(index)) {
             match flow.kind {
                 EntryKind::Earn => point.earned += flow.net(),
@@ -141,21 +156,26 @@ pub async fn point_sources(
     range: &DateRange,
 ) -> Result<Vec<SourceTotal>, StorageError> {
     let (from, to) = range.bounds(&program_time_zone(program));
+    Ok(sources_of(&storage.flows(&program.id, &[from, to]).await?))
+}
+
+/// Section 2 from any flows that cover the range.
+fn sources_of(flows: &[Flow]) -> Vec<SourceTotal> {
     // What each source gave: earnings and points added by hand (a negative adjustment is no
     // source).
-    let mut by_source: BTreeMap<String, Points> = BTreeMap::new();
-    for flow in storage.flows(&program.id, &[from, to]).await? {
+    let mut by_source: BTreeMap<&str, Points> = BTreeMap::new();
+    for flow in flows {
         if matches!(flow.kind, EntryKind::Earn | EntryKind::Adjust) {
-            *by_source.entry(flow.source).or_default() += flow.gained;
+            *by_source.entry(&flow.source).or_default() += flow.gained;
         }
     }
     let mut sources: Vec<SourceTotal> = by_source
         .into_iter()
         .filter(|(_, points)| *points > 0)
-        .map(|(source, points)| SourceTotal { source, points })
+        .map(|(source, points)| SourceTotal { source: source.to_owned(), points })
         .collect();
     sources.sort_by(|a, b| b.points.cmp(&a.points).then_with(|| a.source.cmp(&b.source)));
-    Ok(sources)
+    sources
 }
 
 /// Section 3: who earned most in the range, with their balance and tier now.
