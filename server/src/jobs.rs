@@ -7,10 +7,10 @@ use std::{sync::Arc, time::Duration};
 
 use crate::{
     customers::CustomerId,
-    ledger::{ExpiryPolicy, Operation},
-    storage::{LedgerWrite, Storage, StorageError},
+    ledger::ExpiryPolicy,
+    points::PointsService,
+    storage::{Storage, StorageError},
     tiers::TierWindow,
-    time::Clock,
 };
 
 const PAGE: u32 = 500;
@@ -20,11 +20,15 @@ const PAGE: u32 = 500;
 pub struct UpkeepReport {
     pub customers: u64,
     pub entries_written: u64,
+    /// Customers (or pages of them) whose upkeep failed: logged, retried at the next pass.
+    pub failures: u64,
 }
 
-/// One pass over every customer of every program that has something time-dependent.
-pub async fn run_upkeep(storage: &dyn Storage, clock: &dyn Clock) -> Result<UpkeepReport, StorageError> {
+/// One pass over every customer of every program that has something time-dependent. One
+/// customer's or one program's failure is logged and counted; the pass goes on.
+pub async fn run_upkeep(points: &PointsService) -> Result<UpkeepReport, StorageError> {
     let mut report = UpkeepReport::default();
+    let storage = points.storage();
     for program in storage.list_programs().await? {
         let settings = &program.settings;
         let expires = settings.expiry != ExpiryPolicy::Never;
@@ -34,12 +38,22 @@ pub async fn run_upkeep(storage: &dyn Storage, clock: &dyn Clock) -> Result<Upke
         }
         let mut after: Option<String> = None;
         loop {
-            let ids = storage.customer_ids(&program.id, after.as_deref(), PAGE).await?;
+            let ids = match storage.customer_ids(&program.id, after.as_deref(), PAGE).await {
+                Ok(ids) => ids,
+                Err(error) => {
+                    tracing::error!(program = %program.id, %error, "upkeep could not list customers; next program");
+                    report.failures += 1;
+                    break;
+                }
+            };
             for id in &ids {
                 let Ok(customer) = CustomerId::parse(id) else { continue };
-                let write = LedgerWrite::new(&program, customer, None, Operation::Settle, "expiry", clock.now());
-                if let crate::storage::WriteOutcome::Applied(result) = storage.write_ledger(&write).await? {
-                    report.entries_written += result.entries.len() as u64;
+                match points.settle(&program, customer).await {
+                    Ok(entries) => report.entries_written += entries as u64,
+                    Err(error) => {
+                        tracing::error!(program = %program.id, customer = %id, %error, "upkeep failed for a customer");
+                        report.failures += 1;
+                    }
                 }
                 report.customers += 1;
             }
@@ -83,14 +97,17 @@ pub fn spawn_fold(storage: Arc<dyn Storage>) -> tokio::task::JoinHandle<()> {
 }
 
 /// Runs [`run_upkeep`] every `interval`, the first time shortly after start.
-pub fn spawn(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(points: PointsService, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(30).min(interval)).await;
         loop {
-            match run_upkeep(storage.as_ref(), clock.as_ref()).await {
-                Ok(report) => {
-                    tracing::info!(customers = report.customers, entries = report.entries_written, "upkeep done")
-                }
+            match run_upkeep(&points).await {
+                Ok(report) => tracing::info!(
+                    customers = report.customers,
+                    entries = report.entries_written,
+                    failures = report.failures,
+                    "upkeep done"
+                ),
                 Err(error) => tracing::error!(%error, "upkeep failed; retrying at the next interval"),
             }
             tokio::time::sleep(interval).await;

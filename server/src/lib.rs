@@ -10,6 +10,7 @@ pub mod demo;
 pub mod http;
 pub mod jobs;
 pub mod ledger;
+pub mod points;
 pub mod programs;
 pub mod rewards;
 pub mod rules;
@@ -92,7 +93,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     jobs::spawn_fold(app.storage());
     if args.upkeep_interval > 0 {
         let interval = std::time::Duration::from_secs(args.upkeep_interval);
-        jobs::spawn(app.storage(), Arc::new(time::SystemClock), interval);
+        jobs::spawn(points::PointsService::new(app.storage(), Arc::new(time::SystemClock)), interval);
     }
     tracing::info!(addr = %app.local_addr(), console = %format!("http://{}/admin", app.local_addr()), "tally is listening");
     app.run_until(telemetry::shutdown_signal()).await

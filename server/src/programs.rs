@@ -211,8 +211,9 @@ impl ProgramSettings {
         self.campaigns
             .iter()
             .filter(|campaign| campaign.is_running(at) && campaign.applies_to(target))
-            .fold(100u64, |total, campaign| total * u64::from(campaign.multiplier_percent) / 100)
-            .min(100_000) as u32
+            .fold(100u64, |total, campaign| {
+                (total.saturating_mul(u64::from(campaign.multiplier_percent)) / 100).min(100_000)
+            }) as u32
     }
 }
 

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ledger::{Points, Timestamp},
-    rules::Minor,
+    ledger::{Points, Timestamp, MAX_POINTS_PER_WRITE},
+    rules::{Minor, MAX_AMOUNT},
     secrets,
     tiers::TierLadder,
 };
@@ -124,8 +124,8 @@ impl RewardDefinition {
             return Err(RewardError::invalid("name", "a name of 1 to 200 characters is required"));
         }
         match &self.reward {
-            RewardKind::AmountOff { amount } if *amount <= 0 => {
-                return Err(RewardError::invalid("reward.amount", "must be positive"))
+            RewardKind::AmountOff { amount } if !(1..=MAX_AMOUNT).contains(amount) => {
+                return Err(RewardError::invalid("reward.amount", format!("must be 1 to {MAX_AMOUNT}")))
             }
             RewardKind::PercentOff { percent } if !(1..=100).contains(percent) => {
                 return Err(RewardError::invalid("reward.percent", "must be 1 to 100"))
@@ -146,12 +146,25 @@ impl RewardDefinition {
                         "need 0 < min_points <= max_points and step > 0",
                     ));
                 }
+                if *max_points > MAX_POINTS_PER_WRITE {
+                    return Err(RewardError::invalid("reward.max_points", format!("at most {MAX_POINTS_PER_WRITE}")));
+                }
+                let most = (max_points / points_per_unit).checked_mul(*unit_value);
+                if most.is_none_or(|most| most > MAX_AMOUNT) {
+                    return Err(RewardError::invalid(
+                        "reward.unit_value",
+                        format!("max_points would be worth more than {MAX_AMOUNT} minor units"),
+                    ));
+                }
             }
             _ => {}
         }
         let fixed_price = !matches!(self.reward, RewardKind::PointsToCurrency { .. });
-        if fixed_price && self.points <= 0 {
-            return Err(RewardError::invalid("points", "a reward must cost a positive number of points"));
+        if fixed_price && !(1..=MAX_POINTS_PER_WRITE).contains(&self.points) {
+            return Err(RewardError::invalid(
+                "points",
+                format!("a reward must cost 1 to {MAX_POINTS_PER_WRITE} points"),
+            ));
         }
         if let (Some(starts), Some(ends)) = (self.starts_at, self.ends_at) {
             if ends <= starts {
@@ -195,8 +208,8 @@ impl Reward {
         match &self.definition.reward {
             RewardKind::PointsToCurrency { min_points, max_points, step, .. } => {
                 let points = requested.unwrap_or(*min_points);
-                let on_step = (points - min_points) % step == 0;
-                if points < *min_points || points > *max_points || !on_step {
+                // In range first: the step check subtracts.
+                if points < *min_points || points > *max_points || (points - min_points) % step != 0 {
                     return Err(RewardError::PointsOutOfRange { min: *min_points, max: *max_points, step: *step });
                 }
                 Ok(points)
@@ -206,16 +219,21 @@ impl Reward {
     }
 
     /// What the coupon is worth at checkout for `points` spent.
-    pub fn coupon_value(&self, points: Points) -> CouponValue {
-        match &self.definition.reward {
+    /// What a coupon for `points` is worth; refused when the money would not fit.
+    pub fn coupon_value(&self, points: Points) -> Result<CouponValue, RewardError> {
+        Ok(match &self.definition.reward {
             RewardKind::AmountOff { amount } => CouponValue::AmountOff { amount: *amount },
             RewardKind::PercentOff { percent } => CouponValue::PercentOff { percent: *percent },
             RewardKind::FreeShipping => CouponValue::FreeShipping,
             RewardKind::FreeProduct { product_id } => CouponValue::FreeProduct { product_id: product_id.clone() },
             RewardKind::PointsToCurrency { points_per_unit, unit_value, .. } => {
-                CouponValue::AmountOff { amount: points / points_per_unit * unit_value }
+                let amount = (points / points_per_unit).checked_mul(*unit_value);
+                CouponValue::AmountOff {
+                    amount: amount
+                        .ok_or_else(|| RewardError::invalid("points", "the coupon's value would be too large"))?,
+                }
             }
-        }
+        })
     }
 }
 
@@ -318,7 +336,7 @@ mod tests {
         };
         let reward = Reward { id: "r".into(), definition: definition(kind, 0) };
         assert_eq!(reward.cost(Some(1_200)), Ok(1_200));
-        assert_eq!(reward.coupon_value(1_200), CouponValue::AmountOff { amount: 1_200 });
+        assert_eq!(reward.coupon_value(1_200), Ok(CouponValue::AmountOff { amount: 1_200 }));
         assert!(reward.cost(Some(1_250)).is_err());
         assert!(reward.cost(Some(400)).is_err());
         assert!(reward.cost(Some(5_100)).is_err());

@@ -4,12 +4,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ledger::{Points, Timestamp},
+    ledger::{Points, Timestamp, MAX_POINTS_PER_WRITE},
     time::Period,
 };
 
 /// Money in minor units (cents).
 pub type Minor = i64;
+
+/// The largest amount of money Tally accepts in one field (10^15 minor units: ten trillion
+/// dollars, or a quadrillion yen). Sums of a few such amounts stay far from `i64::MAX`.
+pub const MAX_AMOUNT: Minor = 1_000_000_000_000_000;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -111,6 +115,8 @@ pub enum OrderError {
     LinesMismatch { lines: Minor, subtotal: Minor },
     #[error("a line's quantity must be at least 1")]
     Quantity,
+    #[error("{0} must be at most {MAX_AMOUNT} minor units")]
+    TooLarge(&'static str),
 }
 
 impl OrderError {
@@ -121,17 +127,23 @@ impl OrderError {
             Self::DiscountTooLarge => "discount",
             Self::LinesMismatch { .. } => "lines",
             Self::Quantity => "lines",
+            Self::TooLarge(field) => field,
         }
     }
 }
 
 impl Order {
-    pub fn validate(&self) -> Result<(), OrderError> {
+    /// Checks the amounts (each 0 to [`MAX_AMOUNT`], the lines adding up to the subtotal) and
+    /// returns what was paid: subtotal less discount, plus shipping and tax.
+    pub fn validate(&self) -> Result<Minor, OrderError> {
         for (name, value) in
             [("subtotal", self.subtotal), ("shipping", self.shipping), ("tax", self.tax), ("discount", self.discount)]
         {
             if value < 0 {
                 return Err(OrderError::Negative(name));
+            }
+            if value > MAX_AMOUNT {
+                return Err(OrderError::TooLarge(name));
             }
         }
         if self.discount > self.subtotal {
@@ -140,14 +152,22 @@ impl Order {
         if self.lines.iter().any(|line| line.amount < 0) {
             return Err(OrderError::Negative("lines.amount"));
         }
+        if self.lines.iter().any(|line| line.amount > MAX_AMOUNT) {
+            return Err(OrderError::TooLarge("lines.amount"));
+        }
         if self.lines.iter().any(|line| line.quantity == 0) {
             return Err(OrderError::Quantity);
         }
-        let lines: Minor = self.lines.iter().map(|line| line.amount).sum();
-        if !self.lines.is_empty() && lines != self.subtotal {
-            return Err(OrderError::LinesMismatch { lines, subtotal: self.subtotal });
+        if !self.lines.is_empty() {
+            let lines = self.lines.iter().try_fold(0, |sum: Minor, line| sum.checked_add(line.amount));
+            match lines {
+                Some(lines) if lines == self.subtotal => {}
+                Some(lines) => return Err(OrderError::LinesMismatch { lines, subtotal: self.subtotal }),
+                None => return Err(OrderError::TooLarge("lines.amount")),
+            }
         }
-        Ok(())
+        // Each term is at most MAX_AMOUNT, so the sum cannot overflow.
+        Ok(self.subtotal - self.discount + self.shipping + self.tax)
     }
 }
 
@@ -196,10 +216,12 @@ impl PurchaseRule {
         let points = if eligible_amount < self.minimum_order || self.per_amount <= 0 {
             0
         } else {
-            let numerator = (weighted + extras * 100)
-                * i128::from(self.points)
-                * i128::from(tier_percent)
-                * i128::from(campaign_percent);
+            // Saturates: an overflow means far more than any write may earn, which the caller
+            // refuses.
+            let numerator = [i128::from(self.points), i128::from(tier_percent), i128::from(campaign_percent)]
+                .into_iter()
+                .try_fold(weighted + extras * 100, i128::checked_mul)
+                .unwrap_or(i128::MAX / 4);
             let denominator = i128::from(self.per_amount) * 100 * 100 * 100;
             let points = match self.rounding {
                 Rounding::Floor => numerator.div_euclid(denominator),
@@ -248,13 +270,13 @@ impl ActionRule {
         if !custom && !ACTIONS.contains(&self.action.as_str()) {
             return Err(format!("unknown action {:?}: use one of {ACTIONS:?} or custom:NAME", self.action));
         }
-        if self.points <= 0 {
-            return Err("points must be positive".into());
+        if !(1..=MAX_POINTS_PER_WRITE).contains(&self.points) {
+            return Err(format!("points must be 1 to {MAX_POINTS_PER_WRITE}"));
         }
         if self.cap.is_some_and(|cap| cap.count == 0) {
             return Err("a cap's count must be at least 1".into());
         }
-        if self.referred_points.is_some_and(|points| points < 0)
+        if self.referred_points.is_some_and(|points| !(0..=MAX_POINTS_PER_WRITE).contains(&points))
             || (self.referred_points.is_some() && self.action != "referral")
         {
             return Err("referred_points is for the referral action, and must not be negative".into());
@@ -471,7 +493,7 @@ mod tests {
         let mut o = order(1_000, vec![("a", &[], 600), ("b", &[], 300)]);
         assert_eq!(o.validate(), Err(OrderError::LinesMismatch { lines: 900, subtotal: 1_000 }));
         o.lines[1].amount = 400;
-        assert_eq!(o.validate(), Ok(()));
+        assert!(o.validate().is_ok());
         o.discount = 1_001;
         assert_eq!(o.validate(), Err(OrderError::DiscountTooLarge));
     }

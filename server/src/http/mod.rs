@@ -14,7 +14,7 @@ use axum::{extract::DefaultBodyLimit, response::Redirect, routing::get, Router};
 use leptos::config::LeptosOptions;
 use tower_http::trace::TraceLayer;
 
-use crate::{storage::Storage, time::Clock};
+use crate::{points::PointsService, storage::Storage, time::Clock};
 
 /// A storefront page makes a handful of widget calls; these leave room for busy shared IPs.
 pub const WIDGET_CALLS_PER_IP_PER_MINUTE: u32 = 300;
@@ -26,6 +26,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone, axum::extract::FromRef)]
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
+    /// Every business operation on points goes through it.
+    pub points: PointsService,
     pub clock: Arc<dyn Clock>,
     pub leptos_options: LeptosOptions,
     pub widget_limits: Arc<WidgetLimits>,
@@ -54,6 +56,7 @@ impl AppState {
             .site_pkg_dir("pkg")
             .build();
         Self {
+            points: PointsService::new(storage.clone(), clock.clone()),
             storage,
             clock,
             leptos_options,

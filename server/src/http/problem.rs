@@ -7,7 +7,11 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::storage::StorageError;
+use crate::{
+    ledger::LedgerError,
+    points::PointsError,
+    storage::{Refusal, StorageError},
+};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -81,5 +85,72 @@ impl From<StorageError> for Problem {
     fn from(error: StorageError) -> Self {
         tracing::error!(%error, "storage error");
         Self::unavailable("The database did not answer. Try again shortly.")
+    }
+}
+
+/// The HTTP answer to each way an operation can fail.
+impl From<PointsError> for Problem {
+    fn from(error: PointsError) -> Self {
+        let detail = error.to_string();
+        let refused = |status, code, title| Self::new(status, code, title, capitalised(&detail));
+        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+        match error {
+            PointsError::Invalid { field, message } => Self::invalid_field(field, message),
+            PointsError::NoCustomer(_) | PointsError::NoOrder(_) | PointsError::NoCoupon(_) => {
+                Self::not_found(capitalised(&detail))
+            }
+            PointsError::IdempotencyConflict { field, id } => Self::idempotency_conflict(field, &id),
+            PointsError::Refused(refusal) => match refusal {
+                Refusal::Ledger(LedgerError::InsufficientPoints { available, requested }) => Self::new(
+                    unprocessable,
+                    "insufficient_points",
+                    "Insufficient points",
+                    format!("The customer has {available} points available; {requested} are needed."),
+                ),
+                Refusal::Ledger(LedgerError::OrderAlreadyRecorded) => {
+                    refused(StatusCode::CONFLICT, "order_already_recorded", "Order already recorded")
+                }
+                Refusal::Ledger(LedgerError::UnknownOrder) => Self::not_found(capitalised(&detail)),
+                Refusal::Ledger(LedgerError::RefundTooLarge { .. }) => {
+                    let mut problem = refused(unprocessable, "refund_too_large", "Refund too large");
+                    problem.field = Some("amount".into());
+                    problem
+                }
+                Refusal::Ledger(_) => Self::invalid_field("points", capitalised(&detail)),
+                Refusal::OutOfStock => refused(unprocessable, "out_of_stock", "Reward unavailable"),
+                Refusal::RewardLimitReached => refused(unprocessable, "reward_limit_reached", "Reward unavailable"),
+                Refusal::CouponNotIssued => {
+                    refused(StatusCode::CONFLICT, "coupon_not_issued", "Coupon not cancellable")
+                }
+                Refusal::CapReached => refused(unprocessable, "cap_reached", "Cap reached"),
+                Refusal::OrderOfAnotherCustomer => {
+                    refused(StatusCode::CONFLICT, "order_of_another_customer", "Order of another customer")
+                }
+            },
+            PointsError::AlreadyOrdered => refused(unprocessable, "already_ordered", "Already a customer"),
+            PointsError::AlreadyReferred { .. } => {
+                refused(StatusCode::CONFLICT, "already_referred", "Already referred")
+            }
+            PointsError::RewardUnavailable => refused(unprocessable, "reward_unavailable", "Reward unavailable"),
+            PointsError::TierRequired { .. } => refused(unprocessable, "tier_required", "Tier required"),
+            PointsError::CouponUnusable(status) => {
+                let code = match status {
+                    crate::rewards::CouponStatus::Consumed => "coupon_already_consumed",
+                    crate::rewards::CouponStatus::Cancelled => "coupon_cancelled",
+                    crate::rewards::CouponStatus::Issued => "coupon_expired",
+                };
+                refused(StatusCode::CONFLICT, code, "Coupon not usable")
+            }
+            PointsError::Storage(error) => error.into(),
+        }
+    }
+}
+
+/// A domain message as a sentence of an answer's detail.
+fn capitalised(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
     }
 }

@@ -21,8 +21,8 @@ use tally_app::api_types::{
 
 use super::{
     api::{
-        customers::{tier_view, EXPIRING_SOON_DAYS},
-        rewards::{redeem_reward, RedemptionRequest},
+        customers::parse_cursor,
+        rewards::{redeem_for, RedemptionRequest},
         ApiJson,
     },
     problem::Problem,
@@ -31,6 +31,7 @@ use super::{
 };
 use crate::{
     customer_token::{self, CustomerClaims},
+    points::EXPIRING_SOON_DAYS,
     programs::{Program, WidgetSettings},
     rewards::{CouponStatus, RewardKind},
     tiers::Tier,
@@ -173,15 +174,14 @@ async fn me(
         to_next_tier: program.settings.tiers.tiers.first().map(|tier| tier.threshold),
         coupons: Vec::new(),
     };
-    let Some(record) = state.storage.customer(&program.id, id, program.settings.expiry).await? else {
+    let Some(account) = state.points.account(&program, id).await? else {
         return Ok(Json(summary));
     };
-    let balances = record.account.balances_at(now, EXPIRING_SOON_DAYS);
-    summary.available = balances.available;
-    summary.pending = balances.pending;
-    summary.expiring_soon = balances.expiring_soon;
-    summary.lifetime_earned = record.lifetime_earned;
-    if let Some(tiers) = tier_view(&state, &program, &record, now).await? {
+    summary.available = account.balances.available;
+    summary.pending = account.balances.pending;
+    summary.expiring_soon = account.balances.expiring_soon;
+    summary.lifetime_earned = account.record.lifetime_earned;
+    if let Some(tiers) = &account.tiers {
         summary.tier = tiers.tier.as_ref().map(tier_summary);
         summary.next_tier = tiers.next_tier.as_ref().map(tier_summary);
         summary.to_next_tier = tiers.to_next_tier;
@@ -205,17 +205,19 @@ async fn me(
 
 #[derive(Deserialize)]
 struct HistoryQuery {
-    cursor: Option<u64>,
+    cursor: Option<String>,
 }
 
 async fn history(
     State(state): State<AppState>,
     Extension(program): Extension<Program>,
     Shopper(claims): Shopper,
-    Query(query): Query<HistoryQuery>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryPage>, Problem> {
+    let Query(query) = query.map_err(|rejection| Problem::invalid_field("query", rejection.body_text()))?;
+    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
     let now = state.clock.now();
-    let entries = state.storage.entries(&program.id, &claims.customer_id, query.cursor, HISTORY_PAGE).await?;
+    let entries = state.storage.entries(&program.id, &claims.customer_id, before, HISTORY_PAGE).await?;
     let next_cursor = (entries.len() == HISTORY_PAGE as usize).then(|| entries.last().map(|e| e.seq)).flatten();
     let entries = entries
         .into_iter()
@@ -237,7 +239,7 @@ async fn redeem(
     Shopper(claims): Shopper,
     body: ApiJson<RedemptionRequest>,
 ) -> Result<Response, Problem> {
-    redeem_reward(&state, &program, claims.customer_id, &body.value, &body.fingerprint).await
+    redeem_for(&state, &program, body.value.for_customer(claims.customer_id.as_str().to_owned())).await
 }
 
 /// The CORS headers are added by the middleware; the preflight itself has no body.

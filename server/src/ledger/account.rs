@@ -17,6 +17,8 @@ pub struct Lot {
 /// of money those points follow (minor units).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OrderTotals {
+    /// Whether the order was reported before (whatever it earned).
+    pub recorded: bool,
     pub earned: Points,
     pub taken_back: Points,
     /// The amount the order earned on.

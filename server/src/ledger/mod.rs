@@ -122,4 +122,6 @@ pub enum LedgerError {
     OrderAlreadyRecorded,
     #[error("no points were earned for this order")]
     UnknownOrder,
+    #[error("a refund can be at most what is left of the order's payment: {refundable}")]
+    RefundTooLarge { refundable: i64 },
 }

@@ -64,9 +64,10 @@ impl Operation {
         match self {
             Self::Earn { points, available_at } => account.earn(now, *points, None, *available_at),
             Self::EarnOrder { order_id, points, amount, available_at } => {
-                if order.earned > 0 || order.amount > 0 {
+                if order.recorded {
                     return Err(LedgerError::OrderAlreadyRecorded);
                 }
+                order.recorded = true;
                 order.amount = *amount;
                 if *points == 0 {
                     // Recorded (so refunds and repeats are recognised) but earns nothing.
@@ -79,8 +80,13 @@ impl Operation {
             Self::Adjust { points } => account.adjust(now, *points),
             Self::Restore { points } => account.restore(now, *points),
             Self::Refund { order_id, amount } => {
-                if order.amount == 0 && order.earned == 0 {
+                if !order.recorded {
                     return Err(LedgerError::UnknownOrder);
+                }
+                // A refund never exceeds what was paid less what was refunded before.
+                let refundable = (order.amount - order.refunded).max(0);
+                if *amount <= 0 || *amount > refundable {
+                    return Err(LedgerError::RefundTooLarge { refundable });
                 }
                 let points = refund_points(order.earned, order.amount, order.refunded, *amount);
                 order.refunded += amount;
@@ -91,7 +97,7 @@ impl Operation {
             }
             Self::Settle => Ok(account.settle(now)),
             Self::CancelOrder { order_id } => {
-                if order.amount == 0 && order.earned == 0 {
+                if !order.recorded {
                     return Err(LedgerError::UnknownOrder);
                 }
                 order.refunded = order.amount;

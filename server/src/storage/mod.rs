@@ -162,7 +162,25 @@ pub struct LedgerWrite {
     /// Refuse the write when the customer already has `max` entries from this write's source
     /// since `since` (action caps), counted under the customer's lock.
     pub cap: Option<CapCheck>,
+    /// What the write causes elsewhere, committed in the same transaction once it applies
+    /// (a referral's awards, the coupons a cancelled order had used).
+    pub follow_ups: Vec<FollowUp>,
+    /// The console's record of the change, committed with it; an object `after` gains the
+    /// `available` balance the write left.
+    pub audit: Option<AuditEntry>,
     pub now: Timestamp,
+}
+
+/// A consequence of a write, applied in its transaction after it. A follow-up write that is
+/// refused (a cap reached, a coupon already released) or was applied before (its client id)
+/// is skipped alone; the write and the other follow-ups still commit.
+#[derive(Clone, Debug)]
+pub enum FollowUp {
+    Write(LedgerWrite),
+    /// The referral of this customer has been rewarded: later orders award nothing.
+    MarkReferralRewarded {
+        referred: CustomerId,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +213,8 @@ impl LedgerWrite {
             tiers: program.settings.tiers.clone(),
             effect: Effect::None,
             cap: None,
+            follow_ups: Vec::new(),
+            audit: None,
             now,
         }
     }
@@ -231,6 +251,9 @@ pub struct WriteResult {
     pub pending: Points,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<Coupon>,
+    /// Coupons that follow-up writes released, their points back with their customers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released_coupons: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -256,6 +279,9 @@ pub enum Refusal {
     CouponNotIssued,
     #[error("the customer already earned the most this action gives in its period")]
     CapReached,
+    /// An order id belongs to the customer of its first event.
+    #[error("this order was reported for another customer")]
+    OrderOfAnotherCustomer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -456,12 +482,6 @@ pub trait ReferralStore: Send + Sync {
         now: Timestamp,
     ) -> Result<ReferralOutcome, StorageError>;
     async fn referral(&self, program_id: &str, referred: &CustomerId) -> Result<Option<Referral>, StorageError>;
-    async fn mark_referral_rewarded(
-        &self,
-        program_id: &str,
-        referred: &CustomerId,
-        now: Timestamp,
-    ) -> Result<(), StorageError>;
 }
 
 /// Filters of the program-wide points history (dashboard section 4 and its CSV export).

@@ -9,18 +9,16 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::openapi::{ReadErrors, WriteErrors};
-use super::{client_id, customer_id, respond, ApiJson, CurrentProgram};
+use super::{respond, ApiJson, CurrentProgram};
 use crate::{
-    customers::{Adjustment, CustomerId, CustomerProfile},
+    customers::{CustomerId, CustomerProfile},
     http::{problem::Problem, AppState},
     ledger::{Points, Timestamp},
+    points::{self, AccountView, AdjustmentRequest, TierProgress, EXPIRING_SOON_DAYS},
     programs::Program,
-    storage::{ClientId, CustomerRecord, EntryRecord, TierChange, WriteResult},
-    tiers::Tier,
+    storage::{EntryRecord, TierChange, WriteResult},
 };
 
-/// "Expiring soon" looks this far ahead.
-pub(crate) const EXPIRING_SOON_DAYS: u32 = 30;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
@@ -41,8 +39,7 @@ async fn tier_history(
     program: CurrentProgram,
     Path(raw_id): Path<String>,
 ) -> Result<Json<Vec<TierChange>>, Problem> {
-    let id = customer_id(&raw_id)?;
-    load(&state, &program, &id).await?;
+    let (id, _) = load(&state, &program, &raw_id).await?;
     Ok(Json(state.storage.tier_changes(&program.id, &id).await?))
 }
 
@@ -58,17 +55,8 @@ struct CustomerView {
     expiring_soon: ExpiringSoon,
     /// Present when the program has tiers.
     #[serde(skip_serializing_if = "Option::is_none")]
-    tiers: Option<TierView>,
+    tiers: Option<TierProgress>,
     created_at: Timestamp,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct TierView {
-    /// What counts toward tiers in the current window.
-    pub qualifying: i64,
-    pub tier: Option<Tier>,
-    pub next_tier: Option<Tier>,
-    pub to_next_tier: Option<i64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -77,9 +65,9 @@ struct ExpiringSoon {
     within_days: u32,
 }
 
-impl CustomerView {
-    fn new(record: CustomerRecord, tiers: Option<TierView>, now: Timestamp) -> Self {
-        let balances = record.account.balances_at(now, EXPIRING_SOON_DAYS);
+impl From<AccountView> for CustomerView {
+    fn from(view: AccountView) -> Self {
+        let AccountView { record, balances, tiers } = view;
         Self {
             customer_id: record.customer_id,
             profile: record.profile,
@@ -94,41 +82,11 @@ impl CustomerView {
     }
 }
 
-/// The customer's tier as last recomputed, and how far the current window's total is from the
-/// next tier up.
-pub(crate) async fn tier_view(
-    state: &AppState,
-    program: &Program,
-    record: &CustomerRecord,
-    now: Timestamp,
-) -> Result<Option<TierView>, Problem> {
-    let ladder = &program.settings.tiers;
-    if ladder.tiers.is_empty() {
-        return Ok(None);
-    }
-    let id = customer_id(&record.customer_id)?;
-    let qualifying = state.storage.tier_qualifying(&program.id, &id, ladder.basis, ladder.window_start(now)).await?;
-    let tier = record.tier_id.as_deref().and_then(|tier_id| ladder.tier(tier_id)).cloned();
-    let next_tier = match &tier {
-        Some(current) => ladder.tiers.iter().find(|candidate| candidate.threshold > current.threshold).cloned(),
-        None => ladder.tiers.first().cloned(),
-    };
-    let to_next_tier = next_tier.as_ref().map(|next| (next.threshold - qualifying).max(0));
-    Ok(Some(TierView { qualifying, tier, next_tier, to_next_tier }))
-}
-
-async fn customer_view(state: &AppState, program: &Program, record: CustomerRecord) -> Result<CustomerView, Problem> {
-    let now = state.clock.now();
-    let tiers = tier_view(state, program, &record, now).await?;
-    Ok(CustomerView::new(record, tiers, now))
-}
-
-async fn load(state: &AppState, program: &CurrentProgram, id: &CustomerId) -> Result<CustomerRecord, Problem> {
-    state
-        .storage
-        .customer(&program.id, id, program.settings.expiry)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("No customer has the id {:?} in this program.", id.as_str())))
+/// The customer named by the path, who must exist.
+async fn load(state: &AppState, program: &Program, raw_id: &str) -> Result<(CustomerId, AccountView), Problem> {
+    let id = points::customer_id("customer_id", raw_id)?;
+    let view = state.points.existing_account(program, &id).await?;
+    Ok((id, view))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
@@ -139,9 +97,7 @@ async fn show(
     program: CurrentProgram,
     Path(raw_id): Path<String>,
 ) -> Result<Json<CustomerView>, Problem> {
-    let id = customer_id(&raw_id)?;
-    let record = load(&state, &program, &id).await?;
-    Ok(Json(customer_view(&state, &program, record).await?))
+    Ok(Json(load(&state, &program, &raw_id).await?.1.into()))
 }
 
 #[utoipa::path(put, path = "/api/v1/customers/{customer_id}", tag = "customers", params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
@@ -154,11 +110,10 @@ async fn upsert(
     Path(raw_id): Path<String>,
     body: ApiJson<CustomerProfile>,
 ) -> Result<Json<CustomerView>, Problem> {
-    let id = customer_id(&raw_id)?;
+    let id = points::customer_id("customer_id", &raw_id)?;
     body.value.validate().map_err(|error| Problem::invalid_field(error.field(), error.to_string()))?;
     state.storage.upsert_customer(&program.id, &id, &body.value, state.clock.now()).await?;
-    let record = load(&state, &program, &id).await?;
-    Ok(Json(customer_view(&state, &program, record).await?))
+    Ok(Json(load(&state, &program, &raw_id).await?.1.into()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -202,19 +157,13 @@ async fn entries(
     Path(raw_id): Path<String>,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EntryPage>, Problem> {
-    let id = customer_id(&raw_id)?;
     let Query(query) = query.map_err(|rejection| Problem::invalid_field("query", rejection.body_text()))?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(Problem::invalid_field("limit", format!("limit must be 1 to {MAX_PAGE}")));
     }
-    let before = match query.cursor.as_deref() {
-        None => None,
-        Some(cursor) => Some(cursor.parse::<u64>().map_err(|_| {
-            Problem::invalid_field("cursor", "cursor must be a next_cursor value from a previous page")
-        })?),
-    };
-    load(&state, &program, &id).await?;
+    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let (id, _) = load(&state, &program, &raw_id).await?;
     let page = state.storage.entries(&program.id, &id, before, limit).await?;
     let next_cursor = (page.len() == limit as usize).then(|| page.last().map(|entry| entry.seq.to_string())).flatten();
     let now = state.clock.now();
@@ -223,7 +172,7 @@ async fn entries(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AdjustmentRequest {
+struct AdjustmentBody {
     adjustment_id: String,
     points: Points,
     reason: String,
@@ -237,27 +186,27 @@ struct AdjustmentResponse {
 }
 
 #[utoipa::path(post, path = "/api/v1/customers/{customer_id}/adjustments", tag = "customers",
-    params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")), request_body = AdjustmentRequest,
+    params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")), request_body = AdjustmentBody,
     responses((status = 201, description = "Applied", body = AdjustmentResponse),
         (status = 200, description = "A replay: the original result", body = AdjustmentResponse),
         WriteErrors))]
 async fn adjust(
     State(state): State<AppState>,
     program: CurrentProgram,
-    Path(raw_id): Path<String>,
-    body: ApiJson<AdjustmentRequest>,
+    Path(customer_id): Path<String>,
+    body: ApiJson<AdjustmentBody>,
 ) -> Result<Response, Problem> {
-    let id = customer_id(&raw_id)?;
-    let request = &body.value;
-    client_id("adjustment_id", &request.adjustment_id)?;
-    let adjustment = Adjustment::parse(request.points, &request.reason)
-        .map_err(|error| Problem::invalid_field(error.field(), error.to_string()))?;
-    load(&state, &program, &id).await?;
-    let client =
-        ClientId { kind: "adjustment", id: request.adjustment_id.clone(), request_hash: body.fingerprint.clone() };
-    let outcome = state.storage.write_ledger(&adjustment.write(&program, id, client, state.clock.now())).await?;
-    respond(outcome, ("adjustment_id", &request.adjustment_id), |result| AdjustmentResponse {
-        adjustment_id: request.adjustment_id.clone(),
-        result,
-    })
+    let AdjustmentBody { adjustment_id, points, reason } = body.value;
+    let request = AdjustmentRequest { adjustment_id, customer_id, points, reason };
+    let written = state.points.adjust(&program, &request, None).await?;
+    Ok(respond(written, |result| AdjustmentResponse { adjustment_id: request.adjustment_id, result }))
+}
+
+/// A page cursor: the `next_cursor` of the previous page (an entry's seq).
+pub(crate) fn parse_cursor(cursor: &str) -> Result<u64, Problem> {
+    cursor
+        .parse::<u64>()
+        .ok()
+        .filter(|seq| i64::try_from(*seq).is_ok())
+        .ok_or_else(|| Problem::invalid_field("cursor", "cursor must be a next_cursor value from a previous page"))
 }

@@ -19,13 +19,7 @@ use axum::{
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::{problem::Problem, AppState};
-use crate::{
-    customers::CustomerId,
-    ledger::LedgerError,
-    programs::Program,
-    secrets,
-    storage::{Refusal, WriteOutcome, WriteResult},
-};
+use crate::{points::Written, programs::Program, secrets, storage::WriteResult};
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -58,81 +52,21 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     Ok(next.run(request).await)
 }
 
-pub use crate::ledger::MAX_POINTS_PER_WRITE;
-
-pub fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
-    CustomerId::parse(raw).map_err(|error| Problem::invalid_field("customer_id", error.to_string()))
-}
-
-/// Client ids (I3): 1 to 128 printable characters.
-pub fn client_id(field: &str, value: &str) -> Result<(), Problem> {
-    let length = value.chars().count();
-    if (1..=128).contains(&length) && !value.chars().any(char::is_control) {
-        Ok(())
-    } else {
-        Err(Problem::invalid_field(field, format!("{field} must be 1 to 128 characters")))
-    }
-}
-
-/// The HTTP answer to a ledger write: 201 when applied, 200 with the original result on a
-/// replay, 409 when the client id was used for another body, 422 when the ledger refused.
-pub fn respond<T: Serialize>(
-    outcome: WriteOutcome,
-    (client_field, client_id): (&str, &str),
-    view: impl FnOnce(WriteResult) -> T,
-) -> Result<Response, Problem> {
-    match outcome {
-        WriteOutcome::Applied(result) => Ok((StatusCode::CREATED, Json(view(result))).into_response()),
-        WriteOutcome::Replayed(result) => Ok((StatusCode::OK, Json(view(result))).into_response()),
-        WriteOutcome::Conflict => Err(Problem::idempotency_conflict(client_field, client_id)),
-        WriteOutcome::Refused(Refusal::Ledger(LedgerError::InsufficientPoints { available, requested })) => {
-            Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "insufficient_points",
-                "Insufficient points",
-                format!("The customer has {available} points available; {requested} are needed."),
-            ))
-        }
-        WriteOutcome::Refused(Refusal::Ledger(LedgerError::OrderAlreadyRecorded)) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "order_already_recorded",
-            "Order already recorded",
-            LedgerError::OrderAlreadyRecorded.to_string(),
-        )),
-        WriteOutcome::Refused(Refusal::Ledger(LedgerError::UnknownOrder)) => {
-            Err(Problem::not_found(LedgerError::UnknownOrder.to_string()))
-        }
-        WriteOutcome::Refused(refusal @ (Refusal::RewardLimitReached | Refusal::OutOfStock)) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            if refusal == Refusal::OutOfStock { "out_of_stock" } else { "reward_limit_reached" },
-            "Reward unavailable",
-            refusal.to_string(),
-        )),
-        WriteOutcome::Refused(Refusal::CouponNotIssued) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "coupon_not_issued",
-            "Coupon not cancellable",
-            Refusal::CouponNotIssued.to_string(),
-        )),
-        WriteOutcome::Refused(Refusal::CapReached) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "cap_reached",
-            "Cap reached",
-            Refusal::CapReached.to_string(),
-        )),
-        WriteOutcome::Refused(Refusal::Ledger(other)) => Err(Problem::invalid_field("points", other.to_string())),
-    }
+/// The HTTP answer to a write that went through: 201 when applied, 200 with the original
+/// result on a replay. Failures are [`PointsError`](crate::points::PointsError)s, answered as
+/// problems.
+pub fn respond<T: Serialize>(written: Written, view: impl FnOnce(WriteResult) -> T) -> Response {
+    let status = if written.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    (status, Json(view(written.result))).into_response()
 }
 
 /// The authenticated program, put there by [`authenticate`].
 type CurrentProgram = axum::Extension<Program>;
 
 /// A JSON body, parsed strictly: wrong types, missing or unknown fields are 422 naming the
-/// field; a body that is not JSON is 400; too large is 413. Keeps the body's fingerprint so
-/// writes can tell a replay from a different request (I3).
+/// field; a body that is not JSON is 400; too large is 413.
 pub struct ApiJson<T> {
     pub value: T,
-    pub fingerprint: String,
 }
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -185,7 +119,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         deserializer.end().map_err(|error| {
             Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON", error.to_string())
         })?;
-        Ok(Self { value, fingerprint: secrets::fingerprint(&bytes) })
+        Ok(Self { value })
     }
 }
 

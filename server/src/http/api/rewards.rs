@@ -10,14 +10,14 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::openapi::{ReadErrors, WriteErrors};
-use super::{client_id, customer_id, respond, ApiJson, CurrentProgram};
+use super::{respond, ApiJson, CurrentProgram};
 use crate::{
-    customers::CustomerId,
     http::{problem::Problem, AppState},
-    ledger::{Operation, Points},
+    ledger::Points,
+    points::Redemption,
     programs::Program,
-    rewards::{generate_code, new_reward_id, Coupon, CouponStatus, Reward, RewardDefinition, RewardError},
-    storage::{ClientId, ConsumeOutcome, Effect, LedgerWrite, WriteResult},
+    rewards::{new_reward_id, Coupon, CouponStatus, Reward, RewardDefinition, RewardError},
+    storage::WriteResult,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -118,8 +118,15 @@ pub(crate) struct RedemptionRequest {
     pub points: Option<Points>,
 }
 
+impl RedemptionRequest {
+    /// The redemption for `customer_id` (the path's, or the signed-in shopper's).
+    pub(crate) fn for_customer(self, customer_id: String) -> Redemption {
+        Redemption { redemption_id: self.redemption_id, customer_id, reward_id: self.reward_id, points: self.points }
+    }
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
-struct RedemptionResponse {
+pub(crate) struct RedemptionResponse {
     redemption_id: String,
     #[serde(flatten)]
     result: WriteResult,
@@ -133,79 +140,20 @@ struct RedemptionResponse {
 async fn redeem(
     State(state): State<AppState>,
     program: CurrentProgram,
-    Path(raw_id): Path<String>,
+    Path(customer_id): Path<String>,
     body: ApiJson<RedemptionRequest>,
 ) -> Result<Response, Problem> {
-    redeem_reward(&state, &program, customer_id(&raw_id)?, &body.value, &body.fingerprint).await
+    redeem_for(&state, &program, body.value.for_customer(customer_id)).await
 }
 
-/// Spends a customer's points on a reward and issues its coupon: the one code path for the
-/// merchant API and the widget.
-pub(crate) async fn redeem_reward(
+/// Redeems and answers: the merchant API and the widget answer alike.
+pub(crate) async fn redeem_for(
     state: &AppState,
     program: &Program,
-    customer: CustomerId,
-    request: &RedemptionRequest,
-    fingerprint: &str,
+    redemption: Redemption,
 ) -> Result<Response, Problem> {
-    client_id("redemption_id", &request.redemption_id)?;
-    let now = state.clock.now();
-    let reward = state.storage.reward(&program.id, &request.reward_id).await?.ok_or_else(|| {
-        Problem::invalid_field("reward_id", format!("no reward {:?} in this program", request.reward_id))
-    })?;
-    if !reward.is_available(now) {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "reward_unavailable",
-            "Reward unavailable",
-            RewardError::NotAvailable.to_string(),
-        ));
-    }
-    let points = reward.cost(request.points).map_err(|error| Problem::invalid_field("points", error.to_string()))?;
-    let record = state.storage.customer(&program.id, &customer, program.settings.expiry).await?.ok_or_else(|| {
-        Problem::not_found(format!("No customer has the id {:?} in this program.", customer.as_str()))
-    })?;
-    if let Some(minimum) = &reward.definition.min_tier {
-        if !program.settings.tiers.reaches(record.tier_id.as_deref(), minimum) {
-            return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "tier_required",
-                "Tier required",
-                format!("This reward needs the {minimum:?} tier or above."),
-            ));
-        }
-    }
-    let coupon = Coupon {
-        code: generate_code(),
-        customer_id: customer.as_str().to_owned(),
-        reward_id: reward.id.clone(),
-        points,
-        value: reward.coupon_value(points),
-        status: CouponStatus::Issued,
-        expires_at: now.plus_days(reward.definition.coupon_valid_days),
-        created_at: now,
-        order_id: None,
-    };
-    let client =
-        ClientId { kind: "redemption", id: request.redemption_id.clone(), request_hash: fingerprint.to_owned() };
-    let uses_stock = reward.definition.stock.is_some();
-    let per_customer_limit = reward.definition.per_customer_limit;
-    let mut write = LedgerWrite::new(program, customer, Some(client), Operation::Redeem { points }, "reward", now);
-    write.reference = Some(reward.id.clone());
-    write.effect = Effect::IssueCoupon { coupon, per_customer_limit, uses_stock };
-    let outcome = state.storage.write_ledger(&write).await?;
-    respond(outcome, ("redemption_id", &request.redemption_id), |result| RedemptionResponse {
-        redemption_id: request.redemption_id.clone(),
-        result,
-    })
-}
-
-async fn find_coupon(state: &AppState, program: &CurrentProgram, code: &str) -> Result<Coupon, Problem> {
-    state
-        .storage
-        .coupon(&program.id, code)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("No coupon {code:?} in this program.")))
+    let written = state.points.redeem(program, &redemption).await?;
+    Ok(respond(written, |result| RedemptionResponse { redemption_id: redemption.redemption_id, result }))
 }
 
 /// A coupon as it stands; an issued coupon past its expiry shows as `expired`.
@@ -228,7 +176,7 @@ async fn coupon(
     program: CurrentProgram,
     Path(code): Path<String>,
 ) -> Result<Json<CouponView>, Problem> {
-    Ok(Json(view(find_coupon(&state, &program, &code).await?, state.clock.now())))
+    Ok(Json(view(state.points.coupon(&program, &code).await?, state.clock.now())))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -247,20 +195,8 @@ async fn consume(
     Path(code): Path<String>,
     body: ApiJson<ConsumeRequest>,
 ) -> Result<Json<CouponView>, Problem> {
-    client_id("order_id", &body.value.order_id)?;
-    let now = state.clock.now();
-    match state.storage.consume_coupon(&program.id, &code, &body.value.order_id, now).await? {
-        ConsumeOutcome::Consumed(coupon) => Ok(Json(view(coupon, now))),
-        ConsumeOutcome::NotFound => Err(Problem::not_found(format!("No coupon {code:?} in this program."))),
-        ConsumeOutcome::Unusable(coupon) => {
-            let (kind, detail) = match coupon.status {
-                CouponStatus::Consumed => ("coupon_already_consumed", "This coupon was already used."),
-                CouponStatus::Cancelled => ("coupon_cancelled", "This coupon was cancelled."),
-                CouponStatus::Issued => ("coupon_expired", "This coupon has expired."),
-            };
-            Err(Problem::new(StatusCode::CONFLICT, kind, "Coupon not usable", detail))
-        }
-    }
+    let coupon = state.points.consume_coupon(&program, &code, &body.value.order_id).await?;
+    Ok(Json(view(coupon, state.clock.now())))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -281,13 +217,6 @@ async fn cancel(
     program: CurrentProgram,
     Path(code): Path<String>,
 ) -> Result<Response, Problem> {
-    let coupon = find_coupon(&state, &program, &code).await?;
-    let client = ClientId { kind: "coupon_cancel", id: code.clone(), request_hash: String::new() };
-    let operation = Operation::Restore { points: coupon.points };
-    let customer = customer_id(&coupon.customer_id)?;
-    let mut write = LedgerWrite::new(&program, customer, Some(client), operation, "reward", state.clock.now());
-    write.reference = Some(code.clone());
-    write.effect = Effect::CancelCoupon { code: code.clone() };
-    let outcome = state.storage.write_ledger(&write).await?;
-    respond(outcome, ("code", &code), |result| CancelResponse { code: code.clone(), result })
+    let written = state.points.cancel_coupon(&program, &code).await?;
+    Ok(respond(written, |result| CancelResponse { code, result }))
 }

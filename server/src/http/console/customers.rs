@@ -15,12 +15,12 @@ use super::{console_user, invalid, unavailable, ConsoleService};
 use crate::{
     admin::AuditEntry,
     customers::{Adjustment, CustomerId},
-    http::api::customers::{tier_view, EXPIRING_SOON_DAYS},
     ledger::{LedgerError, Timestamp},
+    points::{AccountView, AdjustmentRequest, PointsError, TierProgress, EXPIRING_SOON_DAYS},
     programs::Program,
     rewards::CouponStatus,
     secrets,
-    storage::{ClientId, CustomerSearch, CustomerSort, Refusal, WriteOutcome},
+    storage::{CustomerSearch, CustomerSort, Refusal},
 };
 
 /// Customers per page of the list.
@@ -127,22 +127,18 @@ impl CustomerConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         let id = parse_customer_id(customer_id)?;
         let storage = self.0.storage.as_ref();
-        let record = storage
-            .customer(&program.id, &id, program.settings.expiry)
+        let AccountView { record, balances, tiers } = self
+            .0
+            .points
+            .account(&program, &id)
             .await
             .map_err(unavailable)?
             .ok_or_else(|| ConsoleError::NotFound(trf("No customer {0} in this program.", &[&customer_id])))?;
         let now = self.0.clock.now();
-        let tiers = tier_view(&self.0, &program, &record, now).await.map_err(|_| ConsoleError::Unavailable)?;
+        let before = before.filter(|seq| i64::try_from(*seq).is_ok());
         let entries = storage.entries(&program.id, &id, before, LEDGER_PAGE).await.map_err(unavailable)?;
         let coupons = storage.customer_coupons(&program.id, &id, COUPONS_SHOWN).await.map_err(unavailable)?;
-        let balances = record.account.balances_at(now, EXPIRING_SOON_DAYS);
-        let progress_percent = tiers.as_ref().and_then(|view| {
-            let next = view.next_tier.as_ref()?;
-            let floor = view.tier.as_ref().map_or(0, |tier| tier.threshold);
-            let span = (next.threshold - floor).max(1);
-            Some(((view.qualifying - floor) * 100 / span).clamp(0, 100))
-        });
+        let progress_percent = tiers.as_ref().and_then(TierProgress::percent);
         let customer = CustomerCard {
             customer_id: record.customer_id.clone(),
             name: record.profile.name.clone(),
@@ -210,38 +206,38 @@ impl CustomerConsole for ConsoleService {
         if !form.adjustment_id.starts_with("console_") || form.adjustment_id.len() > 64 {
             return Err(invalid("adjustment_id", "the id the form came with (reload the page)"));
         }
-        let storage = self.0.storage.as_ref();
-        let before = storage
-            .customer(&program.id, &id, program.settings.expiry)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| ConsoleError::NotFound(trf("No customer {0} in this program.", &[&customer_id])))?;
-        let now = self.0.clock.now();
-        let available_before = before.account.balances_at(now, EXPIRING_SOON_DAYS).available;
-        let client = ClientId {
-            kind: "adjustment",
-            id: form.adjustment_id.clone(),
-            request_hash: secrets::fingerprint(format!("{}\n{}", adjustment.points, adjustment.reason).as_bytes()),
+        let points = &self.0.points;
+        let available_before = match points.account(&program, &id).await.map_err(unavailable)? {
+            Some(account) => account.balances.available,
+            None => return Err(ConsoleError::NotFound(trf("No customer {0} in this program.", &[&customer_id]))),
         };
-        let (result, replay) = match storage.write_ledger(&adjustment.write(&program, id, client, now)).await {
-            Ok(WriteOutcome::Applied(result)) => (result, false),
-            Ok(WriteOutcome::Replayed(result)) => (result, true),
-            Ok(WriteOutcome::Conflict) => {
-                return Err(invalid("adjustment_id", "this form was already used for another adjustment: reload"))
-            }
-            Ok(WriteOutcome::Refused(Refusal::Ledger(LedgerError::InsufficientPoints { available, .. }))) => {
-                return Err(invalid("points", &trf("the customer has only {0} points available", &[&available])))
-            }
-            Ok(WriteOutcome::Refused(refusal)) => return Err(invalid("points", &refusal.to_string())),
-            Err(error) => return Err(unavailable(error)),
+        let request = AdjustmentRequest {
+            adjustment_id: form.adjustment_id.clone(),
+            customer_id: customer_id.to_owned(),
+            points: adjustment.points,
+            reason: adjustment.reason.clone(),
         };
         let before = json!({ "available": available_before });
-        let after = json!({ "available": result.available, "points": adjustment.points, "reason": adjustment.reason });
+        let after = json!({ "points": adjustment.points, "reason": adjustment.reason });
         let audit = AuditEntry {
             request_key: Some(format!("adjustment:{}:{}", program.id, form.adjustment_id)),
             ..self.audit_entry(&user, Some(&program), "customer.adjust", customer_id, Some(before), Some(after))
         };
-        storage.append_audit(&audit).await.map_err(unavailable)?;
+        let written = match points.adjust(&program, &request, Some(audit)).await {
+            Ok(written) => written,
+            Err(PointsError::IdempotencyConflict { .. }) => {
+                return Err(invalid("adjustment_id", "this form was already used for another adjustment: reload"))
+            }
+            Err(PointsError::Refused(Refusal::Ledger(LedgerError::InsufficientPoints { available, .. }))) => {
+                return Err(invalid("points", &trf("the customer has only {0} points available", &[&available])))
+            }
+            Err(PointsError::NoCustomer(_)) => {
+                return Err(ConsoleError::NotFound(trf("No customer {0} in this program.", &[&customer_id])))
+            }
+            Err(PointsError::Storage(error)) => return Err(unavailable(error)),
+            Err(other) => return Err(invalid("points", &other.to_string())),
+        };
+        let (result, replay) = (written.result, written.replayed);
         tracing::info!(user = %user.email.as_str(), program = %program.id, customer = customer_id,
             points = adjustment.points, replay, "console adjustment");
         Ok(Adjusted { points: adjustment.points, balance_after: result.available, replay })

@@ -18,7 +18,8 @@ use tally_app::console::{
 use super::{customers::customer_search, invalid, ConsoleService};
 use crate::{
     dashboard,
-    http::{api::customers::EXPIRING_SOON_DAYS, problem::Problem, AppState},
+    http::{problem::Problem, AppState},
+    points::EXPIRING_SOON_DAYS,
     programs::Program,
     storage::{CustomerSearch, HistoryCursor, HistoryFilter, Storage},
 };

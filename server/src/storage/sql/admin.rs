@@ -207,12 +207,9 @@ impl AdminStore for SqlStorage {
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StorageError> {
-        const SQL: &str = "INSERT INTO audit_log
-                 (at_ms, user_id, user_email, program_id, action, target, before_json, after_json, request_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_key) DO NOTHING";
         let before = entry.before.as_ref().map(serde_json::Value::to_string);
         let after = entry.after.as_ref().map(serde_json::Value::to_string);
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_pool!(self, |pool| sqlx::query(INSERT_AUDIT)
             .bind(entry.at.0)
             .bind(&entry.user_id)
             .bind(&entry.user_email)
@@ -310,3 +307,8 @@ impl SqlStorage {
         })
     }
 }
+
+/// One audit entry; a retried write's entry (the same request key) is kept once.
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_log
+         (at_ms, user_id, user_email, program_id, action, target, before_json, after_json, request_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_key) DO NOTHING";

@@ -1,19 +1,28 @@
 //! Ledger writes: one transaction per write, the customer locked for its duration.
+//!
+//! A write runs as named steps ([`ledger_steps!`], written once and compiled for each driver):
+//! lock the customer, check the client id (I3), the cap and the effects that can refuse, load
+//! the account and the order, apply the operation (the ledger core decides), append the entries
+//! and the lots, save the order, add to the running totals, recompute the tier, then the
+//! follow-ups (each in a savepoint), the stored result and the audit entry, and commit.
 
 use async_trait::async_trait;
 use std::collections::HashMap;
 
+use super::admin::INSERT_AUDIT;
 use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
+use super::referrals::MARK_REFERRAL_REWARDED;
 use super::reports::{ADD_OPEN_POINTS, ADD_SLOT_FLOWS, APPEND_EARNINGS};
 use super::rewards::{CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_USED_COUPON, TAKE_STOCK};
-use super::{json_from_db, Dialect, Pool, SqlStorage};
-use super::{on_pool, seq_from_db, seq_to_db};
+use super::{json_from_db, on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::{
     ledger::{
         totals::{open_points_changes, slot_of, slot_totals, span_starts},
-        Account, EntryKind, OrderTotals, Timestamp,
+        Account, EntryKind, Lot, NewEntry, OrderTotals, Timestamp,
     },
-    storage::{Effect, EntryRecord, LedgerStore, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult},
+    storage::{
+        Effect, EntryRecord, FollowUp, LedgerStore, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult,
+    },
 };
 
 /// SQLite takes the write lock at BEGIN (a deferred transaction could fail to upgrade its read
@@ -34,7 +43,7 @@ const FIND_CLIENT_ID: &str =
 const COUNT_SINCE: &str = "SELECT COUNT(*) FROM ledger_entries
      WHERE program_id = $1 AND customer_id = $2 AND source = $3 AND kind = 'earn' AND created_at_ms >= $4";
 const ORDER_TOTALS: &str =
-    "SELECT earned, taken_back, amount, refunded FROM orders WHERE program_id = $1 AND order_id = $2";
+    "SELECT customer_id, earned, taken_back, amount, refunded FROM orders WHERE program_id = $1 AND order_id = $2";
 const INSERT_ENTRY: &str = "INSERT INTO ledger_entries
          (program_id, customer_id, seq, kind, points, source, reference, order_id, available_at_ms,
           created_at_ms, balance_after, shortfall, rule_snapshot, client_id)
@@ -58,6 +67,10 @@ const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
      VALUES ($1, $2, $3, $4, $5, $6)";
 
+/// PostgreSQL aborts one of two transactions that wait for each other's rows (a referral
+/// award locks two customers): that write is run again, a few times at most.
+const DEADLOCK_RETRIES: u32 = 3;
+
 /// What a write found under its client id, decided before anything is applied.
 fn replay_or_conflict(
     stored: Option<(String, String)>,
@@ -72,403 +85,577 @@ fn replay_or_conflict(
     }
 }
 
+/// The customer's row as locked for the write.
+struct Locked {
+    last_seq: i64,
+    debt: i64,
+    last_activity: Option<i64>,
+    tier: Option<String>,
+}
+
+/// The entries a write appends, as stored and answered.
+fn entry_records(write: &LedgerWrite, new_entries: Vec<NewEntry>) -> Vec<EntryRecord> {
+    let client_id = write.client_id.as_ref().map_or_else(|| "tally".to_owned(), |client| client.id.clone());
+    new_entries
+        .into_iter()
+        .map(|entry| {
+            // Settlement entries (expiry) belong to no client write's source.
+            let is_expiry = entry.kind == EntryKind::Expire;
+            EntryRecord {
+                seq: entry.seq,
+                kind: entry.kind,
+                points: entry.points,
+                source: if is_expiry { "expiry".to_owned() } else { write.source.clone() },
+                reference: if is_expiry { None } else { write.reference.clone() },
+                order_id: entry.order_id,
+                available_at: entry.available_at,
+                created_at: write.now,
+                balance_after: entry.balance_after,
+                shortfall: entry.shortfall,
+                rule_snapshot: if is_expiry { None } else { write.rule_snapshot.clone() },
+                client_id: client_id.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The write's steps for one driver: `$conn` is its connection type. Each step takes the
+/// transaction's connection; [`apply`] runs them in order and leaves committing to its caller.
+macro_rules! ledger_steps {
+    ($module:ident, $conn:ty, $db:ty, $lock_sql:expr, $appends_changes:expr) => {
+        mod $module {
+            use super::*;
+
+            type Conn = $conn;
+
+            async fn ensure_and_lock(conn: &mut Conn, write: &LedgerWrite) -> Result<Locked, StorageError> {
+                let (program, customer) = (write.program_id.as_str(), write.customer_id.as_str());
+                sqlx::query(ENSURE_CUSTOMER).bind(program).bind(customer).bind(write.now.0).execute(&mut *conn).await?;
+                let (last_seq, debt, last_activity, tier): (i64, i64, Option<i64>, Option<String>) =
+                    sqlx::query_as($lock_sql).bind(program).bind(customer).fetch_one(&mut *conn).await?;
+                Ok(Locked { last_seq, debt, last_activity, tier })
+            }
+
+            /// I3, under the customer's lock: a concurrent replay of the same write waits for
+            /// the lock and then finds it.
+            async fn check_client_id(conn: &mut Conn, write: &LedgerWrite) -> Result<Option<WriteOutcome>, StorageError> {
+                let Some(client) = &write.client_id else { return Ok(None) };
+                let stored: Option<(String, String)> = sqlx::query_as(FIND_CLIENT_ID)
+                    .bind(&write.program_id)
+                    .bind(client.kind)
+                    .bind(&client.id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                replay_or_conflict(stored, &client.request_hash)
+            }
+
+            async fn check_cap(conn: &mut Conn, write: &LedgerWrite) -> Result<Option<Refusal>, StorageError> {
+                let Some(cap) = write.cap else { return Ok(None) };
+                let earned: i64 = sqlx::query_scalar(COUNT_SINCE)
+                    .bind(&write.program_id)
+                    .bind(write.customer_id.as_str())
+                    .bind(&write.source)
+                    .bind(cap.since.0)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok((earned >= i64::from(cap.max)).then_some(Refusal::CapReached))
+            }
+
+            /// Effects that can refuse the write go first, under the same lock.
+            async fn check_effect(conn: &mut Conn, write: &LedgerWrite) -> Result<Option<Refusal>, StorageError> {
+                let program = write.program_id.as_str();
+                match &write.effect {
+                    Effect::None => Ok(None),
+                    Effect::IssueCoupon { coupon, per_customer_limit, uses_stock } => {
+                        if let Some(limit) = per_customer_limit {
+                            let live: i64 = sqlx::query_scalar(COUNT_LIVE_COUPONS)
+                                .bind(program)
+                                .bind(write.customer_id.as_str())
+                                .bind(&coupon.reward_id)
+                                .fetch_one(&mut *conn)
+                                .await?;
+                            if live >= i64::from(*limit) {
+                                return Ok(Some(Refusal::RewardLimitReached));
+                            }
+                        }
+                        if *uses_stock {
+                            let taken = sqlx::query(TAKE_STOCK)
+                                .bind(program)
+                                .bind(&coupon.reward_id)
+                                .execute(&mut *conn)
+                                .await?;
+                            if taken.rows_affected() == 0 {
+                                return Ok(Some(Refusal::OutOfStock));
+                            }
+                        }
+                        Ok(None)
+                    }
+                    Effect::CancelCoupon { code } | Effect::ReleaseUsedCoupon { code } => {
+                        let sql = if matches!(write.effect, Effect::CancelCoupon { .. }) {
+                            CANCEL_COUPON
+                        } else {
+                            RELEASE_USED_COUPON
+                        };
+                        let cancelled = sqlx::query(sql).bind(program).bind(code).execute(&mut *conn).await?;
+                        Ok((cancelled.rows_affected() == 0).then_some(Refusal::CouponNotIssued))
+                    }
+                }
+            }
+
+            async fn load_account(conn: &mut Conn, write: &LedgerWrite, locked: &Locked) -> Result<Account, StorageError> {
+                let lots: Vec<LotRow> = sqlx::query_as(OPEN_LOTS)
+                    .bind(&write.program_id)
+                    .bind(write.customer_id.as_str())
+                    .fetch_all(&mut *conn)
+                    .await?;
+                Ok(Account {
+                    last_seq: seq_from_db(locked.last_seq)?,
+                    lots: lots.into_iter().map(LotRow::into_lot).collect::<Result<_, _>>()?,
+                    debt: locked.debt,
+                    last_activity_at: locked.last_activity.map(Timestamp),
+                    expiry: write.expiry,
+                })
+            }
+
+            /// The totals of the write's order; an order belongs to the customer of its first
+            /// event.
+            async fn load_order(conn: &mut Conn, write: &LedgerWrite) -> Result<Result<OrderTotals, Refusal>, StorageError> {
+                let Some(order_id) = write.operation.order_id() else { return Ok(Ok(OrderTotals::default())) };
+                let row: Option<(String, i64, i64, i64, i64)> = sqlx::query_as(ORDER_TOTALS)
+                    .bind(&write.program_id)
+                    .bind(order_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                Ok(match row {
+                    None => Ok(OrderTotals::default()),
+                    Some((owner, ..)) if owner != write.customer_id.as_str() => Err(Refusal::OrderOfAnotherCustomer),
+                    Some((_, earned, taken_back, amount, refunded)) => {
+                        Ok(OrderTotals { recorded: true, earned, taken_back, amount, refunded })
+                    }
+                })
+            }
+
+            async fn append_entries(conn: &mut Conn, write: &LedgerWrite, records: &[EntryRecord], consumed: &[Vec<(u64, i64)>]) -> Result<(), StorageError> {
+                let (program, customer) = (write.program_id.as_str(), write.customer_id.as_str());
+                let snapshot = write.rule_snapshot.as_ref().map(|value| value.to_string());
+                for (record, consumed) in records.iter().zip(consumed) {
+                    sqlx::query(INSERT_ENTRY)
+                        .bind(program)
+                        .bind(customer)
+                        .bind(seq_to_db(record.seq))
+                        .bind(record.kind.as_str())
+                        .bind(record.points)
+                        .bind(&record.source)
+                        .bind(&record.reference)
+                        .bind(&record.order_id)
+                        .bind(record.available_at.0)
+                        .bind(record.created_at.0)
+                        .bind(record.balance_after)
+                        .bind(record.shortfall)
+                        .bind(record.rule_snapshot.as_ref().and(snapshot.as_ref()))
+                        .bind(&record.client_id)
+                        .execute(&mut *conn)
+                        .await?;
+                    for (lot_seq, points) in consumed {
+                        sqlx::query(INSERT_CONSUMPTION)
+                            .bind(program)
+                            .bind(customer)
+                            .bind(seq_to_db(record.seq))
+                            .bind(seq_to_db(*lot_seq))
+                            .bind(points)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                }
+                Ok(())
+            }
+
+            /// The lots projection: new lots inserted, changed ones updated, emptied ones zeroed.
+            async fn save_lots(conn: &mut Conn, write: &LedgerWrite, before: &[Lot], account: &Account) -> Result<(), StorageError> {
+                let (program, customer) = (write.program_id.as_str(), write.customer_id.as_str());
+                let before: HashMap<u64, i64> = before.iter().map(|lot| (lot.seq, lot.remaining)).collect();
+                let after: HashMap<u64, i64> = account.lots.iter().map(|lot| (lot.seq, lot.remaining)).collect();
+                for lot in &account.lots {
+                    match before.get(&lot.seq) {
+                        None => {
+                            sqlx::query(INSERT_LOT)
+                                .bind(program)
+                                .bind(customer)
+                                .bind(seq_to_db(lot.seq))
+                                .bind(&lot.order_id)
+                                .bind(lot.earned_at.0)
+                                .bind(lot.available_at.0)
+                                .bind(lot.remaining)
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                        Some(&remaining) if remaining != lot.remaining => {
+                            update_lot(conn, program, customer, lot.seq, lot.remaining).await?;
+                        }
+                        Some(_) => {}
+                    }
+                }
+                for seq in before.keys().filter(|seq| !after.contains_key(seq)) {
+                    update_lot(conn, program, customer, *seq, 0).await?;
+                }
+                Ok(())
+            }
+
+            async fn update_lot(conn: &mut Conn, program: &str, customer: &str, seq: u64, remaining: i64) -> Result<(), StorageError> {
+                sqlx::query(UPDATE_LOT).bind(remaining).bind(program).bind(customer).bind(seq_to_db(seq)).execute(&mut *conn).await?;
+                Ok(())
+            }
+
+            async fn save_order(conn: &mut Conn, write: &LedgerWrite, order: &OrderTotals) -> Result<(), StorageError> {
+                let Some(order_id) = write.operation.order_id() else { return Ok(()) };
+                sqlx::query(SAVE_ORDER)
+                    .bind(&write.program_id)
+                    .bind(order_id)
+                    .bind(write.customer_id.as_str())
+                    .bind(order.earned)
+                    .bind(order.taken_back)
+                    .bind(order.amount)
+                    .bind(order.refunded)
+                    .bind(write.now.0)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            /// What this write changes in the running totals (T1 to T3), and the customer's
+            /// new state. SQLite runs one write at a time: it adds to the flows and open points
+            /// directly. PostgreSQL writers append their changes instead, sharing no row to wait
+            /// for (migration 0011), in the statement that saves the customer (a round trip of
+            /// its own cost a tenth of a write). Earnings are appended on both (upserting three
+            /// rows per customer, at random pages, cost SQLite's writes a third). The fold adds
+            /// them up later.
+            async fn save_totals_and_customer(
+                conn: &mut Conn,
+                write: &LedgerWrite,
+                records: &[EntryRecord],
+                (lots_before, activity_before): (&[Lot], Option<Timestamp>),
+                account: &Account,
+            ) -> Result<(), StorageError> {
+                let (program, customer) = (write.program_id.as_str(), write.customer_id.as_str());
+                let entries = records.iter().map(|record| (record.kind, record.source.as_str(), record.points));
+                let (totals, changes) = (slot_totals(entries), open_points_changes(lots_before, activity_before, account));
+                let slot = slot_of(write.now).0;
+                let earned: i64 =
+                    records.iter().filter(|record| record.kind == EntryKind::Earn).map(|record| record.points).sum();
+                let mut save = sqlx::QueryBuilder::<$db>::new("");
+                if !$appends_changes {
+                    let [quarter, hour, day] = span_starts(Timestamp(slot));
+                    for total in &totals {
+                        sqlx::query(ADD_SLOT_FLOWS)
+                            .bind(program)
+                            .bind(quarter.0)
+                            .bind(quarter.1 .0)
+                            .bind(hour.0)
+                            .bind(hour.1 .0)
+                            .bind(day.0)
+                            .bind(day.1 .0)
+                            .bind(total.kind.as_str())
+                            .bind(&total.source)
+                            .bind(total.gained)
+                            .bind(total.lost)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    if earned != 0 {
+                        sqlx::query(APPEND_EARNINGS)
+                            .bind(program)
+                            .bind(customer)
+                            .bind(write.now.0)
+                            .bind(earned)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    for change in &changes {
+                        sqlx::query(ADD_OPEN_POINTS)
+                            .bind(program)
+                            .bind(change.basis.as_str())
+                            .bind(change.slot.0)
+                            .bind(change.points)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                } else if !totals.is_empty() || !changes.is_empty() {
+                    save.push("WITH ");
+                    if earned != 0 {
+                        save.push(
+                            "earnings AS (INSERT INTO earning_changes (program_id, customer_id, created_at_ms, earned) ",
+                        );
+                        save.push("VALUES (").push_bind(program).push(", ").push_bind(customer);
+                        save.push(", ").push_bind(write.now.0).push(", ").push_bind(earned).push(")), ");
+                    }
+                    if !totals.is_empty() {
+                        save.push("slot_changes AS (INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost) ");
+                        save.push_values(&totals, |mut row, total| {
+                            row.push_bind(program)
+                                .push_bind(slot)
+                                .push_bind(total.kind.as_str())
+                                .push_bind(&total.source)
+                                .push_bind(total.gained)
+                                .push_bind(total.lost);
+                        });
+                        save.push(if changes.is_empty() { ") " } else { "), " });
+                    }
+                    if !changes.is_empty() {
+                        save.push("open_changes AS (INSERT INTO open_point_changes (program_id, basis, slot_ms, points) ");
+                        save.push_values(&changes, |mut row, change| {
+                            row.push_bind(program)
+                                .push_bind(change.basis.as_str())
+                                .push_bind(change.slot.0)
+                                .push_bind(change.points);
+                        });
+                        save.push(") ");
+                    }
+                }
+                save.push("UPDATE customers SET last_seq = ").push_bind(seq_to_db(account.last_seq));
+                save.push(", debt = ").push_bind(account.debt);
+                save.push(", last_activity_at_ms = ").push_bind(account.last_activity_at.map(|at| at.0));
+                save.push(", held = ").push_bind(account.held());
+                save.push(" WHERE program_id = ").push_bind(program).push(" AND customer_id = ").push_bind(customer);
+                save.build().execute(&mut *conn).await?;
+                Ok(())
+            }
+
+            async fn issue_coupon(conn: &mut Conn, write: &LedgerWrite) -> Result<(), StorageError> {
+                let Effect::IssueCoupon { coupon, .. } = &write.effect else { return Ok(()) };
+                sqlx::query(INSERT_COUPON)
+                    .bind(&write.program_id)
+                    .bind(&coupon.code)
+                    .bind(write.customer_id.as_str())
+                    .bind(&coupon.reward_id)
+                    .bind(coupon.points)
+                    .bind(serde_json::to_string(&coupon.value).expect("coupon values serialise"))
+                    .bind(coupon.status.as_str())
+                    .bind(coupon.expires_at.0)
+                    .bind(coupon.created_at.0)
+                    .bind(&coupon.order_id)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            /// The tier from the qualifying total after the write; a change is recorded.
+            async fn update_tier(conn: &mut Conn, write: &LedgerWrite, tier_before: &Option<String>) -> Result<(), StorageError> {
+                if write.tiers.tiers.is_empty() {
+                    return Ok(());
+                }
+                let (program, customer) = (write.program_id.as_str(), write.customer_id.as_str());
+                let qualifying: i64 = sqlx::query_scalar(qualifying_sql(write.tiers.basis))
+                    .bind(program)
+                    .bind(customer)
+                    .bind(write.tiers.window_start(write.now).0)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let tier_after = write.tiers.status(qualifying).tier.map(|tier| tier.id);
+                if tier_after != *tier_before {
+                    sqlx::query(SET_TIER).bind(&tier_after).bind(program).bind(customer).execute(&mut *conn).await?;
+                    sqlx::query(RECORD_TIER_CHANGE)
+                        .bind(program)
+                        .bind(customer)
+                        .bind(write.now.0)
+                        .bind(tier_before)
+                        .bind(&tier_after)
+                        .bind(qualifying)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            /// Applies one write in the open transaction; anything but `Applied` leaves
+            /// changes the caller must roll back.
+            pub(super) async fn apply(conn: &mut Conn, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
+                let locked = ensure_and_lock(conn, write).await?;
+                if let Some(outcome) = check_client_id(conn, write).await? {
+                    return Ok(outcome);
+                }
+                if let Some(refusal) = check_cap(conn, write).await? {
+                    return Ok(WriteOutcome::Refused(refusal));
+                }
+                if let Some(refusal) = check_effect(conn, write).await? {
+                    return Ok(WriteOutcome::Refused(refusal));
+                }
+                let mut account = load_account(conn, write, &locked).await?;
+                let mut order = match load_order(conn, write).await? {
+                    Ok(order) => order,
+                    Err(refusal) => return Ok(WriteOutcome::Refused(refusal)),
+                };
+                let (lots_before, activity_before) = (account.lots.clone(), account.last_activity_at);
+                let new_entries = match write.operation.apply(&mut account, &mut order, write.now, write.clawback) {
+                    Ok(entries) => entries,
+                    Err(refusal) => return Ok(WriteOutcome::Refused(refusal.into())),
+                };
+                let consumed: Vec<_> = new_entries.iter().map(|entry| entry.consumed.clone()).collect();
+                let records = entry_records(write, new_entries);
+                append_entries(conn, write, &records, &consumed).await?;
+                save_lots(conn, write, &lots_before, &account).await?;
+                save_order(conn, write, &order).await?;
+                save_totals_and_customer(conn, write, &records, (&lots_before, activity_before), &account).await?;
+                issue_coupon(conn, write).await?;
+                update_tier(conn, write, &locked.tier).await?;
+                let coupon = match &write.effect {
+                    Effect::IssueCoupon { coupon, .. } => Some(coupon.clone()),
+                    _ => None,
+                };
+                Ok(WriteOutcome::Applied(WriteResult {
+                    customer_id: write.customer_id.as_str().to_owned(),
+                    entries: records,
+                    available: account.available(write.now),
+                    pending: account.pending(write.now),
+                    coupon,
+                    released_coupons: Vec::new(),
+                }))
+            }
+
+            /// Stores the result under the write's client id (returned again on a replay) and
+            /// the audit entry.
+            async fn save_result(conn: &mut Conn, write: &LedgerWrite, result: &WriteResult) -> Result<(), StorageError> {
+                if let Some(client) = &write.client_id {
+                    let response = serde_json::to_string(result).expect("results serialise");
+                    sqlx::query(SAVE_CLIENT_ID)
+                        .bind(&write.program_id)
+                        .bind(client.kind)
+                        .bind(&client.id)
+                        .bind(&client.request_hash)
+                        .bind(response)
+                        .bind(write.now.0)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                if let Some(entry) = &write.audit {
+                    // The after-state of an audited ledger write includes the balance it left.
+                    let mut after = entry.after.clone();
+                    if let Some(serde_json::Value::Object(fields)) = &mut after {
+                        fields.insert("available".into(), result.available.into());
+                    }
+                    sqlx::query(INSERT_AUDIT)
+                        .bind(entry.at.0)
+                        .bind(&entry.user_id)
+                        .bind(&entry.user_email)
+                        .bind(&entry.program_id)
+                        .bind(&entry.action)
+                        .bind(&entry.target)
+                        .bind(entry.before.as_ref().map(serde_json::Value::to_string))
+                        .bind(after.as_ref().map(serde_json::Value::to_string))
+                        .bind(&entry.request_key)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            /// Each follow-up in a savepoint of its own: refused or replayed, it is undone alone.
+            async fn follow_ups(conn: &mut Conn, write: &LedgerWrite, result: &mut WriteResult) -> Result<(), StorageError> {
+                for follow_up in &write.follow_ups {
+                    match follow_up {
+                        FollowUp::Write(next) => {
+                            let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
+                            match apply(&mut savepoint, next).await? {
+                                WriteOutcome::Applied(next_result) => {
+                                    save_result(&mut savepoint, next, &next_result).await?;
+                                    savepoint.commit().await?;
+                                    if let Effect::ReleaseUsedCoupon { code } = &next.effect {
+                                        result.released_coupons.push(code.clone());
+                                    }
+                                }
+                                _ => savepoint.rollback().await?,
+                            }
+                        }
+                        FollowUp::MarkReferralRewarded { referred } => {
+                            sqlx::query(MARK_REFERRAL_REWARDED)
+                                .bind(write.now.0)
+                                .bind(&write.program_id)
+                                .bind(referred.as_str())
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+
+            /// The whole write: applied with its follow-ups, result and audit, then committed;
+            /// anything else rolled back.
+            pub(super) async fn write(conn: &mut Conn, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
+                let outcome = apply(conn, write).await?;
+                let WriteOutcome::Applied(mut result) = outcome else { return Ok(outcome) };
+                follow_ups(conn, write, &mut result).await?;
+                save_result(conn, write, &result).await?;
+                Ok(WriteOutcome::Applied(result))
+            }
+        }
+    };
+}
+
+ledger_steps!(sqlite, sqlx::SqliteConnection, sqlx::Sqlite, LOCK_CUSTOMER_SQLITE, false);
+ledger_steps!(postgres, sqlx::PgConnection, sqlx::Postgres, LOCK_CUSTOMER_POSTGRES, true);
+
 #[async_trait]
 impl LedgerStore for SqlStorage {
     async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
         let _one_writer = self.sqlite_turn().await;
-        match self.try_apply_write(write).await {
-            // Another customer's write committed the same client id first (PostgreSQL only:
-            // SQLite runs writes one at a time): answer as a replay or a conflict.
-            Err(StorageError::Query(sqlx::Error::Database(error))) if error.is_unique_violation() => {
-                let Some(client) = &write.client_id else {
-                    return Err(StorageError::Query(sqlx::Error::Database(error)));
-                };
-                let stored: Option<(String, String)> = on_pool!(self, |pool| sqlx::query_as(FIND_CLIENT_ID)
-                    .bind(&write.program_id)
-                    .bind(client.kind)
-                    .bind(&client.id)
-                    .fetch_optional(pool)
-                    .await?);
-                replay_or_conflict(stored, &client.request_hash)?
-                    .ok_or_else(|| StorageError::Corrupt("unique violation without a stored client id".into()))
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_write(write).await {
+                // Another customer's write committed the same client id first (PostgreSQL only:
+                // SQLite runs writes one at a time): answer as a replay or a conflict.
+                Err(StorageError::Query(sqlx::Error::Database(error))) if error.is_unique_violation() => {
+                    let Some(client) = &write.client_id else {
+                        return Err(StorageError::Query(sqlx::Error::Database(error)));
+                    };
+                    let stored: Option<(String, String)> = on_pool!(self, |pool| sqlx::query_as(FIND_CLIENT_ID)
+                        .bind(&write.program_id)
+                        .bind(client.kind)
+                        .bind(&client.id)
+                        .fetch_optional(pool)
+                        .await?);
+                    return match replay_or_conflict(stored, &client.request_hash)? {
+                        Some(outcome) => Ok(outcome),
+                        None => Err(StorageError::Query(sqlx::Error::Database(error))),
+                    };
+                }
+                Err(StorageError::Query(sqlx::Error::Database(error)))
+                    if error.code().as_deref() == Some("40P01") && attempt <= DEADLOCK_RETRIES =>
+                {
+                    tracing::warn!(attempt, "ledger write deadlocked with another; running it again");
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 }
 
 impl SqlStorage {
-    async fn try_apply_write(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
-        let program = write.program_id.as_str();
-        let customer = write.customer_id.as_str();
-        let client = write.client_id.as_ref();
-        let now = write.now;
-        on_pool!(self, |pool, dialect| {
-            let mut tx = pool.begin_with(dialect.pick(BEGIN_SQLITE, BEGIN_POSTGRES)).await?;
-            sqlx::query(ENSURE_CUSTOMER).bind(program).bind(customer).bind(now.0).execute(&mut *tx).await?;
-            let (last_seq, debt, last_activity, tier_before): (i64, i64, Option<i64>, Option<String>) =
-                sqlx::query_as(dialect.pick(LOCK_CUSTOMER_SQLITE, LOCK_CUSTOMER_POSTGRES))
-                    .bind(program)
-                    .bind(customer)
-                    .fetch_one(&mut *tx)
-                    .await?;
-
-            // I3: the client id is checked under the customer's lock, so a concurrent replay
-            // of the same write waits here and then finds it.
-            if let Some(client) = client {
-                let stored: Option<(String, String)> = sqlx::query_as(FIND_CLIENT_ID)
-                    .bind(program)
-                    .bind(client.kind)
-                    .bind(&client.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(outcome) = replay_or_conflict(stored, &client.request_hash)? {
-                    tx.rollback().await?;
-                    return Ok(outcome);
-                }
+    async fn try_write(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with(BEGIN_SQLITE).await?;
+                let outcome = sqlite::write(&mut tx, write).await?;
+                finish(tx, outcome).await
             }
-
-            if let Some(cap) = write.cap {
-                let earned: i64 = sqlx::query_scalar(COUNT_SINCE)
-                    .bind(program)
-                    .bind(customer)
-                    .bind(&write.source)
-                    .bind(cap.since.0)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if earned >= i64::from(cap.max) {
-                    tx.rollback().await?;
-                    return Ok(WriteOutcome::Refused(Refusal::CapReached));
-                }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin_with(BEGIN_POSTGRES).await?;
+                let outcome = postgres::write(&mut tx, write).await?;
+                finish(tx, outcome).await
             }
-
-            // Effects that can refuse the write go first, under the same lock.
-            let refusal = match &write.effect {
-                Effect::None => None,
-                Effect::IssueCoupon { coupon, per_customer_limit, uses_stock } => {
-                    let mut refusal = None;
-                    if let Some(limit) = per_customer_limit {
-                        let live: i64 = sqlx::query_scalar(COUNT_LIVE_COUPONS)
-                            .bind(program)
-                            .bind(customer)
-                            .bind(&coupon.reward_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        if live >= i64::from(*limit) {
-                            refusal = Some(Refusal::RewardLimitReached);
-                        }
-                    }
-                    if refusal.is_none() && *uses_stock {
-                        let taken =
-                            sqlx::query(TAKE_STOCK).bind(program).bind(&coupon.reward_id).execute(&mut *tx).await?;
-                        if taken.rows_affected() == 0 {
-                            refusal = Some(Refusal::OutOfStock);
-                        }
-                    }
-                    refusal
-                }
-                Effect::CancelCoupon { code } | Effect::ReleaseUsedCoupon { code } => {
-                    let sql = match &write.effect {
-                        Effect::CancelCoupon { .. } => CANCEL_COUPON,
-                        _ => RELEASE_USED_COUPON,
-                    };
-                    let cancelled = sqlx::query(sql).bind(program).bind(code).execute(&mut *tx).await?;
-                    (cancelled.rows_affected() == 0).then_some(Refusal::CouponNotIssued)
-                }
-            };
-            if let Some(refusal) = refusal {
-                tx.rollback().await?;
-                return Ok(WriteOutcome::Refused(refusal));
-            }
-
-            let lots: Vec<LotRow> = sqlx::query_as(OPEN_LOTS).bind(program).bind(customer).fetch_all(&mut *tx).await?;
-            let mut account = Account {
-                last_seq: seq_from_db(last_seq)?,
-                lots: lots.into_iter().map(LotRow::into_lot).collect::<Result<_, _>>()?,
-                debt,
-                last_activity_at: last_activity.map(Timestamp),
-                expiry: write.expiry,
-            };
-            let (lots_before, activity_before) = (account.lots.clone(), account.last_activity_at);
-            let before: HashMap<u64, i64> = lots_before.iter().map(|lot| (lot.seq, lot.remaining)).collect();
-            let order_id = write.operation.order_id();
-            let mut order = match order_id {
-                Some(order_id) => {
-                    let totals: Option<(i64, i64, i64, i64)> =
-                        sqlx::query_as(ORDER_TOTALS).bind(program).bind(order_id).fetch_optional(&mut *tx).await?;
-                    totals
-                        .map(|(earned, taken_back, amount, refunded)| OrderTotals {
-                            earned,
-                            taken_back,
-                            amount,
-                            refunded,
-                        })
-                        .unwrap_or_default()
-                }
-                None => OrderTotals::default(),
-            };
-
-            let new_entries = match write.operation.apply(&mut account, &mut order, now, write.clawback) {
-                Ok(entries) => entries,
-                Err(refusal) => {
-                    tx.rollback().await?;
-                    return Ok(WriteOutcome::Refused(refusal.into()));
-                }
-            };
-
-            let snapshot = write.rule_snapshot.as_ref().map(|value| value.to_string());
-            let mut records = Vec::with_capacity(new_entries.len());
-            for entry in new_entries {
-                // Settlement entries (expiry) belong to no client write's source.
-                let is_expiry = entry.kind == EntryKind::Expire;
-                let source = if is_expiry { "expiry".to_owned() } else { write.source.clone() };
-                let reference = if is_expiry { None } else { write.reference.clone() };
-                let record = EntryRecord {
-                    seq: entry.seq,
-                    kind: entry.kind,
-                    points: entry.points,
-                    source,
-                    reference,
-                    order_id: entry.order_id.clone(),
-                    available_at: entry.available_at,
-                    created_at: now,
-                    balance_after: entry.balance_after,
-                    shortfall: entry.shortfall,
-                    rule_snapshot: if is_expiry { None } else { write.rule_snapshot.clone() },
-                    client_id: client.map_or_else(|| "tally".to_owned(), |client| client.id.clone()),
-                };
-                sqlx::query(INSERT_ENTRY)
-                    .bind(program)
-                    .bind(customer)
-                    .bind(seq_to_db(record.seq))
-                    .bind(record.kind.as_str())
-                    .bind(record.points)
-                    .bind(&record.source)
-                    .bind(&record.reference)
-                    .bind(&record.order_id)
-                    .bind(record.available_at.0)
-                    .bind(now.0)
-                    .bind(record.balance_after)
-                    .bind(record.shortfall)
-                    .bind(if is_expiry { None } else { snapshot.clone() })
-                    .bind(&record.client_id)
-                    .execute(&mut *tx)
-                    .await?;
-                for (lot_seq, points) in &entry.consumed {
-                    sqlx::query(INSERT_CONSUMPTION)
-                        .bind(program)
-                        .bind(customer)
-                        .bind(seq_to_db(entry.seq))
-                        .bind(seq_to_db(*lot_seq))
-                        .bind(points)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                records.push(record);
-            }
-
-            // The lots projection: new lots inserted, changed ones updated, emptied ones zeroed.
-            let after: HashMap<u64, i64> = account.lots.iter().map(|lot| (lot.seq, lot.remaining)).collect();
-            for lot in &account.lots {
-                match before.get(&lot.seq) {
-                    None => {
-                        sqlx::query(INSERT_LOT)
-                            .bind(program)
-                            .bind(customer)
-                            .bind(seq_to_db(lot.seq))
-                            .bind(&lot.order_id)
-                            .bind(lot.earned_at.0)
-                            .bind(lot.available_at.0)
-                            .bind(lot.remaining)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    Some(&remaining) if remaining != lot.remaining => {
-                        sqlx::query(UPDATE_LOT)
-                            .bind(lot.remaining)
-                            .bind(program)
-                            .bind(customer)
-                            .bind(seq_to_db(lot.seq))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    Some(_) => {}
-                }
-            }
-            for seq in before.keys().filter(|seq| !after.contains_key(seq)) {
-                sqlx::query(UPDATE_LOT)
-                    .bind(0_i64)
-                    .bind(program)
-                    .bind(customer)
-                    .bind(seq_to_db(*seq))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-
-            if let Some(order_id) = order_id {
-                sqlx::query(SAVE_ORDER)
-                    .bind(program)
-                    .bind(order_id)
-                    .bind(customer)
-                    .bind(order.earned)
-                    .bind(order.taken_back)
-                    .bind(order.amount)
-                    .bind(order.refunded)
-                    .bind(now.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            // What this write changes in the running totals (T1 to T3). SQLite runs one write at
-            // a time: it adds to the flows and open points directly. PostgreSQL writers append
-            // their changes instead, sharing no row to wait for (migration 0011), in the
-            // statement that saves the customer (a round trip of its own cost a tenth of a
-            // write). Earnings are appended on both (upserting three rows per customer, at
-            // random pages, cost SQLite's writes a third). The fold adds them up later.
-            let entries = records.iter().map(|record| (record.kind, record.source.as_str(), record.points));
-            let (totals, changes) =
-                (slot_totals(entries), open_points_changes(&lots_before, activity_before, &account));
-            let slot = slot_of(now).0;
-            let earned: i64 =
-                records.iter().filter(|record| record.kind == EntryKind::Earn).map(|record| record.points).sum();
-            let mut save = sqlx::QueryBuilder::new("");
-            if matches!(dialect, Dialect::Sqlite) {
-                let [quarter, hour, day] = span_starts(Timestamp(slot));
-                for total in &totals {
-                    sqlx::query(ADD_SLOT_FLOWS)
-                        .bind(program)
-                        .bind(quarter.0)
-                        .bind(quarter.1 .0)
-                        .bind(hour.0)
-                        .bind(hour.1 .0)
-                        .bind(day.0)
-                        .bind(day.1 .0)
-                        .bind(total.kind.as_str())
-                        .bind(&total.source)
-                        .bind(total.gained)
-                        .bind(total.lost)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if earned != 0 {
-                    sqlx::query(APPEND_EARNINGS)
-                        .bind(program)
-                        .bind(customer)
-                        .bind(now.0)
-                        .bind(earned)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                for change in &changes {
-                    sqlx::query(ADD_OPEN_POINTS)
-                        .bind(program)
-                        .bind(change.basis.as_str())
-                        .bind(change.slot.0)
-                        .bind(change.points)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            } else if !totals.is_empty() || !changes.is_empty() {
-                save.push("WITH ");
-                if earned != 0 {
-                    save.push(
-                        "earnings AS (INSERT INTO earning_changes (program_id, customer_id, created_at_ms, earned) ",
-                    );
-                    save.push("VALUES (").push_bind(program).push(", ").push_bind(customer);
-                    save.push(", ").push_bind(now.0).push(", ").push_bind(earned).push(")), ");
-                }
-                if !totals.is_empty() {
-                    save.push("slot_changes AS (INSERT INTO ledger_slot_changes (program_id, slot_ms, kind, source, gained, lost) ");
-                    save.push_values(&totals, |mut row, total| {
-                        row.push_bind(program)
-                            .push_bind(slot)
-                            .push_bind(total.kind.as_str())
-                            .push_bind(&total.source)
-                            .push_bind(total.gained)
-                            .push_bind(total.lost);
-                    });
-                    save.push(if changes.is_empty() { ") " } else { "), " });
-                }
-                if !changes.is_empty() {
-                    save.push("open_changes AS (INSERT INTO open_point_changes (program_id, basis, slot_ms, points) ");
-                    save.push_values(&changes, |mut row, change| {
-                        row.push_bind(program)
-                            .push_bind(change.basis.as_str())
-                            .push_bind(change.slot.0)
-                            .push_bind(change.points);
-                    });
-                    save.push(") ");
-                }
-            }
-            save.push("UPDATE customers SET last_seq = ").push_bind(seq_to_db(account.last_seq));
-            save.push(", debt = ").push_bind(account.debt);
-            save.push(", last_activity_at_ms = ").push_bind(account.last_activity_at.map(|at| at.0));
-            save.push(", held = ").push_bind(account.held());
-            save.push(" WHERE program_id = ").push_bind(program).push(" AND customer_id = ").push_bind(customer);
-            save.build().execute(&mut *tx).await?;
-
-            let coupon = match &write.effect {
-                Effect::IssueCoupon { coupon, .. } => {
-                    sqlx::query(INSERT_COUPON)
-                        .bind(program)
-                        .bind(&coupon.code)
-                        .bind(customer)
-                        .bind(&coupon.reward_id)
-                        .bind(coupon.points)
-                        .bind(serde_json::to_string(&coupon.value).expect("coupon values serialise"))
-                        .bind(coupon.status.as_str())
-                        .bind(coupon.expires_at.0)
-                        .bind(coupon.created_at.0)
-                        .bind(&coupon.order_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    Some(coupon.clone())
-                }
-                Effect::None | Effect::CancelCoupon { .. } | Effect::ReleaseUsedCoupon { .. } => None,
-            };
-            let result = WriteResult {
-                customer_id: customer.to_owned(),
-                entries: records,
-                available: account.available(now),
-                pending: account.pending(now),
-                coupon,
-            };
-            if !write.tiers.tiers.is_empty() {
-                let since = write.tiers.window_start(now).0;
-                let qualifying: i64 = sqlx::query_scalar(qualifying_sql(write.tiers.basis))
-                    .bind(program)
-                    .bind(customer)
-                    .bind(since)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let tier_after = write.tiers.status(qualifying).tier.map(|tier| tier.id);
-                if tier_after != tier_before {
-                    sqlx::query(SET_TIER).bind(&tier_after).bind(program).bind(customer).execute(&mut *tx).await?;
-                    sqlx::query(RECORD_TIER_CHANGE)
-                        .bind(program)
-                        .bind(customer)
-                        .bind(now.0)
-                        .bind(&tier_before)
-                        .bind(&tier_after)
-                        .bind(qualifying)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-
-            if let Some(client) = client {
-                let response = serde_json::to_string(&result).expect("results serialise");
-                sqlx::query(SAVE_CLIENT_ID)
-                    .bind(program)
-                    .bind(client.kind)
-                    .bind(&client.id)
-                    .bind(&client.request_hash)
-                    .bind(response)
-                    .bind(now.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(WriteOutcome::Applied(result))
-        })
+        }
     }
+}
+
+/// Commits an applied write; rolls back anything else.
+async fn finish<DB: sqlx::Database>(
+    tx: sqlx::Transaction<'_, DB>,
+    outcome: WriteOutcome,
+) -> Result<WriteOutcome, StorageError> {
+    if matches!(outcome, WriteOutcome::Applied(_)) {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(outcome)
 }

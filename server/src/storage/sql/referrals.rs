@@ -60,22 +60,8 @@ impl ReferralStore for SqlStorage {
             .await?);
         Ok(row.map(to_referral))
     }
-
-    async fn mark_referral_rewarded(
-        &self,
-        program_id: &str,
-        referred: &CustomerId,
-        now: Timestamp,
-    ) -> Result<(), StorageError> {
-        const SQL: &str = "UPDATE referrals SET rewarded_at_ms = $1
-             WHERE program_id = $2 AND referred_id = $3 AND rewarded_at_ms IS NULL";
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(now.0)
-            .bind(program_id)
-            .bind(referred.as_str())
-            .execute(pool)
-            .await
-            .map(drop)?);
-        Ok(())
-    }
 }
+
+/// Marks a referral as rewarded (a follow-up of the referred customer's first order).
+pub(super) const MARK_REFERRAL_REWARDED: &str = "UPDATE referrals SET rewarded_at_ms = $1
+     WHERE program_id = $2 AND referred_id = $3 AND rewarded_at_ms IS NULL";

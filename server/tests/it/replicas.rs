@@ -1,9 +1,7 @@
 //! Two Tally processes on one PostgreSQL database, as behind a load balancer: concurrent
 //! redemptions spread over both never overspend, and a replay on the other replica is a replay.
 
-mod common;
-
-use common::{fresh_database, start_tally, Db};
+use crate::common::{fresh_database, start_tally, Db};
 use serde_json::{json, Value};
 use tally_server::{ledger::Timestamp, programs::Program};
 

@@ -1,11 +1,9 @@
 //! The `tally` binary itself: serving is the default, configuration comes from the environment,
 //! and SIGTERM stops it gracefully.
 
-mod common;
-
 use std::{process::Command, time::Duration};
 
-use common::{fresh_database, start_tally, Db};
+use crate::common::{fresh_database, start_tally, Db};
 
 #[tokio::test]
 async fn serves_by_default_from_env_config_and_exits_cleanly_on_sigterm() {

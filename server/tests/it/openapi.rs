@@ -1,8 +1,6 @@
 //! The OpenAPI document covers every merchant endpoint and every schema it refers to exists.
 
-mod common;
-
-use common::{spawn_app, Db};
+use crate::common::{spawn_app, Db};
 use serde_json::Value;
 
 /// Every route of the merchant API (the router's, written out: axum cannot list them).

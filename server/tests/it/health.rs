@@ -1,30 +1,28 @@
 //! The server starts on each database, reports liveness and readiness, and says so when the
 //! database goes away.
 
-mod common;
-
-use common::{postgres_admin_url, spawn_app, spawn_app_on, Db, ALL_DBS};
+use crate::common::{postgres_admin_url, spawn_app, spawn_app_on, Db};
 use sqlx::{Connection, Executor, PgConnection};
 
+each_db! {
 #[tokio::test]
-async fn healthz_and_readyz_answer_on_every_database() {
-    for db in ALL_DBS {
-        let app = spawn_app(db).await;
+async fn healthz_and_readyz_answer_on_every_database(db: Db) {
+    let app = spawn_app(db).await;
 
-        let health = app.get("/healthz").await;
-        assert_eq!(health.status(), 200, "{db:?}");
-        assert_eq!(health.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"status": "ok"}));
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200, "{db:?}");
+    assert_eq!(health.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"status": "ok"}));
 
-        let ready = app.get("/readyz").await;
-        assert_eq!(ready.status(), 200, "{db:?}");
-        assert_eq!(ready.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"status": "ready"}));
-        app.stop().await;
-    }
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200, "{db:?}");
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"status": "ready"}));
+    app.stop().await;
+}
 }
 
 #[tokio::test]
 async fn sqlite_file_is_created_on_first_start_and_reopened_later() {
-    let url = common::fresh_database(Db::Sqlite).await;
+    let url = crate::common::fresh_database(Db::Sqlite).await;
     let file = url.trim_start_matches("sqlite://").to_owned();
     assert!(!std::path::Path::new(&file).exists());
 

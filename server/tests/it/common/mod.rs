@@ -1,7 +1,5 @@
 //! Shared helpers for black-box tests: a real server on a free port over a real database.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::{
     net::SocketAddr,
     path::PathBuf,
@@ -25,8 +23,6 @@ pub enum Db {
     Sqlite,
     Postgres,
 }
-
-pub const ALL_DBS: [Db; 2] = [Db::Sqlite, Db::Postgres];
 
 /// A running server; dropping it stops the server.
 pub struct TestApp {
@@ -246,4 +242,49 @@ pub fn start_tally(args: &[&str], env: &[(&str, &str)]) -> TallyProcess {
         }
     };
     TallyProcess { child, addr, lines }
+}
+
+/// Runs `sql` (one statement) on the test's database directly, as an operator would: to
+/// inject a failure (a trigger that raises) or look behind the API.
+pub async fn execute_sql(database_url: &str, sql: &str) {
+    use sqlx::{Connection, Executor};
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url).await.expect("the SQLite file opens");
+        conn.execute(sql).await.expect("the statement runs");
+    } else {
+        let mut conn = PgConnection::connect(database_url).await.expect("the database answers");
+        conn.execute(sql).await.expect("the statement runs");
+    }
+}
+
+/// Makes every insert into `table` matching `condition` (SQL over `NEW`) fail, on either
+/// database: a crash in the middle of a transaction, as seen by the transaction.
+pub async fn fail_inserts(database_url: &str, table: &str, condition: &str) {
+    if database_url.starts_with("sqlite:") {
+        let sql = format!(
+            "CREATE TRIGGER injected_failure BEFORE INSERT ON {table} WHEN {condition}
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        );
+        execute_sql(database_url, &sql).await;
+    } else {
+        let function = format!(
+            "CREATE FUNCTION injected_failure() RETURNS trigger AS $$ BEGIN
+               IF {condition} THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        );
+        execute_sql(database_url, &function).await;
+        let trigger = format!(
+            "CREATE TRIGGER injected_failure BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION injected_failure()"
+        );
+        execute_sql(database_url, &trigger).await;
+    }
+}
+
+/// Undoes [`fail_inserts`].
+pub async fn stop_failing_inserts(database_url: &str, table: &str) {
+    if database_url.starts_with("sqlite:") {
+        execute_sql(database_url, "DROP TRIGGER injected_failure").await;
+    } else {
+        execute_sql(database_url, &format!("DROP TRIGGER injected_failure ON {table}")).await;
+        execute_sql(database_url, "DROP FUNCTION injected_failure()").await;
+    }
 }

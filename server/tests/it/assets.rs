@@ -1,9 +1,7 @@
 //! Built browser assets are served compressed, with the right types and cache headers.
 //! Needs `cargo xtask build` first (the README's test command does it).
 
-mod common;
-
-use common::{spawn_app, Db};
+use crate::common::{spawn_app, Db};
 
 fn widget_manifest() -> serde_json::Value {
     let path = "../target/site/widget/manifest.json";

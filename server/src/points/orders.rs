@@ -1,0 +1,257 @@
+//! What happens in the store: orders, actions and referrals earn; refunds and cancellations
+//! take back.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{caller_id, client_id, customer_id, PointsError, PointsService, Written};
+use crate::{
+    customers::CustomerId,
+    ledger::{Operation, Timestamp, MAX_POINTS_PER_WRITE},
+    programs::Program,
+    rules::{CampaignTarget, Minor, Order, MAX_AMOUNT},
+    storage::{CapCheck, ClientId, Effect, FollowUp, LedgerWrite, Referral, ReferralOutcome},
+};
+
+/// Events may be reported late, but not from the future (beyond clock skew).
+const MAX_CLOCK_SKEW_MS: i64 = 5 * 60_000;
+
+/// An order reported by the store: it earns under the purchase rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrderEvent {
+    pub event_id: String,
+    pub customer_id: String,
+    pub order_id: String,
+    pub occurred_at: Option<Timestamp>,
+    pub currency: String,
+    pub order: Order,
+}
+
+/// An action (signup, review, birthday, `custom:NAME`, …): it earns under its action rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActionEvent {
+    pub event_id: String,
+    pub customer_id: String,
+    pub action: String,
+    pub occurred_at: Option<Timestamp>,
+}
+
+/// Who referred a new customer; both earn on the customer's first order.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReferralEvent {
+    pub customer_id: String,
+    pub referrer_id: String,
+}
+
+/// Money refunded on an order, in minor units.
+#[derive(Clone, Debug, Serialize)]
+pub struct Refund {
+    pub refund_id: String,
+    pub order_id: String,
+    pub amount: Minor,
+}
+
+impl PointsService {
+    /// When the event happened: as reported (late is fine, the future is not), else now.
+    fn occurred_at(&self, reported: Option<Timestamp>) -> Result<Timestamp, PointsError> {
+        let now = self.now();
+        let at = reported.unwrap_or(now);
+        if at.0 > now.0.saturating_add(MAX_CLOCK_SKEW_MS) {
+            return Err(PointsError::invalid("occurred_at", "occurred_at is in the future"));
+        }
+        Ok(at)
+    }
+
+    pub async fn record_order(&self, program: &Program, event: &OrderEvent) -> Result<Written, PointsError> {
+        let customer = customer_id("customer_id", &event.customer_id)?;
+        let client = client_id("event", "event_id", &event.event_id, event)?;
+        caller_id("order_id", &event.order_id)?;
+        if event.currency != program.currency {
+            return Err(PointsError::invalid(
+                "currency",
+                format!("this program counts in {}, not {}", program.currency, event.currency),
+            ));
+        }
+        let occurred_at = self.occurred_at(event.occurred_at)?;
+        let order = &event.order;
+        let paid = order.validate()?;
+        let now = self.now();
+        let settings = &program.settings;
+        let tier_percent = if settings.tiers.tiers.is_empty() {
+            100
+        } else {
+            let record = self.storage.customer(&program.id, &customer, settings.expiry).await?;
+            settings.tiers.multiplier(record.and_then(|record| record.tier_id).as_deref())
+        };
+        let campaign_percent = settings.campaign_percent(occurred_at, CampaignTarget::Purchases);
+        let snapshot = settings.purchase.points_for(order, tier_percent, campaign_percent);
+        if snapshot.points > MAX_POINTS_PER_WRITE {
+            return Err(PointsError::invalid("subtotal", "this order would earn more points than allowed"));
+        }
+        let available_at = Timestamp(occurred_at.plus_days(settings.pending_days).0.max(now.0));
+        let operation = Operation::EarnOrder {
+            order_id: event.order_id.clone(),
+            points: snapshot.points,
+            amount: paid,
+            available_at,
+        };
+        let mut write = LedgerWrite::new(program, customer.clone(), Some(client), operation, "purchase", now);
+        write.reference = Some(event.order_id.clone());
+        write.rule_snapshot = Some(serde_json::to_value(&snapshot).expect("snapshots serialise"));
+        write.follow_ups = self.referral_awards(program, &customer, now).await?;
+        self.write(write, "event_id").await
+    }
+
+    pub async fn record_action(&self, program: &Program, event: &ActionEvent) -> Result<Written, PointsError> {
+        let customer = customer_id("customer_id", &event.customer_id)?;
+        let client = client_id("event", "event_id", &event.event_id, event)?;
+        let occurred_at = self.occurred_at(event.occurred_at)?;
+        let rule = program.settings.action_rule(&event.action).ok_or_else(|| {
+            PointsError::invalid(
+                "type",
+                format!("no earning rule for {:?} in this program (see `actions` in the settings)", event.action),
+            )
+        })?;
+        let now = self.now();
+        let cap = rule.effective_cap().map(|cap| CapCheck { since: now.start_of(cap.per), max: cap.count });
+        let campaign_percent = program.settings.campaign_percent(occurred_at, CampaignTarget::Actions);
+        let points = i128::from(rule.points) * i128::from(campaign_percent) / 100;
+        let points = i64::try_from(points)
+            .ok()
+            .filter(|points| *points <= MAX_POINTS_PER_WRITE)
+            .ok_or_else(|| PointsError::invalid("type", "this action would earn more points than allowed"))?;
+        let operation = Operation::Earn { points, available_at: now };
+        let mut write = LedgerWrite::new(program, customer, Some(client), operation, &event.action, now);
+        write.rule_snapshot = Some(json!({"rule": rule, "campaign_percent": campaign_percent, "points": points}));
+        write.cap = cap;
+        self.write(write, "event_id").await
+    }
+
+    /// Remembers who referred the customer; `true` when it was recorded before.
+    pub async fn record_referral(
+        &self,
+        program: &Program,
+        event: &ReferralEvent,
+    ) -> Result<(Referral, bool), PointsError> {
+        let referred = customer_id("customer_id", &event.customer_id)?;
+        if program.settings.action_rule("referral").is_none() {
+            return Err(PointsError::invalid("type", "no earning rule for \"referral\" in this program"));
+        }
+        let referrer = customer_id("referrer_id", &event.referrer_id)?;
+        if referrer == referred {
+            return Err(PointsError::invalid("referrer_id", "a customer cannot refer themselves"));
+        }
+        if self.storage.customer(&program.id, &referrer, program.settings.expiry).await?.is_none() {
+            return Err(PointsError::invalid(
+                "referrer_id",
+                format!("no customer {:?} in this program", event.referrer_id),
+            ));
+        }
+        if self.storage.order_count(&program.id, &referred).await? > 0 {
+            return Err(PointsError::AlreadyOrdered);
+        }
+        match self.storage.record_referral(&program.id, &referred, &referrer, self.now()).await? {
+            ReferralOutcome::Recorded(referral) => Ok((referral, false)),
+            ReferralOutcome::AlreadyRecorded(referral) => Ok((referral, true)),
+            ReferralOutcome::Conflict(referral) => Err(PointsError::AlreadyReferred { referrer: referral.referrer_id }),
+        }
+    }
+
+    /// On a referred customer's first order, the referrer earns the referral rule's points
+    /// (within its cap) and the customer its `referred_points`, in the order's transaction.
+    /// Each award has its own client id, so nothing is ever paid twice.
+    async fn referral_awards(
+        &self,
+        program: &Program,
+        referred: &CustomerId,
+        now: Timestamp,
+    ) -> Result<Vec<FollowUp>, PointsError> {
+        let Some(rule) = program.settings.action_rule("referral") else { return Ok(Vec::new()) };
+        let Some(referral) = self.storage.referral(&program.id, referred).await? else { return Ok(Vec::new()) };
+        if referral.rewarded_at.is_some() {
+            return Ok(Vec::new());
+        }
+        let referrer = customer_id("referrer_id", &referral.referrer_id)?;
+        let awards = [
+            (referrer, rule.points, "referral", "referrer"),
+            (referred.clone(), rule.referred_points.unwrap_or(0), "referred", "referred"),
+        ];
+        let mut follow_ups = Vec::new();
+        for (customer, points, source, role) in awards {
+            if points <= 0 {
+                continue;
+            }
+            let client =
+                ClientId { kind: "referral", id: format!("{role}:{}", referred.as_str()), request_hash: String::new() };
+            let operation = Operation::Earn { points: points.min(MAX_POINTS_PER_WRITE), available_at: now };
+            let mut write = LedgerWrite::new(program, customer, Some(client), operation, source, now);
+            write.reference = Some(referred.as_str().to_owned());
+            if role == "referrer" {
+                // A referrer over their cap simply earns nothing for this one.
+                write.cap = rule.effective_cap().map(|cap| CapCheck { since: now.start_of(cap.per), max: cap.count });
+            }
+            follow_ups.push(FollowUp::Write(write));
+        }
+        follow_ups.push(FollowUp::MarkReferralRewarded { referred: referred.clone() });
+        Ok(follow_ups)
+    }
+
+    /// Points back in proportion to the money refunded, pending points first.
+    pub async fn refund(&self, program: &Program, refund: &Refund) -> Result<Written, PointsError> {
+        let client = client_id("refund", "refund_id", &refund.refund_id, refund)?;
+        if !(1..=MAX_AMOUNT).contains(&refund.amount) {
+            return Err(PointsError::invalid(
+                "amount",
+                format!("amount must be a positive number of minor units, at most {MAX_AMOUNT}"),
+            ));
+        }
+        let operation = Operation::Refund { order_id: refund.order_id.clone(), amount: refund.amount };
+        let write = self.order_write(program, &refund.order_id, client, operation).await?;
+        self.write(write, "refund_id").await
+    }
+
+    /// Voids the order's pending points and takes back its available ones; coupons the order
+    /// had used are cancelled in the same transaction, their points back with their customers.
+    /// Cancelling twice is the same cancellation: the order id is its client id.
+    pub async fn cancel_order(&self, program: &Program, order_id: &str) -> Result<Written, PointsError> {
+        let client = client_id("cancel", "order_id", order_id, &order_id)?;
+        let operation = Operation::CancelOrder { order_id: order_id.to_owned() };
+        let mut write = self.order_write(program, order_id, client, operation).await?;
+        for coupon in self.storage.coupons_used_by(&program.id, order_id).await? {
+            let client = ClientId { kind: "coupon_release", id: coupon.code.clone(), request_hash: String::new() };
+            let operation = Operation::Restore { points: coupon.points };
+            let customer = customer_id("customer_id", &coupon.customer_id)?;
+            let mut release = LedgerWrite::new(program, customer, Some(client), operation, "reward", write.now);
+            release.reference = Some(coupon.code.clone());
+            release.effect = Effect::ReleaseUsedCoupon { code: coupon.code };
+            write.follow_ups.push(FollowUp::Write(release));
+        }
+        self.write(write, "order_id").await
+    }
+
+    /// A write to the ledger of the customer the order earned for.
+    async fn order_write(
+        &self,
+        program: &Program,
+        order_id: &str,
+        client: ClientId,
+        operation: Operation,
+    ) -> Result<LedgerWrite, PointsError> {
+        caller_id("order_id", order_id)?;
+        let customer = self
+            .storage
+            .order_customer(&program.id, order_id)
+            .await?
+            .ok_or_else(|| PointsError::NoOrder(order_id.to_owned()))?;
+        let mut write = LedgerWrite::new(
+            program,
+            customer_id("customer_id", &customer)?,
+            Some(client),
+            operation,
+            "purchase",
+            self.now(),
+        );
+        write.reference = Some(order_id.to_owned());
+        Ok(write)
+    }
+}
