@@ -107,6 +107,15 @@ impl DateRange {
         let first: Date = first.parse().map_err(|_| ("from", "a date like 2026-01-31"))?;
         let last: Date = last.parse().map_err(|_| ("to", "a date like 2026-01-31"))?;
         let range = Self { first, last, preset: None };
+        // Far dates would overflow the day after the range (jiff ends at year 9999); no
+        // ledger holds an entry outside these years.
+        let supported = Date::constant(1970, 1, 1)..=Date::constant(2999, 12, 31);
+        if !supported.contains(&first) {
+            return Err(("from", "a date from 1970-01-01 to 2999-12-31"));
+        }
+        if !supported.contains(&last) {
+            return Err(("to", "a date from 1970-01-01 to 2999-12-31"));
+        }
         if last < first {
             return Err(("to", "on or after the start date"));
         }
@@ -230,6 +239,9 @@ mod tests {
         assert_eq!(DateRange::custom("2026-01-02", "2026-01-01").unwrap_err().0, "to");
         assert_eq!(DateRange::custom("2020-01-01", "2026-01-01").unwrap_err().0, "to");
         assert_eq!(DateRange::custom("2026-01-01", "2026-01-31").unwrap().days(), 31);
+        assert_eq!(DateRange::custom("9999-12-01", "9999-12-31").unwrap_err().0, "from");
+        assert_eq!(DateRange::custom("2999-12-01", "9999-12-31").unwrap_err().0, "to");
+        assert_eq!(DateRange::custom("-9999-01-01", "2026-01-01").unwrap_err().0, "from");
     }
 
     #[test]

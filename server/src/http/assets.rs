@@ -2,8 +2,9 @@
 //! (`/widget/assets`) and the widget loader (`/widget.js`).
 
 use axum::{
-    extract::State,
+    extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
     Router,
@@ -11,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
 
-use super::AppState;
+use super::{problem::Problem, AppState};
 
 /// Written by `cargo xtask build` next to the content-hashed widget files.
 pub const WIDGET_MANIFEST: &str = "widget/manifest.json";
@@ -42,7 +43,23 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             header::HeaderName::from_static("timing-allow-origin"),
             HeaderValue::from_static("*"),
         ));
-    Router::new().route("/widget.js", get(widget_loader)).merge(console_bundle).merge(widget_bundle)
+    Router::new()
+        .route("/widget.js", get(widget_loader))
+        .merge(console_bundle)
+        .merge(widget_bundle)
+        .layer(middleware::from_fn(plausible_file_names))
+}
+
+/// The longest file name our bundles have room for, in bytes (file systems allow 255).
+const MAX_FILE_NAME: usize = 255;
+
+/// A file name no file system allows is a 404, not the file system's error (which the file
+/// service answers as a 500).
+async fn plausible_file_names(request: Request, next: Next) -> Response {
+    if request.uri().path().split('/').any(|segment| segment.len() > MAX_FILE_NAME) {
+        return Problem::not_found("No such file.").into_response();
+    }
+    next.run(request).await
 }
 
 fn precompressed(dir: ServeDir) -> ServeDir {

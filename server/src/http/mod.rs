@@ -3,6 +3,7 @@
 pub(crate) mod api;
 mod assets;
 mod console;
+pub mod edge;
 mod health;
 pub mod problem;
 mod rate_limit;
@@ -78,7 +79,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(|| async { Redirect::to("/admin") }))
         .merge(health::routes())
         .merge(api::routes(&state))
@@ -86,7 +87,6 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::routes(&state))
         .merge(console::routes(&state))
         .fallback(|| async { problem::Problem::not_found("No such page or endpoint.") })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    edge::with_edge_layers(router).layer(TraceLayer::new_for_http()).with_state(state)
 }

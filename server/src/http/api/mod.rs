@@ -73,11 +73,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.split(';').next().is_some_and(|mime| mime.trim() == "application/json"));
+        let is_json =
+            request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| {
+                value.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !is_json {
             return Err(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -98,6 +97,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 Problem::new(StatusCode::BAD_REQUEST, "bad_request", "Bad request", rejection.body_text())
             }
         })?;
+        if let Some(field) = control_character_field(&bytes) {
+            return Err(Problem::invalid_field(
+                field,
+                "text must not contain control characters (tab and newline aside)",
+            ));
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let path = error.path().to_string();
@@ -121,6 +126,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         })?;
         Ok(Self { value })
     }
+}
+
+/// The field of a JSON string holding a control character other than tab, newline and
+/// carriage return (PostgreSQL cannot store a NUL; no text of Tally's needs the others). JSON
+/// can only carry them as `\u00XX` escapes, so bodies without one are not parsed twice.
+pub(crate) fn control_character_field(bytes: &[u8]) -> Option<String> {
+    let escaped = bytes.windows(6).any(|window| {
+        window.starts_with(b"\\u00") && (matches!(window[4], b'0' | b'1') || window[4..].eq_ignore_ascii_case(b"7f"))
+    });
+    if !escaped {
+        return None;
+    }
+    fn find(value: &serde_json::Value, path: &str) -> Option<String> {
+        let bad = |text: &str| text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+        match value {
+            serde_json::Value::String(text) if bad(text) => Some(path.to_owned()),
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().find_map(|(index, item)| find(item, &format!("{path}[{index}]")))
+            }
+            serde_json::Value::Object(fields) => fields.iter().find_map(|(name, field)| {
+                let path = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+                if bad(name) {
+                    Some(path)
+                } else {
+                    find(field, &path)
+                }
+            }),
+            _ => None,
+        }
+    }
+    find(&serde_json::from_slice(bytes).ok()?, "")
 }
 
 /// The field serde names in "unknown field `x`" or "missing field `x`".
