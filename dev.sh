@@ -2,7 +2,8 @@
 # Tally's developer entry point (see README):
 #   ./dev.sh demo [ARGS...]   install what is missing, build, run the demo (console + storefront)
 #   ./dev.sh test             install what is missing, build, run every test (Rust on SQLite and
-#                             PostgreSQL, Playwright in headless chromium)
+#                             PostgreSQL, schemathesis against the OpenAPI document, Playwright
+#                             in headless chromium)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -51,6 +52,7 @@ case "${1:-}" in
     start_postgres
     cargo xtask build
     cargo test --workspace
+    scripts/schemathesis
     (cd end2end && npx playwright test)
     ;;
   *)

@@ -139,6 +139,7 @@ mod tests {
         assert_eq!(CustomerId::parse(&"x".repeat(129)), Err(InvalidCustomerId));
         assert_eq!(CustomerId::parse(""), Err(InvalidCustomerId));
         assert_eq!(CustomerId::parse("a\nb"), Err(InvalidCustomerId));
+        assert_eq!(Adjustment::parse(i64::MIN, "x"), Err(AdjustmentError::Points), "no overflow at the edge");
     }
 
     #[test]
@@ -187,7 +188,7 @@ impl AdjustmentError {
 
 impl Adjustment {
     pub fn parse(points: Points, reason: &str) -> Result<Self, AdjustmentError> {
-        if points == 0 || points.abs() > MAX_POINTS_PER_WRITE {
+        if points == 0 || points.unsigned_abs() > MAX_POINTS_PER_WRITE.unsigned_abs() {
             return Err(AdjustmentError::Points);
         }
         let reason = reason.trim();

@@ -32,6 +32,9 @@ pub struct ApiDoc;
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)] // describes responses; never built
 pub enum ReadErrors {
+    /// A path or query that cannot be read (not UTF-8, control characters)
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
     /// Missing, unknown or revoked secret key
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(Problem),
@@ -47,7 +50,7 @@ pub enum ReadErrors {
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)] // describes responses; never built
 pub enum WriteErrors {
-    /// Malformed JSON
+    /// Malformed JSON, or a path that cannot be read (not UTF-8, control characters)
     #[response(status = 400, content_type = "application/problem+json")]
     Malformed(Problem),
     /// Missing, unknown or revoked secret key
@@ -85,6 +88,42 @@ impl Modify for SecretKey {
 
 /// Public: the document describes the API, it gives no access to it.
 pub fn routes() -> Router<AppState> {
-    let document = ApiDoc::openapi();
+    let document = document();
     Router::new().route("/api/v1/openapi.json", get(move || async move { Json(document.clone()) }))
+}
+
+/// The document as served. A type that refuses unknown fields (`deny_unknown_fields`) is
+/// described with `additionalProperties: false`; where another type flattens it (a reward's
+/// id beside its definition), JSON Schema's `allOf` would then refuse the other type's own
+/// fields, so such flattened parts leave that rule to the request they describe.
+pub fn document() -> serde_json::Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    let mut flattened = Vec::new();
+    collect_all_of_refs(&document, &mut flattened);
+    if let Some(schemas) = document.pointer_mut("/components/schemas").and_then(serde_json::Value::as_object_mut) {
+        for name in flattened {
+            if let Some(schema) = schemas.get_mut(&name).and_then(serde_json::Value::as_object_mut) {
+                schema.remove("additionalProperties");
+            }
+        }
+    }
+    document
+}
+
+/// The component names referenced from inside any `allOf`.
+fn collect_all_of_refs(value: &serde_json::Value, names: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            if let Some(serde_json::Value::Array(parts)) = fields.get("allOf") {
+                for part in parts {
+                    if let Some(name) = part.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.rsplit('/').next()) {
+                        names.push(name.to_owned());
+                    }
+                }
+            }
+            fields.values().for_each(|field| collect_all_of_refs(field, names));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| collect_all_of_refs(item, names)),
+        _ => {}
+    }
 }
