@@ -134,3 +134,68 @@ fn seq_from_db(seq: i64) -> Result<u64, StorageError> {
 fn json_from_db<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StorageError> {
     serde_json::from_str(text).map_err(|error| StorageError::Corrupt(format!("{what}: {error}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Where SQLite's and PostgreSQL's DDL must differ, as `(SQLite, PostgreSQL)`: a line of
+    /// one migration may differ from its twin only by one of these.
+    const DIALECT_TOKENS: &[(&str, &str)] = &[
+        ("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+        ("INTEGER PRIMARY KEY,", "BIGSERIAL PRIMARY KEY,"),
+        ("INTEGER NOT NULL", "BIGINT NOT NULL"),
+        (") WITHOUT ROWID;", ");"),
+    ];
+
+    /// The one expression written per dialect (a UTC month's, quarter's or year's start, in
+    /// migration 0012), as each spells it: replaced by a placeholder before lines are compared.
+    const DIALECT_EXPRESSIONS: &[(&str, &str)] = &[(
+        "CAST(strftime('%s', created_at_ms / 1000, 'unixepoch', 'start of month', '-' || CASE period
+               WHEN 'month' THEN 0
+               WHEN 'quarter' THEN (CAST(strftime('%m', created_at_ms / 1000, 'unixepoch') AS INTEGER) - 1) % 3
+               ELSE CAST(strftime('%m', created_at_ms / 1000, 'unixepoch') AS INTEGER) - 1 END || ' months')
+           AS BIGINT)",
+        "CAST(EXTRACT(EPOCH FROM date_trunc(period, to_timestamp(created_at_ms / 1000.0) AT TIME ZONE 'UTC'))
+               AS BIGINT)",
+    )];
+
+    /// A migration's statements, line by line, without comments and blank lines.
+    fn statement_lines(text: &str) -> Vec<String> {
+        text.lines()
+            .map(|line| line.split("--").next().unwrap_or_default().trim_end().to_owned())
+            .filter(|line| !line.trim().is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn the_sqlite_and_postgres_migrations_differ_only_in_known_dialect_tokens() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let names = |dialect: &str| {
+            let mut names: Vec<String> = std::fs::read_dir(root.join(dialect))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        let files = names("sqlite");
+        assert_eq!(files, names("postgres"), "the same migrations for both databases");
+        assert!(files.len() >= 12);
+        for name in files {
+            let mut sqlite = std::fs::read_to_string(root.join("sqlite").join(&name)).unwrap();
+            let mut postgres = std::fs::read_to_string(root.join("postgres").join(&name)).unwrap();
+            for (sqlite_form, postgres_form) in DIALECT_EXPRESSIONS {
+                sqlite = sqlite.replace(sqlite_form, "<dialect expression>");
+                postgres = postgres.replace(postgres_form, "<dialect expression>");
+            }
+            let (sqlite, postgres) = (statement_lines(&sqlite), statement_lines(&postgres));
+            assert_eq!(sqlite.len(), postgres.len(), "{name}: as many lines in both");
+            for (number, (lite, pg)) in sqlite.iter().zip(&postgres).enumerate() {
+                let same = lite == pg
+                    || DIALECT_TOKENS.iter().any(|(lite_token, pg_token)| lite.replace(lite_token, pg_token) == *pg);
+                assert!(same, "{name}, statement line {}: {lite:?} / {pg:?}", number + 1);
+            }
+        }
+    }
+}
