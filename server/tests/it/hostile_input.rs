@@ -1,7 +1,7 @@
 //! Inputs that once broke a connection or answered a 5xx, each answered now by a clear 4xx
 //! `application/problem+json`, on both databases.
 
-use crate::common::{into_parts, spawn_app, Db};
+use crate::common::{into_parts, spawn_app};
 use reqwest::Method;
 use serde_json::json;
 
