@@ -12,6 +12,7 @@
 
 mod accounts;
 mod orders;
+mod programs;
 mod redemptions;
 
 use std::sync::Arc;

@@ -38,6 +38,9 @@ pub enum StorageError {
     Query(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Changed by others so often that a change did not get its turn; try again.
+    #[error("too many changes at once to {0}")]
+    Contended(String),
 }
 
 /// Everything Tally stores, as one object: `Arc<dyn Storage>`. Each concern is its own trait,

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::StorageError;
 use crate::{
+    admin::AuditEntry,
     ledger::Timestamp,
     programs::{ApiKeyRecord, Program},
 };
@@ -28,8 +29,19 @@ pub trait ProgramStore: Send + Sync {
     async fn list_programs(&self) -> Result<Vec<Program>, StorageError>;
     async fn program_by_id(&self, id: &str) -> Result<Option<Program>, StorageError>;
     async fn program_by_publishable_key(&self, key: &str) -> Result<Option<Program>, StorageError>;
-    /// Creates the program or updates its fields and allowed origins, in one transaction.
+    /// Creates the program, or updates its names, settings and allowed origins (never its
+    /// keys or currency), in one transaction. For set-up (the demo, tests); admins' changes go
+    /// through [`Self::update_program`].
     async fn upsert_program(&self, program: &Program) -> Result<(), StorageError>;
+    /// Saves `after`'s names, settings and allowed origins (never its keys or currency) and
+    /// the audit entry, in one transaction, if the program as stored is still `before`;
+    /// `false` when someone saved in between (nothing written: apply the change again).
+    async fn update_program(
+        &self,
+        before: &Program,
+        after: &Program,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StorageError>;
     /// Creates a program with its first secret API key.
     async fn create_program(&self, program: &Program, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError>;
     /// Revokes every API key of the program, adds `key` and replaces the widget secret.

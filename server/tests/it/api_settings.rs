@@ -213,3 +213,40 @@ async fn a_referral_pays_both_customers_on_the_first_order_once(db: Db) {
     app.stop().await;
 }
 }
+
+each_db! {
+/// Two admins saving different parts at once keep both changes, and a settings save racing a
+/// key rotation never brings the old widget secret back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_saves_of_different_parts_and_key_rotations_keep_every_change(db: Db) {
+    let (app, _) = spawn_app_at(db).await;
+    let (program, mut secret) = app.create_program("Shop").await;
+    for round in 0..20 {
+        let tiers = json!({"tiers": [{"id": format!("t{round}"), "name": "Tier", "threshold": 100}]});
+        let campaigns = json!([{"id": format!("c{round}"), "name": "Double", "multiplier_percent": 200,
+            "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2026-02-01T00:00:00Z"}]);
+        let (a, b) = tokio::join!(
+            app.api_send(Method::PUT, "/api/v1/tiers", &secret, &tiers),
+            app.api_send(Method::PUT, "/api/v1/campaigns", &secret, &campaigns)
+        );
+        assert_eq!((a.0, b.0), (200, 200), "{db:?} {a:?} {b:?}");
+        let (_, settings) = app.api_get("/api/v1/settings", &secret).await;
+        assert_eq!(settings["settings"]["tiers"]["tiers"][0]["id"], format!("t{round}"), "{db:?} round {round}");
+        assert_eq!(settings["settings"]["campaigns"][0]["id"], format!("c{round}"), "{db:?} round {round}");
+
+        let (new_secret, key) = tally_server::programs::ApiKeyRecord::generate();
+        let widget_secret = format!("whsec_round_{round}");
+        let body = json!({"name": format!("Shop {round}"), "points_name": "points", "allowed_origins": [], "settings": settings["settings"]});
+        let (_, rotated) = tokio::join!(
+            app.api_send(Method::PUT, "/api/v1/settings", &secret, &body),
+            app.storage.rotate_keys(&program.id, &key, &widget_secret, T0)
+        );
+        assert!(rotated.unwrap());
+        secret = new_secret;
+        let stored = app.storage.program_by_id(&program.id).await.unwrap().unwrap();
+        assert_eq!(stored.widget_secret, widget_secret, "{db:?} round {round}: the rotation stands");
+        assert_eq!(stored.publishable_key, program.publishable_key);
+    }
+    app.stop().await;
+}
+}

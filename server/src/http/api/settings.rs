@@ -69,11 +69,14 @@ async fn replace(
     body: ApiJson<SettingsRequest>,
 ) -> Result<Json<SettingsView>, Problem> {
     let request = body.value;
-    let mut program = program.0;
-    program
-        .update(&request.name, &request.points_name, request.allowed_origins, request.settings)
+    let change = |program: &mut Program| {
+        program.update(&request.name, &request.points_name, request.allowed_origins.clone(), request.settings.clone())
+    };
+    let program = state
+        .points
+        .change_program(&program.id, change, |_, _| None)
+        .await?
         .map_err(|(field, message)| Problem::invalid_field(field, message))?;
-    state.storage.upsert_program(&program).await?;
     Ok(Json(program.into()))
 }
 
@@ -91,23 +94,26 @@ async fn campaigns(program: CurrentProgram) -> Json<Vec<Campaign>> {
 
 /// Replaces one part of the settings through the same validation as `PUT /api/v1/settings`.
 /// `part` is the settings field being replaced, so errors name fields of the request body.
+/// Only that part changes: a concurrent save of another part is kept.
 async fn save_settings(
     state: &AppState,
-    mut program: Program,
+    program: Program,
     part: &str,
-    change: impl FnOnce(&mut ProgramSettings),
+    change: impl Fn(&mut ProgramSettings),
 ) -> Result<Program, Problem> {
-    let mut settings = program.settings.clone();
-    change(&mut settings);
-    let (name, points_name, origins) =
-        (program.name.clone(), program.points_name.clone(), program.allowed_origins.clone());
-    program.update(&name, &points_name, origins, settings).map_err(|(field, message)| {
+    let change = |program: &mut Program| {
+        let mut settings = program.settings.clone();
+        change(&mut settings);
+        let (name, points_name, origins) =
+            (program.name.clone(), program.points_name.clone(), program.allowed_origins.clone());
+        program.update(&name, &points_name, origins, settings)
+    };
+    let changed = state.points.change_program(&program.id, change, |_, _| None).await?;
+    changed.map_err(|(field, message)| {
         let prefix = format!("settings.{part}");
         let field = field.strip_prefix(&prefix).map_or(field.as_str(), |rest| rest.trim_start_matches('.'));
         Problem::invalid_field(field.to_owned(), message)
-    })?;
-    state.storage.upsert_program(&program).await?;
-    Ok(program)
+    })
 }
 
 #[utoipa::path(put, path = "/api/v1/tiers", tag = "settings", request_body = TierLadder,
@@ -117,7 +123,7 @@ async fn replace_tiers(
     program: CurrentProgram,
     body: ApiJson<TierLadder>,
 ) -> Result<Json<TierLadder>, Problem> {
-    let program = save_settings(&state, program.0, "tiers", |settings| settings.tiers = body.value).await?;
+    let program = save_settings(&state, program.0, "tiers", |settings| settings.tiers = body.value.clone()).await?;
     Ok(Json(program.settings.tiers))
 }
 
@@ -128,6 +134,7 @@ async fn replace_campaigns(
     program: CurrentProgram,
     body: ApiJson<Vec<Campaign>>,
 ) -> Result<Json<Vec<Campaign>>, Problem> {
-    let program = save_settings(&state, program.0, "campaigns", |settings| settings.campaigns = body.value).await?;
+    let program =
+        save_settings(&state, program.0, "campaigns", |settings| settings.campaigns = body.value.clone()).await?;
     Ok(Json(program.settings.campaigns))
 }

@@ -202,12 +202,19 @@ impl EarningConsole for ConsoleService {
         form: EarningForm,
     ) -> Result<EarningForm, ConsoleError> {
         let user = self.writer(token, csrf).await?;
-        let mut program = self.program(&user, program_id).await?;
-        let before = json!({ "purchase": program.settings.purchase, "actions": program.settings.actions });
-        apply(&mut program, &form)?;
-        self.0.storage.upsert_program(&program).await.map_err(unavailable)?;
-        let after = json!({ "purchase": program.settings.purchase, "actions": program.settings.actions });
-        self.audit(&user, Some(&program), "program.earning_rules", &program.id, Some(before), Some(after)).await?;
+        let program = self.program(&user, program_id).await?;
+        let snapshot =
+            |program: &Program| json!({ "purchase": program.settings.purchase, "actions": program.settings.actions });
+        let audit = |before: &Program, after: &Program| {
+            let (was, now) = (Some(snapshot(before)), Some(snapshot(after)));
+            Some(self.audit_entry(&user, Some(after), "program.earning_rules", &after.id, was, now))
+        };
+        let program = self
+            .0
+            .points
+            .change_program(&program.id, |program| apply(program, &form), audit)
+            .await
+            .map_err(unavailable)??;
         Ok(form_of(&program))
     }
     async fn preview_earning(

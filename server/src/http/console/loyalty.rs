@@ -172,21 +172,19 @@ impl LoyaltyConsole for ConsoleService {
         form: LoyaltyForm,
     ) -> Result<LoyaltyForm, ConsoleError> {
         let user = self.writer(token, csrf).await?;
-        let mut program = self.program(&user, program_id).await?;
+        let program = self.program(&user, program_id).await?;
         let snapshot =
             |program: &Program| json!({ "tiers": program.settings.tiers, "campaigns": program.settings.campaigns });
-        let before = snapshot(&program);
-        apply(&mut program, &form)?;
-        self.0.storage.upsert_program(&program).await.map_err(unavailable)?;
-        self.audit(
-            &user,
-            Some(&program),
-            "program.tiers_campaigns",
-            &program.id,
-            Some(before),
-            Some(snapshot(&program)),
-        )
-        .await?;
+        let audit = |before: &Program, after: &Program| {
+            let (was, now) = (Some(snapshot(before)), Some(snapshot(after)));
+            Some(self.audit_entry(&user, Some(after), "program.tiers_campaigns", &after.id, was, now))
+        };
+        let program = self
+            .0
+            .points
+            .change_program(&program.id, |program| apply(program, &form), audit)
+            .await
+            .map_err(unavailable)??;
         Ok(form_of(&program))
     }
 }

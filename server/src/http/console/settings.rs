@@ -107,21 +107,18 @@ impl SettingsConsole for ConsoleService {
         form: SettingsForm,
     ) -> Result<SettingsForm, ConsoleError> {
         let user = self.writer(token, csrf).await?;
-        let mut program = self.program(&user, program_id).await?;
-        let before = form_of(&program);
-        apply(&mut program, &form)?;
-        self.0.storage.upsert_program(&program).await.map_err(unavailable)?;
-        let after = form_of(&program);
-        let snapshot = |form: &SettingsForm| json!(serde_json::to_value(form).unwrap_or_default());
-        self.audit(
-            &user,
-            Some(&program),
-            "program.settings",
-            &program.id,
-            Some(snapshot(&before)),
-            Some(snapshot(&after)),
-        )
-        .await?;
-        Ok(after)
+        let program = self.program(&user, program_id).await?;
+        let snapshot = |program: &Program| json!(serde_json::to_value(form_of(program)).unwrap_or_default());
+        let audit = |before: &Program, after: &Program| {
+            let (was, now) = (Some(snapshot(before)), Some(snapshot(after)));
+            Some(self.audit_entry(&user, Some(after), "program.settings", &after.id, was, now))
+        };
+        let program = self
+            .0
+            .points
+            .change_program(&program.id, |program| apply(program, &form), audit)
+            .await
+            .map_err(unavailable)??;
+        Ok(form_of(&program))
     }
 }

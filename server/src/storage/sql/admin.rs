@@ -207,21 +207,7 @@ impl AdminStore for SqlStorage {
     }
 
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StorageError> {
-        let before = entry.before.as_ref().map(serde_json::Value::to_string);
-        let after = entry.after.as_ref().map(serde_json::Value::to_string);
-        on_pool!(self, |pool| sqlx::query(INSERT_AUDIT)
-            .bind(entry.at.0)
-            .bind(&entry.user_id)
-            .bind(&entry.user_email)
-            .bind(&entry.program_id)
-            .bind(&entry.action)
-            .bind(&entry.target)
-            .bind(&before)
-            .bind(&after)
-            .bind(&entry.request_key)
-            .execute(pool)
-            .await
-            .map(drop)?);
+        on_pool!(self, |pool| insert_audit!(pool, entry));
         Ok(())
     }
 
@@ -312,3 +298,24 @@ impl SqlStorage {
 pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_log
          (at_ms, user_id, user_email, program_id, action, target, before_json, after_json, request_key)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_key) DO NOTHING";
+
+/// Appends `$entry` (an [`AuditEntry`]) through `$executor`: a pool, or the transaction of the
+/// change it records.
+macro_rules! insert_audit {
+    ($executor:expr, $entry:expr) => {{
+        let entry: &crate::admin::AuditEntry = $entry;
+        sqlx::query(crate::storage::sql::admin::INSERT_AUDIT)
+            .bind(entry.at.0)
+            .bind(&entry.user_id)
+            .bind(&entry.user_email)
+            .bind(&entry.program_id)
+            .bind(&entry.action)
+            .bind(&entry.target)
+            .bind(entry.before.as_ref().map(serde_json::Value::to_string))
+            .bind(entry.after.as_ref().map(serde_json::Value::to_string))
+            .bind(&entry.request_key)
+            .execute($executor)
+            .await?;
+    }};
+}
+pub(super) use insert_audit;

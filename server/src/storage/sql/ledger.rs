@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use std::collections::HashMap;
 
-use super::admin::INSERT_AUDIT;
+use super::admin::insert_audit;
 use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
 use super::referrals::MARK_REFERRAL_REWARDED;
 use super::reports::{ADD_OPEN_POINTS, ADD_SLOT_FLOWS, APPEND_EARNINGS};
@@ -528,22 +528,11 @@ macro_rules! ledger_steps {
                 }
                 if let Some(entry) = &write.audit {
                     // The after-state of an audited ledger write includes the balance it left.
-                    let mut after = entry.after.clone();
-                    if let Some(serde_json::Value::Object(fields)) = &mut after {
+                    let mut entry = entry.clone();
+                    if let Some(serde_json::Value::Object(fields)) = &mut entry.after {
                         fields.insert("available".into(), result.available.into());
                     }
-                    sqlx::query(INSERT_AUDIT)
-                        .bind(entry.at.0)
-                        .bind(&entry.user_id)
-                        .bind(&entry.user_email)
-                        .bind(&entry.program_id)
-                        .bind(&entry.action)
-                        .bind(&entry.target)
-                        .bind(entry.before.as_ref().map(serde_json::Value::to_string))
-                        .bind(after.as_ref().map(serde_json::Value::to_string))
-                        .bind(&entry.request_key)
-                        .execute(&mut *conn)
-                        .await?;
+                    insert_audit!(&mut *conn, &entry);
                 }
                 Ok(())
             }

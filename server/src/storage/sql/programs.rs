@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
 use crate::{
+    admin::AuditEntry,
     ledger::Timestamp,
     programs::{ApiKeyRecord, Program},
     storage::{ApiKeyInfo, ProgramStore, StorageError},
@@ -25,8 +26,7 @@ struct ProgramRow {
 
 impl SqlStorage {
     async fn origins_of(&self, program_id: &str) -> Result<Vec<String>, StorageError> {
-        const SQL: &str = "SELECT origin FROM program_allowed_origins WHERE program_id = $1 ORDER BY origin";
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(program_id).fetch_all(pool).await?))
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(ORIGINS).bind(program_id).fetch_all(pool).await?))
     }
 
     async fn to_program(&self, row: ProgramRow) -> Result<Program, StorageError> {
@@ -53,17 +53,16 @@ impl SqlStorage {
     }
 }
 
-/// Inserts or updates a program and replaces its allowed origins, inside `$tx`.
+/// Inserts a program, or updates its names and settings (its keys are written only by the
+/// operations that change them, its currency never), and replaces its allowed origins, inside
+/// `$tx`.
 macro_rules! save_program {
     ($tx:expr, $program:expr, $now:expr) => {{
         const UPSERT: &str = "INSERT INTO programs
                  (id, name, currency, points_name, publishable_key, widget_secret, settings, created_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, currency = excluded.currency,
-                 points_name = excluded.points_name, publishable_key = excluded.publishable_key,
-                 widget_secret = excluded.widget_secret, settings = excluded.settings";
-        const CLEAR_ORIGINS: &str = "DELETE FROM program_allowed_origins WHERE program_id = $1";
-        const ADD_ORIGIN: &str = "INSERT INTO program_allowed_origins (program_id, origin) VALUES ($1, $2)";
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, points_name = excluded.points_name,
+                 settings = excluded.settings";
         let program: &Program = $program;
         let settings = serde_json::to_string(&program.settings).expect("settings serialise");
         sqlx::query(UPSERT)
@@ -77,12 +76,27 @@ macro_rules! save_program {
             .bind($now.0)
             .execute(&mut *$tx)
             .await?;
-        sqlx::query(CLEAR_ORIGINS).bind(&program.id).execute(&mut *$tx).await?;
-        for origin in &program.allowed_origins {
-            sqlx::query(ADD_ORIGIN).bind(&program.id).bind(origin).execute(&mut *$tx).await?;
+        replace_origins!($tx, program);
+    }};
+}
+
+/// Replaces a program's allowed origins, inside `$tx`.
+macro_rules! replace_origins {
+    ($tx:expr, $program:expr) => {{
+        const CLEAR_ORIGINS: &str = "DELETE FROM program_allowed_origins WHERE program_id = $1";
+        const ADD_ORIGIN: &str = "INSERT INTO program_allowed_origins (program_id, origin) VALUES ($1, $2)";
+        sqlx::query(CLEAR_ORIGINS).bind(&$program.id).execute(&mut *$tx).await?;
+        for origin in &$program.allowed_origins {
+            sqlx::query(ADD_ORIGIN).bind(&$program.id).bind(origin).execute(&mut *$tx).await?;
         }
     }};
 }
+
+const ORIGINS: &str = "SELECT origin FROM program_allowed_origins WHERE program_id = $1 ORDER BY origin";
+/// The program's row, locked for a change (SQLite's `BEGIN IMMEDIATE` locks the database).
+const LOCK_PROGRAM_SQLITE: &str = "SELECT name, points_name, settings FROM programs WHERE id = $1";
+const LOCK_PROGRAM_POSTGRES: &str = "SELECT name, points_name, settings FROM programs WHERE id = $1 FOR UPDATE";
+const UPDATE_PROGRAM: &str = "UPDATE programs SET name = $1, points_name = $2, settings = $3 WHERE id = $4";
 
 const INSERT_KEY: &str =
     "INSERT INTO api_keys (id, program_id, key_hash, key_prefix, created_at_ms) VALUES ($1, $2, $3, $4, $5)";
@@ -125,6 +139,54 @@ impl ProgramStore for SqlStorage {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    async fn update_program(
+        &self,
+        before: &Program,
+        after: &Program,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StorageError> {
+        let _one_writer = self.sqlite_turn().await;
+        let mut expected_origins = before.allowed_origins.clone();
+        expected_origins.sort();
+        let settings = serde_json::to_string(&after.settings).expect("settings serialise");
+        on_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.pick("BEGIN IMMEDIATE", "BEGIN")).await?;
+            let row: Option<(String, String, String)> =
+                sqlx::query_as(dialect.pick(LOCK_PROGRAM_SQLITE, LOCK_PROGRAM_POSTGRES))
+                    .bind(&before.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let origins: Vec<String> = sqlx::query_scalar(ORIGINS).bind(&before.id).fetch_all(&mut *tx).await?;
+            let unchanged = match &row {
+                Some((name, points_name, stored)) => {
+                    *name == before.name
+                        && *points_name == before.points_name
+                        && json_from_db::<crate::programs::ProgramSettings>("program settings", stored)?
+                            == before.settings
+                        && origins == expected_origins
+                }
+                None => false,
+            };
+            if !unchanged {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(UPDATE_PROGRAM)
+                .bind(&after.name)
+                .bind(&after.points_name)
+                .bind(&settings)
+                .bind(&before.id)
+                .execute(&mut *tx)
+                .await?;
+            replace_origins!(tx, after);
+            if let Some(entry) = audit {
+                super::admin::insert_audit!(&mut *tx, entry);
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
     }
 
     async fn create_program(&self, program: &Program, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError> {
