@@ -3,10 +3,11 @@
 use axum::{
     extract::{Path, Query, State},
     response::Response,
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use serde::{Deserialize, Serialize};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{respond, ApiJson, CurrentProgram};
@@ -22,12 +23,12 @@ use crate::{
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/customers/{customer_id}", get(show).put(upsert))
-        .route("/api/v1/customers/{customer_id}/entries", get(entries))
-        .route("/api/v1/customers/{customer_id}/adjustments", post(adjust))
-        .route("/api/v1/customers/{customer_id}/tier-history", get(tier_history))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show, upsert))
+        .routes(routes!(entries))
+        .routes(routes!(adjust))
+        .routes(routes!(tier_history))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{customer_id}/tier-history", tag = "customers",

@@ -6,10 +6,11 @@ use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::post,
-    Json, Router,
+    Json,
 };
 use serde::{Deserialize, Serialize};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::openapi::WriteErrors;
 use super::{respond, ApiJson, CurrentProgram};
@@ -21,8 +22,8 @@ use crate::{
     storage::{Referral, WriteResult},
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/events", post(record))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(record))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -17,19 +17,23 @@ use axum::{
     Json, Router,
 };
 use serde::{de::DeserializeOwned, Serialize};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::{problem::Problem, AppState};
 use crate::{points::Written, programs::Program, secrets, storage::WriteResult};
 
+/// The routes and the OpenAPI document come from one list: each handler's `#[utoipa::path]`
+/// names its method and path, and `routes!` mounts it from there.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    Router::new()
+    let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(customers::routes())
         .merge(events::routes())
         .merge(orders::routes())
         .merge(rewards::routes())
         .merge(settings::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .merge(openapi::routes())
+        .split_for_parts();
+    router.route_layer(middleware::from_fn_with_state(state.clone(), authenticate)).merge(openapi::routes(document))
 }
 
 /// Finds the program of the bearer key and hands it to the handler; 401 otherwise.

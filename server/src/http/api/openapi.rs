@@ -1,5 +1,6 @@
 //! `GET /api/v1/openapi.json`: the merchant API described by OpenAPI 3.1, generated from the
-//! handlers' annotations and the types they exchange.
+//! handlers' annotations and the types they exchange; its paths are those the router mounts
+//! (see [`super::routes`]).
 
 use axum::{routing::get, Json, Router};
 use utoipa::{
@@ -14,14 +15,6 @@ use crate::http::{problem::Problem, AppState};
     info(title = "Tally merchant API", description = "Loyalty points: customers, orders, actions, rewards and coupons. \
         Authenticate with `Authorization: Bearer sk_...`. Every write carries a client id: a replay returns the \
         original result (200), the same id with another body is 409. Errors are application/problem+json."),
-    paths(
-        super::customers::show, super::customers::upsert, super::customers::entries, super::customers::adjust,
-        super::customers::tier_history, super::events::record, super::orders::refund, super::orders::cancel,
-        super::rewards::list, super::rewards::create, super::rewards::show, super::rewards::replace,
-        super::rewards::deactivate, super::rewards::redeem, super::rewards::coupon, super::rewards::consume,
-        super::rewards::cancel, super::settings::show, super::settings::replace, super::settings::tiers,
-        super::settings::replace_tiers, super::settings::campaigns, super::settings::replace_campaigns,
-    ),
     components(schemas(Problem)),
     modifiers(&SecretKey),
     security(("secret_key" = [])),
@@ -87,8 +80,8 @@ impl Modify for SecretKey {
 }
 
 /// Public: the document describes the API, it gives no access to it.
-pub fn routes() -> Router<AppState> {
-    let document = document();
+pub fn routes(document: utoipa::openapi::OpenApi) -> Router<AppState> {
+    let document = served(document);
     Router::new().route("/api/v1/openapi.json", get(move || async move { Json(document.clone()) }))
 }
 
@@ -96,8 +89,8 @@ pub fn routes() -> Router<AppState> {
 /// described with `additionalProperties: false`; where another type flattens it (a reward's
 /// id beside its definition), JSON Schema's `allOf` would then refuse the other type's own
 /// fields, so such flattened parts leave that rule to the request they describe.
-pub fn document() -> serde_json::Value {
-    let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+fn served(document: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut document = serde_json::to_value(document).expect("the OpenAPI document serialises");
     let mut flattened = Vec::new();
     collect_all_of_refs(&document, &mut flattened);
     if let Some(schemas) = document.pointer_mut("/components/schemas").and_then(serde_json::Value::as_object_mut) {

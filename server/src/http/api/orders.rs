@@ -3,10 +3,10 @@
 use axum::{
     extract::{Path, State},
     response::Response,
-    routing::post,
-    Router,
 };
 use serde::{Deserialize, Serialize};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::openapi::WriteErrors;
 use super::{respond, ApiJson, CurrentProgram};
@@ -17,10 +17,8 @@ use crate::{
     storage::WriteResult,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/orders/{order_id}/refunds", post(refund))
-        .route("/api/v1/orders/{order_id}/cancel", post(cancel))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(refund)).routes(routes!(cancel))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -4,10 +4,11 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use serde::{Deserialize, Serialize};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{respond, ApiJson, CurrentProgram};
@@ -20,14 +21,14 @@ use crate::{
     storage::WriteResult,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/rewards", get(list).post(create))
-        .route("/api/v1/rewards/{reward_id}", get(show).put(replace).delete(deactivate))
-        .route("/api/v1/customers/{customer_id}/redemptions", post(redeem))
-        .route("/api/v1/coupons/{code}", get(coupon))
-        .route("/api/v1/coupons/{code}/consume", post(consume))
-        .route("/api/v1/coupons/{code}/cancel", post(cancel))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, replace, deactivate))
+        .routes(routes!(redeem))
+        .routes(routes!(coupon))
+        .routes(routes!(consume))
+        .routes(routes!(cancel))
 }
 
 fn invalid(error: RewardError) -> Problem {

@@ -1,7 +1,9 @@
 //! The program's own settings: names, widget origins, and the earning and expiry rules.
 
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
+
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiJson, CurrentProgram};
@@ -12,11 +14,11 @@ use crate::{
     tiers::TierLadder,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/settings", get(show).put(replace))
-        .route("/api/v1/tiers", get(tiers).put(replace_tiers))
-        .route("/api/v1/campaigns", get(campaigns).put(replace_campaigns))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(show, replace))
+        .routes(routes!(tiers, replace_tiers))
+        .routes(routes!(campaigns, replace_campaigns))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
