@@ -55,14 +55,25 @@ pub struct TierLadder {
     pub tiers: Vec<Tier>,
 }
 
-/// Where a customer stands on the ladder.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Where a customer stands on the ladder: what counts toward tiers in the current window, the
+/// tier, the next one up and what is still missing to reach it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TierStatus {
     pub qualifying: i64,
     pub tier: Option<Tier>,
     pub next_tier: Option<Tier>,
     /// What is still missing to reach the next tier.
     pub to_next_tier: Option<i64>,
+}
+
+impl TierStatus {
+    /// How far from the current tier's threshold to the next one, 0 to 100.
+    pub fn percent(&self) -> Option<i64> {
+        let next = self.next_tier.as_ref()?;
+        let floor = self.tier.as_ref().map_or(0, |tier| tier.threshold);
+        let span = next.threshold.saturating_sub(floor).max(1);
+        Some((i128::from(self.qualifying.saturating_sub(floor)) * 100 / i128::from(span)).clamp(0, 100) as i64)
+    }
 }
 
 impl TierLadder {

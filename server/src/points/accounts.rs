@@ -9,7 +9,7 @@ use crate::{
     ledger::{Balances, Operation, Points},
     programs::Program,
     storage::{CustomerRecord, LedgerWrite, StorageError, WriteOutcome},
-    tiers::Tier,
+    tiers::TierStatus,
 };
 
 /// "Expiring soon" looks this far ahead.
@@ -20,28 +20,9 @@ pub const EXPIRING_SOON_DAYS: u32 = 30;
 pub struct AccountView {
     pub record: CustomerRecord,
     pub balances: Balances,
-    /// Present when the program has tiers.
-    pub tiers: Option<TierProgress>,
-}
-
-/// The tier as last recomputed, and how far the current window's total is from the next.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct TierProgress {
-    /// What counts toward tiers in the current window.
-    pub qualifying: i64,
-    pub tier: Option<Tier>,
-    pub next_tier: Option<Tier>,
-    pub to_next_tier: Option<i64>,
-}
-
-impl TierProgress {
-    /// How far from the current tier's threshold to the next one, 0 to 100.
-    pub fn percent(&self) -> Option<i64> {
-        let next = self.next_tier.as_ref()?;
-        let floor = self.tier.as_ref().map_or(0, |tier| tier.threshold);
-        let span = next.threshold.saturating_sub(floor).max(1);
-        Some((i128::from(self.qualifying.saturating_sub(floor)) * 100 / i128::from(span)).clamp(0, 100) as i64)
-    }
+    /// Present when the program has tiers: the tier as last recomputed (by a write or the
+    /// upkeep), and the current window's progress toward the next.
+    pub tiers: Option<TierStatus>,
 }
 
 /// A manual adjustment as asked for: the points, the reason and the caller's id for it.
@@ -72,7 +53,7 @@ impl PointsService {
                 None => ladder.tiers.first().cloned(),
             };
             let to_next_tier = next_tier.as_ref().map(|next| next.threshold.saturating_sub(qualifying).max(0));
-            Some(TierProgress { qualifying, tier, next_tier, to_next_tier })
+            Some(TierStatus { qualifying, tier, next_tier, to_next_tier })
         };
         let balances = record.account.balances_at(now, EXPIRING_SOON_DAYS);
         Ok(Some(AccountView { record, balances, tiers }))

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use accounts::{AccountView, AdjustmentRequest, TierProgress, EXPIRING_SOON_DAYS};
+pub use accounts::{AccountView, AdjustmentRequest, EXPIRING_SOON_DAYS};
 pub use orders::{ActionEvent, OrderEvent, ReferralEvent, Refund};
 pub use redemptions::Redemption;
 

@@ -15,9 +15,10 @@ use crate::{
     customers::{CustomerId, CustomerProfile},
     http::{problem::Problem, AppState},
     ledger::{Points, Timestamp},
-    points::{self, AccountView, AdjustmentRequest, TierProgress, EXPIRING_SOON_DAYS},
+    points::{self, AccountView, AdjustmentRequest, EXPIRING_SOON_DAYS},
     programs::Program,
     storage::{EntryRecord, TierChange, WriteResult},
+    tiers::TierStatus,
 };
 
 const DEFAULT_PAGE: u32 = 50;
@@ -56,7 +57,7 @@ struct CustomerView {
     expiring_soon: ExpiringSoon,
     /// Present when the program has tiers.
     #[serde(skip_serializing_if = "Option::is_none")]
-    tiers: Option<TierProgress>,
+    tiers: Option<TierStatus>,
     created_at: Timestamp,
 }
 

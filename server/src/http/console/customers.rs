@@ -16,11 +16,12 @@ use crate::{
     admin::AuditEntry,
     customers::{Adjustment, CustomerId},
     ledger::{LedgerError, Timestamp},
-    points::{AccountView, AdjustmentRequest, PointsError, TierProgress, EXPIRING_SOON_DAYS},
+    points::{AccountView, AdjustmentRequest, PointsError, EXPIRING_SOON_DAYS},
     programs::Program,
     rewards::CouponStatus,
     secrets,
     storage::{CustomerSearch, CustomerSort, Refusal},
+    tiers::TierStatus,
 };
 
 /// Customers per page of the list.
@@ -138,7 +139,7 @@ impl CustomerConsole for ConsoleService {
         let before = before.filter(|seq| i64::try_from(*seq).is_ok());
         let entries = storage.entries(&program.id, &id, before, LEDGER_PAGE).await.map_err(unavailable)?;
         let coupons = storage.customer_coupons(&program.id, &id, COUPONS_SHOWN).await.map_err(unavailable)?;
-        let progress_percent = tiers.as_ref().and_then(TierProgress::percent);
+        let progress_percent = tiers.as_ref().and_then(TierStatus::percent);
         let customer = CustomerCard {
             customer_id: record.customer_id.clone(),
             name: record.profile.name.clone(),

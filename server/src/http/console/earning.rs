@@ -10,7 +10,7 @@ use tally_app::console::{
     money::{format_amount, format_money, parse_amount},
 };
 
-use super::{console_user, customers::program_header, invalid, unavailable, ConsoleService};
+use super::{console_user, customers::program_header, invalid, ConsoleService};
 use crate::{
     programs::Program,
     rules::{ActionRule, Cap, Multiplier, Order, PurchaseRule, Rounding},
@@ -205,16 +205,8 @@ impl EarningConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         let snapshot =
             |program: &Program| json!({ "purchase": program.settings.purchase, "actions": program.settings.actions });
-        let audit = |before: &Program, after: &Program| {
-            let (was, now) = (Some(snapshot(before)), Some(snapshot(after)));
-            Some(self.audit_entry(&user, Some(after), "program.earning_rules", &after.id, was, now))
-        };
-        let program = self
-            .0
-            .points
-            .change_program(&program.id, |program| apply(program, &form), audit)
-            .await
-            .map_err(unavailable)??;
+        let change = |program: &mut Program| apply(program, &form);
+        let program = self.save_program_part(&user, &program.id, "program.earning_rules", snapshot, change).await?;
         Ok(form_of(&program))
     }
     async fn preview_earning(

@@ -10,7 +10,7 @@ use tally_app::console::{
     money::{format_amount, parse_amount},
 };
 
-use super::{console_user, customers::program_header, invalid, unavailable, ConsoleService};
+use super::{console_user, customers::program_header, invalid, ConsoleService};
 use crate::{
     dashboard::{calendar, program_time_zone},
     ledger::Timestamp,
@@ -175,16 +175,8 @@ impl LoyaltyConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         let snapshot =
             |program: &Program| json!({ "tiers": program.settings.tiers, "campaigns": program.settings.campaigns });
-        let audit = |before: &Program, after: &Program| {
-            let (was, now) = (Some(snapshot(before)), Some(snapshot(after)));
-            Some(self.audit_entry(&user, Some(after), "program.tiers_campaigns", &after.id, was, now))
-        };
-        let program = self
-            .0
-            .points
-            .change_program(&program.id, |program| apply(program, &form), audit)
-            .await
-            .map_err(unavailable)??;
+        let change = |program: &mut Program| apply(program, &form);
+        let program = self.save_program_part(&user, &program.id, "program.tiers_campaigns", snapshot, change).await?;
         Ok(form_of(&program))
     }
 }

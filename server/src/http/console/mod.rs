@@ -277,6 +277,24 @@ impl ConsoleService {
         }
     }
 
+    /// Saves one page's part of a program: `change` applied to the program as stored (again if
+    /// another save came in between), audited as `action` with `snapshot` of the program before
+    /// and after, in the change's transaction.
+    async fn save_program_part(
+        &self,
+        user: &AdminUser,
+        program_id: &str,
+        action: &str,
+        snapshot: impl Fn(&Program) -> serde_json::Value,
+        change: impl Fn(&mut Program) -> Result<(), ConsoleError>,
+    ) -> Result<Program, ConsoleError> {
+        let audit = |before: &Program, after: &Program| {
+            let (was, now) = (Some(snapshot(before)), Some(snapshot(after)));
+            Some(self.audit_entry(user, Some(after), action, &after.id, was, now))
+        };
+        self.0.points.change_program(program_id, change, audit).await.map_err(unavailable)?
+    }
+
     /// Records a console write in the audit log.
     async fn audit(
         &self,

@@ -7,7 +7,7 @@ use tally_app::console::{
     settings::SettingsConsole,
 };
 
-use super::{console_user, customers::program_header, invalid, unavailable, ConsoleService};
+use super::{console_user, customers::program_header, invalid, ConsoleService};
 use crate::{
     ledger::{ClawbackPolicy, ExpiryPolicy},
     programs::{LauncherPosition, Program, RedemptionValue},
@@ -109,16 +109,8 @@ impl SettingsConsole for ConsoleService {
         let user = self.writer(token, csrf).await?;
         let program = self.program(&user, program_id).await?;
         let snapshot = |program: &Program| json!(serde_json::to_value(form_of(program)).unwrap_or_default());
-        let audit = |before: &Program, after: &Program| {
-            let (was, now) = (Some(snapshot(before)), Some(snapshot(after)));
-            Some(self.audit_entry(&user, Some(after), "program.settings", &after.id, was, now))
-        };
-        let program = self
-            .0
-            .points
-            .change_program(&program.id, |program| apply(program, &form), audit)
-            .await
-            .map_err(unavailable)??;
+        let change = |program: &mut Program| apply(program, &form);
+        let program = self.save_program_part(&user, &program.id, "program.settings", snapshot, change).await?;
         Ok(form_of(&program))
     }
 }
