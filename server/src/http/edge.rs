@@ -23,24 +23,20 @@ const QUOTED_ERROR_BYTES: usize = 1_000;
 /// parameter of Tally's has one. The console's calls (forms or JSON) may carry tabs and
 /// newlines in text, nothing else below a space; the REST API's bodies are checked as they
 /// are parsed (`ApiJson`).
-pub async fn refuse_control_characters(request: Request, next: Next) -> Response {
+async fn refuse_control_characters(request: Request) -> Result<Request, Response> {
     let uri = request.uri();
     let decoded = |text: &str| percent_decoded(text).is_some_and(|bytes| bytes.iter().any(u8::is_ascii_control));
     if decoded(uri.path()) || uri.query().is_some_and(decoded) {
-        return control_characters("Paths and query parameters must not contain control characters.");
+        return Err(control_characters("Paths and query parameters must not contain control characters."));
     }
     if !(request.method() == axum::http::Method::POST && uri.path().starts_with("/admin/fn/")) {
-        return next.run(request).await;
+        return Ok(request);
     }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, super::MAX_BODY_BYTES).await else {
-        return Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "Body too large",
-            "The body is too large.",
-        )
-        .into_response();
+        let problem =
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Body too large", "The body is too large.");
+        return Err(problem.into_response());
     };
     let form = parts
         .headers
@@ -55,9 +51,9 @@ pub async fn refuse_control_characters(request: Request, next: Next) -> Response
         super::api::control_character_field(&bytes).is_some()
     };
     if refused {
-        return control_characters("Text must not contain control characters (tab and newline aside).");
+        return Err(control_characters("Text must not contain control characters (tab and newline aside)."));
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 fn control_characters(detail: &str) -> Response {
@@ -83,10 +79,18 @@ fn percent_decoded(text: &str) -> Option<Vec<u8>> {
     Some(decoded)
 }
 
+/// The edge of every request: refused when it carries control characters, its error answer
+/// made a problem. One middleware, so that a request pays for one.
+pub async fn edge(request: Request, next: Next) -> Response {
+    match refuse_control_characters(request).await {
+        Ok(request) => as_problem(next.run(request).await).await,
+        Err(refusal) => refusal,
+    }
+}
+
 /// Replaces an error answer that is not a problem (nor a console page) by a problem of the
 /// same status, quoting what it said.
-pub async fn errors_as_problems(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+async fn as_problem(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -164,9 +168,8 @@ pub fn panic_as_problem(panic: Box<dyn Any + Send + 'static>) -> Response {
 /// Wraps a router in the edge layers, outermost last (the same for the server and its tests).
 pub fn with_edge_layers<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
     router
-        .layer(axum::middleware::from_fn(errors_as_problems))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_as_problem))
-        .layer(axum::middleware::from_fn(refuse_control_characters))
+        .layer(axum::middleware::from_fn(edge))
 }
 
 #[cfg(test)]
