@@ -19,8 +19,7 @@ pub struct InvalidCustomerId;
 
 impl CustomerId {
     pub fn parse(raw: &str) -> Result<Self, InvalidCustomerId> {
-        let length = raw.chars().count();
-        if (1..=128).contains(&length) && !raw.chars().any(char::is_control) {
+        if is_caller_id(raw) {
             Ok(Self(raw.to_owned()))
         } else {
             Err(InvalidCustomerId)
@@ -30,6 +29,12 @@ impl CustomerId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether `text` may be an id the caller chose (customer, client and order ids): 1 to 128
+/// characters, none of them a control character (NUL included).
+pub fn is_caller_id(text: &str) -> bool {
+    (1..=128).contains(&text.chars().count()) && !text.chars().any(char::is_control)
 }
 
 /// What the merchant tells Tally about a customer. All optional.

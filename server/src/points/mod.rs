@@ -130,8 +130,7 @@ pub fn customer_id(field: &str, raw: &str) -> Result<CustomerId, PointsError> {
 /// An id chosen by the caller (client ids, order ids): 1 to 128 characters, none of them a
 /// control character (NUL included).
 pub fn caller_id(field: &str, value: &str) -> Result<(), PointsError> {
-    let length = value.chars().count();
-    if (1..=128).contains(&length) && !value.chars().any(char::is_control) {
+    if crate::customers::is_caller_id(value) {
         Ok(())
     } else {
         Err(PointsError::invalid(field, format!("{field} must be 1 to 128 characters without control characters")))

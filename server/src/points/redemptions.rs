@@ -37,9 +37,14 @@ impl PointsService {
         }
         let points = reward.cost(request.points)?;
         let value = reward.coupon_value(points)?;
-        let account = self.existing_account(program, &customer).await?;
+        // The stored record suffices (its tier as last recomputed): no tier progress is read.
+        let record = self
+            .storage
+            .customer(&program.id, &customer, program.settings.expiry)
+            .await?
+            .ok_or_else(|| PointsError::NoCustomer(customer.as_str().to_owned()))?;
         if let Some(minimum) = &reward.definition.min_tier {
-            if !program.settings.tiers.reaches(account.record.tier_id.as_deref(), minimum) {
+            if !program.settings.tiers.reaches(record.tier_id.as_deref(), minimum) {
                 return Err(PointsError::TierRequired { tier: minimum.clone() });
             }
         }

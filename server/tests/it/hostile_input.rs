@@ -29,6 +29,10 @@ async fn hostile_ids_cursors_and_bodies_are_clear_problems(db: Db) {
     let (status, problem) = into_parts(history).await;
     assert_eq!((status, problem["field"].as_str()), (422, Some("cursor")), "{db:?} {problem}");
 
+    // The console pages through storage directly: a seq past i64::MAX reads from the newest.
+    let ana = tally_server::customers::CustomerId::parse("ana").unwrap();
+    assert!(app.storage.entries(&program.id, &ana, Some(u64::MAX), 10).await.is_ok(), "{db:?}");
+
     // NUL in a path (PostgreSQL answered 503) and in a JSON text field.
     let (status, problem) = into_parts(app.get("/widget/v1/programs/%00").await).await;
     assert_eq!((status, problem["code"].as_str()), (400, Some("control_characters")), "{db:?}");

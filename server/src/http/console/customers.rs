@@ -136,7 +136,6 @@ impl CustomerConsole for ConsoleService {
             .map_err(unavailable)?
             .ok_or_else(|| ConsoleError::NotFound(trf("No customer {0} in this program.", &[&customer_id])))?;
         let now = self.0.clock.now();
-        let before = before.filter(|seq| i64::try_from(*seq).is_ok());
         let entries = storage.entries(&program.id, &id, before, LEDGER_PAGE).await.map_err(unavailable)?;
         let coupons = storage.customer_coupons(&program.id, &id, COUPONS_SHOWN).await.map_err(unavailable)?;
         let progress_percent = tiers.as_ref().and_then(TierStatus::percent);

@@ -1,6 +1,6 @@
 //! Customers, their ledger state and their entries.
 
-use super::{json_from_db, on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
+use super::{json_from_db, on_pool, seq_from_db, Dialect, Pool, SqlStorage};
 use crate::{
     customers::{search_text, CustomerId, CustomerProfile},
     ledger::{Account, EntryKind, ExpiryPolicy, Lot, Timestamp},
@@ -320,7 +320,8 @@ impl CustomerStore for SqlStorage {
                  balance_after, shortfall, rule_snapshot, client_id
              FROM ledger_entries WHERE program_id = $1 AND customer_id = $2 AND seq < $3
              ORDER BY seq DESC LIMIT $4";
-        let before = before.map_or(i64::MAX, seq_to_db);
+        // Any seq past what the database stores means "before everything" (no panic).
+        let before = before.map_or(i64::MAX, |seq| i64::try_from(seq).unwrap_or(i64::MAX));
         let rows: Vec<EntryRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
             .bind(program_id)
             .bind(customer_id.as_str())
