@@ -8,7 +8,11 @@ use argon2::{
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::{ledger::Timestamp, secrets};
+use crate::{
+    ledger::Timestamp,
+    message::{message, Message},
+    secrets,
+};
 
 /// How long a console session lasts after sign-in.
 pub const SESSION_DAYS: i64 = 7;
@@ -59,7 +63,7 @@ pub struct AdminUser {
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(text: &str) -> Result<Self, &'static str> {
+    pub fn parse(text: &str) -> Result<Self, Message> {
         let email = text.trim().to_lowercase();
         let valid = email.len() <= 254
             && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -69,7 +73,7 @@ impl Email {
         if valid {
             Ok(Self(email))
         } else {
-            Err("an email address like ana@shop.example")
+            Err(message!("an email address like ana@shop.example"))
         }
     }
 
@@ -84,10 +88,10 @@ pub struct NewPassword(String);
 impl NewPassword {
     pub const MIN_CHARS: usize = 10;
 
-    pub fn parse(text: &str) -> Result<Self, &'static str> {
+    pub fn parse(text: &str) -> Result<Self, Message> {
         match text.chars().count() {
-            count if count < Self::MIN_CHARS => Err("at least 10 characters"),
-            count if count > 256 => Err("at most 256 characters"),
+            count if count < Self::MIN_CHARS => Err(message!("at least 10 characters")),
+            count if count > 256 => Err(message!("at most 256 characters")),
             _ => Ok(Self(text.to_owned())),
         }
     }

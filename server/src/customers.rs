@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ledger::{Operation, Points, Timestamp, MAX_POINTS_PER_WRITE},
+    message::{message, Message},
     programs::Program,
     storage::{ClientId, LedgerWrite},
 };
@@ -14,8 +15,14 @@ use crate::{
 pub struct CustomerId(String);
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("a customer id must be 1 to 128 characters without control characters")]
+#[error("{}", self.message())]
 pub struct InvalidCustomerId;
+
+impl InvalidCustomerId {
+    pub fn message(&self) -> Message {
+        message!("a customer id must be 1 to 128 characters without control characters")
+    }
+}
 
 impl CustomerId {
     pub fn parse(raw: &str) -> Result<Self, InvalidCustomerId> {
@@ -66,18 +73,24 @@ pub fn search_text(email: Option<&str>, name: Option<&str>) -> String {
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 pub enum ProfileError {
-    #[error("email must be an address like name@example.com, at most 254 characters")]
     Email,
-    #[error("name must be at most 200 characters")]
     Name,
-    #[error("birthday must be a date as YYYY-MM-DD")]
     Birthday,
-    #[error("tags: at most 50, each 1 to 64 characters")]
     Tags,
 }
 
 impl ProfileError {
+    pub fn message(&self) -> Message {
+        match self {
+            Self::Email => message!("email must be an address like name@example.com, at most 254 characters"),
+            Self::Name => message!("name must be at most 200 characters"),
+            Self::Birthday => message!("birthday must be a date as YYYY-MM-DD"),
+            Self::Tags => message!("tags: at most 50, each 1 to 64 characters"),
+        }
+    }
+
     /// The request field the error is about.
     pub fn field(&self) -> &'static str {
         match self {
@@ -175,14 +188,20 @@ pub struct Adjustment {
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 pub enum AdjustmentError {
-    #[error("points must be a whole number other than 0, within ±{MAX_POINTS_PER_WRITE}")]
     Points,
-    #[error("a reason of 1 to 500 characters is required")]
     Reason,
 }
 
 impl AdjustmentError {
+    pub fn message(&self) -> Message {
+        match self {
+            Self::Points => message!("points must be a whole number other than 0, within ±{0}", MAX_POINTS_PER_WRITE),
+            Self::Reason => message!("a reason of 1 to 500 characters is required"),
+        }
+    }
+
     pub fn field(&self) -> &'static str {
         match self {
             Self::Points => "points",

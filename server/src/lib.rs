@@ -10,6 +10,7 @@ pub mod demo;
 pub mod http;
 pub mod jobs;
 pub mod ledger;
+pub mod message;
 pub mod points;
 pub mod programs;
 pub mod rewards;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     ledger::Timestamp,
     ledger::{ClawbackPolicy, ExpiryPolicy},
+    message::{message, FieldError, Message},
     rules::{ActionRule, Campaign, CampaignTarget, PurchaseRule},
     secrets,
     tiers::TierLadder,
@@ -100,20 +101,20 @@ impl LauncherPosition {
 }
 
 impl WidgetSettings {
-    fn validate(&self) -> Result<(), (String, String)> {
+    fn validate(&self) -> Result<(), FieldError> {
         if let Some(color) = &self.primary_color {
             if parse_hex_color(color).is_none() {
-                return Err(("primary_color".into(), "a colour like #4f46e5".into()));
+                return Err(FieldError::new("primary_color", message!("a colour like #4f46e5")));
             }
         }
         if let Some(label) = &self.launcher_label {
             if label.trim().is_empty() || label.chars().count() > 40 {
-                return Err(("launcher_label".into(), "1 to 40 characters".into()));
+                return Err(FieldError::new("launcher_label", message!("1 to 40 characters")));
             }
         }
         for (field, url) in [("join_url", &self.join_url), ("sign_in_url", &self.sign_in_url)] {
             if url.as_deref().is_some_and(|url| !is_page_url(url)) {
-                return Err((field.into(), "an http(s) address like https://shop.example/account".into()));
+                return Err(FieldError::new(field, message!("an http(s) address like https://shop.example/account")));
             }
         }
         Ok(())
@@ -154,49 +155,62 @@ fn is_page_url(url: &str) -> bool {
 
 impl ProgramSettings {
     /// Checks every setting; the error names the field.
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         if self.pending_days > 365 {
-            return Err(("pending_days".into(), "at most 365 days".into()));
+            return Err(FieldError::new("pending_days", message!("at most 365 days")));
         }
         match self.expiry {
             ExpiryPolicy::AfterEarning { days } | ExpiryPolicy::AfterInactivity { days }
                 if days == 0 || days > 3650 =>
             {
-                return Err(("expiry.days".into(), "1 to 3650 days".into()))
+                return Err(FieldError::new("expiry.days", message!("1 to 3650 days")))
             }
             _ => {}
         }
         let purchase = &self.purchase;
         if purchase.points < 0 || purchase.per_amount <= 0 {
-            return Err((
-                "purchase.per_amount".into(),
-                "points must not be negative and per_amount must be positive".into(),
+            return Err(FieldError::new(
+                "purchase.per_amount",
+                message!("points must not be negative and per_amount must be positive"),
             ));
         }
         if purchase.minimum_order < 0 {
-            return Err(("purchase.minimum_order".into(), "must not be negative".into()));
+            return Err(FieldError::new("purchase.minimum_order", message!("must not be negative")));
         }
         for (index, multiplier) in purchase.product_multipliers.iter().chain(&purchase.category_multipliers).enumerate()
         {
             if multiplier.percent > 10_000 || multiplier.id.is_empty() {
-                return Err((format!("purchase.multipliers[{index}]"), "an id and a percent of 0 to 10000".into()));
+                return Err(FieldError::new(
+                    format!("purchase.multipliers[{index}]"),
+                    message!("an id and a percent of 0 to 10000"),
+                ));
             }
         }
-        self.tiers.validate().map_err(|(field, message)| (format!("tiers.{field}"), message))?;
+        self.tiers.validate().map_err(|error| error.within("tiers"))?;
         for (index, campaign) in self.campaigns.iter().enumerate() {
-            campaign.validate().map_err(|(field, message)| (format!("campaigns[{index}].{field}"), message))?;
+            campaign.validate().map_err(|error| error.within(format_args!("campaigns[{index}]")))?;
         }
-        self.widget.validate().map_err(|(field, message)| (format!("widget.{field}"), message))?;
+        self.widget.validate().map_err(|error| error.within("widget"))?;
         if self.time_zone.as_deref().is_some_and(|name| crate::dashboard::calendar::time_zone(name).is_none()) {
-            return Err(("time_zone".into(), "an IANA time zone name like Asia/Seoul or America/New_York".into()));
+            return Err(FieldError::new(
+                "time_zone",
+                message!("an IANA time zone name like Asia/Seoul or America/New_York"),
+            ));
         }
         if self.redemption_value.points <= 0 || self.redemption_value.amount < 0 {
-            return Err(("redemption_value".into(), "points must be positive and amount not negative".into()));
+            return Err(FieldError::new(
+                "redemption_value",
+                message!("points must be positive and amount not negative"),
+            ));
         }
         for (index, rule) in self.actions.iter().enumerate() {
-            rule.validate().map_err(|message| (format!("actions[{index}]"), message))?;
+            rule.validate().map_err(|message| FieldError::new(format!("actions[{index}]"), message))?;
             if self.actions[..index].iter().any(|earlier| earlier.action == rule.action) {
-                return Err((format!("actions[{index}].action"), format!("{:?} is configured twice", rule.action)));
+                let action = format!("{:?}", rule.action);
+                return Err(FieldError::new(
+                    format!("actions[{index}].action"),
+                    message!("{0} is configured twice", action),
+                ));
             }
         }
         Ok(())
@@ -248,13 +262,24 @@ pub struct CreatedProgram {
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 pub enum ProgramError {
-    #[error("the program name must be 1 to 200 characters")]
     Name,
-    #[error("the currency must be an ISO 4217 code of three capital letters, like USD")]
     Currency,
-    #[error("an allowed origin must look like https://shop.example (scheme, host, optional port): {0:?}")]
     Origin(String),
+}
+
+impl ProgramError {
+    pub fn message(&self) -> Message {
+        match self {
+            Self::Name => message!("the program name must be 1 to 200 characters"),
+            Self::Currency => message!("the currency must be an ISO 4217 code of three capital letters, like USD"),
+            Self::Origin(origin) => message!(
+                "an allowed origin must look like https://shop.example (scheme, host, optional port): {0}",
+                format!("{origin:?}")
+            ),
+        }
+    }
 }
 
 impl Program {
@@ -295,17 +320,17 @@ impl Program {
         points_name: &str,
         allowed_origins: Vec<String>,
         settings: ProgramSettings,
-    ) -> Result<(), (String, String)> {
-        let name = valid_name(name).map_err(|error| ("name".to_owned(), error.to_string()))?;
+    ) -> Result<(), FieldError> {
+        let name = valid_name(name).map_err(|error| FieldError::new("name", error.message()))?;
         let points_name = points_name.trim();
         if points_name.is_empty() || points_name.chars().count() > 40 {
-            return Err(("points_name".into(), "1 to 40 characters".into()));
+            return Err(FieldError::new("points_name", message!("1 to 40 characters")));
         }
         if let Some(index) = allowed_origins.iter().position(|origin| !is_origin(origin)) {
-            let message = ProgramError::Origin(allowed_origins[index].clone()).to_string();
-            return Err((format!("allowed_origins[{index}]"), message));
+            let message = ProgramError::Origin(allowed_origins[index].clone()).message();
+            return Err(FieldError::new(format!("allowed_origins[{index}]"), message));
         }
-        settings.validate().map_err(|(field, message)| (format!("settings.{field}"), message))?;
+        settings.validate().map_err(|error| error.within("settings"))?;
         self.name = name.to_owned();
         self.points_name = points_name.to_owned();
         self.allowed_origins = allowed_origins;
@@ -384,7 +409,7 @@ mod tests {
         let field_of = |change: fn(&mut WidgetSettings)| {
             let mut settings = valid.clone();
             change(&mut settings);
-            settings.validate().unwrap_err().0
+            settings.validate().unwrap_err().field
         };
         assert_eq!(field_of(|s| s.primary_color = Some("red".into())), "primary_color");
         assert_eq!(field_of(|s| s.primary_color = Some("#12345g".into())), "primary_color");
@@ -393,7 +418,7 @@ mod tests {
         assert_eq!(field_of(|s| s.sign_in_url = Some("https://shop.example/\"x".into())), "sign_in_url");
         let mut settings = ProgramSettings { widget: valid, ..ProgramSettings::default() };
         settings.widget.join_url = Some("/join".into());
-        assert_eq!(settings.validate().unwrap_err().0, "widget.join_url");
+        assert_eq!(settings.validate().unwrap_err().field, "widget.join_url");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ledger::{Points, Timestamp, MAX_POINTS_PER_WRITE},
+    message::{message, Message},
     rules::{Minor, MAX_AMOUNT},
     secrets,
     tiers::TierLadder,
@@ -87,16 +88,27 @@ pub struct Reward {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RewardError {
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
-    #[error("this reward is not available now")]
+    Invalid { field: &'static str, message: Message },
+    #[error("{}", self.message())]
     NotAvailable,
-    #[error("choose points from {min} to {max} in steps of {step}")]
+    #[error("{}", self.message())]
     PointsOutOfRange { min: Points, max: Points, step: Points },
 }
 
 impl RewardError {
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { field, message: message.into() }
+    fn invalid(field: &'static str, message: Message) -> Self {
+        Self::Invalid { field, message }
+    }
+
+    /// What is wrong, without the field's name.
+    pub fn message(&self) -> Message {
+        match self {
+            Self::Invalid { message, .. } => message.clone(),
+            Self::NotAvailable => message!("this reward is not available now"),
+            Self::PointsOutOfRange { min, max, step } => {
+                message!("choose points from {0} to {1} in steps of {2}", min, max, step)
+            }
+        }
     }
 }
 
@@ -121,39 +133,42 @@ impl RewardDefinition {
     pub fn validate(&self) -> Result<(), RewardError> {
         let name_length = self.name.trim().chars().count();
         if name_length == 0 || name_length > 200 {
-            return Err(RewardError::invalid("name", "a name of 1 to 200 characters is required"));
+            return Err(RewardError::invalid("name", message!("a name of 1 to 200 characters is required")));
         }
         match &self.reward {
             RewardKind::AmountOff { amount } if !(1..=MAX_AMOUNT).contains(amount) => {
-                return Err(RewardError::invalid("reward.amount", format!("must be 1 to {MAX_AMOUNT}")))
+                return Err(RewardError::invalid("reward.amount", message!("must be 1 to {0}", MAX_AMOUNT)))
             }
             RewardKind::PercentOff { percent } if !(1..=100).contains(percent) => {
-                return Err(RewardError::invalid("reward.percent", "must be 1 to 100"))
+                return Err(RewardError::invalid("reward.percent", message!("must be 1 to 100")))
             }
             RewardKind::FreeProduct { product_id } if product_id.is_empty() => {
-                return Err(RewardError::invalid("reward.product_id", "is required"))
+                return Err(RewardError::invalid("reward.product_id", message!("is required")))
             }
             RewardKind::PointsToCurrency { points_per_unit, unit_value, min_points, max_points, step } => {
                 if *points_per_unit <= 0 || *unit_value <= 0 {
                     return Err(RewardError::invalid(
                         "reward.points_per_unit",
-                        "points_per_unit and unit_value must be positive",
+                        message!("points_per_unit and unit_value must be positive"),
                     ));
                 }
                 if *step <= 0 || *min_points <= 0 || min_points > max_points {
                     return Err(RewardError::invalid(
                         "reward.min_points",
-                        "need 0 < min_points <= max_points and step > 0",
+                        message!("need 0 < min_points <= max_points and step > 0"),
                     ));
                 }
                 if *max_points > MAX_POINTS_PER_WRITE {
-                    return Err(RewardError::invalid("reward.max_points", format!("at most {MAX_POINTS_PER_WRITE}")));
+                    return Err(RewardError::invalid(
+                        "reward.max_points",
+                        message!("at most {0}", MAX_POINTS_PER_WRITE),
+                    ));
                 }
                 let most = (max_points / points_per_unit).checked_mul(*unit_value);
                 if most.is_none_or(|most| most > MAX_AMOUNT) {
                     return Err(RewardError::invalid(
                         "reward.unit_value",
-                        format!("max_points would be worth more than {MAX_AMOUNT} minor units"),
+                        message!("max_points would be worth more than {0} minor units", MAX_AMOUNT),
                     ));
                 }
             }
@@ -163,19 +178,19 @@ impl RewardDefinition {
         if fixed_price && !(1..=MAX_POINTS_PER_WRITE).contains(&self.points) {
             return Err(RewardError::invalid(
                 "points",
-                format!("a reward must cost 1 to {MAX_POINTS_PER_WRITE} points"),
+                message!("a reward must cost 1 to {0} points", MAX_POINTS_PER_WRITE),
             ));
         }
         if let (Some(starts), Some(ends)) = (self.starts_at, self.ends_at) {
             if ends <= starts {
-                return Err(RewardError::invalid("ends_at", "must be after starts_at"));
+                return Err(RewardError::invalid("ends_at", message!("must be after starts_at")));
             }
         }
         if self.coupon_valid_days == 0 || self.coupon_valid_days > 3650 {
-            return Err(RewardError::invalid("coupon_valid_days", "must be 1 to 3650"));
+            return Err(RewardError::invalid("coupon_valid_days", message!("must be 1 to 3650")));
         }
         if self.stock.is_some_and(|stock| stock < 0) {
-            return Err(RewardError::invalid("stock", "must not be negative"));
+            return Err(RewardError::invalid("stock", message!("must not be negative")));
         }
         Ok(())
     }
@@ -187,7 +202,10 @@ impl Reward {
         definition.validate()?;
         if let Some(tier) = &definition.min_tier {
             if tiers.tier(tier).is_none() {
-                return Err(RewardError::invalid("min_tier", format!("this program has no tier {tier:?}")));
+                return Err(RewardError::invalid(
+                    "min_tier",
+                    message!("this program has no tier {0}", format!("{tier:?}")),
+                ));
             }
         }
         Ok(Self { id, definition })
@@ -229,8 +247,9 @@ impl Reward {
             RewardKind::PointsToCurrency { points_per_unit, unit_value, .. } => {
                 let amount = (points / points_per_unit).checked_mul(*unit_value);
                 CouponValue::AmountOff {
-                    amount: amount
-                        .ok_or_else(|| RewardError::invalid("points", "the coupon's value would be too large"))?,
+                    amount: amount.ok_or_else(|| {
+                        RewardError::invalid("points", message!("the coupon's value would be too large"))
+                    })?,
                 }
             }
         })

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     ledger::{Points, Timestamp, MAX_POINTS_PER_WRITE},
+    message::{message, FieldError, Message},
     time::Period,
 };
 
@@ -106,20 +107,28 @@ pub struct PurchaseSnapshot {
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 pub enum OrderError {
-    #[error("{0} must not be negative")]
     Negative(&'static str),
-    #[error("the discount cannot exceed the subtotal")]
     DiscountTooLarge,
-    #[error("the lines add up to {lines}, not to the subtotal {subtotal}")]
     LinesMismatch { lines: Minor, subtotal: Minor },
-    #[error("a line's quantity must be at least 1")]
     Quantity,
-    #[error("{0} must be at most {MAX_AMOUNT} minor units")]
     TooLarge(&'static str),
 }
 
 impl OrderError {
+    pub fn message(&self) -> Message {
+        match self {
+            Self::Negative(field) => message!("{0} must not be negative", field),
+            Self::DiscountTooLarge => message!("the discount cannot exceed the subtotal"),
+            Self::LinesMismatch { lines, subtotal } => {
+                message!("the lines add up to {0}, not to the subtotal {1}", lines, subtotal)
+            }
+            Self::Quantity => message!("a line's quantity must be at least 1"),
+            Self::TooLarge(field) => message!("{0} must be at most {1} minor units", field, MAX_AMOUNT),
+        }
+    }
+
     /// The request field the error is about.
     pub fn field(&self) -> &'static str {
         match self {
@@ -261,28 +270,29 @@ pub struct Cap {
 pub const ACTIONS: &[&str] = &["signup", "review", "birthday", "social_follow", "newsletter", "comment", "referral"];
 
 impl ActionRule {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Message> {
         let custom = self.action.strip_prefix("custom:").is_some_and(|name| {
             !name.is_empty()
                 && name.len() <= 64
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         });
         if !custom && !ACTIONS.contains(&self.action.as_str()) {
-            return Err(format!("unknown action {:?}: use one of {ACTIONS:?} or custom:NAME", self.action));
+            let (action, actions) = (format!("{:?}", self.action), format!("{ACTIONS:?}"));
+            return Err(message!("unknown action {0}: use one of {1} or custom:NAME", action, actions));
         }
         if !(1..=MAX_POINTS_PER_WRITE).contains(&self.points) {
-            return Err(format!("points must be 1 to {MAX_POINTS_PER_WRITE}"));
+            return Err(message!("points must be 1 to {0}", MAX_POINTS_PER_WRITE));
         }
         if self.cap.is_some_and(|cap| cap.count == 0) {
-            return Err("a cap's count must be at least 1".into());
+            return Err(message!("a cap's count must be at least 1"));
         }
         if self.referred_points.is_some_and(|points| !(0..=MAX_POINTS_PER_WRITE).contains(&points))
             || (self.referred_points.is_some() && self.action != "referral")
         {
-            return Err("referred_points is for the referral action, and must not be negative".into());
+            return Err(message!("referred_points is for the referral action, and must not be negative"));
         }
         if matches!(self.action.as_str(), "signup" | "birthday") && self.cap.is_some() {
-            return Err("signup earns once and birthday once a year: leave out cap".into());
+            return Err(message!("signup earns once and birthday once a year: leave out cap"));
         }
         Ok(())
     }
@@ -327,18 +337,19 @@ pub enum CampaignTarget {
 }
 
 impl Campaign {
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        let invalid = |field: &str, message| Err(FieldError::new(field, message));
         if self.id.is_empty() || self.id.len() > 64 {
-            return Err(("id".into(), "1 to 64 characters".into()));
+            return invalid("id", message!("1 to 64 characters"));
         }
         if self.name.trim().is_empty() {
-            return Err(("name".into(), "required".into()));
+            return invalid("name", message!("required"));
         }
         if !(1..=1_000).contains(&self.multiplier_percent) {
-            return Err(("multiplier_percent".into(), "1 to 1000".into()));
+            return invalid("multiplier_percent", message!("1 to 1000"));
         }
         if self.ends_at <= self.starts_at {
-            return Err(("ends_at".into(), "must be after starts_at".into()));
+            return invalid("ends_at", message!("must be after starts_at"));
         }
         Ok(())
     }

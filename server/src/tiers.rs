@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ledger::Timestamp, time::Period};
+use crate::{
+    ledger::Timestamp,
+    message::{message, FieldError},
+    time::Period,
+};
 
 /// What qualifies a customer for a tier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -77,31 +81,32 @@ impl TierStatus {
 }
 
 impl TierLadder {
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         for (index, tier) in self.tiers.iter().enumerate() {
             let field = |name: &str| format!("tiers[{index}].{name}");
+            let invalid = |name: &str, message| Err(FieldError::new(field(name), message));
             let id_ok = !tier.id.is_empty()
                 && tier.id.len() <= 40
                 && tier.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
             if !id_ok {
-                return Err((field("id"), "1 to 40 letters, digits, - or _".into()));
+                return invalid("id", message!("1 to 40 letters, digits, - or _"));
             }
             if tier.name.trim().is_empty() || tier.name.chars().count() > 100 {
-                return Err((field("name"), "1 to 100 characters".into()));
+                return invalid("name", message!("1 to 100 characters"));
             }
             if tier.threshold < 0 {
-                return Err((field("threshold"), "must not be negative".into()));
+                return invalid("threshold", message!("must not be negative"));
             }
             if !(1..=1_000).contains(&tier.multiplier_percent) {
-                return Err((field("multiplier_percent"), "1 to 1000".into()));
+                return invalid("multiplier_percent", message!("1 to 1000"));
             }
             if let Some(previous) = index.checked_sub(1).map(|i| &self.tiers[i]) {
                 if tier.threshold <= previous.threshold {
-                    return Err((field("threshold"), "thresholds must increase from tier to tier".into()));
+                    return invalid("threshold", message!("thresholds must increase from tier to tier"));
                 }
             }
             if self.tiers[..index].iter().any(|other| other.id == tier.id) {
-                return Err((field("id"), format!("{:?} is used twice", tier.id)));
+                return invalid("id", message!("{0} is used twice", format!("{:?}", tier.id)));
             }
         }
         Ok(())
@@ -181,7 +186,7 @@ mod tests {
     fn ladders_are_validated() {
         let mut bad = ladder();
         bad.tiers[1].threshold = 500;
-        assert_eq!(bad.validate().unwrap_err().0, "tiers[1].threshold");
+        assert_eq!(bad.validate().unwrap_err().field, "tiers[1].threshold");
         assert_eq!(ladder().validate(), Ok(()));
     }
 

@@ -20,7 +20,7 @@ pub(crate) fn same_passwords(password: &str, confirm: &str) -> Result<(), Server
     if password == confirm {
         return Ok(());
     }
-    let message = super::i18n::t("the passwords differ").into();
+    let message = super::i18n::tr("the passwords differ").into();
     Err(super::fail(super::model::ConsoleError::Invalid { field: "confirm".into(), message }))
 }
 

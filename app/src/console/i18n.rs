@@ -117,55 +117,14 @@ fn fill(template: &str, values: &[&dyn std::fmt::Display]) -> String {
     text
 }
 
-/// A text that came as data (a server message), in the page's language.
-pub fn tr_text(text: &str) -> String {
-    lang().translate_text(text)
+/// Whether `english` has a row in the console's tables (the server's translation test asks).
+pub fn is_translated(english: &str) -> bool {
+    Lang::En.lookup(english).is_some()
 }
 
-impl Lang {
-    /// A server message in this language: one of ours, or one of our templates with its
-    /// values put in (`"gold" is used twice`); else as it came.
-    fn translate_text(self, text: &str) -> String {
-        if let Some(translation) = self.lookup(text) {
-            return translation.to_owned();
-        }
-        texts::SERVER_TEXTS
-            .iter()
-            .find_map(|(template, _)| {
-                let values = template_values(template, text)?;
-                let values: Vec<&dyn std::fmt::Display> = values.iter().map(|value| value as _).collect();
-                Some(fill(self.translate(template), &values))
-            })
-            .unwrap_or_else(|| text.to_owned())
-    }
-}
-
-/// The values of `text` if it is `template` with values put in (its `{0}`, `{1}`… in order,
-/// none empty).
-fn template_values<'a>(template: &str, text: &'a str) -> Option<Vec<&'a str>> {
-    // The literal pieces around the values: "{0} is used twice" -> ["", " is used twice"].
-    let mut literals = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let close = open + rest[open..].find('}')?;
-        rest[open + 1..close].parse::<usize>().ok()?;
-        literals.push(&rest[..open]);
-        rest = &rest[close + 1..];
-    }
-    literals.push(rest);
-    let (first, last) = (literals[0], literals[literals.len() - 1]);
-    if literals.len() < 2 || literals[1..literals.len() - 1].iter().any(|literal| literal.is_empty()) {
-        return None;
-    }
-    let mut remaining = text.strip_prefix(first)?.strip_suffix(last)?;
-    let mut values = Vec::new();
-    for literal in &literals[1..literals.len() - 1] {
-        let at = remaining.find(literal)?;
-        values.push(&remaining[..at]);
-        remaining = &remaining[at + literal.len()..];
-    }
-    values.push(remaining);
-    values.iter().all(|value| !value.is_empty()).then_some(values)
+/// The English texts of the rows kept for the server's messages and previews.
+pub fn server_texts() -> impl Iterator<Item = &'static str> {
+    texts::SERVER_TEXTS.iter().map(|row| row.0)
 }
 
 /// Marks a text to translate where it is defined (a `const` table): `tr` translates it where
@@ -225,25 +184,6 @@ mod tests {
 
     /// Every text the console marks (`tr`, `trf`, `t`) has a row, every row is used, no row is
     /// there twice, and every translation keeps the template's `{N}` values.
-    #[test]
-    fn server_messages_with_values_are_translated_around_them() {
-        assert_eq!(template_values("{0} is used twice", "\"gold\" is used twice"), Some(vec!["\"gold\""]));
-        assert_eq!(
-            template_values("this program has no tier {0}", "this program has no tier \"x\""),
-            Some(vec!["\"x\""])
-        );
-        assert_eq!(template_values("a {0} b {1}", "a 1 b 2"), Some(vec!["1", "2"]));
-        assert_eq!(template_values("{0} is used twice", "is used twice"), None);
-        assert_eq!(template_values("{0} is used twice", "x is used thrice"), None);
-        assert_eq!(template_values("no values", "no values"), None);
-        assert_eq!(Lang::Ko.translate_text("\"gold\" is used twice"), "\"gold\"이(가) 두 번 사용되었습니다");
-        assert_eq!(
-            Lang::Ja.translate_text("this program has no tier \"x\""),
-            "このプログラムに \"x\" のランクはありません"
-        );
-        assert_eq!(Lang::Ko.translate_text("not one of ours"), "not one of ours");
-    }
-
     #[test]
     fn every_console_text_has_its_translations() {
         let sources = [

@@ -120,11 +120,8 @@ pub(crate) fn fail(error: ConsoleError) -> ServerFnError {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST));
     }
-    // In the language of the page that called: `field: message` keeps the field's name.
-    ServerFnError::ServerError(match &error {
-        ConsoleError::Invalid { field, message } => format!("{field}: {}", i18n::tr_text(message)),
-        other => i18n::tr_text(&other.message()),
-    })
+    // Already in the language of the page that called: made so where the error arose.
+    ServerFnError::ServerError(error.message())
 }
 
 /// The HTML document around the console: rendered on the server only.

@@ -13,7 +13,8 @@ pub struct ConsoleUser {
     pub csrf: String,
 }
 
-/// Why a console call failed; the server also answers with the matching HTTP status.
+/// Why a console call failed, its texts in the language of the page that called (the server
+/// translates them where the error arises); the server also answers with the matching status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsoleError {
     /// Not signed in, or the session ended (401).
@@ -44,10 +45,10 @@ impl ConsoleError {
 
     pub fn message(&self) -> String {
         match self {
-            Self::SignedOut => super::i18n::t("Your session has ended. Sign in again.").into(),
+            Self::SignedOut => super::i18n::tr("Your session has ended. Sign in again.").into(),
             Self::Forbidden(reason) | Self::NotFound(reason) | Self::TooMany(reason) => reason.clone(),
             Self::Invalid { field, message } => format!("{field}: {message}"),
-            Self::Unavailable => super::i18n::t("The database did not answer. Try again in a moment.").into(),
+            Self::Unavailable => super::i18n::tr("The database did not answer. Try again in a moment.").into(),
         }
     }
 }

@@ -3,7 +3,10 @@
 
 use jiff::{civil::Date, tz::TimeZone, ToSpan};
 
-use crate::ledger::Timestamp;
+use crate::{
+    ledger::Timestamp,
+    message::{message, FieldError},
+};
 
 /// The longest custom range: five years of days.
 const MAX_DAYS: i32 = 5 * 366;
@@ -103,24 +106,24 @@ impl DateRange {
     }
 
     /// A range an admin picked; `first` and `last` are `YYYY-MM-DD`.
-    pub fn custom(first: &str, last: &str) -> Result<Self, (&'static str, &'static str)> {
-        let first: Date = first.parse().map_err(|_| ("from", "a date like 2026-01-31"))?;
-        let last: Date = last.parse().map_err(|_| ("to", "a date like 2026-01-31"))?;
+    pub fn custom(first: &str, last: &str) -> Result<Self, FieldError> {
+        let first: Date = first.parse().map_err(|_| FieldError::new("from", message!("a date like 2026-01-31")))?;
+        let last: Date = last.parse().map_err(|_| FieldError::new("to", message!("a date like 2026-01-31")))?;
         let range = Self { first, last, preset: None };
         // Far dates would overflow the day after the range (jiff ends at year 9999); no
         // ledger holds an entry outside these years.
         let supported = Date::constant(1970, 1, 1)..=Date::constant(2999, 12, 31);
         if !supported.contains(&first) {
-            return Err(("from", "a date from 1970-01-01 to 2999-12-31"));
+            return Err(FieldError::new("from", message!("a date from 1970-01-01 to 2999-12-31")));
         }
         if !supported.contains(&last) {
-            return Err(("to", "a date from 1970-01-01 to 2999-12-31"));
+            return Err(FieldError::new("to", message!("a date from 1970-01-01 to 2999-12-31")));
         }
         if last < first {
-            return Err(("to", "on or after the start date"));
+            return Err(FieldError::new("to", message!("on or after the start date")));
         }
         if range.days() > MAX_DAYS {
-            return Err(("to", "at most five years after the start date"));
+            return Err(FieldError::new("to", message!("at most five years after the start date")));
         }
         Ok(range)
     }
@@ -235,13 +238,16 @@ mod tests {
 
     #[test]
     fn custom_ranges_are_checked() {
-        assert_eq!(DateRange::custom("2026-13-01", "2026-01-02"), Err(("from", "a date like 2026-01-31")));
-        assert_eq!(DateRange::custom("2026-01-02", "2026-01-01").unwrap_err().0, "to");
-        assert_eq!(DateRange::custom("2020-01-01", "2026-01-01").unwrap_err().0, "to");
+        assert_eq!(
+            DateRange::custom("2026-13-01", "2026-01-02").unwrap_err().to_string(),
+            "from: a date like 2026-01-31"
+        );
+        assert_eq!(DateRange::custom("2026-01-02", "2026-01-01").unwrap_err().field, "to");
+        assert_eq!(DateRange::custom("2020-01-01", "2026-01-01").unwrap_err().field, "to");
         assert_eq!(DateRange::custom("2026-01-01", "2026-01-31").unwrap().days(), 31);
-        assert_eq!(DateRange::custom("9999-12-01", "9999-12-31").unwrap_err().0, "from");
-        assert_eq!(DateRange::custom("2999-12-01", "9999-12-31").unwrap_err().0, "to");
-        assert_eq!(DateRange::custom("-9999-01-01", "2026-01-01").unwrap_err().0, "from");
+        assert_eq!(DateRange::custom("9999-12-01", "9999-12-31").unwrap_err().field, "from");
+        assert_eq!(DateRange::custom("2999-12-01", "9999-12-31").unwrap_err().field, "to");
+        assert_eq!(DateRange::custom("-9999-01-01", "2026-01-01").unwrap_err().field, "from");
     }
 
     #[test]

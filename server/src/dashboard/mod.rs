@@ -13,6 +13,7 @@ use tally_app::console::model::{
 use crate::{
     customers::CustomerId,
     ledger::{EntryKind, Points, Timestamp},
+    message::{message, FieldError},
     programs::Program,
     storage::{Flow, HistoryCursor, HistoryFilter, Storage, StorageError},
 };
@@ -28,21 +29,17 @@ pub fn program_time_zone(program: &Program) -> TimeZone {
 }
 
 /// The range an admin chose: a preset (month to date when none), or custom dates.
-pub fn resolve_range(
-    program: &Program,
-    choice: &RangeChoice,
-    now: Timestamp,
-) -> Result<DateRange, (&'static str, &'static str)> {
+pub fn resolve_range(program: &Program, choice: &RangeChoice, now: Timestamp) -> Result<DateRange, FieldError> {
     let today = calendar::today(now, &program_time_zone(program));
     match choice.range.as_deref() {
         None => Ok(DateRange::preset(RangePreset::MonthToDate, today)),
         Some("custom") => match (&choice.from, &choice.to) {
             (Some(from), Some(to)) => DateRange::custom(from, to),
-            _ => Err(("from", "a start and an end date for a custom range")),
+            _ => Err(FieldError::new("from", message!("a start and an end date for a custom range"))),
         },
         Some(name) => RangePreset::parse(name)
             .map(|preset| DateRange::preset(preset, today))
-            .ok_or(("range", "one of the presets, or custom")),
+            .ok_or_else(|| FieldError::new("range", message!("one of the presets, or custom"))),
     }
 }
 
@@ -50,14 +47,22 @@ pub fn resolve_range(
 pub fn history_filter(
     query: &HistoryQuery,
     bounds: Option<(Timestamp, Timestamp)>,
-) -> Result<HistoryFilter, (&'static str, &'static str)> {
+) -> Result<HistoryFilter, FieldError> {
     let customer_id = match query.customer.as_deref() {
         None => None,
-        Some(id) => Some(CustomerId::parse(id).map_err(|_| ("customer", "a customer id"))?.as_str().to_owned()),
+        Some(id) => Some(
+            CustomerId::parse(id)
+                .map_err(|_| FieldError::new("customer", message!("a customer id")))?
+                .as_str()
+                .to_owned(),
+        ),
     };
     let kind = match query.kind.as_deref() {
         None => None,
-        Some(kind) => Some(EntryKind::parse(kind).ok_or(("kind", "earn, redeem, adjust, reverse, expire or void"))?),
+        Some(kind) => Some(
+            EntryKind::parse(kind)
+                .ok_or_else(|| FieldError::new("kind", message!("earn, redeem, adjust, reverse, expire or void")))?,
+        ),
     };
     Ok(HistoryFilter {
         customer_id,

@@ -40,7 +40,8 @@ impl Problem {
     }
 
     /// A request field that is missing, of the wrong type or out of range: 422.
-    pub fn invalid_field(field: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn invalid_field(field: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        let detail = detail.to_string();
         let mut problem = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "Invalid request", detail);
         problem.field = Some(field.into());
         problem

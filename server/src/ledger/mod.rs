@@ -28,6 +28,8 @@ pub use account::{Account, Balances, Lot, OrderTotals};
 pub use operation::Operation;
 use serde::{Deserialize, Serialize};
 
+use crate::message::{message, Message};
+
 /// Points are whole numbers; negative means points leaving the customer.
 pub type Points = i64;
 
@@ -111,17 +113,31 @@ pub struct NewEntry {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 pub enum LedgerError {
-    #[error("not enough points: {available} available, {requested} requested")]
     InsufficientPoints { available: Points, requested: Points },
-    #[error("points must be positive, got {0}")]
     NotPositive(Points),
-    #[error("points must not be zero")]
     Zero,
-    #[error("this order already earned points; report refunds or a cancellation instead")]
     OrderAlreadyRecorded,
-    #[error("no points were earned for this order")]
     UnknownOrder,
-    #[error("a refund can be at most what is left of the order's payment: {refundable}")]
     RefundTooLarge { refundable: i64 },
+}
+
+impl LedgerError {
+    pub fn message(&self) -> Message {
+        match self {
+            Self::InsufficientPoints { available, requested } => {
+                message!("not enough points: {0} available, {1} requested", available, requested)
+            }
+            Self::NotPositive(points) => message!("points must be positive, got {0}", points),
+            Self::Zero => message!("points must not be zero"),
+            Self::OrderAlreadyRecorded => {
+                message!("this order already earned points; report refunds or a cancellation instead")
+            }
+            Self::UnknownOrder => message!("no points were earned for this order"),
+            Self::RefundTooLarge { refundable } => {
+                message!("a refund can be at most what is left of the order's payment: {0}", refundable)
+            }
+        }
+    }
 }

@@ -26,6 +26,7 @@ pub use redemptions::Redemption;
 use crate::{
     customers::{AdjustmentError, CustomerId},
     ledger::{LedgerError, Timestamp},
+    message::{message, Message},
     rewards::{CouponStatus, RewardError},
     rules::OrderError,
     secrets,
@@ -53,56 +54,71 @@ pub struct Written {
 pub enum PointsError {
     /// A request field is missing, malformed or out of range.
     #[error("{message}")]
-    Invalid { field: String, message: String },
-    #[error("no customer has the id {0:?} in this program")]
+    Invalid { field: String, message: Message },
+    #[error("{}", self.message())]
     NoCustomer(String),
-    #[error("no order {0:?} was reported in this program")]
+    #[error("{}", self.message())]
     NoOrder(String),
-    #[error("no coupon {0:?} in this program")]
+    #[error("{}", self.message())]
     NoCoupon(String),
     /// The client id was used before for another request (another body, customer or order).
-    #[error("{field} {id:?} was already used for a different request; use a new {field}")]
+    #[error("{}", self.message())]
     IdempotencyConflict { field: &'static str, id: String },
     /// The ledger or an effect refused the write under the customer's lock.
     #[error(transparent)]
     Refused(#[from] Refusal),
-    #[error("referrals count for new customers: this one has already ordered")]
+    #[error("{}", self.message())]
     AlreadyOrdered,
-    #[error("this customer was referred by {referrer:?}")]
+    #[error("{}", self.message())]
     AlreadyReferred { referrer: String },
-    #[error("this reward is not available now")]
+    #[error("{}", self.message())]
     RewardUnavailable,
-    #[error("this reward needs the {tier:?} tier or above")]
+    #[error("{}", self.message())]
     TierRequired { tier: String },
-    #[error("this coupon cannot be used: it is {}", status_words(*.0))]
+    #[error("{}", self.message())]
     CouponUnusable(CouponStatus),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-fn status_words(status: CouponStatus) -> &'static str {
-    match status {
-        CouponStatus::Consumed => "already used",
-        CouponStatus::Cancelled => "cancelled",
-        CouponStatus::Issued => "expired",
-    }
-}
-
 impl PointsError {
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid { field: field.into(), message: message.into() }
+    pub fn invalid(field: impl Into<String>, message: Message) -> Self {
+        Self::Invalid { field: field.into(), message }
+    }
+
+    /// What went wrong, for a person (the console translates it).
+    pub fn message(&self) -> Message {
+        let quoted = |id: &str| format!("{id:?}");
+        match self {
+            Self::Invalid { message, .. } => message.clone(),
+            Self::NoCustomer(id) => message!("no customer has the id {0} in this program", quoted(id)),
+            Self::NoOrder(id) => message!("no order {0} was reported in this program", quoted(id)),
+            Self::NoCoupon(code) => message!("no coupon {0} in this program", quoted(code)),
+            Self::IdempotencyConflict { field, id } => {
+                message!("{0} {1} was already used for a different request; use a new {0}", field, quoted(id))
+            }
+            Self::Refused(refusal) => refusal.message(),
+            Self::AlreadyOrdered => message!("referrals count for new customers: this one has already ordered"),
+            Self::AlreadyReferred { referrer } => message!("this customer was referred by {0}", quoted(referrer)),
+            Self::RewardUnavailable => message!("this reward is not available now"),
+            Self::TierRequired { tier } => message!("this reward needs the {0} tier or above", quoted(tier)),
+            Self::CouponUnusable(CouponStatus::Consumed) => message!("this coupon cannot be used: it is already used"),
+            Self::CouponUnusable(CouponStatus::Cancelled) => message!("this coupon cannot be used: it is cancelled"),
+            Self::CouponUnusable(CouponStatus::Issued) => message!("this coupon cannot be used: it is expired"),
+            Self::Storage(_) => message!("The database did not answer. Try again in a moment."),
+        }
     }
 }
 
 impl From<OrderError> for PointsError {
     fn from(error: OrderError) -> Self {
-        Self::invalid(error.field(), error.to_string())
+        Self::invalid(error.field(), error.message())
     }
 }
 
 impl From<AdjustmentError> for PointsError {
     fn from(error: AdjustmentError) -> Self {
-        Self::invalid(error.field(), error.to_string())
+        Self::invalid(error.field(), error.message())
     }
 }
 
@@ -111,7 +127,7 @@ impl From<RewardError> for PointsError {
         match error {
             RewardError::Invalid { field, message } => Self::invalid(field, message),
             RewardError::NotAvailable => Self::RewardUnavailable,
-            other => Self::invalid("points", other.to_string()),
+            other => Self::invalid("points", other.message()),
         }
     }
 }
@@ -124,7 +140,7 @@ impl From<LedgerError> for PointsError {
 
 /// A customer id from a request field.
 pub fn customer_id(field: &str, raw: &str) -> Result<CustomerId, PointsError> {
-    CustomerId::parse(raw).map_err(|error| PointsError::invalid(field, error.to_string()))
+    CustomerId::parse(raw).map_err(|error| PointsError::invalid(field, error.message()))
 }
 
 /// An id chosen by the caller (client ids, order ids): 1 to 128 characters, none of them a
@@ -133,7 +149,8 @@ pub fn caller_id(field: &str, value: &str) -> Result<(), PointsError> {
     if crate::customers::is_caller_id(value) {
         Ok(())
     } else {
-        Err(PointsError::invalid(field, format!("{field} must be 1 to 128 characters without control characters")))
+        let field = field.to_owned();
+        Err(PointsError::invalid(&field, message!("{0} must be 1 to 128 characters without control characters", field)))
     }
 }
 

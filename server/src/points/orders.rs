@@ -8,6 +8,7 @@ use super::{caller_id, client_id, customer_id, PointsError, PointsService, Writt
 use crate::{
     customers::CustomerId,
     ledger::{Operation, Timestamp, MAX_POINTS_PER_WRITE},
+    message::message,
     programs::Program,
     rules::{CampaignTarget, Minor, Order, MAX_AMOUNT},
     storage::{CapCheck, ClientId, Effect, FollowUp, LedgerWrite, Referral, ReferralOutcome},
@@ -57,7 +58,7 @@ impl PointsService {
         let now = self.now();
         let at = reported.unwrap_or(now);
         if at.0 > now.0.saturating_add(MAX_CLOCK_SKEW_MS) {
-            return Err(PointsError::invalid("occurred_at", "occurred_at is in the future"));
+            return Err(PointsError::invalid("occurred_at", message!("occurred_at is in the future")));
         }
         Ok(at)
     }
@@ -69,7 +70,7 @@ impl PointsService {
         if event.currency != program.currency {
             return Err(PointsError::invalid(
                 "currency",
-                format!("this program counts in {}, not {}", program.currency, event.currency),
+                message!("this program counts in {0}, not {1}", program.currency, event.currency),
             ));
         }
         let occurred_at = self.occurred_at(event.occurred_at)?;
@@ -86,7 +87,7 @@ impl PointsService {
         let campaign_percent = settings.campaign_percent(occurred_at, CampaignTarget::Purchases);
         let snapshot = settings.purchase.points_for(order, tier_percent, campaign_percent);
         if snapshot.points > MAX_POINTS_PER_WRITE {
-            return Err(PointsError::invalid("subtotal", "this order would earn more points than allowed"));
+            return Err(PointsError::invalid("subtotal", message!("this order would earn more points than allowed")));
         }
         let available_at = Timestamp(occurred_at.plus_days(settings.pending_days).0.max(now.0));
         let operation = Operation::EarnOrder {
@@ -109,7 +110,10 @@ impl PointsService {
         let rule = program.settings.action_rule(&event.action).ok_or_else(|| {
             PointsError::invalid(
                 "type",
-                format!("no earning rule for {:?} in this program (see `actions` in the settings)", event.action),
+                message!(
+                    "no earning rule for {0} in this program (see `actions` in the settings)",
+                    format!("{:?}", event.action)
+                ),
             )
         })?;
         let now = self.now();
@@ -119,7 +123,7 @@ impl PointsService {
         let points = i64::try_from(points)
             .ok()
             .filter(|points| *points <= MAX_POINTS_PER_WRITE)
-            .ok_or_else(|| PointsError::invalid("type", "this action would earn more points than allowed"))?;
+            .ok_or_else(|| PointsError::invalid("type", message!("this action would earn more points than allowed")))?;
         let operation = Operation::Earn { points, available_at: now };
         let mut write = LedgerWrite::new(program, customer, Some(client), operation, &event.action, now);
         write.rule_snapshot = Some(json!({"rule": rule, "campaign_percent": campaign_percent, "points": points}));
@@ -135,16 +139,16 @@ impl PointsService {
     ) -> Result<(Referral, bool), PointsError> {
         let referred = customer_id("customer_id", &event.customer_id)?;
         if program.settings.action_rule("referral").is_none() {
-            return Err(PointsError::invalid("type", "no earning rule for \"referral\" in this program"));
+            return Err(PointsError::invalid("type", message!("no earning rule for \"referral\" in this program")));
         }
         let referrer = customer_id("referrer_id", &event.referrer_id)?;
         if referrer == referred {
-            return Err(PointsError::invalid("referrer_id", "a customer cannot refer themselves"));
+            return Err(PointsError::invalid("referrer_id", message!("a customer cannot refer themselves")));
         }
         if self.storage.customer(&program.id, &referrer, program.settings.expiry).await?.is_none() {
             return Err(PointsError::invalid(
                 "referrer_id",
-                format!("no customer {:?} in this program", event.referrer_id),
+                message!("no customer {0} in this program", format!("{:?}", event.referrer_id)),
             ));
         }
         if self.storage.order_count(&program.id, &referred).await? > 0 {
@@ -202,7 +206,7 @@ impl PointsService {
         if !(1..=MAX_AMOUNT).contains(&refund.amount) {
             return Err(PointsError::invalid(
                 "amount",
-                format!("amount must be a positive number of minor units, at most {MAX_AMOUNT}"),
+                message!("amount must be a positive number of minor units, at most {0}", MAX_AMOUNT),
             ));
         }
         let operation = Operation::Refund { order_id: refund.order_id.clone(), amount: refund.amount };

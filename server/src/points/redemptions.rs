@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::{caller_id, client_id, customer_id, PointsError, PointsService, Written};
 use crate::{
     ledger::{Operation, Points},
+    message::message,
     programs::Program,
     rewards::{generate_code, Coupon, CouponStatus},
     storage::{ConsumeOutcome, Effect, LedgerWrite},
@@ -30,7 +31,10 @@ impl PointsService {
         caller_id("reward_id", &request.reward_id)?;
         let now = self.now();
         let reward = self.storage.reward(&program.id, &request.reward_id).await?.ok_or_else(|| {
-            PointsError::invalid("reward_id", format!("no reward {:?} in this program", request.reward_id))
+            PointsError::invalid(
+                "reward_id",
+                message!("no reward {0} in this program", format!("{:?}", request.reward_id)),
+            )
         })?;
         if !reward.is_available(now) {
             return Err(PointsError::RewardUnavailable);

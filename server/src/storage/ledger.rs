@@ -9,6 +9,7 @@ use crate::{
     admin::AuditEntry,
     customers::CustomerId,
     ledger::{ClawbackPolicy, ExpiryPolicy, LedgerError, Operation, Points, Timestamp},
+    message::{message, Message},
     programs::Program,
     rewards::Coupon,
     tiers::TierLadder,
@@ -151,20 +152,28 @@ pub enum WriteOutcome {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 pub enum Refusal {
-    #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error("this customer has redeemed this reward as many times as allowed")]
     RewardLimitReached,
-    #[error("this reward is out of stock")]
     OutOfStock,
-    #[error("this coupon was already used or cancelled")]
     CouponNotIssued,
-    #[error("the customer already earned the most this action gives in its period")]
     CapReached,
     /// An order id belongs to the customer of its first event.
-    #[error("this order was reported for another customer")]
     OrderOfAnotherCustomer,
+}
+
+impl Refusal {
+    pub fn message(&self) -> Message {
+        match self {
+            Self::Ledger(error) => error.message(),
+            Self::RewardLimitReached => message!("this customer has redeemed this reward as many times as allowed"),
+            Self::OutOfStock => message!("this reward is out of stock"),
+            Self::CouponNotIssued => message!("this coupon was already used or cancelled"),
+            Self::CapReached => message!("the customer already earned the most this action gives in its period"),
+            Self::OrderOfAnotherCustomer => message!("this order was reported for another customer"),
+        }
+    }
 }
 
 /// The one way points move.

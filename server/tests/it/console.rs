@@ -391,6 +391,13 @@ async fn admins_search_customers_adjust_points_once_and_owners_read_the_audit(db
     assert!(status == 422 && body.contains("reason"), "{db:?}: {status} {body}");
     let (status, body) = send(form(&admin_csrf, "-500", "too much"), admin.clone()).await;
     assert!(status == 422 && body.contains("123"), "{db:?}: {status} {body}");
+    // Refusals come in the page's language, made so where they arose (the domain's messages too).
+    let (status, body) = send(form(&admin_csrf, "0", "goodwill"), format!("{admin}; tally_lang=ko")).await;
+    assert_eq!((status, body.as_str()), (422, "ServerError|points: 포인트는 0이 아닌 정수이며 ±1000000000 이내여야 합니다"), "{db:?}");
+    let (status, body) = send(form(&admin_csrf, "50", "  "), format!("{admin}; tally_lang=ja")).await;
+    assert_eq!((status, body.as_str()), (422, "ServerError|reason: 1〜500 文字の理由が必要です"), "{db:?}");
+    let (status, body) = send(form(&admin_csrf, "-500", "too much"), format!("{admin}; tally_lang=id")).await;
+    assert!(status == 422 && !body.contains("only") && body.contains("123"), "{db:?}: {status} {body}");
     for attempt in 0..2 {
         let (status, body) = send(form(&admin_csrf, "50", "Late delivery"), admin.clone()).await;
         assert_eq!(status, 200, "{db:?}: {body}");

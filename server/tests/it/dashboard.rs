@@ -116,7 +116,7 @@ async fn the_four_sections_match_hand_computed_sums_on_both_databases(db: Db) {
     assert_eq!(HistoryPage::parse_cursor(&cursor), Some(first[2].cursor()));
 
     let bad = RangeChoice { range: Some("fortnight".into()), ..RangeChoice::default() };
-    assert_eq!(dashboard::resolve_range(&program, &bad, now).unwrap_err().0, "range");
+    assert_eq!(dashboard::resolve_range(&program, &bad, now).unwrap_err().field, "range");
     app.stop().await;
 }
 }

@@ -455,6 +455,449 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
 /// Messages the server sends (refusals, field messages, previews), translated when they
 /// reach a page: `i18n::tr_text` looks them up as they come, `trf` fills the templates.
 pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
+    // Refusals of the points service and the domain checks (`message!`).
+    (
+        "a refund can be at most what is left of the order's payment: {0}",
+        [
+            "환불은 주문 결제액 중 남은 금액까지만 가능합니다: {0}",
+            "返金できるのは注文の支払額の残りまでです: {0}",
+            "退款最多为订单付款的剩余金额：{0}",
+            "pengembalian dana paling banyak sisa pembayaran pesanan: {0}",
+        ],
+    ),
+    (
+        "no points were earned for this order",
+        [
+            "이 주문으로 적립된 포인트가 없습니다",
+            "この注文で獲得したポイントはありません",
+            "此订单没有获得积分",
+            "tidak ada poin yang didapat dari pesanan ini",
+        ],
+    ),
+    (
+        "not enough points: {0} available, {1} requested",
+        [
+            "포인트가 부족합니다: 사용 가능 {0}, 요청 {1}",
+            "ポイントが足りません: 利用可能 {0}、要求 {1}",
+            "积分不足：可用 {0}，请求 {1}",
+            "poin tidak cukup: tersedia {0}, diminta {1}",
+        ],
+    ),
+    (
+        "points must be a whole number other than 0, within ±{0}",
+        [
+            "포인트는 0이 아닌 정수이며 ±{0} 이내여야 합니다",
+            "ポイントは 0 以外の整数で、±{0} 以内にしてください",
+            "积分须为非 0 的整数，在 ±{0} 以内",
+            "poin harus bilangan bulat selain 0, dalam ±{0}",
+        ],
+    ),
+    (
+        "points must be positive, got {0}",
+        [
+            "포인트는 양수여야 합니다. 받은 값: {0}",
+            "ポイントは正の値にしてください（受け取った値: {0}）",
+            "积分须为正数，收到的是 {0}",
+            "poin harus positif, diterima {0}",
+        ],
+    ),
+    (
+        "points must not be zero",
+        ["포인트는 0일 수 없습니다", "ポイントを 0 にはできません", "积分不能为 0", "poin tidak boleh nol"],
+    ),
+    (
+        "this order already earned points; report refunds or a cancellation instead",
+        [
+            "이 주문은 이미 포인트를 적립했습니다. 대신 환불이나 취소를 보고하세요",
+            "この注文はすでにポイントを獲得しています。代わりに返金か取り消しを報告してください",
+            "此订单已获得积分；请改为报告退款或取消",
+            "pesanan ini sudah mendapat poin; laporkan pengembalian dana atau pembatalan sebagai gantinya",
+        ],
+    ),
+    (
+        "a customer cannot refer themselves",
+        [
+            "고객은 자기 자신을 추천할 수 없습니다",
+            "顧客は自分自身を紹介できません",
+            "客户不能推荐自己",
+            "pelanggan tidak bisa mereferensikan dirinya sendiri",
+        ],
+    ),
+    (
+        "a date from 1970-01-01 to 2999-12-31",
+        [
+            "1970-01-01부터 2999-12-31 사이의 날짜",
+            "1970-01-01 から 2999-12-31 までの日付",
+            "1970-01-01 至 2999-12-31 之间的日期",
+            "tanggal dari 1970-01-01 sampai 2999-12-31",
+        ],
+    ),
+    (
+        "a line's quantity must be at least 1",
+        [
+            "품목 수량은 1 이상이어야 합니다",
+            "明細の数量は 1 以上にしてください",
+            "每行的数量至少为 1",
+            "jumlah per baris minimal 1",
+        ],
+    ),
+    (
+        "a reward must cost 1 to {0} points",
+        [
+            "리워드 비용은 1~{0}포인트여야 합니다",
+            "特典の必要ポイントは 1〜{0} にしてください",
+            "奖励所需积分须为 1 至 {0}",
+            "hadiah harus seharga 1 sampai {0} poin",
+        ],
+    ),
+    (
+        "amount must be a positive number of minor units, at most {0}",
+        [
+            "amount는 최소 통화 단위의 양수이며 최대 {0}입니다",
+            "amount は最小通貨単位の正の数で、最大 {0} です",
+            "amount 须为以最小货币单位计的正数，最多 {0}",
+            "amount harus bilangan positif dalam satuan terkecil, paling banyak {0}",
+        ],
+    ),
+    (
+        "an allowed origin must look like https://shop.example (scheme, host, optional port): {0}",
+        [
+            "허용 출처는 https://shop.example 형식이어야 합니다(스킴, 호스트, 선택적 포트): {0}",
+            "許可するオリジンは https://shop.example の形式にしてください（スキーム、ホスト、任意のポート）: {0}",
+            "允许的来源须形如 https://shop.example（协议、主机、可选端口）：{0}",
+            "origin yang diizinkan harus seperti https://shop.example (skema, host, port opsional): {0}",
+        ],
+    ),
+    ("at most {0}", ["최대 {0}", "最大 {0}", "最多 {0}", "paling banyak {0}"]),
+    (
+        "birthday must be a date as YYYY-MM-DD",
+        [
+            "생일은 YYYY-MM-DD 형식의 날짜여야 합니다",
+            "誕生日は YYYY-MM-DD 形式の日付にしてください",
+            "生日须为 YYYY-MM-DD 格式的日期",
+            "tanggal lahir harus berformat YYYY-MM-DD",
+        ],
+    ),
+    (
+        "choose points from {0} to {1} in steps of {2}",
+        [
+            "{0}~{1} 포인트 사이에서 {2} 단위로 고르세요",
+            "{0}〜{1} ポイントの範囲で {2} ずつ選んでください",
+            "请在 {0} 至 {1} 积分之间以 {2} 为步长选择",
+            "pilih poin dari {0} sampai {1} dengan kelipatan {2}",
+        ],
+    ),
+    (
+        "email must be an address like name@example.com, at most 254 characters",
+        [
+            "이메일은 name@example.com 같은 주소이며 254자 이하여야 합니다",
+            "メールは name@example.com のようなアドレスで、254 文字以内にしてください",
+            "电子邮件须为形如 name@example.com 的地址，最多 254 个字符",
+            "email harus alamat seperti name@example.com, paling banyak 254 karakter",
+        ],
+    ),
+    (
+        "max_points would be worth more than {0} minor units",
+        [
+            "max_points의 가치가 최소 통화 단위로 {0}을(를) 넘게 됩니다",
+            "max_points の価値が最小通貨単位で {0} を超えてしまいます",
+            "max_points 的价值将超过 {0} 个最小货币单位",
+            "max_points akan bernilai lebih dari {0} satuan terkecil",
+        ],
+    ),
+    ("must be 1 to {0}", ["1~{0}이어야 합니다", "1〜{0} にしてください", "须为 1 至 {0}", "harus 1 sampai {0}"]),
+    (
+        "name must be at most 200 characters",
+        [
+            "이름은 200자 이하여야 합니다",
+            "名前は 200 文字以内にしてください",
+            "名称最多 200 个字符",
+            "nama paling banyak 200 karakter",
+        ],
+    ),
+    (
+        "need 0 < min_points <= max_points and step > 0",
+        [
+            "0 < min_points <= max_points 이고 step > 0 이어야 합니다",
+            "0 < min_points <= max_points かつ step > 0 にしてください",
+            "须满足 0 < min_points <= max_points 且 step > 0",
+            "harus 0 < min_points <= max_points dan step > 0",
+        ],
+    ),
+    (
+        "no coupon {0} in this program",
+        [
+            "이 프로그램에 쿠폰 {0}이(가) 없습니다",
+            "このプログラムにクーポン {0} はありません",
+            "此计划中没有优惠券 {0}",
+            "tidak ada kupon {0} di program ini",
+        ],
+    ),
+    (
+        "no customer has the id {0} in this program",
+        [
+            "이 프로그램에 ID가 {0}인 고객이 없습니다",
+            "このプログラムに ID {0} の顧客はいません",
+            "此计划中没有 ID 为 {0} 的客户",
+            "tidak ada pelanggan dengan id {0} di program ini",
+        ],
+    ),
+    (
+        "no customer {0} in this program",
+        [
+            "이 프로그램에 고객 {0}이(가) 없습니다",
+            "このプログラムに顧客 {0} はいません",
+            "此计划中没有客户 {0}",
+            "tidak ada pelanggan {0} di program ini",
+        ],
+    ),
+    (
+        "no earning rule for \"referral\" in this program",
+        [
+            "이 프로그램에 \"referral\" 적립 규칙이 없습니다",
+            "このプログラムに \"referral\" の獲得ルールはありません",
+            "此计划没有 \"referral\" 的积分规则",
+            "tidak ada aturan poin untuk \"referral\" di program ini",
+        ],
+    ),
+    (
+        "no earning rule for {0} in this program (see `actions` in the settings)",
+        [
+            "이 프로그램에 {0} 적립 규칙이 없습니다(설정의 `actions` 참고)",
+            "このプログラムに {0} の獲得ルールはありません（設定の `actions` を参照）",
+            "此计划没有 {0} 的积分规则（见设置中的 `actions`）",
+            "tidak ada aturan poin untuk {0} di program ini (lihat `actions` di pengaturan)",
+        ],
+    ),
+    (
+        "no order {0} was reported in this program",
+        [
+            "이 프로그램에 보고된 주문 {0}이(가) 없습니다",
+            "このプログラムに注文 {0} の報告はありません",
+            "此计划中没有报告过订单 {0}",
+            "pesanan {0} tidak pernah dilaporkan di program ini",
+        ],
+    ),
+    (
+        "no reward {0} in this program",
+        [
+            "이 프로그램에 리워드 {0}이(가) 없습니다",
+            "このプログラムに特典 {0} はありません",
+            "此计划中没有奖励 {0}",
+            "tidak ada hadiah {0} di program ini",
+        ],
+    ),
+    (
+        "occurred_at is in the future",
+        [
+            "occurred_at이 미래 시각입니다",
+            "occurred_at が未来の日時です",
+            "occurred_at 是将来的时间",
+            "occurred_at ada di masa depan",
+        ],
+    ),
+    (
+        "points must be 1 to {0}",
+        [
+            "포인트는 1~{0}이어야 합니다",
+            "ポイントは 1〜{0} にしてください",
+            "积分须为 1 至 {0}",
+            "poin harus 1 sampai {0}",
+        ],
+    ),
+    (
+        "points must not be negative and per_amount must be positive",
+        [
+            "포인트는 음수가 아니어야 하고 per_amount는 양수여야 합니다",
+            "ポイントは負の値にできず、per_amount は正の値にしてください",
+            "积分不能为负，per_amount 须为正数",
+            "poin tidak boleh negatif dan per_amount harus positif",
+        ],
+    ),
+    (
+        "points_per_unit and unit_value must be positive",
+        [
+            "points_per_unit와 unit_value는 양수여야 합니다",
+            "points_per_unit と unit_value は正の値にしてください",
+            "points_per_unit 和 unit_value 须为正数",
+            "points_per_unit dan unit_value harus positif",
+        ],
+    ),
+    (
+        "referrals count for new customers: this one has already ordered",
+        [
+            "추천은 신규 고객에게만 적용됩니다: 이 고객은 이미 주문했습니다",
+            "紹介は新規顧客が対象です: この顧客はすでに注文しています",
+            "推荐仅适用于新客户：此客户已经下过单",
+            "referensi hanya berlaku untuk pelanggan baru: pelanggan ini sudah pernah memesan",
+        ],
+    ),
+    (
+        "tags: at most 50, each 1 to 64 characters",
+        [
+            "태그: 최대 50개, 각각 1~64자",
+            "タグ: 最大 50 個、各 1〜64 文字",
+            "标签：最多 50 个，每个 1 至 64 个字符",
+            "tag: paling banyak 50, masing-masing 1 sampai 64 karakter",
+        ],
+    ),
+    (
+        "the coupon's value would be too large",
+        [
+            "쿠폰 금액이 너무 커집니다",
+            "クーポンの金額が大きすぎます",
+            "优惠券的金额会过大",
+            "nilai kupon akan terlalu besar",
+        ],
+    ),
+    (
+        "the currency must be an ISO 4217 code of three capital letters, like USD",
+        [
+            "통화는 USD처럼 대문자 세 글자의 ISO 4217 코드여야 합니다",
+            "通貨は USD のような大文字 3 文字の ISO 4217 コードにしてください",
+            "货币须为三个大写字母的 ISO 4217 代码，如 USD",
+            "mata uang harus kode ISO 4217 tiga huruf kapital, seperti USD",
+        ],
+    ),
+    (
+        "the customer already earned the most this action gives in its period",
+        [
+            "이 고객은 이 기간에 이 액션으로 받을 수 있는 최대치를 이미 적립했습니다",
+            "この顧客はこの期間にこのアクションで獲得できる上限にすでに達しています",
+            "此客户在本周期内已获得该行为的积分上限",
+            "pelanggan ini sudah mendapat batas maksimum aksi ini untuk periodenya",
+        ],
+    ),
+    (
+        "the discount cannot exceed the subtotal",
+        [
+            "할인은 소계를 넘을 수 없습니다",
+            "割引は小計を超えられません",
+            "折扣不能超过小计",
+            "diskon tidak boleh melebihi subtotal",
+        ],
+    ),
+    (
+        "the lines add up to {0}, not to the subtotal {1}",
+        [
+            "품목 합계가 {0}(으)로 소계 {1}과(와) 다릅니다",
+            "明細の合計は {0} で、小計 {1} と一致しません",
+            "各行合计为 {0}，与小计 {1} 不符",
+            "jumlah baris {0}, tidak sama dengan subtotal {1}",
+        ],
+    ),
+    (
+        "this action would earn more points than allowed",
+        [
+            "이 액션은 허용된 것보다 많은 포인트를 적립하게 됩니다",
+            "このアクションは上限を超えるポイントを獲得してしまいます",
+            "此行为获得的积分将超过上限",
+            "aksi ini akan mendapat poin lebih dari yang diizinkan",
+        ],
+    ),
+    (
+        "this coupon cannot be used: it is already used",
+        [
+            "이 쿠폰은 사용할 수 없습니다: 이미 사용되었습니다",
+            "このクーポンは使えません: すでに使用済みです",
+            "此优惠券无法使用：已被使用",
+            "kupon ini tidak bisa dipakai: sudah digunakan",
+        ],
+    ),
+    (
+        "this coupon cannot be used: it is cancelled",
+        [
+            "이 쿠폰은 사용할 수 없습니다: 취소되었습니다",
+            "このクーポンは使えません: 取り消されています",
+            "此优惠券无法使用：已被取消",
+            "kupon ini tidak bisa dipakai: sudah dibatalkan",
+        ],
+    ),
+    (
+        "this coupon cannot be used: it is expired",
+        [
+            "이 쿠폰은 사용할 수 없습니다: 만료되었습니다",
+            "このクーポンは使えません: 期限切れです",
+            "此优惠券无法使用：已过期",
+            "kupon ini tidak bisa dipakai: sudah kedaluwarsa",
+        ],
+    ),
+    (
+        "this customer was referred by {0}",
+        [
+            "이 고객은 {0}의 추천을 받았습니다",
+            "この顧客は {0} から紹介されています",
+            "此客户由 {0} 推荐",
+            "pelanggan ini direferensikan oleh {0}",
+        ],
+    ),
+    (
+        "this order was reported for another customer",
+        [
+            "이 주문은 다른 고객의 주문으로 보고되었습니다",
+            "この注文は別の顧客の注文として報告されています",
+            "此订单已作为其他客户的订单报告",
+            "pesanan ini dilaporkan untuk pelanggan lain",
+        ],
+    ),
+    (
+        "this order would earn more points than allowed",
+        [
+            "이 주문은 허용된 것보다 많은 포인트를 적립하게 됩니다",
+            "この注文は上限を超えるポイントを獲得してしまいます",
+            "此订单获得的积分将超过上限",
+            "pesanan ini akan mendapat poin lebih dari yang diizinkan",
+        ],
+    ),
+    (
+        "this program counts in {0}, not {1}",
+        [
+            "이 프로그램의 통화는 {1}이(가) 아니라 {0}입니다",
+            "このプログラムの通貨は {1} ではなく {0} です",
+            "此计划使用 {0}，而不是 {1}",
+            "program ini memakai {0}, bukan {1}",
+        ],
+    ),
+    (
+        "this reward needs the {0} tier or above",
+        [
+            "이 리워드는 {0} 등급 이상이 필요합니다",
+            "この特典には {0} 以上のランクが必要です",
+            "此奖励需要 {0} 或更高等级",
+            "hadiah ini butuh tingkat {0} atau lebih tinggi",
+        ],
+    ),
+    (
+        "{0} must be 1 to 128 characters without control characters",
+        [
+            "{0}은(는) 제어 문자 없이 1~128자여야 합니다",
+            "{0} は制御文字を含まない 1〜128 文字にしてください",
+            "{0} 须为 1 至 128 个字符，不含控制字符",
+            "{0} harus 1 sampai 128 karakter tanpa karakter kontrol",
+        ],
+    ),
+    (
+        "{0} must be at most {1} minor units",
+        [
+            "{0}은(는) 최소 통화 단위로 최대 {1}입니다",
+            "{0} は最小通貨単位で最大 {1} です",
+            "{0} 最多为 {1} 个最小货币单位",
+            "{0} paling banyak {1} satuan terkecil",
+        ],
+    ),
+    (
+        "{0} must not be negative",
+        ["{0}은(는) 음수일 수 없습니다", "{0} は負の値にできません", "{0} 不能为负数", "{0} tidak boleh negatif"],
+    ),
+    (
+        "{0} {1} was already used for a different request; use a new {0}",
+        [
+            "{0} {1}은(는) 이미 다른 요청에 사용되었습니다. 새 {0}을(를) 쓰세요",
+            "{0} {1} はすでに別のリクエストで使われています。新しい {0} を使ってください",
+            "{0} {1} 已用于另一个请求；请使用新的 {0}",
+            "{0} {1} sudah dipakai untuk permintaan lain; pakai {0} yang baru",
+        ],
+    ),
     // Field messages that carry a value (matched around it).
     (
         "{0} is used twice",
@@ -896,18 +1339,8 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
             "nama 1 sampai 200 karakter wajib diisi",
         ],
     ),
-    ("must be positive", ["양수여야 합니다", "正の数にしてください", "必须为正数", "harus positif"]),
     ("must be 1 to 100", ["1~100이어야 합니다", "1〜100 にしてください", "必须在 1 到 100 之间", "harus 1 sampai 100"]),
     ("is required", ["필수입니다", "必須です", "必填", "wajib diisi"]),
-    (
-        "a reward must cost a positive number of points",
-        [
-            "리워드에는 양수의 포인트가 필요합니다",
-            "リワードには正のポイント数が必要です",
-            "奖励所需积分必须为正数",
-            "hadiah harus seharga sejumlah poin positif",
-        ],
-    ),
     (
         "must be after starts_at",
         [
@@ -951,10 +1384,6 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
             "门槛必须逐级递增",
             "ambang harus naik dari tingkat ke tingkat",
         ],
-    ),
-    (
-        "points must be positive",
-        ["포인트는 양수여야 합니다", "ポイントは正の数にしてください", "积分必须为正数", "poin harus positif"],
     ),
     (
         "a cap's count must be at least 1",

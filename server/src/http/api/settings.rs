@@ -9,6 +9,7 @@ use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiJson, CurrentProgram};
 use crate::{
     http::{problem::Problem, AppState},
+    message::FieldError,
     programs::{Program, ProgramSettings},
     rules::Campaign,
     tiers::TierLadder,
@@ -78,7 +79,7 @@ async fn replace(
         .points
         .change_program(&program.id, change, |_, _| None)
         .await?
-        .map_err(|(field, message)| Problem::invalid_field(field, message))?;
+        .map_err(|error| Problem::invalid_field(error.field, error.message))?;
     Ok(Json(program.into()))
 }
 
@@ -111,7 +112,7 @@ async fn save_settings(
         program.update(&name, &points_name, origins, settings)
     };
     let changed = state.points.change_program(&program.id, change, |_, _| None).await?;
-    changed.map_err(|(field, message)| {
+    changed.map_err(|FieldError { field, message }| {
         let prefix = format!("settings.{part}");
         let field = field.strip_prefix(&prefix).map_or(field.as_str(), |rest| rest.trim_start_matches('.'));
         Problem::invalid_field(field.to_owned(), message)

@@ -11,11 +11,12 @@ use tally_app::console::{
     },
 };
 
-use super::{console_user, invalid, unavailable, ConsoleService};
+use super::{console_user, invalid, invalid_text, unavailable, ConsoleService};
 use crate::{
     admin::AuditEntry,
     customers::{Adjustment, CustomerId},
     ledger::{LedgerError, Timestamp},
+    message::message,
     points::{AccountView, AdjustmentRequest, PointsError, EXPIRING_SOON_DAYS},
     programs::Program,
     rewards::CouponStatus,
@@ -38,17 +39,16 @@ pub(super) fn program_header(program: &Program) -> ProgramHeader {
 pub(super) fn customer_search(query: &CustomerQuery, limit: u32) -> Result<CustomerSearch, ConsoleError> {
     let sort = match query.sort.as_deref() {
         None => CustomerSort::default(),
-        Some(sort) => {
-            CustomerSort::parse(sort).ok_or_else(|| invalid("sort", "joined, activity, points, id, name or email"))?
-        }
+        Some(sort) => CustomerSort::parse(sort)
+            .ok_or_else(|| invalid("sort", message!("joined, activity, points, id, name or email")))?,
     };
     let text = query.q.as_deref().map(str::trim).filter(|text| !text.is_empty());
     if text.is_some_and(|text| text.chars().count() > 200) {
-        return Err(invalid("q", "at most 200 characters"));
+        return Err(invalid("q", message!("at most 200 characters")));
     }
     let page = query.page.unwrap_or(1);
     if page == 0 {
-        return Err(invalid("page", "pages start at 1"));
+        return Err(invalid("page", message!("pages start at 1")));
     }
     Ok(CustomerSearch {
         text: text.map(str::to_owned),
@@ -63,7 +63,7 @@ fn tier_name(program: &Program, tier_id: Option<&str>) -> Option<String> {
 }
 
 fn parse_customer_id(raw: &str) -> Result<CustomerId, ConsoleError> {
-    CustomerId::parse(raw).map_err(|error| invalid("customer", &error.to_string()))
+    CustomerId::parse(raw).map_err(|error| invalid("customer", error.message()))
 }
 
 /// A coupon's status as admins need it: an issued coupon past its expiry is `expired`.
@@ -199,12 +199,15 @@ impl CustomerConsole for ConsoleService {
         let user = self.writer(token, &form.csrf).await?;
         let program = self.program(&user, program_id).await?;
         let id = parse_customer_id(customer_id)?;
-        let points =
-            form.points.trim().parse::<i64>().map_err(|_| invalid("points", "a whole number, e.g. 50 or -20"))?;
+        let points = form
+            .points
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| invalid("points", message!("a whole number, e.g. 50 or -20")))?;
         let adjustment =
-            Adjustment::parse(points, &form.reason).map_err(|error| invalid(error.field(), &error.to_string()))?;
+            Adjustment::parse(points, &form.reason).map_err(|error| invalid(error.field(), error.message()))?;
         if !form.adjustment_id.starts_with("console_") || form.adjustment_id.len() > 64 {
-            return Err(invalid("adjustment_id", "the id the form came with (reload the page)"));
+            return Err(invalid("adjustment_id", message!("the id the form came with (reload the page)")));
         }
         let points = &self.0.points;
         let available_before = match points.account(&program, &id).await.map_err(unavailable)? {
@@ -226,16 +229,19 @@ impl CustomerConsole for ConsoleService {
         let written = match points.adjust(&program, &request, Some(audit)).await {
             Ok(written) => written,
             Err(PointsError::IdempotencyConflict { .. }) => {
-                return Err(invalid("adjustment_id", "this form was already used for another adjustment: reload"))
+                return Err(invalid(
+                    "adjustment_id",
+                    message!("this form was already used for another adjustment: reload"),
+                ))
             }
             Err(PointsError::Refused(Refusal::Ledger(LedgerError::InsufficientPoints { available, .. }))) => {
-                return Err(invalid("points", &trf("the customer has only {0} points available", &[&available])))
+                return Err(invalid_text("points", trf("the customer has only {0} points available", &[&available])))
             }
             Err(PointsError::NoCustomer(_)) => {
                 return Err(ConsoleError::NotFound(trf("No customer {0} in this program.", &[&customer_id])))
             }
             Err(PointsError::Storage(error)) => return Err(unavailable(error)),
-            Err(other) => return Err(invalid("points", &other.to_string())),
+            Err(other) => return Err(invalid("points", other.message())),
         };
         let (result, replay) = (written.result, written.replayed);
         tracing::info!(user = %user.email.as_str(), program = %program.id, customer = customer_id,

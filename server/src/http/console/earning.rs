@@ -5,13 +5,14 @@
 use serde_json::json;
 use tally_app::console::{
     earning::EarningConsole,
-    i18n::{tr, trf},
+    i18n::{t, tr, trf},
     model::{ActionRuleForm, ConsoleError, EarningBoard, EarningForm},
     money::{format_amount, format_money, parse_amount},
 };
 
-use super::{console_user, customers::program_header, invalid, ConsoleService};
+use super::{console_user, customers::program_header, invalid, invalid_text, ConsoleService};
 use crate::{
+    message::{message, FieldError},
     programs::Program,
     rules::{ActionRule, Cap, Multiplier, Order, PurchaseRule, Rounding},
     time::Period,
@@ -72,9 +73,12 @@ fn multipliers_of(field: &str, text: &str) -> Result<Vec<Multiplier>, ConsoleErr
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .map(|line| {
-            let (id, percent) = line.split_once('=').ok_or_else(|| invalid(field, "one “id = percent” per line"))?;
-            let percent =
-                percent.trim().parse().map_err(|_| invalid(field, "the percent is a whole number, e.g. 200"))?;
+            let (id, percent) =
+                line.split_once('=').ok_or_else(|| invalid(field, message!("one “id = percent” per line")))?;
+            let percent = percent
+                .trim()
+                .parse()
+                .map_err(|_| invalid(field, message!("the percent is a whole number, e.g. 200")))?;
             Ok(Multiplier { id: id.trim().to_owned(), percent })
         })
         .collect()
@@ -83,17 +87,17 @@ fn multipliers_of(field: &str, text: &str) -> Result<Vec<Multiplier>, ConsoleErr
 fn action_of(index: usize, form: &ActionRuleForm) -> Result<ActionRule, ConsoleError> {
     let field = |name: &str| format!("actions[{index}].{name}");
     let number = |name: &str, text: &str| -> Result<i64, ConsoleError> {
-        text.trim().parse().map_err(|_| invalid(&field(name), "a whole number"))
+        text.trim().parse().map_err(|_| invalid(&field(name), message!("a whole number")))
     };
     let cap = match (form.cap_count.trim(), form.cap_per.as_str()) {
         ("", _) | (_, "") => None,
         (count, per) => Some(Cap {
-            count: count.parse().map_err(|_| invalid(&field("cap_count"), "a whole number"))?,
+            count: count.parse().map_err(|_| invalid(&field("cap_count"), message!("a whole number")))?,
             per: PERIODS
                 .iter()
                 .find(|(_, name)| *name == per)
                 .map(|(period, _)| *period)
-                .ok_or_else(|| invalid(&field("cap_per"), "day, week, month, year or lifetime"))?,
+                .ok_or_else(|| invalid(&field("cap_per"), message!("day, week, month, year or lifetime")))?,
         }),
     };
     Ok(ActionRule {
@@ -110,15 +114,15 @@ fn action_of(index: usize, form: &ActionRuleForm) -> Result<ActionRule, ConsoleE
 /// Applies the form to the program; errors name the form's fields.
 fn apply(program: &mut Program, form: &EarningForm) -> Result<(), ConsoleError> {
     let currency = program.currency.clone();
-    let money = |field: &str, text: &str| parse_amount(text, &currency).map_err(|message| invalid(field, &message));
+    let money = |field: &str, text: &str| parse_amount(text, &currency).map_err(|message| invalid_text(field, message));
     let purchase = PurchaseRule {
-        points: form.points.trim().parse().map_err(|_| invalid("points", "a whole number"))?,
+        points: form.points.trim().parse().map_err(|_| invalid("points", message!("a whole number")))?,
         per_amount: money("per_amount", &form.per_amount)?,
         rounding: match form.rounding.as_str() {
             "floor" => Rounding::Floor,
             "round" => Rounding::Round,
             "ceil" => Rounding::Ceil,
-            _ => return Err(invalid("rounding", "floor, round or ceil")),
+            _ => return Err(invalid("rounding", message!("floor, round or ceil"))),
         },
         include_shipping: form.include_shipping,
         include_tax: form.include_tax,
@@ -134,17 +138,17 @@ fn apply(program: &mut Program, form: &EarningForm) -> Result<(), ConsoleError> 
     settings.actions = actions;
     let (name, points_name, origins) =
         (program.name.clone(), program.points_name.clone(), program.allowed_origins.clone());
-    program.update(&name, &points_name, origins, settings).map_err(|(field, message)| {
+    program.update(&name, &points_name, origins, settings).map_err(|FieldError { field, message }| {
         let field = field.trim_start_matches("settings.");
         let field = field.strip_prefix("purchase.").unwrap_or(field);
-        invalid(if field.starts_with("multipliers") { "product_multipliers" } else { field }, &message)
+        invalid(if field.starts_with("multipliers") { "product_multipliers" } else { field }, message)
     })
 }
 
 /// What the program's rules give, in sentences.
 fn preview(program: &Program, sample: &str) -> Result<Vec<String>, ConsoleError> {
     let (currency, points_name) = (&program.currency, &program.points_name);
-    let amount = parse_amount(sample, currency).map_err(|message| invalid("sample", &message))?;
+    let amount = parse_amount(sample, currency).map_err(|message| invalid_text("sample", message))?;
     let order = Order { subtotal: amount, shipping: 0, tax: 0, discount: 0, lines: Vec::new() };
     let rule = &program.settings.purchase;
     let base = rule.points_for(&order, 100, 100).points;
@@ -164,11 +168,11 @@ fn preview(program: &Program, sample: &str) -> Result<Vec<String>, ConsoleError>
     for action in &program.settings.actions {
         let cap = action.effective_cap().map(|cap| {
             let template = match cap.per {
-                Period::Day => " (at most {0} per day)",
-                Period::Week => " (at most {0} per week)",
-                Period::Month => " (at most {0} per month)",
-                Period::Year => " (at most {0} per year)",
-                Period::Lifetime => " (at most {0} ever)",
+                Period::Day => t(" (at most {0} per day)"),
+                Period::Week => t(" (at most {0} per week)"),
+                Period::Month => t(" (at most {0} per month)"),
+                Period::Year => t(" (at most {0} per year)"),
+                Period::Lifetime => t(" (at most {0} ever)"),
             };
             trf(template, &[&cap.count])
         });

@@ -15,7 +15,7 @@ use tally_app::console::{
     session_token,
 };
 
-use super::{customers::customer_search, invalid, ConsoleService};
+use super::{customers::customer_search, invalid_field, ConsoleService};
 use crate::{
     dashboard,
     http::{problem::Problem, AppState},
@@ -44,13 +44,13 @@ pub(super) async fn history_csv(
     let program = readable_program(&state, &headers, &program_id).await?;
     let choice = RangeChoice { range: query.range, from: query.from, to: query.to };
     let now = state.clock.now();
-    let range = dashboard::resolve_range(&program, &choice, now)
-        .map_err(|(field, message)| console_problem(invalid(field, message)))?;
+    let range =
+        dashboard::resolve_range(&program, &choice, now).map_err(|error| console_problem(invalid_field(error)))?;
     let filter = dashboard::history_filter(
         &HistoryQuery { customer: query.customer, source: query.source, kind: query.kind, cursor: None },
         Some(range.bounds(&dashboard::program_time_zone(&program))),
     )
-    .map_err(|(field, message)| console_problem(invalid(field, message)))?;
+    .map_err(|error| console_problem(invalid_field(error)))?;
     let storage = state.storage.clone();
     let stream = csv_lines(storage, program, filter);
     let file_name = format!("tally-{program_id}-history-{}-{}.csv", range.first, range.last);

@@ -10,10 +10,11 @@ use tally_app::console::{
     money::{format_amount, parse_amount},
 };
 
-use super::{console_user, customers::program_header, invalid, ConsoleService};
+use super::{console_user, customers::program_header, invalid, invalid_text, ConsoleService};
 use crate::{
     dashboard::{calendar, program_time_zone},
     ledger::Timestamp,
+    message::{message, FieldError},
     programs::Program,
     rules::{Campaign, CampaignTarget},
     tiers::{Tier, TierBasis, TierLadder, TierWindow},
@@ -77,30 +78,29 @@ fn apply(program: &mut Program, form: &LoyaltyForm) -> Result<(), ConsoleError> 
     let basis = match form.basis.as_str() {
         "points_earned" => TierBasis::PointsEarned,
         "amount_spent" => TierBasis::AmountSpent,
-        _ => return Err(invalid("basis", "points_earned or amount_spent")),
+        _ => return Err(invalid("basis", message!("points_earned or amount_spent"))),
     };
     let window = WINDOWS
         .iter()
         .find(|(_, name)| *name == form.window)
         .map(|(window, _)| *window)
-        .ok_or_else(|| invalid("window", "lifetime, rolling12_months or calendar_year"))?;
+        .ok_or_else(|| invalid("window", message!("lifetime, rolling12_months or calendar_year")))?;
     let percent = |field: String, text: &str| {
-        text.trim().parse::<u32>().map_err(|_| invalid(&field, "a whole percent, e.g. 150"))
+        text.trim().parse::<u32>().map_err(|_| invalid(&field, message!("a whole percent, e.g. 150")))
     };
     let tiers = form
         .tiers
         .iter()
         .enumerate()
         .map(|(index, tier)| {
-            let threshold = match basis {
-                TierBasis::AmountSpent => parse_amount(&tier.threshold, &program.currency)
-                    .map_err(|message| invalid(&format!("tiers[{index}].threshold"), &message))?,
-                TierBasis::PointsEarned => tier
-                    .threshold
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid(&format!("tiers[{index}].threshold"), "a whole number of points"))?,
-            };
+            let threshold =
+                match basis {
+                    TierBasis::AmountSpent => parse_amount(&tier.threshold, &program.currency)
+                        .map_err(|message| invalid_text(&format!("tiers[{index}].threshold"), message))?,
+                    TierBasis::PointsEarned => tier.threshold.trim().parse().map_err(|_| {
+                        invalid(&format!("tiers[{index}].threshold"), message!("a whole number of points"))
+                    })?,
+                };
             Ok(Tier {
                 id: tier.id.trim().to_owned(),
                 name: tier.name.trim().to_owned(),
@@ -117,7 +117,7 @@ fn apply(program: &mut Program, form: &LoyaltyForm) -> Result<(), ConsoleError> 
         .map(|(index, campaign)| {
             let field = |name: &str| format!("campaigns[{index}].{name}");
             let day = |name: &str, text: &str| {
-                text.trim().parse::<Date>().map_err(|_| invalid(&field(name), "a date like 2026-12-01"))
+                text.trim().parse::<Date>().map_err(|_| invalid(&field(name), message!("a date like 2026-12-01")))
             };
             let range = calendar::DateRange {
                 first: day("first_day", &campaign.first_day)?,
@@ -135,7 +135,7 @@ fn apply(program: &mut Program, form: &LoyaltyForm) -> Result<(), ConsoleError> 
                     .iter()
                     .find(|(_, name)| *name == campaign.applies_to.trim())
                     .map(|(target, _)| *target)
-                    .ok_or_else(|| invalid(&field("applies_to"), "purchases, actions or all"))?,
+                    .ok_or_else(|| invalid(&field("applies_to"), message!("purchases, actions or all")))?,
                 active: campaign.active,
             })
         })
@@ -145,8 +145,8 @@ fn apply(program: &mut Program, form: &LoyaltyForm) -> Result<(), ConsoleError> 
     settings.campaigns = campaigns;
     let (name, points_name, origins) =
         (program.name.clone(), program.points_name.clone(), program.allowed_origins.clone());
-    program.update(&name, &points_name, origins, settings).map_err(|(field, message)| {
-        invalid(field.trim_start_matches("settings.").trim_start_matches("tiers."), &message)
+    program.update(&name, &points_name, origins, settings).map_err(|FieldError { field, message }| {
+        invalid(field.trim_start_matches("settings.").trim_start_matches("tiers."), message)
     })
 }
 

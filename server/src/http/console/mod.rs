@@ -27,7 +27,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tally_app::{
     api_types::ProgramListItem,
     console::{
-        i18n::{trf, Lang, LANG_COOKIE},
+        i18n::{tr, trf, Lang, LANG_COOKIE},
         model::{AuditLog, AuditRow, ConsoleError, ConsoleUser, HistoryQuery, ProgramBoard, RangeChoice},
         session_token, ConsoleAccess, ConsoleBackend, SESSION_COOKIE,
     },
@@ -37,6 +37,7 @@ use super::{problem::Problem, rate_limit::too_many_requests, AppState};
 use crate::{
     admin::{self, AdminUser, AuditEntry, Email, NewPassword, Role, Session},
     dashboard::{self, HistoryPage},
+    message::{message, FieldError, Message},
     programs::Program,
     secrets,
     storage::StorageError,
@@ -185,8 +186,18 @@ fn unavailable(error: StorageError) -> ConsoleError {
     ConsoleError::Unavailable
 }
 
-fn invalid(field: &str, message: &str) -> ConsoleError {
-    ConsoleError::Invalid { field: field.to_owned(), message: message.to_owned() }
+/// A refused field, its message in the page's language.
+fn invalid(field: &str, message: Message) -> ConsoleError {
+    invalid_text(field, message.translated())
+}
+
+/// A refused field whose message is in the page's language already (`trf` where it arose).
+fn invalid_text(field: &str, text: String) -> ConsoleError {
+    ConsoleError::Invalid { field: field.to_owned(), message: text }
+}
+
+fn invalid_field(error: FieldError) -> ConsoleError {
+    invalid(&error.field, error.message)
 }
 
 /// argon2 hashing, away from the async runtime (it takes a CPU for a while by design).
@@ -239,7 +250,7 @@ impl ConsoleService {
     async fn checked_session(&self, token: Option<&str>, csrf: &str) -> Result<(Session, AdminUser), ConsoleError> {
         let (session, user) = self.session(token).await?;
         if !session.csrf_matches(csrf) {
-            return Err(ConsoleError::Forbidden("The form is out of date (CSRF token): reload the page.".into()));
+            return Err(ConsoleError::Forbidden(tr("The form is out of date (CSRF token): reload the page.").into()));
         }
         Ok((session, user))
     }
@@ -248,7 +259,7 @@ impl ConsoleService {
     async fn writer(&self, token: Option<&str>, csrf: &str) -> Result<AdminUser, ConsoleError> {
         let (_, user) = self.checked_session(token, csrf).await?;
         if !user.role.can_write() {
-            return Err(ConsoleError::Forbidden("Viewers can look, not change anything.".into()));
+            return Err(ConsoleError::Forbidden(tr("Viewers can look, not change anything.").into()));
         }
         Ok(user)
     }
@@ -336,13 +347,13 @@ impl ConsoleAccess for ConsoleService {
         let created =
             self.0.storage.create_first_owner(&owner, &hash_password(password).await?).await.map_err(unavailable)?;
         if !created {
-            return Err(ConsoleError::Forbidden("The console already has an owner: sign in instead.".into()));
+            return Err(ConsoleError::Forbidden(tr("The console already has an owner: sign in instead.").into()));
         }
         self.start_session(&owner).await
     }
 
     async fn sign_in(&self, email: &str, password: &str) -> Result<String, ConsoleError> {
-        let refused = || ConsoleError::Invalid { field: "password".into(), message: "wrong email or password".into() };
+        let refused = || invalid("password", message!("wrong email or password"));
         let Ok(email) = Email::parse(email) else { return Err(refused()) };
         if let Err(wait) = self.0.console_limits.sign_in_per_email.check(email.as_str(), self.0.clock.now()) {
             return Err(ConsoleError::TooMany(trf(
@@ -402,14 +413,14 @@ impl ConsoleAccess for ConsoleService {
         let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         let now = self.0.clock.now();
-        let range =
-            dashboard::resolve_range(&program, &choice, now).map_err(|(field, message)| invalid(field, message))?;
-        let filter = dashboard::history_filter(&query, None).map_err(|(field, message)| invalid(field, message))?;
+        let range = dashboard::resolve_range(&program, &choice, now).map_err(invalid_field)?;
+        let filter = dashboard::history_filter(&query, None).map_err(invalid_field)?;
         let cursor = query
             .cursor
             .as_deref()
             .map(|cursor| {
-                HistoryPage::parse_cursor(cursor).ok_or_else(|| invalid("cursor", "a cursor from a Next link"))
+                HistoryPage::parse_cursor(cursor)
+                    .ok_or_else(|| invalid("cursor", message!("a cursor from a Next link")))
             })
             .transpose()?;
         let storage = self.0.storage.as_ref();
@@ -424,7 +435,7 @@ impl ConsoleAccess for ConsoleService {
         const SHOWN: u32 = 200;
         let (session, user) = self.session(token).await?;
         if user.role != Role::Owner {
-            return Err(ConsoleError::Forbidden("Only owners read the audit log.".into()));
+            return Err(ConsoleError::Forbidden(tr("Only owners read the audit log.").into()));
         }
         let entries = self.0.storage.audit_log(SHOWN).await.map_err(unavailable)?;
         let compact = |value: Option<serde_json::Value>| value.map(|value| value.to_string());

@@ -9,9 +9,10 @@ use tally_app::console::{
     rewards::RewardConsole,
 };
 
-use super::{console_user, customers::program_header, invalid, unavailable, ConsoleService};
+use super::{console_user, customers::program_header, invalid, invalid_text, unavailable, ConsoleService};
 use crate::{
     admin::AdminUser,
+    message::message,
     programs::Program,
     rewards::{new_reward_id, Reward, RewardDefinition, RewardError, RewardKind},
 };
@@ -81,7 +82,7 @@ fn definition_of(
     existing: Option<&RewardDefinition>,
 ) -> Result<RewardDefinition, ConsoleError> {
     fn number<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, ConsoleError> {
-        text.trim().replace(',', "").parse().map_err(|_| invalid(field, "a whole number"))
+        text.trim().replace(',', "").parse().map_err(|_| invalid(field, message!("a whole number")))
     }
     fn optional<T: std::str::FromStr>(field: &str, text: &str) -> Result<Option<T>, ConsoleError> {
         if text.trim().is_empty() {
@@ -90,7 +91,7 @@ fn definition_of(
             number(field, text).map(Some)
         }
     }
-    let money = |field: &str, text: &str| parse_amount(text, currency).map_err(|message| invalid(field, &message));
+    let money = |field: &str, text: &str| parse_amount(text, currency).map_err(|message| invalid_text(field, message));
     let reward = match form.kind.as_str() {
         "amount_off" => RewardKind::AmountOff { amount: money("amount", &form.amount)? },
         "percent_off" => RewardKind::PercentOff { percent: number("percent", &form.percent)? },
@@ -103,7 +104,12 @@ fn definition_of(
             max_points: number("max_points", &form.max_points)?,
             step: number("step", &form.step)?,
         },
-        _ => return Err(invalid("kind", "amount_off, percent_off, free_shipping, free_product or points_to_currency")),
+        _ => {
+            return Err(invalid(
+                "kind",
+                message!("amount_off, percent_off, free_shipping, free_product or points_to_currency"),
+            ))
+        }
     };
     let points = match reward {
         RewardKind::PointsToCurrency { .. } => 0,
@@ -128,8 +134,8 @@ fn definition_of(
 /// A domain refusal, named by the form's field (`reward.amount` is the form's `amount`).
 fn refused(error: RewardError) -> ConsoleError {
     match error {
-        RewardError::Invalid { field, message } => invalid(field.trim_start_matches("reward."), &message),
-        other => invalid("points", &other.to_string()),
+        RewardError::Invalid { field, message } => invalid(field.trim_start_matches("reward."), message),
+        other => invalid("points", other.message()),
     }
 }
 

@@ -7,9 +7,10 @@ use tally_app::console::{
     settings::SettingsConsole,
 };
 
-use super::{console_user, customers::program_header, invalid, ConsoleService};
+use super::{console_user, customers::program_header, invalid, invalid_field, invalid_text, ConsoleService};
 use crate::{
     ledger::{ClawbackPolicy, ExpiryPolicy},
+    message::message,
     programs::{LauncherPosition, Program, RedemptionValue},
 };
 
@@ -51,7 +52,7 @@ fn form_of(program: &Program) -> SettingsForm {
 /// Applies the form to the program; the error names the form's field (or the domain's).
 fn apply(program: &mut Program, form: &SettingsForm) -> Result<(), ConsoleError> {
     fn days(field: &str, text: &str) -> Result<u32, ConsoleError> {
-        text.trim().parse().map_err(|_| invalid(field, "a whole number of days"))
+        text.trim().parse().map_err(|_| invalid(field, message!("a whole number of days")))
     }
     let optional = |text: &str| Some(text.trim().to_owned()).filter(|text| !text.is_empty());
     let mut settings = program.settings.clone();
@@ -60,31 +61,30 @@ fn apply(program: &mut Program, form: &SettingsForm) -> Result<(), ConsoleError>
         "never" => ExpiryPolicy::Never,
         "after_earning" => ExpiryPolicy::AfterEarning { days: days("expiry_days", &form.expiry_days)? },
         "after_inactivity" => ExpiryPolicy::AfterInactivity { days: days("expiry_days", &form.expiry_days)? },
-        _ => return Err(invalid("expiry", "never, after_earning or after_inactivity")),
+        _ => return Err(invalid("expiry", message!("never, after_earning or after_inactivity"))),
     };
     settings.clawback = match form.clawback.as_str() {
         "cap_at_zero" => ClawbackPolicy::CapAtZero,
         "allow_negative" => ClawbackPolicy::AllowNegative,
-        _ => return Err(invalid("clawback", "cap_at_zero or allow_negative")),
+        _ => return Err(invalid("clawback", message!("cap_at_zero or allow_negative"))),
     };
-    let points = form.redemption_points.trim().parse().map_err(|_| invalid("redemption_points", "a whole number"))?;
+    let points =
+        form.redemption_points.trim().parse().map_err(|_| invalid("redemption_points", message!("a whole number")))?;
     let amount = parse_amount(&form.redemption_amount, &program.currency)
-        .map_err(|message| invalid("redemption_amount", &message))?;
+        .map_err(|message| invalid_text("redemption_amount", message))?;
     settings.redemption_value = RedemptionValue { points, amount };
     settings.time_zone = optional(&form.time_zone);
     settings.widget.primary_color = optional(&form.primary_color);
     settings.widget.launcher_position = match form.launcher_position.as_str() {
         "bottom_left" => LauncherPosition::BottomLeft,
         "bottom_right" => LauncherPosition::BottomRight,
-        _ => return Err(invalid("launcher_position", "bottom_right or bottom_left")),
+        _ => return Err(invalid("launcher_position", message!("bottom_right or bottom_left"))),
     };
     settings.widget.launcher_label = optional(&form.launcher_label);
     settings.widget.join_url = optional(&form.join_url);
     settings.widget.sign_in_url = optional(&form.sign_in_url);
     let origins = form.allowed_origins.lines().filter_map(optional).collect();
-    program
-        .update(&form.name, &form.points_name, origins, settings)
-        .map_err(|(field, message)| invalid(&field, &message))
+    program.update(&form.name, &form.points_name, origins, settings).map_err(invalid_field)
 }
 
 #[async_trait::async_trait]

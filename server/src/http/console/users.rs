@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use tally_app::console::{
-    i18n::trf,
+    i18n::{tr, trf},
     model::{ConsoleError, UserForm, UserRow, UsersBoard},
     users::UsersConsole,
 };
@@ -12,6 +12,7 @@ use tally_app::console::{
 use super::{console_user, hash_password, invalid, password_matches, unavailable, ConsoleService};
 use crate::{
     admin::{AdminUser, Email, NewPassword, Role},
+    message::message,
     secrets,
     storage::AdminChange,
 };
@@ -36,7 +37,9 @@ fn refused(change: AdminChange, user_id: &str) -> Result<(), ConsoleError> {
     match change {
         AdminChange::Done => Ok(()),
         AdminChange::NoSuchUser => Err(ConsoleError::NotFound(trf("No console user {0}.", &[&user_id]))),
-        AdminChange::LastOwner => Err(invalid("role", "the console needs an owner: make another user an owner first")),
+        AdminChange::LastOwner => {
+            Err(invalid("role", message!("the console needs an owner: make another user an owner first")))
+        }
     }
 }
 
@@ -81,7 +84,7 @@ impl ConsoleService {
         let mut grants = Vec::new();
         for id in programs {
             if !known.iter().any(|program| program.id == *id) {
-                return Err(invalid("programs", "programs of this console"));
+                return Err(invalid("programs", message!("programs of this console")));
             }
             if !grants.contains(id) {
                 grants.push(id.clone());
@@ -95,7 +98,7 @@ fn only_owners(user: &AdminUser) -> Result<(), ConsoleError> {
     if user.role == Role::Owner {
         Ok(())
     } else {
-        Err(ConsoleError::Forbidden("Only owners manage console users.".into()))
+        Err(ConsoleError::Forbidden(tr("Only owners manage console users.").into()))
     }
 }
 
@@ -115,7 +118,7 @@ impl UsersConsole for ConsoleService {
 
     async fn save_user(&self, token: Option<&str>, csrf: &str, form: UserForm) -> Result<UserRow, ConsoleError> {
         let (_, owner) = self.owner(token, csrf).await?;
-        let role = Role::parse(&form.role).ok_or_else(|| invalid("role", "owner, admin or viewer"))?;
+        let role = Role::parse(&form.role).ok_or_else(|| invalid("role", message!("owner, admin or viewer")))?;
         let grants = self.grants(role, &form.programs).await?;
         let Some(user_id) = form.user_id else {
             let email = Email::parse(&form.email).map_err(|message| invalid("email", message))?;
@@ -123,7 +126,7 @@ impl UsersConsole for ConsoleService {
             let user = AdminUser { id: secrets::random_token("usr_", 8), email, role, created_at: self.0.clock.now() };
             let hash = hash_password(password).await?;
             if !self.0.storage.create_admin(&user, &hash, &grants).await.map_err(unavailable)? {
-                return Err(invalid("email", "a console user with this email exists already"));
+                return Err(invalid("email", message!("a console user with this email exists already")));
             }
             let row = row_of(&user, grants, &owner);
             self.audit(&owner, None, "user.create", row.email.as_str(), None, Some(snapshot(&row))).await?;
@@ -162,7 +165,7 @@ impl UsersConsole for ConsoleService {
         let password = NewPassword::parse(password).map_err(|message| invalid("password", message))?;
         let found = self.0.storage.admin_by_email(&user.email).await.map_err(unavailable)?;
         if !password_matches(current, found.map(|(_, hash)| hash)).await {
-            return Err(invalid("current", "wrong password"));
+            return Err(invalid("current", message!("wrong password")));
         }
         let email = user.email.as_str().to_owned();
         self.set_password(&user, &user.id, &email, password, Some(&session.token_hash)).await
@@ -171,7 +174,7 @@ impl UsersConsole for ConsoleService {
     async fn remove_user(&self, token: Option<&str>, csrf: &str, user_id: &str) -> Result<(), ConsoleError> {
         let (_, owner) = self.owner(token, csrf).await?;
         if user_id == owner.id {
-            return Err(ConsoleError::Forbidden("Owners cannot remove themselves: ask another owner.".into()));
+            return Err(ConsoleError::Forbidden(tr("Owners cannot remove themselves: ask another owner.").into()));
         }
         let before = self.user_row(user_id, &owner).await?;
         refused(self.0.storage.remove_admin(user_id).await.map_err(unavailable)?, user_id)?;
