@@ -1,9 +1,9 @@
-//! `tally program ...` and `tally admin ...`: program and console-user administration from the
+//! `tally program ...` and `tally user ...`: program and console-user administration from the
 //! command line.
 
 use crate::{
-    admin::{AdminUser, Email, NewPassword, Role},
-    config::{AdminArgs, AdminCommand, ProgramArgs, ProgramCommand},
+    config::{ProgramArgs, ProgramCommand, UserArgs, UserCommand},
+    console_users::{ConsoleUser, Email, NewPassword, Role},
     ledger::{Clock, SystemClock},
     programs::{ApiKeyRecord, CreatedProgram, Program},
     secrets, storage,
@@ -83,8 +83,8 @@ fn print_keys(json: bool, keys: &CreatedProgram) {
     }
 }
 
-pub async fn admin(args: AdminArgs) -> Result<(), CliError> {
-    let AdminCommand::Create { email, role, programs, password_stdin } = args.command;
+pub async fn user(args: UserArgs) -> Result<(), CliError> {
+    let UserCommand::Create { email, role, programs, password_stdin } = args.command;
     let email = Email::parse(&email).map_err(|message| CliError::Invalid(format!("--email: {message}")))?;
     let role = Role::parse(&role).ok_or_else(|| CliError::Invalid("--role: owner, admin or viewer".into()))?;
     let password = if password_stdin {
@@ -92,8 +92,8 @@ pub async fn admin(args: AdminArgs) -> Result<(), CliError> {
         std::io::stdin().read_line(&mut line).map_err(|error| CliError::Invalid(format!("stdin: {error}")))?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
-        std::env::var("TALLY_ADMIN_PASSWORD").map_err(|_| {
-            CliError::Invalid("set TALLY_ADMIN_PASSWORD or pass --password-stdin (never the password itself)".into())
+        std::env::var("TALLY_USER_PASSWORD").map_err(|_| {
+            CliError::Invalid("set TALLY_USER_PASSWORD or pass --password-stdin (never the password itself)".into())
         })?
     };
     let password =
@@ -107,8 +107,8 @@ pub async fn admin(args: AdminArgs) -> Result<(), CliError> {
             return Err(CliError::UnknownProgram(program.clone()));
         }
     }
-    let user = AdminUser { id: secrets::random_token("usr_", 8), email, role, created_at: SystemClock.now() };
-    if !storage.create_admin(&user, &password.hash(), &programs).await? {
+    let user = ConsoleUser { id: secrets::random_token("usr_", 8), email, role, created_at: SystemClock.now() };
+    if !storage.create_user(&user, &password.hash(), &programs).await? {
         return Err(CliError::Invalid(format!("{} already has a console account", user.email.as_str())));
     }
     println!("created {} ({}): sign in at /admin", user.email.as_str(), role.as_str());

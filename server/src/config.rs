@@ -16,27 +16,28 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the APIs, the admin console and the widget (the default).
+    /// Serve the APIs, the console and the widget (the default).
     Serve(ServeArgs),
     /// Seed a demo program and serve it, plus a sample storefront on a second port.
     Demo(DemoArgs),
     /// Create, list and re-key programs (stores).
     Program(ProgramArgs),
-    /// Manage console users.
-    Admin(AdminArgs),
+    /// Manage console users (`tally admin …`, the older name, still works).
+    #[command(alias = "admin")]
+    User(UserArgs),
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct AdminArgs {
+pub struct UserArgs {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tally.db", global = true)]
     pub database_url: String,
     #[command(subcommand)]
-    pub command: AdminCommand,
+    pub command: UserCommand,
 }
 
 #[derive(Debug, Clone, Subcommand)]
-pub enum AdminCommand {
-    /// Create a console user. The password comes from `TALLY_ADMIN_PASSWORD` or, with
+pub enum UserCommand {
+    /// Create a console user. The password comes from `TALLY_USER_PASSWORD` or, with
     /// `--password-stdin`, from the first line of standard input (never from the command line).
     Create {
         #[arg(long)]
@@ -44,7 +45,7 @@ pub enum AdminCommand {
         /// owner (every program), admin (granted programs, read and write) or viewer (read-only).
         #[arg(long, default_value = "owner")]
         role: String,
-        /// A program this admin or viewer may see (repeatable; owners see every program).
+        /// A program this user (admin or viewer role) may see (repeatable; owners see every program).
         #[arg(long = "program")]
         programs: Vec<String>,
         #[arg(long)]

@@ -8,8 +8,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::{
-    admin::{AdminUser, Email, NewPassword, Role},
     config::DemoArgs,
+    console_users::{ConsoleUser, Email, NewPassword, Role},
     customer_token,
     customers::{CustomerId, CustomerProfile},
     points::{OrderEvent, PointsError, PointsService},
@@ -124,10 +124,10 @@ async fn seed(points: &PointsService, program: &Program) -> Result<(), StartErro
     ];
     for (id, email, role, programs) in users {
         let email = Email::parse(email).expect("a valid email");
-        if storage.admin_by_email(&email).await?.is_none() {
-            let user = AdminUser { id: id.into(), email, role, created_at: now };
+        if storage.user_by_email(&email).await?.is_none() {
+            let user = ConsoleUser { id: id.into(), email, role, created_at: now };
             let password = NewPassword::parse(DEMO_OWNER_PASSWORD).expect("a valid password");
-            storage.create_admin(&user, &password.hash(), &programs).await?;
+            storage.create_user(&user, &password.hash(), &programs).await?;
         }
     }
     let shopper = CustomerId::parse(DEMO_SHOPPER).expect("a valid id");

@@ -1,8 +1,8 @@
 //! The Tally server: storage, HTTP APIs, console rendering and the widget loader.
 
-pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod console_users;
 pub mod customer_token;
 pub mod customers;
 pub mod dashboard;

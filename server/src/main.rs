@@ -9,7 +9,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => tally_server::serve(args).await.map_err(Into::into),
         Command::Demo(args) => tally_server::demo::run(args).await.map_err(Into::into),
         Command::Program(args) => tally_server::cli::program(args).await.map_err(Into::into),
-        Command::Admin(args) => tally_server::cli::admin(args).await.map_err(Into::into),
+        Command::User(args) => tally_server::cli::user(args).await.map_err(Into::into),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -11,7 +11,7 @@ use super::{
     encode_query_value,
     i18n::{t, tr, trf},
     kind_name, loaded_page,
-    model::{ConsoleUser, Dashboard, HistoryQuery, HistoryView, ProgramBoard, ProgramHeader, RangeChoice},
+    model::{Dashboard, HistoryQuery, HistoryView, ProgramBoard, ProgramHeader, RangeChoice, SignedInUser},
     money::format_money,
     non_empty, short_time, ProgramNav, TopBar,
 };
@@ -74,7 +74,7 @@ pub fn DashboardPage() -> impl IntoView {
 
 #[component]
 fn DashboardView(
-    user: ConsoleUser,
+    user: SignedInUser,
     dashboard: Dashboard,
     history: HistoryView,
     choice: RangeChoice,

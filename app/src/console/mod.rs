@@ -30,7 +30,7 @@ use leptos_router::{
 
 use crate::api_types::ProgramListItem;
 use i18n::{lang, tr, LanguageMenu};
-use model::ConsoleUser;
+use model::SignedInUser;
 #[cfg(feature = "ssr")]
 use model::{AuditLog, ConsoleError, HistoryQuery, ProgramBoard, RangeChoice};
 
@@ -79,7 +79,7 @@ pub trait ConsoleAccess: Send + Sync {
     async fn sign_in(&self, email: &str, password: &str) -> Result<String, ConsoleError>;
     /// Ends the session; returns the `Set-Cookie` value that clears the cookie.
     async fn sign_out(&self, session: Option<&str>, csrf: &str) -> Result<String, ConsoleError>;
-    async fn me(&self, session: Option<&str>) -> Result<ConsoleUser, ConsoleError>;
+    async fn me(&self, session: Option<&str>) -> Result<SignedInUser, ConsoleError>;
     async fn list_programs(&self, session: Option<&str>) -> Result<Vec<ProgramListItem>, ConsoleError>;
     /// The dashboard's sections for `range` and a page of its history filtered by `query`.
     async fn dashboard(
@@ -185,7 +185,7 @@ pub fn App() -> impl IntoView {
 
 /// The signed-in user.
 #[server(prefix = "/admin/fn", endpoint = "me")]
-pub async fn me() -> Result<ConsoleUser, ServerFnError> {
+pub async fn me() -> Result<SignedInUser, ServerFnError> {
     let (backend, session) = backend()?;
     backend.me(session.as_deref()).await.map_err(fail)
 }
@@ -199,7 +199,7 @@ pub async fn list_programs() -> Result<Vec<ProgramListItem>, ServerFnError> {
 
 /// The bar on every signed-in page: who is signed in, and the way out.
 #[component]
-pub(crate) fn TopBar(user: ConsoleUser) -> impl IntoView {
+pub(crate) fn TopBar(user: SignedInUser) -> impl IntoView {
     let sign_out = ServerAction::<auth::SignOut>::new();
     view! {
         <header class="topbar">

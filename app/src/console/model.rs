@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The signed-in console user, as pages need them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsoleUser {
+pub struct SignedInUser {
     pub email: String,
     /// `owner`, `admin` or `viewer`.
     pub role: String,
@@ -70,7 +70,7 @@ pub struct RangeChoice {
 /// Everything a program's dashboard page shows, from one session check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgramBoard {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub dashboard: Dashboard,
     pub history: HistoryView,
 }
@@ -184,7 +184,7 @@ pub struct ProgramHeader {
 /// A page of the customer list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerList {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub program: ProgramHeader,
     pub rows: Vec<CustomerRow>,
     /// How many customers match the search in all.
@@ -209,7 +209,7 @@ pub struct CustomerRow {
 /// A customer's page: balances, tier, ledger and coupons.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerDetail {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub program: ProgramHeader,
     pub customer: CustomerCard,
     /// Newest first.
@@ -300,14 +300,14 @@ pub struct AuditRow {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditLog {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub rows: Vec<AuditRow>,
 }
 
 /// The users page (owners only): every console user, and the programs grants can name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsersBoard {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub users: Vec<UserRow>,
     /// `(id, name)` of every program.
     pub programs: Vec<(String, String)>,
@@ -384,7 +384,7 @@ pub struct RewardRow {
 /// The rewards page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RewardsBoard {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub program: ProgramHeader,
     pub currency: String,
     /// `(id, name)`, lowest first.
@@ -395,7 +395,7 @@ pub struct RewardsBoard {
 /// The install page: what a merchant's developer needs to put the widget on the shop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallBoard {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub program: ProgramHeader,
     /// Where browsers reach Tally (`--public-url`, else the address the console was opened at).
     pub tally_url: String,
@@ -450,7 +450,7 @@ pub struct SettingsForm {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsBoard {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub program: ProgramHeader,
     /// Fixed when the program was created.
     pub currency: String,
@@ -491,7 +491,7 @@ pub struct ActionRuleForm {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EarningBoard {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub program: ProgramHeader,
     pub currency: String,
     pub form: EarningForm,
@@ -562,7 +562,7 @@ impl Default for CampaignForm {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoyaltyBoard {
-    pub user: ConsoleUser,
+    pub user: SignedInUser,
     pub program: ProgramHeader,
     pub currency: String,
     pub time_zone: String,

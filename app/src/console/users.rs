@@ -91,7 +91,7 @@ pub fn AccountPage() -> impl IntoView {
 }
 
 #[component]
-fn AccountView(user: super::model::ConsoleUser) -> impl IntoView {
+fn AccountView(user: super::model::SignedInUser) -> impl IntoView {
     let change = ServerAction::<ChangeOwnPassword>::new();
     let failure = forms::failure(change);
     let message_for = move |field: &'static str| {

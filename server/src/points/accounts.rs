@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{client_id, customer_id, PointsError, PointsService, Written};
 use crate::{
-    admin::AuditEntry,
+    console_users::AuditEntry,
     customers::{Adjustment, CustomerId},
     ledger::{Balances, Operation, Points},
     programs::Program,

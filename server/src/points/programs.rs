@@ -1,7 +1,7 @@
 //! Changes to a program's names, origins and settings (the rules its points follow).
 
 use super::PointsService;
-use crate::{admin::AuditEntry, programs::Program, storage::StorageError};
+use crate::{console_users::AuditEntry, programs::Program, storage::StorageError};
 
 /// How many times a change is applied again when someone else saved the program meanwhile.
 const CHANGE_ATTEMPTS: u32 = 8;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StorageError;
 use crate::{
-    admin::AuditEntry,
+    console_users::AuditEntry,
     customers::CustomerId,
     ledger::{ClawbackPolicy, ExpiryPolicy, LedgerError, Operation, Points, Timestamp},
     message::{message, Message},

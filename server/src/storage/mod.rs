@@ -2,7 +2,7 @@
 //! PostgreSQL (production, several replicas). Every query binds its parameters; none is built
 //! from user input. Queries are written once with `$N` placeholders, which both databases accept.
 
-mod admin;
+mod console_users;
 mod customers;
 mod import;
 mod ledger;
@@ -14,7 +14,7 @@ mod sql;
 
 use std::sync::Arc;
 
-pub use admin::{AdminChange, AdminStore};
+pub use console_users::{ConsoleUserStore, UserChange};
 pub use customers::{
     CustomerListing, CustomerRecord, CustomerSearch, CustomerSort, CustomerStore, EntryRecord, TierChange,
 };
@@ -53,7 +53,7 @@ pub trait Storage:
     + RewardStore
     + ReferralStore
     + ReportStore
-    + AdminStore
+    + ConsoleUserStore
     + 'static
 {
 }
@@ -66,7 +66,7 @@ impl<T> Storage for T where
         + RewardStore
         + ReferralStore
         + ReportStore
-        + AdminStore
+        + ConsoleUserStore
         + 'static
 {
 }

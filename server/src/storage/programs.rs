@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::StorageError;
 use crate::{
-    admin::AuditEntry,
+    console_users::AuditEntry,
     ledger::Timestamp,
     programs::{ApiKeyRecord, Program},
 };

@@ -1,6 +1,6 @@
 //! The SQL implementation of [`Storage`] for both databases.
 
-mod admin;
+mod console_users;
 mod customers;
 mod import;
 mod ledger;

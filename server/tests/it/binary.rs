@@ -47,19 +47,16 @@ fn wait_with_timeout(child: &mut std::process::Child, timeout: Duration) -> std:
     }
 }
 
-/// `tally admin create`: the first user must be an owner, passwords never come from arguments,
+/// `tally user create`: the first user must be an owner, passwords never come from arguments,
 /// and the created user can sign in to the console.
 #[tokio::test]
-async fn admin_create_makes_console_users_from_the_command_line() {
+async fn user_create_makes_console_users_from_the_command_line() {
     let database_url = fresh_database(Db::Sqlite).await;
-    let admin = |args: &[&str], password: Option<&str>| {
+    let create = |args: &[&str], password: Option<&str>| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
-        command
-            .args(["admin", "create", "--database-url", &database_url])
-            .args(args)
-            .env_remove("TALLY_ADMIN_PASSWORD");
+        command.args(["user", "create", "--database-url", &database_url]).args(args).env_remove("TALLY_USER_PASSWORD");
         if let Some(password) = password {
-            command.env("TALLY_ADMIN_PASSWORD", password);
+            command.env("TALLY_USER_PASSWORD", password);
         }
         let output = command.output().unwrap();
         (
@@ -67,17 +64,17 @@ async fn admin_create_makes_console_users_from_the_command_line() {
             String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr),
         )
     };
-    let (ok, said) = admin(&["--email", "ops@shop.example"], None);
-    assert!(!ok && said.contains("TALLY_ADMIN_PASSWORD"), "{said}");
-    let (ok, said) = admin(&["--email", "viewer@shop.example", "--role", "viewer"], Some("a long enough password"));
+    let (ok, said) = create(&["--email", "ops@shop.example"], None);
+    assert!(!ok && said.contains("TALLY_USER_PASSWORD"), "{said}");
+    let (ok, said) = create(&["--email", "viewer@shop.example", "--role", "viewer"], Some("a long enough password"));
     assert!(!ok && said.contains("must be an owner"), "{said}");
-    let (ok, said) = admin(&["--email", "ops@shop.example"], Some("short"));
+    let (ok, said) = create(&["--email", "ops@shop.example"], Some("short"));
     assert!(!ok && said.contains("at least 10 characters"), "{said}");
-    let (ok, said) = admin(&["--email", "Ops@Shop.example"], Some("a long enough password"));
+    let (ok, said) = create(&["--email", "Ops@Shop.example"], Some("a long enough password"));
     assert!(ok && said.contains("created ops@shop.example (owner)"), "{said}");
-    let (ok, said) = admin(&["--email", "ops@shop.example"], Some("another long password"));
+    let (ok, said) = create(&["--email", "ops@shop.example"], Some("another long password"));
     assert!(!ok && said.contains("already has a console account"), "{said}");
-    let (ok, said) = admin(
+    let (ok, said) = create(
         &["--email", "v@shop.example", "--role", "viewer", "--program", "prg_nope"],
         Some("a long enough password"),
     );

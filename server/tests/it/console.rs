@@ -5,8 +5,8 @@ use crate::common::{spawn_app_at, TestApp};
 use reqwest::{header, redirect::Policy, Client, Response};
 use serde_json::{json, Value};
 use tally_server::{
-    admin::{AdminUser, Email, NewPassword, Role},
-    storage::AdminChange,
+    console_users::{ConsoleUser, Email, NewPassword, Role},
+    storage::UserChange,
 };
 
 const OWNER: &str = "owner@shop.example";
@@ -159,14 +159,14 @@ async fn viewers_see_only_granted_programs_and_export_their_history(db: Db) {
     let client = browser();
     let (granted, secret) = app.create_program("Granted Shop").await;
     let (hidden, _) = app.create_program("Hidden Shop").await;
-    let viewer = AdminUser {
+    let viewer = ConsoleUser {
         id: "usr_viewer".into(),
         email: Email::parse("viewer@shop.example").unwrap(),
         role: Role::Viewer,
         created_at: crate::common::T0,
     };
     let hash = NewPassword::parse(PASSWORD).unwrap().hash();
-    assert!(app.storage.create_admin(&viewer, &hash, std::slice::from_ref(&granted.id)).await.unwrap());
+    assert!(app.storage.create_user(&viewer, &hash, std::slice::from_ref(&granted.id)).await.unwrap());
     let order = json!({"event_id": "e1", "customer_id": "ana,\"quoted\"", "type": "order", "order_id": "o1",
         "currency": "USD", "subtotal": 12_300, "shipping": 0, "tax": 0, "discount": 0, "lines": []});
     let (status, body) = app.api_send(reqwest::Method::POST, "/api/v1/events", &secret, &order).await;
@@ -256,9 +256,9 @@ fn failure(body: &Value) -> &str {
 }
 
 async fn add_user(app: &TestApp, id: &str, email: &str, role: Role, programs: &[String]) {
-    let user = AdminUser { id: id.into(), email: Email::parse(email).unwrap(), role, created_at: crate::common::T0 };
+    let user = ConsoleUser { id: id.into(), email: Email::parse(email).unwrap(), role, created_at: crate::common::T0 };
     let hash = NewPassword::parse(PASSWORD).unwrap().hash();
-    assert!(app.storage.create_admin(&user, &hash, programs).await.unwrap());
+    assert!(app.storage.create_user(&user, &hash, programs).await.unwrap());
 }
 
 /// A server with one program, its owner signed in (cookie, CSRF token) and a viewer of it.
@@ -911,10 +911,10 @@ async fn owners_demoting_each_other_all_at_once_leave_one_owner(db: Db) {
     }
     let ids: Vec<String> = (0..OWNERS).map(|index| format!("usr_{index}")).collect();
     let outcomes =
-        futures_util::future::join_all(ids.iter().map(|id| app.storage.update_admin(id, Role::Admin, &[]))).await;
-    let refused = outcomes.iter().filter(|outcome| *outcome.as_ref().unwrap() == AdminChange::LastOwner).count();
+        futures_util::future::join_all(ids.iter().map(|id| app.storage.update_user(id, Role::Admin, &[]))).await;
+    let refused = outcomes.iter().filter(|outcome| *outcome.as_ref().unwrap() == UserChange::LastOwner).count();
     let owners =
-        app.storage.admin_users().await.unwrap().into_iter().filter(|(user, _)| user.role == Role::Owner).count();
+        app.storage.console_users().await.unwrap().into_iter().filter(|(user, _)| user.role == Role::Owner).count();
     assert_eq!((owners, refused), (1, 1), "{db:?}: exactly one demotion refused, one owner left");
     app.stop().await;
 }

@@ -11,9 +11,9 @@ use tally_app::console::{
     },
 };
 
-use super::{console_user, invalid, invalid_text, unavailable, ConsoleService};
+use super::{invalid, invalid_text, signed_in_user, unavailable, ConsoleService};
 use crate::{
-    admin::AuditEntry,
+    console_users::AuditEntry,
     customers::{Adjustment, CustomerId},
     ledger::{LedgerError, Timestamp},
     message::message,
@@ -109,7 +109,7 @@ impl CustomerConsole for ConsoleService {
             })
             .collect();
         Ok(CustomerList {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             program: program_header(&program),
             rows,
             total,
@@ -158,7 +158,7 @@ impl CustomerConsole for ConsoleService {
         };
         let older = (entries.len() == LEDGER_PAGE as usize).then(|| entries.last().map(|entry| entry.seq)).flatten();
         Ok(CustomerDetail {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             program: program_header(&program),
             customer,
             entries: entries

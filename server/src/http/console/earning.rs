@@ -10,7 +10,7 @@ use tally_app::console::{
     money::{format_amount, format_money, parse_amount},
 };
 
-use super::{console_user, customers::program_header, invalid, invalid_text, ConsoleService};
+use super::{customers::program_header, invalid, invalid_text, signed_in_user, ConsoleService};
 use crate::{
     message::{message, FieldError},
     programs::Program,
@@ -192,7 +192,7 @@ impl EarningConsole for ConsoleService {
         let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         Ok(EarningBoard {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             program: program_header(&program),
             currency: program.currency.clone(),
             form: form_of(&program),

@@ -7,7 +7,7 @@ use tally_app::console::{
     model::{ApiKeyRow, ConsoleError, InstallBoard, NewApiKey},
 };
 
-use super::{console_user, customers::program_header, unavailable, ConsoleService};
+use super::{customers::program_header, signed_in_user, unavailable, ConsoleService};
 use crate::{programs::ApiKeyRecord, storage::ApiKeyInfo};
 
 fn key_row(key: &ApiKeyInfo) -> ApiKeyRow {
@@ -39,7 +39,7 @@ impl InstallConsole for ConsoleService {
             .or(request_origin)
             .unwrap_or_else(|| "https://YOUR-TALLY-HOST".into());
         Ok(InstallBoard {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             program: program_header(&program),
             tally_url,
             publishable_key: program.publishable_key.clone(),

@@ -10,7 +10,7 @@ use tally_app::console::{
     money::{format_amount, parse_amount},
 };
 
-use super::{console_user, customers::program_header, invalid, invalid_text, ConsoleService};
+use super::{customers::program_header, invalid, invalid_text, signed_in_user, ConsoleService};
 use crate::{
     dashboard::{calendar, program_time_zone},
     ledger::Timestamp,
@@ -156,7 +156,7 @@ impl LoyaltyConsole for ConsoleService {
         let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         Ok(LoyaltyBoard {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             program: program_header(&program),
             currency: program.currency.clone(),
             time_zone: program_time_zone(&program).iana_name().unwrap_or("UTC").to_owned(),

@@ -28,14 +28,14 @@ use tally_app::{
     api_types::ProgramListItem,
     console::{
         i18n::{tr, trf, Lang, LANG_COOKIE},
-        model::{AuditLog, AuditRow, ConsoleError, ConsoleUser, HistoryQuery, ProgramBoard, RangeChoice},
+        model::{AuditLog, AuditRow, ConsoleError, HistoryQuery, ProgramBoard, RangeChoice, SignedInUser},
         session_token, ConsoleAccess, ConsoleBackend, SESSION_COOKIE,
     },
 };
 
 use super::{problem::Problem, rate_limit::too_many_requests, AppState};
 use crate::{
-    admin::{self, AdminUser, AuditEntry, Email, NewPassword, Role, Session},
+    console_users::{self, AuditEntry, ConsoleUser, Email, NewPassword, Role, Session},
     dashboard::{self, HistoryPage},
     message::{message, FieldError, Message},
     programs::Program,
@@ -206,15 +206,17 @@ async fn hash_password(password: NewPassword) -> Result<String, ConsoleError> {
 }
 
 /// Whether `password` matches `stored`; runs argon2 even without a stored hash, so timing tells
-/// nothing (see [`admin::verify_password`]).
+/// nothing (see [`console_users::verify_password`]).
 async fn password_matches(password: &str, stored: Option<String>) -> bool {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || admin::verify_password(&password, stored.as_deref())).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || console_users::verify_password(&password, stored.as_deref()))
+        .await
+        .unwrap_or(false)
 }
 
 /// The signed-in user as console pages see them.
-fn console_user(session: &Session, user: &AdminUser) -> ConsoleUser {
-    ConsoleUser {
+fn signed_in_user(session: &Session, user: &ConsoleUser) -> SignedInUser {
+    SignedInUser {
         email: user.email.as_str().to_owned(),
         role: user.role.as_str().to_owned(),
         csrf: session.csrf_token.clone(),
@@ -229,17 +231,17 @@ fn session_cookie(token: &str, max_age_seconds: i64, secure: bool) -> String {
 }
 
 impl ConsoleService {
-    async fn start_session(&self, user: &AdminUser) -> Result<String, ConsoleError> {
+    async fn start_session(&self, user: &ConsoleUser) -> Result<String, ConsoleError> {
         let (token, session) = Session::start(&user.id, self.0.clock.now());
         self.0.storage.start_session(&session).await.map_err(unavailable)?;
-        Ok(session_cookie(&token, admin::SESSION_DAYS * 86_400, self.secure_cookies()))
+        Ok(session_cookie(&token, console_users::SESSION_DAYS * 86_400, self.secure_cookies()))
     }
 
     fn secure_cookies(&self) -> bool {
         self.0.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
     }
 
-    async fn session(&self, token: Option<&str>) -> Result<(Session, AdminUser), ConsoleError> {
+    async fn session(&self, token: Option<&str>) -> Result<(Session, ConsoleUser), ConsoleError> {
         let token = token.ok_or(ConsoleError::SignedOut)?;
         let found =
             self.0.storage.session(&secrets::hash_secret(token), self.0.clock.now()).await.map_err(unavailable)?;
@@ -247,7 +249,7 @@ impl ConsoleService {
     }
 
     /// The session of a write: its CSRF token must match (else 403).
-    async fn checked_session(&self, token: Option<&str>, csrf: &str) -> Result<(Session, AdminUser), ConsoleError> {
+    async fn checked_session(&self, token: Option<&str>, csrf: &str) -> Result<(Session, ConsoleUser), ConsoleError> {
         let (session, user) = self.session(token).await?;
         if !session.csrf_matches(csrf) {
             return Err(ConsoleError::Forbidden(tr("The form is out of date (CSRF token): reload the page.").into()));
@@ -256,7 +258,7 @@ impl ConsoleService {
     }
 
     /// The user making a change to a program: signed in, CSRF token matching, not a viewer.
-    async fn writer(&self, token: Option<&str>, csrf: &str) -> Result<AdminUser, ConsoleError> {
+    async fn writer(&self, token: Option<&str>, csrf: &str) -> Result<ConsoleUser, ConsoleError> {
         let (_, user) = self.checked_session(token, csrf).await?;
         if !user.role.can_write() {
             return Err(ConsoleError::Forbidden(tr("Viewers can look, not change anything.").into()));
@@ -268,7 +270,7 @@ impl ConsoleService {
     /// users), what, before and after.
     fn audit_entry(
         &self,
-        user: &AdminUser,
+        user: &ConsoleUser,
         program: Option<&Program>,
         action: &str,
         target: &str,
@@ -293,7 +295,7 @@ impl ConsoleService {
     /// and after, in the change's transaction.
     async fn save_program_part(
         &self,
-        user: &AdminUser,
+        user: &ConsoleUser,
         program_id: &str,
         action: &str,
         snapshot: impl Fn(&Program) -> serde_json::Value,
@@ -309,7 +311,7 @@ impl ConsoleService {
     /// Records a console write in the audit log.
     async fn audit(
         &self,
-        user: &AdminUser,
+        user: &ConsoleUser,
         program: Option<&Program>,
         action: &str,
         target: &str,
@@ -321,7 +323,7 @@ impl ConsoleService {
     }
 
     /// The program, if this user may see it.
-    async fn program(&self, user: &AdminUser, program_id: &str) -> Result<Program, ConsoleError> {
+    async fn program(&self, user: &ConsoleUser, program_id: &str) -> Result<Program, ConsoleError> {
         let not_found = || ConsoleError::NotFound(trf("No program {0} here, or not yours to see.", &[&program_id]));
         if !user.role.sees_all_programs() {
             let granted = self.0.storage.granted_programs(&user.id).await.map_err(unavailable)?;
@@ -338,7 +340,7 @@ impl ConsoleAccess for ConsoleService {
     async fn set_up(&self, email: &str, password: &str) -> Result<String, ConsoleError> {
         let email = Email::parse(email).map_err(|message| invalid("email", message))?;
         let password = NewPassword::parse(password).map_err(|message| invalid("password", message))?;
-        let owner = AdminUser {
+        let owner = ConsoleUser {
             id: secrets::random_token("usr_", 8),
             email,
             role: Role::Owner,
@@ -361,7 +363,7 @@ impl ConsoleAccess for ConsoleService {
                 &[&wait.as_secs()],
             )));
         }
-        let found = self.0.storage.admin_by_email(&email).await.map_err(unavailable)?;
+        let found = self.0.storage.user_by_email(&email).await.map_err(unavailable)?;
         // Runs argon2 even for unknown addresses, so timing tells nothing.
         let verified = password_matches(password, found.as_ref().map(|(_, hash)| hash.clone())).await;
         match found {
@@ -380,9 +382,9 @@ impl ConsoleAccess for ConsoleService {
         Ok(session_cookie("", 0, self.secure_cookies()))
     }
 
-    async fn me(&self, token: Option<&str>) -> Result<ConsoleUser, ConsoleError> {
+    async fn me(&self, token: Option<&str>) -> Result<SignedInUser, ConsoleError> {
         let (session, user) = self.session(token).await?;
-        Ok(console_user(&session, &user))
+        Ok(signed_in_user(&session, &user))
     }
 
     async fn list_programs(&self, token: Option<&str>) -> Result<Vec<ProgramListItem>, ConsoleError> {
@@ -425,7 +427,7 @@ impl ConsoleAccess for ConsoleService {
             .transpose()?;
         let storage = self.0.storage.as_ref();
         Ok(ProgramBoard {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             dashboard: dashboard::load(storage, &program, &range, now).await.map_err(unavailable)?,
             history: dashboard::history(storage, &program, &filter, cursor.as_ref()).await.map_err(unavailable)?,
         })
@@ -440,7 +442,7 @@ impl ConsoleAccess for ConsoleService {
         let entries = self.0.storage.audit_log(SHOWN).await.map_err(unavailable)?;
         let compact = |value: Option<serde_json::Value>| value.map(|value| value.to_string());
         Ok(AuditLog {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             rows: entries
                 .into_iter()
                 .map(|entry| AuditRow {

@@ -9,9 +9,9 @@ use tally_app::console::{
     rewards::RewardConsole,
 };
 
-use super::{console_user, customers::program_header, invalid, invalid_text, unavailable, ConsoleService};
+use super::{customers::program_header, invalid, invalid_text, signed_in_user, unavailable, ConsoleService};
 use crate::{
-    admin::AdminUser,
+    console_users::ConsoleUser,
     message::message,
     programs::Program,
     rewards::{new_reward_id, Reward, RewardDefinition, RewardError, RewardKind},
@@ -152,7 +152,7 @@ impl ConsoleService {
     /// Writes the reward (new when there is no `before`) and audits the change.
     async fn store_reward(
         &self,
-        user: &AdminUser,
+        user: &ConsoleUser,
         program: &Program,
         before: Option<&Reward>,
         reward: &Reward,
@@ -187,7 +187,7 @@ impl RewardConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         let rewards = self.0.storage.rewards(&program.id).await.map_err(unavailable)?;
         Ok(RewardsBoard {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             currency: program.currency.clone(),
             tiers: program.settings.tiers.tiers.iter().map(|tier| (tier.id.clone(), tier.name.clone())).collect(),
             rewards: rewards.iter().map(|reward| row_of(reward, &program.currency)).collect(),

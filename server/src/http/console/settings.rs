@@ -7,7 +7,7 @@ use tally_app::console::{
     settings::SettingsConsole,
 };
 
-use super::{console_user, customers::program_header, invalid, invalid_field, invalid_text, ConsoleService};
+use super::{customers::program_header, invalid, invalid_field, invalid_text, signed_in_user, ConsoleService};
 use crate::{
     ledger::{ClawbackPolicy, ExpiryPolicy},
     message::message,
@@ -93,7 +93,7 @@ impl SettingsConsole for ConsoleService {
         let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         Ok(SettingsBoard {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             program: program_header(&program),
             currency: program.currency.clone(),
             form: form_of(&program),

@@ -9,15 +9,15 @@ use tally_app::console::{
     users::UsersConsole,
 };
 
-use super::{console_user, hash_password, invalid, password_matches, unavailable, ConsoleService};
+use super::{hash_password, invalid, password_matches, signed_in_user, unavailable, ConsoleService};
 use crate::{
-    admin::{AdminUser, Email, NewPassword, Role},
+    console_users::{ConsoleUser, Email, NewPassword, Role},
     message::message,
     secrets,
-    storage::AdminChange,
+    storage::UserChange,
 };
 
-fn row_of(user: &AdminUser, programs: Vec<String>, you: &AdminUser) -> UserRow {
+fn row_of(user: &ConsoleUser, programs: Vec<String>, you: &ConsoleUser) -> UserRow {
     UserRow {
         id: user.id.clone(),
         email: user.email.as_str().to_owned(),
@@ -33,11 +33,11 @@ fn snapshot(row: &UserRow) -> serde_json::Value {
     json!({ "email": row.email, "role": row.role, "programs": row.programs })
 }
 
-fn refused(change: AdminChange, user_id: &str) -> Result<(), ConsoleError> {
+fn refused(change: UserChange, user_id: &str) -> Result<(), ConsoleError> {
     match change {
-        AdminChange::Done => Ok(()),
-        AdminChange::NoSuchUser => Err(ConsoleError::NotFound(trf("No console user {0}.", &[&user_id]))),
-        AdminChange::LastOwner => {
+        UserChange::Done => Ok(()),
+        UserChange::NoSuchUser => Err(ConsoleError::NotFound(trf("No console user {0}.", &[&user_id]))),
+        UserChange::LastOwner => {
             Err(invalid("role", message!("the console needs an owner: make another user an owner first")))
         }
     }
@@ -45,15 +45,15 @@ fn refused(change: AdminChange, user_id: &str) -> Result<(), ConsoleError> {
 
 impl ConsoleService {
     /// The owner making a change to console users: signed in, CSRF token matching.
-    async fn owner(&self, token: Option<&str>, csrf: &str) -> Result<(String, AdminUser), ConsoleError> {
+    async fn owner(&self, token: Option<&str>, csrf: &str) -> Result<(String, ConsoleUser), ConsoleError> {
         let (session, user) = self.checked_session(token, csrf).await?;
         only_owners(&user)?;
         Ok((session.token_hash, user))
     }
 
     /// The user `user_id` as the page shows them.
-    async fn user_row(&self, user_id: &str, you: &AdminUser) -> Result<UserRow, ConsoleError> {
-        let users = self.0.storage.admin_users().await.map_err(unavailable)?;
+    async fn user_row(&self, user_id: &str, you: &ConsoleUser) -> Result<UserRow, ConsoleError> {
+        let users = self.0.storage.console_users().await.map_err(unavailable)?;
         users
             .into_iter()
             .find(|(user, _)| user.id == user_id)
@@ -64,14 +64,14 @@ impl ConsoleService {
     /// `password` for the user `user_id`, whose sessions end but `keep`; audited as `actor`'s.
     async fn set_password(
         &self,
-        actor: &AdminUser,
+        actor: &ConsoleUser,
         user_id: &str,
         email: &str,
         password: NewPassword,
         keep: Option<&str>,
     ) -> Result<(), ConsoleError> {
         let hash = hash_password(password).await?;
-        refused(self.0.storage.set_admin_password(user_id, &hash, keep).await.map_err(unavailable)?, user_id)?;
+        refused(self.0.storage.set_user_password(user_id, &hash, keep).await.map_err(unavailable)?, user_id)?;
         self.audit(actor, None, "user.password", email, None, Some(json!({ "other_sessions": "ended" }))).await
     }
 
@@ -94,7 +94,7 @@ impl ConsoleService {
     }
 }
 
-fn only_owners(user: &AdminUser) -> Result<(), ConsoleError> {
+fn only_owners(user: &ConsoleUser) -> Result<(), ConsoleError> {
     if user.role == Role::Owner {
         Ok(())
     } else {
@@ -107,10 +107,10 @@ impl UsersConsole for ConsoleService {
     async fn users(&self, token: Option<&str>) -> Result<UsersBoard, ConsoleError> {
         let (session, user) = self.session(token).await?;
         only_owners(&user)?;
-        let users = self.0.storage.admin_users().await.map_err(unavailable)?;
+        let users = self.0.storage.console_users().await.map_err(unavailable)?;
         let programs = self.0.storage.list_programs().await.map_err(unavailable)?;
         Ok(UsersBoard {
-            user: console_user(&session, &user),
+            user: signed_in_user(&session, &user),
             users: users.into_iter().map(|(row, programs)| row_of(&row, programs, &user)).collect(),
             programs: programs.into_iter().map(|program| (program.id, program.name)).collect(),
         })
@@ -123,9 +123,10 @@ impl UsersConsole for ConsoleService {
         let Some(user_id) = form.user_id else {
             let email = Email::parse(&form.email).map_err(|message| invalid("email", message))?;
             let password = NewPassword::parse(&form.password).map_err(|message| invalid("password", message))?;
-            let user = AdminUser { id: secrets::random_token("usr_", 8), email, role, created_at: self.0.clock.now() };
+            let user =
+                ConsoleUser { id: secrets::random_token("usr_", 8), email, role, created_at: self.0.clock.now() };
             let hash = hash_password(password).await?;
-            if !self.0.storage.create_admin(&user, &hash, &grants).await.map_err(unavailable)? {
+            if !self.0.storage.create_user(&user, &hash, &grants).await.map_err(unavailable)? {
                 return Err(invalid("email", message!("a console user with this email exists already")));
             }
             let row = row_of(&user, grants, &owner);
@@ -133,7 +134,7 @@ impl UsersConsole for ConsoleService {
             return Ok(row);
         };
         let before = self.user_row(&user_id, &owner).await?;
-        refused(self.0.storage.update_admin(&user_id, role, &grants).await.map_err(unavailable)?, &user_id)?;
+        refused(self.0.storage.update_user(&user_id, role, &grants).await.map_err(unavailable)?, &user_id)?;
         let after = self.user_row(&user_id, &owner).await?;
         self.audit(&owner, None, "user.update", &after.email, Some(snapshot(&before)), Some(snapshot(&after))).await?;
         Ok(after)
@@ -163,7 +164,7 @@ impl UsersConsole for ConsoleService {
     ) -> Result<(), ConsoleError> {
         let (session, user) = self.checked_session(token, csrf).await?;
         let password = NewPassword::parse(password).map_err(|message| invalid("password", message))?;
-        let found = self.0.storage.admin_by_email(&user.email).await.map_err(unavailable)?;
+        let found = self.0.storage.user_by_email(&user.email).await.map_err(unavailable)?;
         if !password_matches(current, found.map(|(_, hash)| hash)).await {
             return Err(invalid("current", message!("wrong password")));
         }
@@ -177,7 +178,7 @@ impl UsersConsole for ConsoleService {
             return Err(ConsoleError::Forbidden(tr("Owners cannot remove themselves: ask another owner.").into()));
         }
         let before = self.user_row(user_id, &owner).await?;
-        refused(self.0.storage.remove_admin(user_id).await.map_err(unavailable)?, user_id)?;
+        refused(self.0.storage.remove_user(user_id).await.map_err(unavailable)?, user_id)?;
         self.audit(&owner, None, "user.remove", &before.email, Some(snapshot(&before)), None).await
     }
 }

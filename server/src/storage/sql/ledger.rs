@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use std::collections::HashMap;
 
-use super::admin::insert_audit;
+use super::console_users::insert_audit;
 use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
 use super::referrals::MARK_REFERRAL_REWARDED;
 use super::reports::{ADD_OPEN_POINTS, ADD_SLOT_FLOWS, APPEND_EARNINGS};

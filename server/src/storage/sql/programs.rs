@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
 use crate::{
-    admin::AuditEntry,
+    console_users::AuditEntry,
     ledger::Timestamp,
     programs::{ApiKeyRecord, Program},
     storage::{ApiKeyInfo, ProgramStore, StorageError},
@@ -182,7 +182,7 @@ impl ProgramStore for SqlStorage {
                 .await?;
             replace_origins!(tx, after);
             if let Some(entry) = audit {
-                super::admin::insert_audit!(&mut *tx, entry);
+                super::console_users::insert_audit!(&mut *tx, entry);
             }
             tx.commit().await?;
         });

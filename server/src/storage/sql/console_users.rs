@@ -4,23 +4,23 @@ use async_trait::async_trait;
 
 use super::{on_pool, Dialect, Pool, SqlStorage};
 use crate::{
-    admin::{AdminUser, AuditEntry, Email, Role, Session},
+    console_users::{AuditEntry, ConsoleUser, Email, Role, Session},
     ledger::Timestamp,
-    storage::{AdminChange, AdminStore, StorageError},
+    storage::{ConsoleUserStore, StorageError, UserChange},
 };
 
 type UserRow = (String, String, String, i64);
 
-fn to_user((id, email, role, created_at_ms): UserRow) -> Result<AdminUser, StorageError> {
-    Ok(AdminUser {
+fn to_user((id, email, role, created_at_ms): UserRow) -> Result<ConsoleUser, StorageError> {
+    Ok(ConsoleUser {
         id,
-        email: Email::parse(&email).map_err(|_| StorageError::Corrupt(format!("admin email {email:?}")))?,
-        role: Role::parse(&role).ok_or_else(|| StorageError::Corrupt(format!("admin role {role:?}")))?,
+        email: Email::parse(&email).map_err(|_| StorageError::Corrupt(format!("console user email {email:?}")))?,
+        role: Role::parse(&role).ok_or_else(|| StorageError::Corrupt(format!("console user role {role:?}")))?,
         created_at: Timestamp(created_at_ms),
     })
 }
 
-const INSERT_USER: &str = "INSERT INTO admin_users (id, email, password_hash, role, created_at_ms)
+const INSERT_USER: &str = "INSERT INTO console_users (id, email, password_hash, role, created_at_ms)
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING";
 /// Marks the console as set up; a no-op (0 rows) when it already is.
 const CLAIM_SETUP: &str = "INSERT INTO console_setup (id, created_at_ms) VALUES (1, $1) ON CONFLICT (id) DO NOTHING";
@@ -28,16 +28,16 @@ const CLAIM_SETUP: &str = "INSERT INTO console_setup (id, created_at_ms) VALUES 
 /// or removing each other at once cannot leave the console without one.
 const BEGIN_SQLITE: &str = "BEGIN IMMEDIATE";
 const BEGIN_POSTGRES: &str = "BEGIN";
-const LOCK_OWNERS_SQLITE: &str = "SELECT COUNT(*) FROM admin_users WHERE role = 'owner'";
+const LOCK_OWNERS_SQLITE: &str = "SELECT COUNT(*) FROM console_users WHERE role = 'owner'";
 const LOCK_OWNERS_POSTGRES: &str =
-    "SELECT COUNT(*) FROM (SELECT id FROM admin_users WHERE role = 'owner' FOR UPDATE) owners";
-const COUNT_OWNERS: &str = "SELECT COUNT(*) FROM admin_users WHERE role = 'owner'";
+    "SELECT COUNT(*) FROM (SELECT id FROM console_users WHERE role = 'owner' FOR UPDATE) owners";
+const COUNT_OWNERS: &str = "SELECT COUNT(*) FROM console_users WHERE role = 'owner'";
 const INSERT_GRANT: &str =
-    "INSERT INTO admin_grants (user_id, program_id) VALUES ($1, $2) ON CONFLICT (user_id, program_id) DO NOTHING";
+    "INSERT INTO console_user_grants (user_id, program_id) VALUES ($1, $2) ON CONFLICT (user_id, program_id) DO NOTHING";
 
 /// The insert of a user (nothing when the email is taken), for either database.
 fn insert_user<'q, DB: sqlx::Database>(
-    user: &'q AdminUser,
+    user: &'q ConsoleUser,
     password_hash: &'q str,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
 where
@@ -54,14 +54,14 @@ where
 }
 
 #[async_trait]
-impl AdminStore for SqlStorage {
+impl ConsoleUserStore for SqlStorage {
     async fn console_is_set_up(&self) -> Result<bool, StorageError> {
         const SQL: &str = "SELECT COUNT(*) FROM console_setup";
         let count: i64 = on_pool!(self, |pool| sqlx::query_scalar(SQL).fetch_one(pool).await?);
         Ok(count > 0)
     }
 
-    async fn create_first_owner(&self, user: &AdminUser, password_hash: &str) -> Result<bool, StorageError> {
+    async fn create_first_owner(&self, user: &ConsoleUser, password_hash: &str) -> Result<bool, StorageError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let claimed = sqlx::query(CLAIM_SETUP).bind(user.created_at.0).execute(&mut *tx).await?.rows_affected();
@@ -75,9 +75,9 @@ impl AdminStore for SqlStorage {
         })
     }
 
-    async fn create_admin(
+    async fn create_user(
         &self,
-        user: &AdminUser,
+        user: &ConsoleUser,
         password_hash: &str,
         program_ids: &[String],
     ) -> Result<bool, StorageError> {
@@ -97,8 +97,8 @@ impl AdminStore for SqlStorage {
         })
     }
 
-    async fn admin_by_email(&self, email: &Email) -> Result<Option<(AdminUser, String)>, StorageError> {
-        const SQL: &str = "SELECT id, email, role, created_at_ms, password_hash FROM admin_users WHERE email = $1";
+    async fn user_by_email(&self, email: &Email) -> Result<Option<(ConsoleUser, String)>, StorageError> {
+        const SQL: &str = "SELECT id, email, role, created_at_ms, password_hash FROM console_users WHERE email = $1";
         let row: Option<(String, String, String, i64, String)> =
             on_pool!(self, |pool| sqlx::query_as(SQL).bind(email.as_str()).fetch_optional(pool).await?);
         row.map(|(id, email, role, created_at_ms, hash)| Ok((to_user((id, email, role, created_at_ms))?, hash)))
@@ -106,10 +106,10 @@ impl AdminStore for SqlStorage {
     }
 
     async fn start_session(&self, session: &Session) -> Result<(), StorageError> {
-        const SQL: &str = "INSERT INTO admin_sessions (token_hash, user_id, csrf_token, created_at_ms, expires_at_ms)
+        const SQL: &str = "INSERT INTO console_sessions (token_hash, user_id, csrf_token, created_at_ms, expires_at_ms)
              VALUES ($1, $2, $3, $4, $5)";
         // Sign-in is a good moment to forget this user's expired sessions.
-        const PRUNE: &str = "DELETE FROM admin_sessions WHERE user_id = $1 AND expires_at_ms <= $2";
+        const PRUNE: &str = "DELETE FROM console_sessions WHERE user_id = $1 AND expires_at_ms <= $2";
         on_pool!(self, |pool| {
             sqlx::query(PRUNE).bind(&session.user_id).bind(session.created_at.0).execute(pool).await?;
             sqlx::query(SQL)
@@ -124,10 +124,10 @@ impl AdminStore for SqlStorage {
         Ok(())
     }
 
-    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<(Session, AdminUser)>, StorageError> {
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<(Session, ConsoleUser)>, StorageError> {
         const SQL: &str = "SELECT s.csrf_token, s.created_at_ms, s.expires_at_ms,
                  u.id, u.email, u.role, u.created_at_ms
-             FROM admin_sessions s JOIN admin_users u ON u.id = s.user_id
+             FROM console_sessions s JOIN console_users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at_ms > $2";
         let row: Option<(String, i64, i64, String, String, String, i64)> =
             on_pool!(self, |pool| sqlx::query_as(SQL).bind(token_hash).bind(now.0).fetch_optional(pool).await?);
@@ -146,19 +146,19 @@ impl AdminStore for SqlStorage {
     }
 
     async fn end_session(&self, token_hash: &str) -> Result<(), StorageError> {
-        const SQL: &str = "DELETE FROM admin_sessions WHERE token_hash = $1";
+        const SQL: &str = "DELETE FROM console_sessions WHERE token_hash = $1";
         on_pool!(self, |pool| sqlx::query(SQL).bind(token_hash).execute(pool).await.map(drop)?);
         Ok(())
     }
 
     async fn granted_programs(&self, user_id: &str) -> Result<Vec<String>, StorageError> {
-        const SQL: &str = "SELECT program_id FROM admin_grants WHERE user_id = $1 ORDER BY program_id";
+        const SQL: &str = "SELECT program_id FROM console_user_grants WHERE user_id = $1 ORDER BY program_id";
         Ok(on_pool!(self, |pool| sqlx::query_scalar(SQL).bind(user_id).fetch_all(pool).await?))
     }
 
-    async fn admin_users(&self) -> Result<Vec<(AdminUser, Vec<String>)>, StorageError> {
-        const USERS: &str = "SELECT id, email, role, created_at_ms FROM admin_users ORDER BY email";
-        const GRANTS: &str = "SELECT user_id, program_id FROM admin_grants ORDER BY program_id";
+    async fn console_users(&self) -> Result<Vec<(ConsoleUser, Vec<String>)>, StorageError> {
+        const USERS: &str = "SELECT id, email, role, created_at_ms FROM console_users ORDER BY email";
+        const GRANTS: &str = "SELECT user_id, program_id FROM console_user_grants ORDER BY program_id";
         let (users, grants): (Vec<UserRow>, Vec<(String, String)>) = on_pool!(self, |pool| (
             sqlx::query_as(USERS).fetch_all(pool).await?,
             sqlx::query_as(GRANTS).fetch_all(pool).await?
@@ -173,36 +173,31 @@ impl AdminStore for SqlStorage {
             .collect()
     }
 
-    async fn update_admin(
-        &self,
-        user_id: &str,
-        role: Role,
-        program_ids: &[String],
-    ) -> Result<AdminChange, StorageError> {
-        self.change_admin(user_id, Some((role, program_ids))).await
+    async fn update_user(&self, user_id: &str, role: Role, program_ids: &[String]) -> Result<UserChange, StorageError> {
+        self.change_user(user_id, Some((role, program_ids))).await
     }
 
-    async fn remove_admin(&self, user_id: &str) -> Result<AdminChange, StorageError> {
-        self.change_admin(user_id, None).await
+    async fn remove_user(&self, user_id: &str) -> Result<UserChange, StorageError> {
+        self.change_user(user_id, None).await
     }
 
-    async fn set_admin_password(
+    async fn set_user_password(
         &self,
         user_id: &str,
         password_hash: &str,
         keep: Option<&str>,
-    ) -> Result<AdminChange, StorageError> {
-        const SET: &str = "UPDATE admin_users SET password_hash = $1 WHERE id = $2";
-        const END_OTHERS: &str = "DELETE FROM admin_sessions WHERE user_id = $1 AND token_hash <> $2";
+    ) -> Result<UserChange, StorageError> {
+        const SET: &str = "UPDATE console_users SET password_hash = $1 WHERE id = $2";
+        const END_OTHERS: &str = "DELETE FROM console_sessions WHERE user_id = $1 AND token_hash <> $2";
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             if sqlx::query(SET).bind(password_hash).bind(user_id).execute(&mut *tx).await?.rows_affected() == 0 {
                 tx.rollback().await?;
-                return Ok(AdminChange::NoSuchUser);
+                return Ok(UserChange::NoSuchUser);
             }
             sqlx::query(END_OTHERS).bind(user_id).bind(keep.unwrap_or_default()).execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok(AdminChange::Done)
+            Ok(UserChange::Done)
         })
     }
 
@@ -241,17 +236,13 @@ impl SqlStorage {
     /// Gives a user a new role and grants (`Some`) or removes them with their grants and
     /// sessions (`None`), in one transaction with the owners locked; refused when no owner
     /// would be left.
-    async fn change_admin(
-        &self,
-        user_id: &str,
-        change: Option<(Role, &[String])>,
-    ) -> Result<AdminChange, StorageError> {
-        const SET_ROLE: &str = "UPDATE admin_users SET role = $1 WHERE id = $2";
-        const CLEAR_GRANTS: &str = "DELETE FROM admin_grants WHERE user_id = $1";
+    async fn change_user(&self, user_id: &str, change: Option<(Role, &[String])>) -> Result<UserChange, StorageError> {
+        const SET_ROLE: &str = "UPDATE console_users SET role = $1 WHERE id = $2";
+        const CLEAR_GRANTS: &str = "DELETE FROM console_user_grants WHERE user_id = $1";
         const REMOVE: [&str; 3] = [
-            "DELETE FROM admin_sessions WHERE user_id = $1",
-            "DELETE FROM admin_grants WHERE user_id = $1",
-            "DELETE FROM admin_users WHERE id = $1",
+            "DELETE FROM console_sessions WHERE user_id = $1",
+            "DELETE FROM console_user_grants WHERE user_id = $1",
+            "DELETE FROM console_users WHERE id = $1",
         ];
         on_pool!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.pick(BEGIN_SQLITE, BEGIN_POSTGRES)).await?;
@@ -275,12 +266,12 @@ impl SqlStorage {
             }
             if changed == 0 {
                 tx.rollback().await?;
-                return Ok(AdminChange::NoSuchUser);
+                return Ok(UserChange::NoSuchUser);
             }
             let owners: i64 = sqlx::query_scalar(COUNT_OWNERS).fetch_one(&mut *tx).await?;
             if owners == 0 {
                 tx.rollback().await?;
-                return Ok(AdminChange::LastOwner);
+                return Ok(UserChange::LastOwner);
             }
             if let Some((_, program_ids)) = change {
                 sqlx::query(CLEAR_GRANTS).bind(user_id).execute(&mut *tx).await?;
@@ -289,7 +280,7 @@ impl SqlStorage {
                 }
             }
             tx.commit().await?;
-            Ok(AdminChange::Done)
+            Ok(UserChange::Done)
         })
     }
 }
@@ -303,8 +294,8 @@ pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_log
 /// change it records.
 macro_rules! insert_audit {
     ($executor:expr, $entry:expr) => {{
-        let entry: &crate::admin::AuditEntry = $entry;
-        sqlx::query(crate::storage::sql::admin::INSERT_AUDIT)
+        let entry: &crate::console_users::AuditEntry = $entry;
+        sqlx::query(crate::storage::sql::console_users::INSERT_AUDIT)
             .bind(entry.at.0)
             .bind(&entry.user_id)
             .bind(&entry.user_email)

@@ -4,13 +4,13 @@ use async_trait::async_trait;
 
 use super::StorageError;
 use crate::{
-    admin::{AdminUser, AuditEntry, Email, Role, Session},
+    console_users::{AuditEntry, ConsoleUser, Email, Role, Session},
     ledger::Timestamp,
 };
 
 /// What a change to a console user came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AdminChange {
+pub enum UserChange {
     Done,
     NoSuchUser,
     /// Refused: the console would have no owner left.
@@ -19,42 +19,37 @@ pub enum AdminChange {
 
 /// Console users, their grants and sessions, and the audit log.
 #[async_trait]
-pub trait AdminStore: Send + Sync {
+pub trait ConsoleUserStore: Send + Sync {
     async fn console_is_set_up(&self) -> Result<bool, StorageError>;
     /// Creates the first owner, unless the console has been set up already (then `false`).
-    async fn create_first_owner(&self, user: &AdminUser, password_hash: &str) -> Result<bool, StorageError>;
+    async fn create_first_owner(&self, user: &ConsoleUser, password_hash: &str) -> Result<bool, StorageError>;
     /// `false` when the email is taken.
-    async fn create_admin(
+    async fn create_user(
         &self,
-        user: &AdminUser,
+        user: &ConsoleUser,
         password_hash: &str,
         program_ids: &[String],
     ) -> Result<bool, StorageError>;
     /// The user and their password hash.
-    async fn admin_by_email(&self, email: &Email) -> Result<Option<(AdminUser, String)>, StorageError>;
+    async fn user_by_email(&self, email: &Email) -> Result<Option<(ConsoleUser, String)>, StorageError>;
     async fn start_session(&self, session: &Session) -> Result<(), StorageError>;
     /// The unexpired session with this token hash, and its user.
-    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<(Session, AdminUser)>, StorageError>;
+    async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<(Session, ConsoleUser)>, StorageError>;
     async fn end_session(&self, token_hash: &str) -> Result<(), StorageError>;
     async fn granted_programs(&self, user_id: &str) -> Result<Vec<String>, StorageError>;
     /// Every console user with the programs granted to them, by email.
-    async fn admin_users(&self) -> Result<Vec<(AdminUser, Vec<String>)>, StorageError>;
+    async fn console_users(&self) -> Result<Vec<(ConsoleUser, Vec<String>)>, StorageError>;
     /// A user's new role and grants, unless that leaves no owner.
-    async fn update_admin(
-        &self,
-        user_id: &str,
-        role: Role,
-        program_ids: &[String],
-    ) -> Result<AdminChange, StorageError>;
+    async fn update_user(&self, user_id: &str, role: Role, program_ids: &[String]) -> Result<UserChange, StorageError>;
     /// Removes a user with their grants and sessions, unless that leaves no owner.
-    async fn remove_admin(&self, user_id: &str) -> Result<AdminChange, StorageError>;
+    async fn remove_user(&self, user_id: &str) -> Result<UserChange, StorageError>;
     /// A new password hash; every session of the user ends but `keep` (a token hash).
-    async fn set_admin_password(
+    async fn set_user_password(
         &self,
         user_id: &str,
         password_hash: &str,
         keep: Option<&str>,
-    ) -> Result<AdminChange, StorageError>;
+    ) -> Result<UserChange, StorageError>;
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StorageError>;
     /// Newest first.
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StorageError>;

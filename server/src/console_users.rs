@@ -51,7 +51,7 @@ impl Role {
 
 /// A console user as stored (without the password hash).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AdminUser {
+pub struct ConsoleUser {
     pub id: String,
     pub email: Email,
     pub role: Role,
