@@ -82,20 +82,6 @@ mod tests {
         assert_eq!(field.to_string(), "orders[0].subtotal: the lines add up to 90, not to the subtotal 100");
     }
 
-    /// The text of a string literal that starts `text` (after its opening quote).
-    fn string_literal(text: &str) -> String {
-        let mut value = String::new();
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' => return value,
-                '\\' => value.extend(chars.next()),
-                c => value.push(c),
-            }
-        }
-        panic!("an unclosed string: {text:.40}")
-    }
-
     /// The texts this crate marks (`message!`, `tr`, `trf`, `t`) in its sources.
     fn marked_texts() -> std::collections::BTreeSet<String> {
         fn sources(dir: &std::path::Path, into: &mut Vec<String>) {
@@ -115,22 +101,8 @@ mod tests {
         }
         let mut files = Vec::new();
         sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
-        let mut marked = std::collections::BTreeSet::new();
-        for source in &files {
-            for mark in ["message!(", "tr(", "trf(", "t("] {
-                let mut rest = source.as_str();
-                while let Some(at) = rest.find(mark) {
-                    let before = rest[..at].chars().last();
-                    rest = &rest[at + mark.len()..];
-                    let literal = rest.trim_start();
-                    if before.is_some_and(|c| c.is_alphanumeric() || c == '_') || !literal.starts_with('"') {
-                        continue;
-                    }
-                    marked.insert(string_literal(&literal[1..]));
-                }
-            }
-        }
-        marked
+        let marks = ["message!(", "tr(", "trf(", "t("];
+        files.iter().flat_map(|source| tally_app::console::i18n::marked_texts(source, &marks)).collect()
     }
 
     /// Every message and text the server makes for the console has its translations, and the

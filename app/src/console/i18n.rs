@@ -122,6 +122,35 @@ pub fn is_translated(english: &str) -> bool {
     Lang::En.lookup(english).is_some()
 }
 
+/// The texts `source` marks for translation: the string literal right after each of `marks`
+/// (`tr(`, `trf(`, `t(`, the server's `message!(`), maybe on the next line. The translation
+/// tests of the console and the server read their sources with it.
+pub fn marked_texts(source: &str, marks: &[&str]) -> Vec<String> {
+    let mut marked = Vec::new();
+    for mark in marks {
+        let mut rest = source;
+        while let Some(at) = rest.find(mark) {
+            let before = rest[..at].chars().last();
+            rest = &rest[at + mark.len()..];
+            let literal = rest.trim_start();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') || !literal.starts_with('"') {
+                continue;
+            }
+            let mut text = String::new();
+            let mut chars = literal[1..].chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => text.extend(chars.next()),
+                    c => text.push(c),
+                }
+            }
+            marked.push(text);
+        }
+    }
+    marked
+}
+
 /// The English texts of the rows kept for the server's messages and previews.
 pub fn server_texts() -> impl Iterator<Item = &'static str> {
     texts::SERVER_TEXTS.iter().map(|row| row.0)
@@ -204,23 +233,8 @@ mod tests {
             include_str!("users.rs"),
             include_str!("i18n.rs").split("#[cfg(test)]").next().unwrap(),
         ];
-        // `tr("…")`, `trf("…"` and `t("…")`, the literal maybe on the next line.
-        let mut marked = std::collections::BTreeSet::new();
-        for source in sources {
-            for mark in ["tr(", "trf(", "t("] {
-                let mut rest = source;
-                while let Some(at) = rest.find(mark) {
-                    let before = rest[..at].chars().last();
-                    rest = &rest[at + mark.len()..];
-                    let literal = rest.trim_start();
-                    if before.is_some_and(|c| c.is_alphanumeric() || c == '_') || !literal.starts_with('"') {
-                        continue;
-                    }
-                    let end = literal[1..].find('"').expect("a closed string");
-                    marked.insert(literal[1..=end].to_owned());
-                }
-            }
-        }
+        let marked: std::collections::BTreeSet<String> =
+            sources.iter().flat_map(|source| marked_texts(source, &["tr(", "trf(", "t("])).collect();
         let mut seen = std::collections::BTreeSet::new();
         for (english, translations) in texts::TEXTS.iter().chain(texts::SERVER_TEXTS) {
             assert!(seen.insert(*english), "{english:?} is in the table twice");
