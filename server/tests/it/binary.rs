@@ -79,6 +79,14 @@ async fn user_create_makes_console_users_from_the_command_line() {
         Some("a long enough password"),
     );
     assert!(!ok && said.contains("prg_nope"), "{said}");
+    // `tally admin …`, the command's older name, still reaches it.
+    let older = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["admin", "create", "--database-url", &database_url, "--email", "ops@shop.example"])
+        .env("TALLY_USER_PASSWORD", "a long enough password")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&older.stderr);
+    assert!(!older.status.success() && said.contains("already has a console account"), "{said}");
 
     let tally = start_tally(&["serve", "--listen", "127.0.0.1:0", "--database-url", &database_url], &[]);
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
