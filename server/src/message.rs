@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use tally_app::console::i18n;
+
 /// A message: an English template keyed into the console's translations, and its values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
@@ -31,18 +33,17 @@ impl Message {
 
     /// The message in the language of the page being answered.
     pub fn translated(&self) -> String {
-        let values: Vec<&dyn fmt::Display> = self.values.iter().map(|value| value as _).collect();
-        tally_app::console::i18n::trf(self.template, &values)
+        i18n::trf(self.template, &self.values())
+    }
+
+    fn values(&self) -> Vec<&dyn fmt::Display> {
+        self.values.iter().map(|value| value as _).collect()
     }
 }
 
 impl fmt::Display for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = self.template.to_owned();
-        for (index, value) in self.values.iter().enumerate() {
-            text = text.replace(&format!("{{{index}}}"), value);
-        }
-        f.write_str(&text)
+        f.write_str(&i18n::fill(self.template, &self.values()))
     }
 }
 
@@ -102,7 +103,7 @@ mod tests {
         let mut files = Vec::new();
         sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
         let marks = ["message!(", "tr(", "trf(", "t("];
-        files.iter().flat_map(|source| tally_app::console::i18n::marked_texts(source, &marks)).collect()
+        files.iter().flat_map(|source| i18n::marked_texts(source, &marks)).collect()
     }
 
     /// Every message and text the server makes for the console has its translations, and the
@@ -111,9 +112,9 @@ mod tests {
     fn every_server_text_has_its_translations() {
         let marked = marked_texts();
         assert!(marked.contains("{0} is used twice"), "the scan finds the marks");
-        let missing: Vec<_> = marked.iter().filter(|text| !tally_app::console::i18n::is_translated(text)).collect();
+        let missing: Vec<_> = marked.iter().filter(|text| !i18n::is_translated(text)).collect();
         assert!(missing.is_empty(), "server texts without translations: {missing:#?}");
-        let unused: Vec<_> = tally_app::console::i18n::server_texts().filter(|text| !marked.contains(*text)).collect();
+        let unused: Vec<_> = i18n::server_texts().filter(|text| !marked.contains(*text)).collect();
         assert!(unused.is_empty(), "server-text rows the server never makes: {unused:#?}");
     }
 }

@@ -109,7 +109,9 @@ pub fn trf(template: &'static str, values: &[&dyn std::fmt::Display]) -> String 
     fill(tr(template), values)
 }
 
-fn fill(template: &str, values: &[&dyn std::fmt::Display]) -> String {
+/// `template` with its `{0}`, `{1}`… replaced by `values`, untranslated (the server's English
+/// messages use it too).
+pub fn fill(template: &str, values: &[&dyn std::fmt::Display]) -> String {
     let mut text = template.to_owned();
     for (index, value) in values.iter().enumerate() {
         text = text.replace(&format!("{{{index}}}"), &value.to_string());
