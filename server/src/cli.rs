@@ -108,7 +108,7 @@ pub async fn user(args: UserArgs) -> Result<(), CliError> {
         }
     }
     let user = ConsoleUser { id: secrets::random_token("usr_", 8), email, role, created_at: SystemClock.now() };
-    if !storage.create_user(&user, &password.hash(), &programs).await? {
+    if !storage.create_user(&user, &password.hash(), &programs, None).await? {
         return Err(CliError::Invalid(format!("{} already has a console account", user.email.as_str())));
     }
     println!("created {} ({}): sign in at /admin", user.email.as_str(), role.as_str());

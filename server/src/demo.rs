@@ -115,7 +115,7 @@ async fn seed(points: &PointsService, program: &Program) -> Result<(), StartErro
     let key_hash = secrets::hash_secret(DEMO_SECRET_KEY);
     if storage.program_for_api_key(&key_hash, now).await?.is_none() {
         let key = ApiKeyRecord { id: "key_demo".into(), key_hash, key_prefix: DEMO_SECRET_KEY[..10].into() };
-        storage.add_api_key(&program.id, &key, now).await?;
+        storage.add_api_key(&program.id, &key, now, None).await?;
     }
     // An owner, and a viewer of the demo program (to try the read-only console).
     let users = [
@@ -127,7 +127,7 @@ async fn seed(points: &PointsService, program: &Program) -> Result<(), StartErro
         if storage.user_by_email(&email).await?.is_none() {
             let user = ConsoleUser { id: id.into(), email, role, created_at: now };
             let password = NewPassword::parse(DEMO_OWNER_PASSWORD).expect("a valid password");
-            storage.create_user(&user, &password.hash(), &programs).await?;
+            storage.create_user(&user, &password.hash(), &programs, None).await?;
         }
     }
     let shopper = CustomerId::parse(DEMO_SHOPPER).expect("a valid id");
@@ -155,7 +155,7 @@ async fn seed(points: &PointsService, program: &Program) -> Result<(), StartErro
         ];
         for (name, reward, points) in rewards {
             let definition = RewardDefinition::new(name, reward, points);
-            storage.create_reward(&program.id, &Reward { id: new_reward_id(), definition }, now).await?;
+            storage.create_reward(&program.id, &Reward { id: new_reward_id(), definition }, now, None).await?;
         }
     }
     Ok(())

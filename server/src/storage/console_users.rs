@@ -23,12 +23,14 @@ pub trait ConsoleUserStore: Send + Sync {
     async fn console_is_set_up(&self) -> Result<bool, StorageError>;
     /// Creates the first owner, unless the console has been set up already (then `false`).
     async fn create_first_owner(&self, user: &ConsoleUser, password_hash: &str) -> Result<bool, StorageError>;
-    /// `false` when the email is taken.
+    /// Creates a user with their grants and the audit entry, in one transaction; `false`
+    /// (nothing written) when the email is taken.
     async fn create_user(
         &self,
         user: &ConsoleUser,
         password_hash: &str,
         program_ids: &[String],
+        audit: Option<&AuditEntry>,
     ) -> Result<bool, StorageError>;
     /// The user and their password hash.
     async fn user_by_email(&self, email: &Email) -> Result<Option<(ConsoleUser, String)>, StorageError>;
@@ -39,17 +41,26 @@ pub trait ConsoleUserStore: Send + Sync {
     async fn granted_programs(&self, user_id: &str) -> Result<Vec<String>, StorageError>;
     /// Every console user with the programs granted to them, by email.
     async fn console_users(&self) -> Result<Vec<(ConsoleUser, Vec<String>)>, StorageError>;
+    // Each change below commits with its audit entry, or neither is written.
     /// A user's new role and grants, unless that leaves no owner.
-    async fn update_user(&self, user_id: &str, role: Role, program_ids: &[String]) -> Result<UserChange, StorageError>;
+    async fn update_user(
+        &self,
+        user_id: &str,
+        role: Role,
+        program_ids: &[String],
+        audit: Option<&AuditEntry>,
+    ) -> Result<UserChange, StorageError>;
     /// Removes a user with their grants and sessions, unless that leaves no owner.
-    async fn remove_user(&self, user_id: &str) -> Result<UserChange, StorageError>;
+    async fn remove_user(&self, user_id: &str, audit: Option<&AuditEntry>) -> Result<UserChange, StorageError>;
     /// A new password hash; every session of the user ends but `keep` (a token hash).
     async fn set_user_password(
         &self,
         user_id: &str,
         password_hash: &str,
         keep: Option<&str>,
+        audit: Option<&AuditEntry>,
     ) -> Result<UserChange, StorageError>;
+    /// An audit entry of its own: for what writes nothing else (revealing a secret).
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StorageError>;
     /// Newest first.
     async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StorageError>;

@@ -53,12 +53,26 @@ pub trait ProgramStore: Send + Sync {
         widget_secret: &str,
         now: Timestamp,
     ) -> Result<bool, StorageError>;
-    /// Adds a secret API key to a program (keeping the others).
-    async fn add_api_key(&self, program_id: &str, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError>;
+    /// Adds a secret API key to a program (keeping the others), with the audit entry of a
+    /// console change in the same transaction.
+    async fn add_api_key(
+        &self,
+        program_id: &str,
+        key: &ApiKeyRecord,
+        now: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StorageError>;
     /// The program's secret API keys (never the keys themselves), newest first.
     async fn api_keys(&self, program_id: &str) -> Result<Vec<ApiKeyInfo>, StorageError>;
-    /// Revokes one live key; `false` when the program has no such live key.
-    async fn revoke_api_key(&self, program_id: &str, key_id: &str, now: Timestamp) -> Result<bool, StorageError>;
+    /// Revokes one live key, with the audit entry in the same transaction; `false` (nothing
+    /// written) when the program has no such live key.
+    async fn revoke_api_key(
+        &self,
+        program_id: &str,
+        key_id: &str,
+        now: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StorageError>;
     /// The program of a live (unrevoked) API key, found by the key's hash; records its use.
     async fn program_for_api_key(&self, key_hash: &str, now: Timestamp) -> Result<Option<Program>, StorageError>;
 }

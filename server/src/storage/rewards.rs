@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::StorageError;
 use crate::{
+    console_users::AuditEntry,
     customers::CustomerId,
     ledger::Timestamp,
     rewards::{Coupon, Reward},
@@ -21,9 +22,23 @@ pub enum ConsumeOutcome {
 /// The rewards catalog and coupons.
 #[async_trait]
 pub trait RewardStore: Send + Sync {
-    async fn create_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<(), StorageError>;
-    /// Replaces a reward's definition, stock and active flag; `false` if there is no such reward.
-    async fn update_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<bool, StorageError>;
+    /// Adds a reward, and the audit entry of a console change, in one transaction.
+    async fn create_reward(
+        &self,
+        program_id: &str,
+        reward: &Reward,
+        now: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StorageError>;
+    /// Replaces a reward's definition, stock and active flag, with the audit entry of a console
+    /// change in the same transaction; `false` (nothing written) if there is no such reward.
+    async fn update_reward(
+        &self,
+        program_id: &str,
+        reward: &Reward,
+        now: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StorageError>;
     async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError>;
     async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError>;
     async fn coupon(&self, program_id: &str, code: &str) -> Result<Option<Coupon>, StorageError>;

@@ -166,7 +166,7 @@ async fn viewers_see_only_granted_programs_and_export_their_history(db: Db) {
         created_at: crate::common::T0,
     };
     let hash = NewPassword::parse(PASSWORD).unwrap().hash();
-    assert!(app.storage.create_user(&viewer, &hash, std::slice::from_ref(&granted.id)).await.unwrap());
+    assert!(app.storage.create_user(&viewer, &hash, std::slice::from_ref(&granted.id), None).await.unwrap());
     let order = json!({"event_id": "e1", "customer_id": "ana,\"quoted\"", "type": "order", "order_id": "o1",
         "currency": "USD", "subtotal": 12_300, "shipping": 0, "tax": 0, "discount": 0, "lines": []});
     let (status, body) = app.api_send(reqwest::Method::POST, "/api/v1/events", &secret, &order).await;
@@ -258,7 +258,7 @@ fn failure(body: &Value) -> &str {
 async fn add_user(app: &TestApp, id: &str, email: &str, role: Role, programs: &[String]) {
     let user = ConsoleUser { id: id.into(), email: Email::parse(email).unwrap(), role, created_at: crate::common::T0 };
     let hash = NewPassword::parse(PASSWORD).unwrap().hash();
-    assert!(app.storage.create_user(&user, &hash, programs).await.unwrap());
+    assert!(app.storage.create_user(&user, &hash, programs, None).await.unwrap());
 }
 
 /// A server with one program, its owner signed in (cookie, CSRF token) and a viewer of it.
@@ -514,6 +514,59 @@ async fn rewards_are_created_edited_and_deactivated_with_field_messages_and_reac
 
     let actions = audit_actions(&app, &client, &owner).await;
     assert_eq!(actions, ["reward.deactivate", "reward.update", "reward.create"], "{db:?}");
+    app.stop().await;
+}
+}
+
+each_db! {
+#[tokio::test]
+async fn a_console_change_and_its_audit_entry_commit_together_or_not_at_all(db: Db) {
+    let ConsoleSetup { app, client, program, owner, csrf, .. } = console_setup(db).await;
+    let reward = json!({"reward_id": null, "name": "$5 off", "description": "", "kind": "amount_off",
+        "amount": "5", "percent": "", "product_id": "", "points": "500", "points_per_unit": "",
+        "unit_value": "", "min_points": "", "max_points": "", "step": "", "min_tier": "",
+        "per_customer_limit": "", "coupon_valid_days": "30", "stock": "", "active": true});
+    let save_reward = json!({"program": program.id, "csrf": csrf, "form": reward});
+    let (_, kept) = post_json(&app, &client, "save_reward", &owner, &save_reward).await;
+    let reward_id = kept["id"].as_str().unwrap().to_owned();
+    let key_id = app.storage.api_keys(&program.id).await.unwrap()[0].id.clone();
+    let viewer_id = "usr_viewer";
+    let new_user = json!({"csrf": csrf, "form": {"user_id": null, "email": "new@shop.example",
+        "password": PASSWORD, "role": "admin", "programs": []}});
+    let promote = json!({"csrf": csrf, "form": {"user_id": viewer_id, "email": "", "password": "",
+        "role": "owner", "programs": []}});
+
+    // Every audit entry now fails to be written: as a crash between the change and its record.
+    crate::common::fail_inserts(&app.database_url, "audit_log", "1 = 1").await;
+    let mut statuses = Vec::new();
+    statuses.push(post_json(&app, &client, "save_reward", &owner, &save_reward).await.0);
+    let deactivate = [("program", program.id.as_str()), ("csrf", &csrf), ("reward_id", &reward_id), ("active", "false")];
+    statuses.push(post_fields(&app, &client, "set_reward_active", &owner, &deactivate).await.status().as_u16());
+    let create_key = [("program", program.id.as_str()), ("csrf", &csrf)];
+    statuses.push(post_fields(&app, &client, "create_api_key", &owner, &create_key).await.status().as_u16());
+    let revoke = [("program", program.id.as_str()), ("csrf", &csrf), ("key_id", &key_id)];
+    statuses.push(post_fields(&app, &client, "revoke_api_key", &owner, &revoke).await.status().as_u16());
+    statuses.push(post_json(&app, &client, "save_user", &owner, &new_user).await.0);
+    statuses.push(post_json(&app, &client, "save_user", &owner, &promote).await.0);
+    let password = [("csrf", csrf.as_str()), ("user_id", viewer_id), ("password", "another long password")];
+    statuses.push(post_fields(&app, &client, "set_user_password", &owner, &password).await.status().as_u16());
+    let remove = [("csrf", csrf.as_str()), ("user_id", viewer_id)];
+    statuses.push(post_fields(&app, &client, "remove_user", &owner, &remove).await.status().as_u16());
+    assert_eq!(statuses, [503; 8], "{db:?}: each change fails with its audit entry");
+
+    // Nothing of any of them was written.
+    let rewards = app.storage.rewards(&program.id).await.unwrap();
+    assert_eq!((rewards.len(), rewards[0].definition.active), (1, true), "{db:?}: no reward added or deactivated");
+    let keys = app.storage.api_keys(&program.id).await.unwrap();
+    assert_eq!((keys.len(), keys[0].revoked_at), (1, None), "{db:?}: no key added or revoked");
+    let users = app.storage.console_users().await.unwrap();
+    let roles: Vec<(&str, Role)> = users.iter().map(|(user, _)| (user.email.as_str(), user.role)).collect();
+    assert_eq!(roles, [(OWNER, Role::Owner), ("viewer@shop.example", Role::Viewer)], "{db:?}");
+    assert_eq!(sign_in_status(&app, &client, "viewer@shop.example", PASSWORD).await, 302, "{db:?}: same password");
+
+    crate::common::stop_failing_inserts(&app.database_url, "audit_log").await;
+    assert_eq!(post_fields(&app, &client, "remove_user", &owner, &remove).await.status(), 200, "{db:?}");
+    assert_eq!(audit_actions(&app, &client, &owner).await, ["user.remove", "reward.create"], "{db:?}");
     app.stop().await;
 }
 }
@@ -911,7 +964,7 @@ async fn owners_demoting_each_other_all_at_once_leave_one_owner(db: Db) {
     }
     let ids: Vec<String> = (0..OWNERS).map(|index| format!("usr_{index}")).collect();
     let outcomes =
-        futures_util::future::join_all(ids.iter().map(|id| app.storage.update_user(id, Role::Admin, &[]))).await;
+        futures_util::future::join_all(ids.iter().map(|id| app.storage.update_user(id, Role::Admin, &[], None))).await;
     let refused = outcomes.iter().filter(|outcome| *outcome.as_ref().unwrap() == UserChange::LastOwner).count();
     let owners =
         app.storage.console_users().await.unwrap().into_iter().filter(|(user, _)| user.role == Role::Owner).count();

@@ -56,7 +56,7 @@ async fn create(
     body: ApiJson<RewardDefinition>,
 ) -> Result<Response, Problem> {
     let reward = validated(&program, body.value, new_reward_id())?;
-    state.storage.create_reward(&program.id, &reward, state.clock.now()).await?;
+    state.storage.create_reward(&program.id, &reward, state.clock.now(), None).await?;
     Ok((StatusCode::CREATED, Json(reward)).into_response())
 }
 
@@ -88,7 +88,7 @@ async fn replace(
     body: ApiJson<RewardDefinition>,
 ) -> Result<Json<Reward>, Problem> {
     let reward = validated(&program, body.value, reward_id)?;
-    if !state.storage.update_reward(&program.id, &reward, state.clock.now()).await? {
+    if !state.storage.update_reward(&program.id, &reward, state.clock.now(), None).await? {
         return Err(Problem::not_found(format!("No reward {:?} in this program.", reward.id)));
     }
     Ok(Json(reward))
@@ -104,7 +104,7 @@ async fn deactivate(
 ) -> Result<Json<Reward>, Problem> {
     let mut reward = load(&state, &program, &reward_id).await?;
     reward.definition.active = false;
-    state.storage.update_reward(&program.id, &reward, state.clock.now()).await?;
+    state.storage.update_reward(&program.id, &reward, state.clock.now(), None).await?;
     Ok(Json(reward))
 }
 

@@ -57,16 +57,9 @@ impl InstallConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         let (secret, record) = ApiKeyRecord::generate();
         let now = self.0.clock.now();
-        self.0.storage.add_api_key(&program.id, &record, now).await.map_err(unavailable)?;
-        self.audit(
-            &user,
-            Some(&program),
-            "api_key.create",
-            &record.id,
-            None,
-            Some(json!({ "prefix": record.key_prefix })),
-        )
-        .await?;
+        let after = Some(json!({ "prefix": record.key_prefix }));
+        let audit = self.audit_entry(&user, Some(&program), "api_key.create", &record.id, None, after);
+        self.0.storage.add_api_key(&program.id, &record, now, Some(&audit)).await.map_err(unavailable)?;
         let info = ApiKeyInfo {
             id: record.id,
             prefix: record.key_prefix,
@@ -86,18 +79,11 @@ impl InstallConsole for ConsoleService {
         let user = self.writer(token, csrf).await?;
         let program = self.program(&user, program_id).await?;
         let now = self.0.clock.now();
-        if !self.0.storage.revoke_api_key(&program.id, key_id, now).await.map_err(unavailable)? {
+        let (before, after) = (Some(json!({ "live": true })), Some(json!({ "live": false })));
+        let audit = self.audit_entry(&user, Some(&program), "api_key.revoke", key_id, before, after);
+        if !self.0.storage.revoke_api_key(&program.id, key_id, now, Some(&audit)).await.map_err(unavailable)? {
             return Err(ConsoleError::NotFound(trf("No live key {0} in this program.", &[&key_id])));
         }
-        self.audit(
-            &user,
-            Some(&program),
-            "api_key.revoke",
-            key_id,
-            Some(json!({ "live": true })),
-            Some(json!({ "live": false })),
-        )
-        .await?;
         let keys = self.0.storage.api_keys(&program.id).await.map_err(unavailable)?;
         keys.iter().find(|key| key.id == key_id).map(key_row).ok_or(ConsoleError::Unavailable)
     }
@@ -105,7 +91,8 @@ impl InstallConsole for ConsoleService {
     async fn widget_secret(&self, token: Option<&str>, program_id: &str, csrf: &str) -> Result<String, ConsoleError> {
         let user = self.writer(token, csrf).await?;
         let program = self.program(&user, program_id).await?;
-        self.audit(&user, Some(&program), "widget_secret.reveal", &program.id, None, None).await?;
+        let audit = self.audit_entry(&user, Some(&program), "widget_secret.reveal", &program.id, None, None);
+        self.0.storage.append_audit(&audit).await.map_err(unavailable)?;
         Ok(program.widget_secret)
     }
 }

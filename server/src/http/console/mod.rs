@@ -308,20 +308,6 @@ impl ConsoleService {
         self.0.points.change_program(program_id, change, audit).await.map_err(unavailable)?
     }
 
-    /// Records a console write in the audit log.
-    async fn audit(
-        &self,
-        user: &ConsoleUser,
-        program: Option<&Program>,
-        action: &str,
-        target: &str,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
-    ) -> Result<(), ConsoleError> {
-        let entry = self.audit_entry(user, program, action, target, before, after);
-        self.0.storage.append_audit(&entry).await.map_err(unavailable)
-    }
-
     /// The program, if this user may see it.
     async fn program(&self, user: &ConsoleUser, program_id: &str) -> Result<Program, ConsoleError> {
         let not_found = || ConsoleError::NotFound(trf("No program {0} here, or not yours to see.", &[&program_id]));

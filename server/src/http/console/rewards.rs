@@ -149,7 +149,7 @@ impl ConsoleService {
             .ok_or_else(|| ConsoleError::NotFound(trf("No reward {0} in this program.", &[&reward_id])))
     }
 
-    /// Writes the reward (new when there is no `before`) and audits the change.
+    /// Writes the reward (new when there is no `before`) with its audit entry.
     async fn store_reward(
         &self,
         user: &ConsoleUser,
@@ -159,24 +159,21 @@ impl ConsoleService {
     ) -> Result<(), ConsoleError> {
         let now = self.0.clock.now();
         let storage = self.0.storage.as_ref();
-        let action = match before {
-            None => {
-                storage.create_reward(&program.id, reward, now).await.map_err(unavailable)?;
-                "reward.create"
-            }
-            Some(before) => {
-                if !storage.update_reward(&program.id, reward, now).await.map_err(unavailable)? {
-                    return Err(ConsoleError::NotFound(trf("No reward {0} in this program.", &[&reward.id])));
-                }
-                match (before.definition.active, reward.definition.active) {
-                    (true, false) => "reward.deactivate",
-                    (false, true) => "reward.activate",
-                    _ => "reward.update",
-                }
-            }
+        let action = match before.map(|before| (before.definition.active, reward.definition.active)) {
+            None => "reward.create",
+            Some((true, false)) => "reward.deactivate",
+            Some((false, true)) => "reward.activate",
+            Some(_) => "reward.update",
         };
         let snapshot = |reward: &Reward| serde_json::to_value(reward).ok();
-        self.audit(user, Some(program), action, &reward.id, before.and_then(snapshot), snapshot(reward)).await
+        let audit =
+            self.audit_entry(user, Some(program), action, &reward.id, before.and_then(snapshot), snapshot(reward));
+        if before.is_none() {
+            storage.create_reward(&program.id, reward, now, Some(&audit)).await.map_err(unavailable)?;
+        } else if !storage.update_reward(&program.id, reward, now, Some(&audit)).await.map_err(unavailable)? {
+            return Err(ConsoleError::NotFound(trf("No reward {0} in this program.", &[&reward.id])));
+        }
+        Ok(())
     }
 }
 

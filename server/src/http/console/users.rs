@@ -71,11 +71,14 @@ impl ConsoleService {
         keep: Option<&str>,
     ) -> Result<(), ConsoleError> {
         let hash = hash_password(password).await?;
-        refused(self.0.storage.set_user_password(user_id, &hash, keep).await.map_err(unavailable)?, user_id)?;
-        self.audit(actor, None, "user.password", email, None, Some(json!({ "other_sessions": "ended" }))).await
+        let audit =
+            self.audit_entry(actor, None, "user.password", email, None, Some(json!({ "other_sessions": "ended" })));
+        let change = self.0.storage.set_user_password(user_id, &hash, keep, Some(&audit)).await;
+        refused(change.map_err(unavailable)?, user_id)
     }
 
-    /// The programs a form grants: known ones, none for owners (they see every program).
+    /// The programs a form grants (known ones, each once, in order as storage lists them), none
+    /// for owners (they see every program).
     async fn grants(&self, role: Role, programs: &[String]) -> Result<Vec<String>, ConsoleError> {
         if role.sees_all_programs() {
             return Ok(Vec::new());
@@ -90,6 +93,7 @@ impl ConsoleService {
                 grants.push(id.clone());
             }
         }
+        grants.sort();
         Ok(grants)
     }
 }
@@ -126,17 +130,25 @@ impl UsersConsole for ConsoleService {
             let user =
                 ConsoleUser { id: secrets::random_token("usr_", 8), email, role, created_at: self.0.clock.now() };
             let hash = hash_password(password).await?;
-            if !self.0.storage.create_user(&user, &hash, &grants).await.map_err(unavailable)? {
+            let row = row_of(&user, grants, &owner);
+            let audit = self.audit_entry(&owner, None, "user.create", &row.email, None, Some(snapshot(&row)));
+            if !self.0.storage.create_user(&user, &hash, &row.programs, Some(&audit)).await.map_err(unavailable)? {
                 return Err(invalid("email", message!("a console user with this email exists already")));
             }
-            let row = row_of(&user, grants, &owner);
-            self.audit(&owner, None, "user.create", row.email.as_str(), None, Some(snapshot(&row))).await?;
             return Ok(row);
         };
         let before = self.user_row(&user_id, &owner).await?;
-        refused(self.0.storage.update_user(&user_id, role, &grants).await.map_err(unavailable)?, &user_id)?;
-        let after = self.user_row(&user_id, &owner).await?;
-        self.audit(&owner, None, "user.update", &after.email, Some(snapshot(&before)), Some(snapshot(&after))).await?;
+        let after = UserRow { role: role.as_str().to_owned(), programs: grants, ..before.clone() };
+        let audit = self.audit_entry(
+            &owner,
+            None,
+            "user.update",
+            &after.email,
+            Some(snapshot(&before)),
+            Some(snapshot(&after)),
+        );
+        let change = self.0.storage.update_user(&user_id, role, &after.programs, Some(&audit)).await;
+        refused(change.map_err(unavailable)?, &user_id)?;
         Ok(after)
     }
 
@@ -178,7 +190,7 @@ impl UsersConsole for ConsoleService {
             return Err(ConsoleError::Forbidden(tr("Owners cannot remove themselves: ask another owner.").into()));
         }
         let before = self.user_row(user_id, &owner).await?;
-        refused(self.0.storage.remove_user(user_id).await.map_err(unavailable)?, user_id)?;
-        self.audit(&owner, None, "user.remove", &before.email, Some(snapshot(&before)), None).await
+        let audit = self.audit_entry(&owner, None, "user.remove", &before.email, Some(snapshot(&before)), None);
+        refused(self.0.storage.remove_user(user_id, Some(&audit)).await.map_err(unavailable)?, user_id)
     }
 }

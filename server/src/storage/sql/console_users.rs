@@ -80,6 +80,7 @@ impl ConsoleUserStore for SqlStorage {
         user: &ConsoleUser,
         password_hash: &str,
         program_ids: &[String],
+        audit: Option<&AuditEntry>,
     ) -> Result<bool, StorageError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -92,7 +93,7 @@ impl ConsoleUserStore for SqlStorage {
                 sqlx::query(INSERT_GRANT).bind(&user.id).bind(program_id).execute(&mut *tx).await?;
             }
             sqlx::query(CLAIM_SETUP).bind(user.created_at.0).execute(&mut *tx).await?;
-            tx.commit().await?;
+            commit_audited!(tx, audit);
             Ok(true)
         })
     }
@@ -173,12 +174,18 @@ impl ConsoleUserStore for SqlStorage {
             .collect()
     }
 
-    async fn update_user(&self, user_id: &str, role: Role, program_ids: &[String]) -> Result<UserChange, StorageError> {
-        self.change_user(user_id, Some((role, program_ids))).await
+    async fn update_user(
+        &self,
+        user_id: &str,
+        role: Role,
+        program_ids: &[String],
+        audit: Option<&AuditEntry>,
+    ) -> Result<UserChange, StorageError> {
+        self.change_user(user_id, Some((role, program_ids)), audit).await
     }
 
-    async fn remove_user(&self, user_id: &str) -> Result<UserChange, StorageError> {
-        self.change_user(user_id, None).await
+    async fn remove_user(&self, user_id: &str, audit: Option<&AuditEntry>) -> Result<UserChange, StorageError> {
+        self.change_user(user_id, None, audit).await
     }
 
     async fn set_user_password(
@@ -186,6 +193,7 @@ impl ConsoleUserStore for SqlStorage {
         user_id: &str,
         password_hash: &str,
         keep: Option<&str>,
+        audit: Option<&AuditEntry>,
     ) -> Result<UserChange, StorageError> {
         const SET: &str = "UPDATE console_users SET password_hash = $1 WHERE id = $2";
         const END_OTHERS: &str = "DELETE FROM console_sessions WHERE user_id = $1 AND token_hash <> $2";
@@ -196,7 +204,7 @@ impl ConsoleUserStore for SqlStorage {
                 return Ok(UserChange::NoSuchUser);
             }
             sqlx::query(END_OTHERS).bind(user_id).bind(keep.unwrap_or_default()).execute(&mut *tx).await?;
-            tx.commit().await?;
+            commit_audited!(tx, audit);
             Ok(UserChange::Done)
         })
     }
@@ -236,7 +244,12 @@ impl SqlStorage {
     /// Gives a user a new role and grants (`Some`) or removes them with their grants and
     /// sessions (`None`), in one transaction with the owners locked; refused when no owner
     /// would be left.
-    async fn change_user(&self, user_id: &str, change: Option<(Role, &[String])>) -> Result<UserChange, StorageError> {
+    async fn change_user(
+        &self,
+        user_id: &str,
+        change: Option<(Role, &[String])>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<UserChange, StorageError> {
         const SET_ROLE: &str = "UPDATE console_users SET role = $1 WHERE id = $2";
         const CLEAR_GRANTS: &str = "DELETE FROM console_user_grants WHERE user_id = $1";
         const REMOVE: [&str; 3] = [
@@ -279,7 +292,7 @@ impl SqlStorage {
                     sqlx::query(INSERT_GRANT).bind(user_id).bind(program_id).execute(&mut *tx).await?;
                 }
             }
-            tx.commit().await?;
+            commit_audited!(tx, audit);
             Ok(UserChange::Done)
         })
     }
@@ -310,3 +323,15 @@ macro_rules! insert_audit {
     }};
 }
 pub(super) use insert_audit;
+
+/// Appends the audit entry `$audit` (an `Option<&AuditEntry>`) to the transaction `$tx` and
+/// commits: the change and its record land together.
+macro_rules! commit_audited {
+    ($tx:ident, $audit:expr) => {{
+        if let Some(entry) = $audit {
+            crate::storage::sql::console_users::insert_audit!(&mut *$tx, entry);
+        }
+        $tx.commit().await?;
+    }};
+}
+pub(super) use commit_audited;

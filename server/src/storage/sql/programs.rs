@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
+use super::{console_users::commit_audited, json_from_db, on_pool, Dialect, Pool, SqlStorage};
 use crate::{
     console_users::AuditEntry,
     ledger::Timestamp,
@@ -181,10 +181,7 @@ impl ProgramStore for SqlStorage {
                 .execute(&mut *tx)
                 .await?;
             replace_origins!(tx, after);
-            if let Some(entry) = audit {
-                super::console_users::insert_audit!(&mut *tx, entry);
-            }
-            tx.commit().await?;
+            commit_audited!(tx, audit);
         });
         Ok(true)
     }
@@ -235,16 +232,25 @@ impl ProgramStore for SqlStorage {
         Ok(true)
     }
 
-    async fn add_api_key(&self, program_id: &str, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError> {
-        on_pool!(self, |pool| sqlx::query(INSERT_KEY)
-            .bind(&key.id)
-            .bind(program_id)
-            .bind(&key.key_hash)
-            .bind(&key.key_prefix)
-            .bind(now.0)
-            .execute(pool)
-            .await
-            .map(drop)?);
+    async fn add_api_key(
+        &self,
+        program_id: &str,
+        key: &ApiKeyRecord,
+        now: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StorageError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(INSERT_KEY)
+                .bind(&key.id)
+                .bind(program_id)
+                .bind(&key.key_hash)
+                .bind(&key.key_prefix)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            commit_audited!(tx, audit);
+        });
         Ok(())
     }
 
@@ -265,17 +271,26 @@ impl ProgramStore for SqlStorage {
             .collect())
     }
 
-    async fn revoke_api_key(&self, program_id: &str, key_id: &str, now: Timestamp) -> Result<bool, StorageError> {
+    async fn revoke_api_key(
+        &self,
+        program_id: &str,
+        key_id: &str,
+        now: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StorageError> {
         const SQL: &str = "UPDATE api_keys SET revoked_at_ms = $1
              WHERE program_id = $2 AND id = $3 AND revoked_at_ms IS NULL";
-        let revoked = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(now.0)
-            .bind(program_id)
-            .bind(key_id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())?);
-        Ok(revoked == 1)
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let revoked =
+                sqlx::query(SQL).bind(now.0).bind(program_id).bind(key_id).execute(&mut *tx).await?.rows_affected();
+            if revoked != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            commit_audited!(tx, audit);
+        });
+        Ok(true)
     }
 
     async fn program_for_api_key(&self, key_hash: &str, now: Timestamp) -> Result<Option<Program>, StorageError> {

@@ -1,7 +1,8 @@
 //! The rewards catalog and coupons.
 
-use super::{json_from_db, on_pool, Dialect, Pool, SqlStorage};
+use super::{console_users::commit_audited, json_from_db, on_pool, Dialect, Pool, SqlStorage};
 use crate::{
+    console_users::AuditEntry,
     customers::CustomerId,
     ledger::Timestamp,
     rewards::{Coupon, CouponStatus, Reward, RewardDefinition},
@@ -74,39 +75,62 @@ const COUPON: &str =
 
 #[async_trait]
 impl RewardStore for SqlStorage {
-    async fn create_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<(), StorageError> {
+    async fn create_reward(
+        &self,
+        program_id: &str,
+        reward: &Reward,
+        now: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StorageError> {
         const SQL: &str =
             "INSERT INTO rewards (program_id, id, definition, stock, active, created_at_ms, updated_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $6)";
         let definition = serde_json::to_string(&reward.definition).expect("definitions serialise");
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(program_id)
-            .bind(&reward.id)
-            .bind(&definition)
-            .bind(reward.definition.stock)
-            .bind(reward.definition.active)
-            .bind(now.0)
-            .execute(pool)
-            .await
-            .map(drop)?);
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(SQL)
+                .bind(program_id)
+                .bind(&reward.id)
+                .bind(&definition)
+                .bind(reward.definition.stock)
+                .bind(reward.definition.active)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            commit_audited!(tx, audit);
+        });
         Ok(())
     }
 
-    async fn update_reward(&self, program_id: &str, reward: &Reward, now: Timestamp) -> Result<bool, StorageError> {
+    async fn update_reward(
+        &self,
+        program_id: &str,
+        reward: &Reward,
+        now: Timestamp,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StorageError> {
         const SQL: &str = "UPDATE rewards SET definition = $1, stock = $2, active = $3, updated_at_ms = $4
              WHERE program_id = $5 AND id = $6";
         let definition = serde_json::to_string(&reward.definition).expect("definitions serialise");
-        let updated = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(&definition)
-            .bind(reward.definition.stock)
-            .bind(reward.definition.active)
-            .bind(now.0)
-            .bind(program_id)
-            .bind(&reward.id)
-            .execute(pool)
-            .await?
-            .rows_affected());
-        Ok(updated == 1)
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(SQL)
+                .bind(&definition)
+                .bind(reward.definition.stock)
+                .bind(reward.definition.active)
+                .bind(now.0)
+                .bind(program_id)
+                .bind(&reward.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            commit_audited!(tx, audit);
+        });
+        Ok(true)
     }
 
     async fn reward(&self, program_id: &str, reward_id: &str) -> Result<Option<Reward>, StorageError> {
