@@ -76,22 +76,19 @@ async fn report(storage: &dyn Storage, program: &Program, now: Timestamp, runs: 
             dashboard::points_status(storage, program, &range, now).await.unwrap();
         })
     };
-    row(
-        "1. points status + chart",
-        [status(month.clone()).await, status(year.clone()).await, status(custom.clone()).await],
-    );
+    row("1. points status + chart", [status(month).await, status(year).await, status(custom).await]);
     let sources = |range| {
         median(runs, move || async move {
             dashboard::point_sources(storage, program, &range).await.unwrap();
         })
     };
-    row("2. point sources", [sources(month.clone()).await, sources(year.clone()).await, sources(custom.clone()).await]);
+    row("2. point sources", [sources(month).await, sources(year).await, sources(custom).await]);
     let top = |range| {
         median(runs, move || async move {
             dashboard::top_earners(storage, program, &range, now).await.unwrap();
         })
     };
-    row("3. top earning customers", [top(month.clone()).await, top(year.clone()).await, top(custom.clone()).await]);
+    row("3. top earning customers", [top(month).await, top(year).await, top(custom).await]);
     let history = |range: DateRange| {
         let bounds = range.bounds(&dashboard::program_time_zone(program));
         median(runs, move || async move {
@@ -99,10 +96,7 @@ async fn report(storage: &dyn Storage, program: &Program, now: Timestamp, runs: 
             dashboard::history(storage, program, &filter, None).await.unwrap();
         })
     };
-    row(
-        "4. points history, 1st page",
-        [history(month.clone()).await, history(year.clone()).await, history(custom).await],
-    );
+    row("4. points history, 1st page", [history(month).await, history(year).await, history(custom).await]);
 }
 
 /// The median time of `runs` calls, after one unmeasured call.

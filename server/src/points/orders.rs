@@ -194,7 +194,7 @@ impl PointsService {
                 // A referrer over their cap simply earns nothing for this one.
                 write.cap = rule.effective_cap().map(|cap| CapCheck { since: now.start_of(cap.per), max: cap.count });
             }
-            follow_ups.push(FollowUp::Write(write));
+            follow_ups.push(FollowUp::Write(Box::new(write)));
         }
         follow_ups.push(FollowUp::MarkReferralRewarded { referred: referred.clone() });
         Ok(follow_ups)
@@ -228,7 +228,7 @@ impl PointsService {
             let mut release = LedgerWrite::new(program, customer, Some(client), operation, "reward", write.now);
             release.reference = Some(coupon.code.clone());
             release.effect = Effect::ReleaseUsedCoupon { code: coupon.code };
-            write.follow_ups.push(FollowUp::Write(release));
+            write.follow_ups.push(FollowUp::Write(Box::new(release)));
         }
         self.write(write, "order_id").await
     }

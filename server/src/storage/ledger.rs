@@ -60,7 +60,7 @@ pub struct LedgerWrite {
 /// is skipped alone; the write and the other follow-ups still commit.
 #[derive(Clone, Debug)]
 pub enum FollowUp {
-    Write(LedgerWrite),
+    Write(Box<LedgerWrite>),
     /// The referral of this customer has been rewarded: later orders award nothing.
     MarkReferralRewarded {
         referred: CustomerId,
