@@ -35,12 +35,15 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     let storage = storage::connect(&args.database_url).await?;
     let program = demo_program(storefront_addr);
     storage.upsert_program(&program).await?;
-    seed(&PointsService::new(storage.clone(), Arc::new(SystemClock)), &program).await?;
+    let points = PointsService::new(storage.clone(), Arc::new(SystemClock));
+    seed(&points, &program).await?;
     if args.customers > 0 {
         println!("Seeding Scale Store: {} customers, {} entries…", args.customers, args.entries);
         let started = std::time::Instant::now();
         let now = SystemClock.now();
-        crate::scale::seed_scale_program(storage.as_ref(), &program, args.customers, args.entries, now).await?;
+        crate::scale::seed_scale_program(&points, &program, args.customers, args.entries, now)
+            .await
+            .map_err(|error| StartError::Config(format!("cannot seed the scale program: {error}")))?;
         println!("  seeded in {:.1} s (kept: later runs reuse it)", started.elapsed().as_secs_f64());
     }
     let app = Application::with_storage(&args.serve_args(), storage).await?;

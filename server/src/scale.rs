@@ -5,8 +5,9 @@
 use crate::{
     customers::CustomerProfile,
     ledger::{Account, ExpiryPolicy, Timestamp},
+    points::{PointsError, PointsService},
     programs::{ApiKeyRecord, Program},
-    storage::{ImportedCustomer, ImportedEntry, Storage, StorageError},
+    storage::{ImportedCustomer, ImportedEntry},
 };
 
 pub const SCALE_PROGRAM_ID: &str = "prg_scale";
@@ -79,12 +80,13 @@ fn customer_history(index: u64, entries: u64, now: Timestamp, tiers: &[String]) 
 /// Creates `prg_scale` with `customers` customers and about `entries` entries between them,
 /// unless it exists already (then nothing is written). Returns the program.
 pub async fn seed_scale_program(
-    storage: &dyn Storage,
+    points: &PointsService,
     template: &Program,
     customers: u64,
     entries: u64,
     now: Timestamp,
-) -> Result<Program, StorageError> {
+) -> Result<Program, PointsError> {
+    let storage = points.storage();
     if let Some(program) = storage.program_by_id(SCALE_PROGRAM_ID).await? {
         return Ok(program);
     }
@@ -105,15 +107,14 @@ pub async fn seed_scale_program(
         let count = entries / customers + u64::from(index < entries % customers);
         batch.push(customer_history(index, count, now, &tiers));
         if batch.len() == BATCH {
-            storage.import_history(&program.id, &batch).await?;
+            points.import_histories(&program, &batch).await?;
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        storage.import_history(&program.id, &batch).await?;
+        points.import_histories(&program, &batch).await?;
     }
-    storage.rebuild_totals(&program.id).await?;
-    storage.refresh_statistics().await?;
+    points.finish_import(&program).await?;
     Ok(program)
 }
 

@@ -9,7 +9,7 @@ use super::{
     encode_query_value,
     i18n::{t, tr, trf},
     kind_name, loaded_page,
-    model::{Adjusted, CustomerCard, CustomerDetail, CustomerList, CustomerQuery, CustomerRow, LedgerRow},
+    model::{Adjusted, CustomerCard, CustomerDetail, CustomerList, CustomerQuery, CustomerRow, EntryRow},
     non_empty, short_time, ProgramNav, TopBar,
 };
 
@@ -230,7 +230,7 @@ fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> i
                     <thead><tr><th>{tr("When (UTC)")}</th><th>{tr("Kind")}</th><th>{tr("Source")}</th><th class="num">{program.points_name.clone()}</th>
                         <th class="num">{tr("Balance after")}</th><th>{tr("Reference")}</th><th>{tr("Pending until")}</th></tr></thead>
                     <tbody>
-                        {entries.into_iter().map(|row: LedgerRow| view! {
+                        {entries.into_iter().map(|row: EntryRow| view! {
                             <tr data-seq=row.seq.to_string() data-kind=row.kind.clone()>
                                 <td>{short_time(&row.created_at)}</td>
                                 <td>{kind_name(&row.kind)}</td>

@@ -144,21 +144,26 @@ pub struct HistoryQuery {
     pub cursor: Option<String>,
 }
 
+/// One ledger entry as the console lists it: in the program's history and on a customer's page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryRow {
+pub struct EntryRow {
     pub customer_id: String,
+    pub seq: u64,
     pub kind: String,
     pub points: i64,
     pub source: String,
+    /// The order, or the reason of a manual adjustment.
     pub reference: Option<String>,
     /// RFC 3339 in UTC.
     pub created_at: String,
+    /// Points not yet available (pending until this time).
+    pub pending_until: Option<String>,
     pub balance_after: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryView {
-    pub rows: Vec<HistoryRow>,
+    pub rows: Vec<EntryRow>,
     pub next_cursor: Option<String>,
 }
 
@@ -213,7 +218,7 @@ pub struct CustomerDetail {
     pub program: ProgramHeader,
     pub customer: CustomerCard,
     /// Newest first.
-    pub entries: Vec<LedgerRow>,
+    pub entries: Vec<EntryRow>,
     /// The `before` of the next (older) page of entries.
     pub older: Option<u64>,
     pub coupons: Vec<CouponRow>,
@@ -239,20 +244,6 @@ pub struct CustomerCard {
     pub to_next_tier: Option<i64>,
     /// Of the way from the current tier's threshold (or zero) to the next one.
     pub progress_percent: Option<i64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LedgerRow {
-    pub seq: u64,
-    pub kind: String,
-    pub points: i64,
-    pub source: String,
-    /// The order, or the reason of a manual adjustment.
-    pub reference: Option<String>,
-    pub created_at: String,
-    /// Points not yet available (pending until this time).
-    pub pending_until: Option<String>,
-    pub balance_after: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,10 @@
 //! America/New_York). The baseline, measured in the same run: reading one customer's
 //! account. Not a test: nothing here asserts a speed.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tally_bench::{create_database, env_number, ms};
 use tally_server::{
@@ -16,7 +19,8 @@ use tally_server::{
         calendar::{DateRange, RangePreset},
     },
     demo::demo_program,
-    ledger::Timestamp,
+    ledger::{ManualClock, Timestamp},
+    points::PointsService,
     programs::Program,
     scale::seed_scale_program,
     storage::{self, HistoryFilter, Storage},
@@ -40,7 +44,8 @@ async fn main() {
         let mut template = demo_program("127.0.0.1:3100".parse().unwrap());
         template.settings.time_zone = Some(time_zone.clone());
         let started = Instant::now();
-        let program = seed_scale_program(storage.as_ref(), &template, customers, entries, now).await.expect("seeded");
+        let points = PointsService::new(storage.clone(), Arc::new(ManualClock::at(now)));
+        let program = seed_scale_program(&points, &template, customers, entries, now).await.expect("seeded");
         println!("\n{name}: seeded in {:.1} s", started.elapsed().as_secs_f64());
         report(storage.as_ref(), &program, now, runs).await;
     }
@@ -93,7 +98,7 @@ async fn report(storage: &dyn Storage, program: &Program, now: Timestamp, runs: 
         let bounds = range.bounds(&dashboard::program_time_zone(program));
         median(runs, move || async move {
             let filter = HistoryFilter { from: Some(bounds.0), to: Some(bounds.1), ..HistoryFilter::default() };
-            dashboard::history(storage, program, &filter, None).await.unwrap();
+            dashboard::history(storage, program, &filter, None, now).await.unwrap();
         })
     };
     row("4. points history, 1st page", [history(month).await, history(year).await, history(custom).await]);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use jiff::tz::TimeZone;
 use tally_app::console::model::{
-    Dashboard, HistoryQuery, HistoryRow, HistoryView, PointsStatus, RangeChoice, SeriesPoint, SourceTotal, TopEarnerRow,
+    Dashboard, EntryRow, HistoryQuery, HistoryView, PointsStatus, RangeChoice, SeriesPoint, SourceTotal, TopEarnerRow,
 };
 
 use crate::{
@@ -15,7 +15,7 @@ use crate::{
     ledger::{EntryKind, Points, Timestamp},
     message::{message, FieldError},
     programs::Program,
-    storage::{Flow, HistoryCursor, HistoryFilter, Storage, StorageError},
+    storage::{EntryRecord, Flow, HistoryCursor, HistoryFilter, Storage, StorageError},
 };
 use calendar::{bucket_index, DateRange, RangePreset};
 
@@ -223,26 +223,28 @@ pub async fn history(
     program: &Program,
     filter: &HistoryFilter,
     after: Option<&HistoryCursor>,
+    now: Timestamp,
 ) -> Result<HistoryView, StorageError> {
     let rows = storage.program_history(&program.id, filter, after, HISTORY_PAGE).await?;
     let next_cursor = (rows.len() == HISTORY_PAGE as usize)
         .then(|| rows.last().map(|row| HistoryPage::cursor(&row.cursor())))
         .flatten();
-    Ok(HistoryView {
-        rows: rows
-            .into_iter()
-            .map(|row| HistoryRow {
-                customer_id: row.customer_id,
-                kind: row.kind.as_str().to_owned(),
-                points: row.points,
-                source: row.source,
-                reference: row.reference,
-                created_at: row.created_at.to_string(),
-                balance_after: row.balance_after,
-            })
-            .collect(),
-        next_cursor,
-    })
+    Ok(HistoryView { rows: rows.into_iter().map(|entry| entry_row(entry, now)).collect(), next_cursor })
+}
+
+/// An entry as the console lists it, pending or not at `now`.
+pub fn entry_row(entry: EntryRecord, now: Timestamp) -> EntryRow {
+    EntryRow {
+        customer_id: entry.customer_id,
+        seq: entry.seq,
+        kind: entry.kind.as_str().to_owned(),
+        points: entry.points,
+        source: entry.source,
+        reference: entry.reference,
+        created_at: entry.created_at.to_string(),
+        pending_until: (entry.available_at > now).then(|| entry.available_at.to_string()),
+        balance_after: entry.balance_after,
+    }
 }
 
 /// How a history cursor travels in a URL: `created_at_ms.seq.customer_id`.

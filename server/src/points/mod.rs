@@ -11,6 +11,7 @@
 //! or order is a conflict, never the first request's result.
 
 mod accounts;
+mod imports;
 mod orders;
 mod programs;
 mod redemptions;

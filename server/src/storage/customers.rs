@@ -80,9 +80,13 @@ pub struct TierChange {
     pub qualifying: i64,
 }
 
-/// One ledger entry as stored and shown through the API.
+/// One ledger entry as stored, listed (a customer's entries, the program-wide history) and
+/// shown through the API. Entries are written as `ledger::NewEntry` (what the pure ledger
+/// decides) and imported as `ImportedEntry` (a row of the bulk load); the widget shows a
+/// shopper's own entries as `HistoryEntry`, without the ids and snapshots meant for merchants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntryRecord {
+    pub customer_id: String,
     pub seq: u64,
     pub kind: EntryKind,
     pub points: Points,

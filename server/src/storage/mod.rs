@@ -22,7 +22,7 @@ pub use import::{ImportStore, ImportedCustomer, ImportedEntry};
 pub use ledger::{CapCheck, ClientId, Effect, FollowUp, LedgerStore, LedgerWrite, Refusal, WriteOutcome, WriteResult};
 pub use programs::{ApiKeyInfo, ProgramStore};
 pub use referrals::{Referral, ReferralOutcome, ReferralStore};
-pub use reports::{Flow, HistoryCursor, HistoryFilter, ProgramEntry, ReportStore, TopEarner};
+pub use reports::{Flow, HistoryCursor, HistoryFilter, ReportStore, TopEarner};
 pub use rewards::{ConsumeOutcome, RewardStore};
 pub use sql::SqlStorage;
 

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::StorageError;
+use super::{EntryRecord, StorageError};
 use crate::ledger::{EntryKind, ExpiryPolicy, Points, Timestamp};
 
 /// Filters of the program-wide points history (dashboard section 4 and its CSV export).
@@ -25,22 +25,8 @@ pub struct HistoryCursor {
     pub seq: u64,
 }
 
-/// A ledger entry with its customer, as the program-wide history lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProgramEntry {
-    pub customer_id: String,
-    pub seq: u64,
-    pub kind: EntryKind,
-    pub points: Points,
-    pub source: String,
-    pub reference: Option<String>,
-    pub order_id: Option<String>,
-    pub created_at: Timestamp,
-    pub available_at: Timestamp,
-    pub balance_after: Points,
-}
-
-impl ProgramEntry {
+impl EntryRecord {
+    /// The cursor of a history page that ends with this entry.
     pub fn cursor(&self) -> HistoryCursor {
         HistoryCursor { created_at: self.created_at, customer_id: self.customer_id.clone(), seq: self.seq }
     }
@@ -106,5 +92,5 @@ pub trait ReportStore: Send + Sync {
         filter: &HistoryFilter,
         after: Option<&HistoryCursor>,
         limit: u32,
-    ) -> Result<Vec<ProgramEntry>, StorageError>;
+    ) -> Result<Vec<EntryRecord>, StorageError>;
 }

@@ -99,13 +99,13 @@ async fn the_four_sections_match_hand_computed_sums_on_both_databases(db: Db) {
 
     // Section 4: newest first, filtered, paged by cursor.
     let all = dashboard::history_filter(&HistoryQuery::default(), None).unwrap();
-    let page = dashboard::history(app.storage.as_ref(), &program, &all, None).await.unwrap();
+    let page = dashboard::history(app.storage.as_ref(), &program, &all, None, now).await.unwrap();
     let kinds: Vec<&str> = page.rows.iter().map(|row| row.kind.as_str()).collect();
     assert_eq!(kinds, ["reverse", "redeem", "adjust", "earn", "earn", "earn", "earn"], "{db:?}");
     assert_eq!(page.next_cursor, None);
     let ana = HistoryQuery { customer: Some("ana".into()), kind: Some("earn".into()), ..HistoryQuery::default() };
     let filter = dashboard::history_filter(&ana, None).unwrap();
-    let page = dashboard::history(app.storage.as_ref(), &program, &filter, None).await.unwrap();
+    let page = dashboard::history(app.storage.as_ref(), &program, &filter, None, now).await.unwrap();
     let points: Vec<i64> = page.rows.iter().map(|row| row.points).collect();
     assert_eq!(points, [50, 100], "{db:?}");
     let first = app.storage.program_history(&program.id, &all, None, 3).await.unwrap();

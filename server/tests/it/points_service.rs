@@ -241,3 +241,59 @@ async fn upkeep_goes_on_past_a_failing_customer(db: Db) {
     app.stop().await;
 }
 }
+
+each_db! {
+/// The scale program's bulk import goes through the service: its histories are checked (a batch
+/// with a customer twice writes nothing), and what it writes reads back as the ledger would
+/// have written it: balances from the lots, later writes continuing each customer's entries.
+#[tokio::test]
+async fn a_bulk_import_is_checked_by_the_service_and_continues_like_any_ledger(db: Db) {
+    use tally_server::{
+        customers::{CustomerId, CustomerProfile},
+        ledger::{Account, ExpiryPolicy},
+        programs::ApiKeyRecord,
+        scale::seed_scale_program,
+        storage::{ImportedCustomer, ImportedEntry},
+    };
+    let (app, clock) = spawn_app_at(db).await;
+    let points = PointsService::new(app.storage.clone(), clock.clone());
+    let (template, _) = app.create_program("Shop").await;
+    let program = seed_scale_program(&points, &template, 40, 600, T0).await.unwrap();
+    let (secret, key) = ApiKeyRecord::generate();
+    app.storage.add_api_key(&program.id, &key, T0, None).await.unwrap();
+
+    for index in 0..40 {
+        let customer = format!("c{index:07}");
+        let id = CustomerId::parse(&customer).unwrap();
+        let newest = app.storage.entries(&program.id, &id, None, 1).await.unwrap();
+        let (seq, balance) = (newest[0].seq, newest[0].balance_after);
+        assert_eq!(seq, 15, "{db:?}: 600 entries over 40 customers");
+        assert_eq!(available(&app, &secret, &customer).await, Some(balance), "{db:?}: {customer}");
+    }
+    let before = available(&app, &secret, "c0000001").await.unwrap();
+    let body = json!({"adjustment_id": "after-import", "points": 10, "reason": "welcome back"});
+    let (status, _) = post(&app, &secret, "/api/v1/customers/c0000001/adjustments", body).await;
+    assert_eq!(status, 201, "{db:?}");
+    assert_eq!(available(&app, &secret, "c0000001").await, Some(before + 10), "{db:?}");
+    let id = CustomerId::parse("c0000001").unwrap();
+    assert_eq!(app.storage.entries(&program.id, &id, None, 1).await.unwrap()[0].seq, 16, "{db:?}: seq continues");
+
+    let mut account = Account::new(ExpiryPolicy::Never);
+    let entries = account.earn(T0, 100, None, T0).unwrap();
+    let twin = ImportedCustomer {
+        customer_id: "twin".into(),
+        profile: CustomerProfile::default(),
+        created_at: T0,
+        tier_id: None,
+        entries: entries
+            .into_iter()
+            .map(|entry| ImportedEntry { entry, source: "import".into(), created_at: T0 })
+            .collect(),
+        account,
+    };
+    let refused = points.import_histories(&program, &[twin.clone(), twin]).await.unwrap_err();
+    assert_eq!(refused.to_string(), "each customer comes once in an import", "{db:?}");
+    assert_eq!(available(&app, &secret, "twin").await, None, "{db:?}: nothing of the batch written");
+    app.stop().await;
+}
+}

@@ -17,7 +17,7 @@ use tally_server::{
         totals::{period_read, slot_of},
         EntryKind, ExpiryPolicy, Timestamp,
     },
-    storage::{HistoryFilter, ProgramEntry, Storage},
+    storage::{EntryRecord, HistoryFilter, Storage},
 };
 
 const MINUTE: i64 = 60_000;
@@ -127,7 +127,7 @@ fn period_ranges(now: Timestamp) -> Vec<(Timestamp, Timestamp)> {
 async fn top_earners(
     storage: &dyn Storage,
     program_id: &str,
-    entries: &[ProgramEntry],
+    entries: &[EntryRecord],
     now: Timestamp,
 ) -> Vec<(Vec<(String, i64)>, Vec<(String, i64)>)> {
     let mut answers = Vec::new();

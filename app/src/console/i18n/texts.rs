@@ -455,6 +455,47 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
 /// Messages the server sends (refusals, field messages, previews), translated when they
 /// reach a page: `i18n::tr_text` looks them up as they come, `trf` fills the templates.
 pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
+    // Checks of settled histories imported in bulk (`points::imports`).
+    (
+        "entries are numbered from 1 without gaps, oldest first",
+        [
+            "항목은 1부터 빠짐없이, 오래된 순서로 번호가 매겨져야 합니다",
+            "エントリは 1 から欠番なく、古い順に番号が付いている必要があります",
+            "条目须从 1 开始连续编号，按时间从旧到新排列",
+            "entri harus bernomor mulai 1 tanpa celah, dari yang terlama",
+        ],
+    ),
+    (
+        "points must not be zero",
+        ["포인트는 0일 수 없습니다", "ポイントは 0 にできません", "积分不能为零", "poin tidak boleh nol"],
+    ),
+    (
+        "entries take points from earlier lots",
+        [
+            "항목은 이전 적립분에서만 포인트를 가져갈 수 있습니다",
+            "エントリがポイントを取れるのはそれ以前のロットからだけです",
+            "条目只能从更早的积分批次中扣除积分",
+            "entri hanya mengambil poin dari lot sebelumnya",
+        ],
+    ),
+    (
+        "the open lots must come from the customer's own entries",
+        [
+            "남은 적립분은 해당 고객 자신의 항목에서 나와야 합니다",
+            "残っているロットはその顧客自身のエントリから生じたものである必要があります",
+            "未用完的积分批次必须来自该客户自己的条目",
+            "lot yang masih terbuka harus berasal dari entri pelanggan itu sendiri",
+        ],
+    ),
+    (
+        "each customer comes once in an import",
+        [
+            "가져오기에서 각 고객은 한 번만 나와야 합니다",
+            "インポートでは各顧客は 1 回だけ現れる必要があります",
+            "每位客户在一次导入中只能出现一次",
+            "setiap pelanggan hanya muncul sekali dalam satu impor",
+        ],
+    ),
     // Refusals of the points service and the domain checks (`message!`).
     (
         "a refund can be at most what is left of the order's payment: {0}",

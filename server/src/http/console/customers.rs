@@ -7,7 +7,7 @@ use tally_app::console::{
     i18n::trf,
     model::{
         Adjusted, AdjustmentForm, ConsoleError, CouponRow, CustomerCard, CustomerDetail, CustomerList, CustomerQuery,
-        CustomerRow, LedgerRow, ProgramHeader,
+        CustomerRow, ProgramHeader,
     },
 };
 
@@ -15,6 +15,7 @@ use super::{invalid, invalid_text, signed_in_user, unavailable, ConsoleService};
 use crate::{
     console_users::AuditEntry,
     customers::{Adjustment, CustomerId},
+    dashboard,
     ledger::{LedgerError, Timestamp},
     message::message,
     points::{AccountView, AdjustmentRequest, PointsError, EXPIRING_SOON_DAYS},
@@ -161,19 +162,7 @@ impl CustomerConsole for ConsoleService {
             user: signed_in_user(&session, &user),
             program: program_header(&program),
             customer,
-            entries: entries
-                .into_iter()
-                .map(|entry| LedgerRow {
-                    seq: entry.seq,
-                    kind: entry.kind.as_str().to_owned(),
-                    points: entry.points,
-                    source: entry.source,
-                    reference: entry.reference,
-                    created_at: entry.created_at.to_string(),
-                    pending_until: (entry.available_at > now).then(|| entry.available_at.to_string()),
-                    balance_after: entry.balance_after,
-                })
-                .collect(),
+            entries: entries.into_iter().map(|entry| dashboard::entry_row(entry, now)).collect(),
             older,
             coupons: coupons
                 .into_iter()

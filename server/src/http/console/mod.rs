@@ -415,7 +415,7 @@ impl ConsoleAccess for ConsoleService {
         Ok(ProgramBoard {
             user: signed_in_user(&session, &user),
             dashboard: dashboard::load(storage, &program, &range, now).await.map_err(unavailable)?,
-            history: dashboard::history(storage, &program, &filter, cursor.as_ref()).await.map_err(unavailable)?,
+            history: dashboard::history(storage, &program, &filter, cursor.as_ref(), now).await.map_err(unavailable)?,
         })
     }
 

@@ -180,8 +180,10 @@ impl LotRow {
 pub(super) const OPEN_LOTS: &str = "SELECT seq, order_id, earned_at_ms, available_at_ms, remaining FROM lots
      WHERE program_id = $1 AND customer_id = $2 AND remaining > 0 ORDER BY available_at_ms, seq";
 
+/// An [`EntryRecord`]'s columns of `ledger_entries` (a customer's entries, the program's history).
 #[derive(sqlx::FromRow)]
-struct EntryRow {
+pub(super) struct EntryRow {
+    customer_id: String,
     seq: i64,
     kind: String,
     points: i64,
@@ -197,8 +199,9 @@ struct EntryRow {
 }
 
 impl EntryRow {
-    fn into_record(self) -> Result<EntryRecord, StorageError> {
+    pub(super) fn into_record(self) -> Result<EntryRecord, StorageError> {
         Ok(EntryRecord {
+            customer_id: self.customer_id,
             seq: seq_from_db(self.seq)?,
             kind: EntryKind::parse(&self.kind)
                 .ok_or_else(|| StorageError::Corrupt(format!("entry kind {:?}", self.kind)))?,
@@ -316,8 +319,8 @@ impl CustomerStore for SqlStorage {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Vec<EntryRecord>, StorageError> {
-        const SQL: &str = "SELECT seq, kind, points, source, reference, order_id, available_at_ms, created_at_ms,
-                 balance_after, shortfall, rule_snapshot, client_id
+        const SQL: &str = "SELECT customer_id, seq, kind, points, source, reference, order_id, available_at_ms,
+                 created_at_ms, balance_after, shortfall, rule_snapshot, client_id
              FROM ledger_entries WHERE program_id = $1 AND customer_id = $2 AND seq < $3
              ORDER BY seq DESC LIMIT $4";
         // Any seq past what the database stores means "before everything" (no panic).

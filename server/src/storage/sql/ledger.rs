@@ -102,6 +102,7 @@ fn entry_records(write: &LedgerWrite, new_entries: Vec<NewEntry>) -> Vec<EntryRe
             // Settlement entries (expiry) belong to no client write's source.
             let is_expiry = entry.kind == EntryKind::Expire;
             EntryRecord {
+                customer_id: write.customer_id.as_str().to_owned(),
                 seq: entry.seq,
                 kind: entry.kind,
                 points: entry.points,
