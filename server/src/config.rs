@@ -126,6 +126,19 @@ pub struct ServeArgs {
     /// Seconds between upkeep passes (expiry entries, tier demotions); 0 turns it off.
     #[arg(long, env = "TALLY_UPKEEP_INTERVAL", default_value_t = 86_400)]
     pub upkeep_interval: u64,
+    /// Let webhook endpoints use plain http:// and private, loopback or link-local addresses
+    /// (a receiver on the same network). Off by default: a merchant's URL could otherwise make
+    /// Tally probe the network it runs in.
+    #[arg(long, env = "TALLY_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
+    /// How often (milliseconds) the webhook worker looks for due deliveries when no local write
+    /// woke it (writes on other replicas, retries).
+    #[arg(long, env = "TALLY_WEBHOOK_POLL_MS", default_value_t = 500)]
+    pub webhook_poll_ms: u64,
+    /// How long (milliseconds) a webhook receiver gets to answer. A delivery in flight is leased
+    /// for three times this: if this server dies meanwhile, another one sends it after that.
+    #[arg(long, env = "TALLY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -148,7 +161,15 @@ pub struct DemoArgs {
 
 impl DemoArgs {
     pub fn serve_args(&self) -> ServeArgs {
-        ServeArgs { http: self.http.clone(), database_url: self.database_url.clone(), upkeep_interval: 0 }
+        ServeArgs {
+            http: self.http.clone(),
+            database_url: self.database_url.clone(),
+            upkeep_interval: 0,
+            // The demo runs on one machine: a receiver on localhost is what one would try.
+            webhooks_allow_private: true,
+            webhook_poll_ms: 500,
+            webhook_timeout_ms: 10_000,
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod console_users;
 pub mod customer_token;
 pub mod customers;
@@ -46,6 +47,9 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     storage: Arc<dyn Storage>,
+    points: points::PointsService,
+    clock: Arc<dyn time::Clock>,
+    deliveries: connections::delivery::DeliveryConfig,
 }
 
 impl Application {
@@ -68,8 +72,17 @@ impl Application {
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
         let public_url = args.http.public_url.as_deref().map(config::parse_public_url).transpose();
         let public_url = public_url.map_err(StartError::Config)?;
-        let router = http::router(http::AppState::new(storage.clone(), clock, &args.http.site_root, public_url));
-        Ok(Self { listener, router, storage })
+        let mut state = http::AppState::new(storage.clone(), clock.clone(), &args.http.site_root, public_url);
+        state.webhook_urls = connections::webhooks::UrlPolicy { allow_private: args.webhooks_allow_private };
+        let deliveries = connections::delivery::DeliveryConfig {
+            poll: std::time::Duration::from_millis(args.webhook_poll_ms.max(10)),
+            timeout: std::time::Duration::from_millis(args.webhook_timeout_ms.clamp(100, 60_000)),
+            urls: state.webhook_urls,
+            ..Default::default()
+        };
+        let points = state.points.clone();
+        let router = http::router(state);
+        Ok(Self { listener, router, storage, points, clock, deliveries })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -78,6 +91,12 @@ impl Application {
 
     pub fn storage(&self) -> Arc<dyn Storage> {
         self.storage.clone()
+    }
+
+    /// Starts this process's webhook delivery worker, woken by the writes this server makes.
+    pub fn spawn_delivery_worker(&self) -> tokio::task::JoinHandle<()> {
+        let worker = connections::delivery::DeliveryWorker::new(self.storage(), self.clock.clone(), self.deliveries);
+        worker.spawn(self.points.outbox_waker())
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -92,6 +111,7 @@ impl Application {
 pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let app = Application::build(&args).await?;
     jobs::spawn_fold(app.storage());
+    app.spawn_delivery_worker();
     if args.upkeep_interval > 0 {
         let interval = std::time::Duration::from_secs(args.upkeep_interval);
         jobs::spawn(points::PointsService::new(app.storage(), Arc::new(time::SystemClock)), interval);

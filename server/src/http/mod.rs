@@ -15,7 +15,7 @@ use axum::{extract::DefaultBodyLimit, response::Redirect, routing::get, Router};
 use leptos::config::LeptosOptions;
 use tower_http::trace::TraceLayer;
 
-use crate::{points::PointsService, storage::Storage, time::Clock};
+use crate::{connections::webhooks::UrlPolicy, points::PointsService, storage::Storage, time::Clock};
 
 /// A storefront page makes a handful of widget calls; these leave room for busy shared IPs.
 pub const WIDGET_CALLS_PER_IP_PER_MINUTE: u32 = 300;
@@ -35,6 +35,8 @@ pub struct AppState {
     pub console_limits: Arc<ConsoleLimits>,
     /// `--public-url`, validated: where browsers reach this server.
     pub public_url: Option<Arc<str>>,
+    /// Which webhook URLs endpoints may have (`--webhooks-allow-private`).
+    pub webhook_urls: UrlPolicy,
 }
 
 /// Sign-in attempts allowed per minute: per client IP (all), per email address (failed ones).
@@ -70,6 +72,7 @@ impl AppState {
                 sign_in_per_email: rate_limit::RateLimiter::per_minute(5),
             }),
             public_url: public_url.map(Arc::from),
+            webhook_urls: UrlPolicy::default(),
         }
     }
 

@@ -40,6 +40,8 @@ use crate::{
 pub struct PointsService {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
+    /// Told after every write: the delivery worker sends the write's events at once.
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 /// A write that went through: applied now, or the original result of an earlier one.
@@ -165,7 +167,17 @@ fn client_id(kind: &'static str, field: &str, id: &str, request: &impl Serialize
 
 impl PointsService {
     pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> Self {
-        Self { storage, clock }
+        Self { storage, clock, outbox: Arc::new(tokio::sync::Notify::new()) }
+    }
+
+    /// What wakes the delivery worker of this process.
+    pub fn outbox_waker(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
+    }
+
+    /// Wakes the delivery worker: the outbox has something new.
+    pub fn wake_outbox(&self) {
+        self.outbox.notify_one();
     }
 
     pub fn now(&self) -> Timestamp {
@@ -179,7 +191,10 @@ impl PointsService {
     /// Hands the write to storage and names the client id field in a conflict.
     async fn write(&self, write: LedgerWrite, field: &'static str) -> Result<Written, PointsError> {
         match self.storage.write_ledger(&write).await? {
-            WriteOutcome::Applied(result) => Ok(Written { result, replayed: false }),
+            WriteOutcome::Applied(result) => {
+                self.wake_outbox();
+                Ok(Written { result, replayed: false })
+            }
             WriteOutcome::Replayed(result) => Ok(Written { result, replayed: true }),
             WriteOutcome::Conflict => Err(PointsError::IdempotencyConflict {
                 field,

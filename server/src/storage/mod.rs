@@ -6,6 +6,7 @@ mod console_users;
 mod customers;
 mod import;
 mod ledger;
+mod outbox;
 mod programs;
 mod referrals;
 mod reports;
@@ -20,6 +21,7 @@ pub use customers::{
 };
 pub use import::{ImportStore, ImportedCustomer, ImportedEntry};
 pub use ledger::{CapCheck, ClientId, Effect, FollowUp, LedgerStore, LedgerWrite, Refusal, WriteOutcome, WriteResult};
+pub use outbox::{Attempt, DeliveryRecord, DeliveryStatus, DueDelivery, OutboxStore};
 pub use programs::{ApiKeyInfo, ProgramStore};
 pub use referrals::{Referral, ReferralOutcome, ReferralStore};
 pub use reports::{Flow, HistoryCursor, HistoryFilter, ReportStore, TopEarner};
@@ -54,6 +56,7 @@ pub trait Storage:
     + ReferralStore
     + ReportStore
     + ConsoleUserStore
+    + OutboxStore
     + 'static
 {
 }
@@ -67,6 +70,7 @@ impl<T> Storage for T where
         + ReferralStore
         + ReportStore
         + ConsoleUserStore
+        + OutboxStore
         + 'static
 {
 }

@@ -4,6 +4,7 @@ mod console_users;
 mod customers;
 mod import;
 mod ledger;
+mod outbox;
 mod programs;
 mod referrals;
 mod reports;

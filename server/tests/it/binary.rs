@@ -89,7 +89,7 @@ async fn user_create_makes_console_users_from_the_command_line() {
     assert!(!older.status.success() && said.contains("already has a console account"), "{said}");
 
     let tally = start_tally(&["serve", "--listen", "127.0.0.1:0", "--database-url", &database_url], &[]);
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = crate::common::client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let setup = client.get(format!("http://{}/admin/setup", tally.addr)).send().await.unwrap();
     assert_eq!(setup.headers()["location"], "/admin/login", "the console counts as set up");
     let signed_in = client

@@ -14,7 +14,7 @@ const PASSWORD: &str = "a long enough password";
 
 /// A browser-like client that shows redirects instead of following them.
 fn browser() -> Client {
-    Client::builder().redirect(Policy::none()).build().unwrap()
+    crate::common::client_builder().redirect(Policy::none()).build().unwrap()
 }
 
 /// A form post to a console server function, from the console's own origin.

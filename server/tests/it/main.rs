@@ -46,5 +46,6 @@ mod openapi;
 mod points_service;
 mod replicas;
 mod running_totals;
+mod webhooks;
 mod widget_api;
 mod widget_customer;

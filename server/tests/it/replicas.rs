@@ -16,7 +16,7 @@ async fn two_replicas_share_one_ledger_without_overspending() {
     let storage = tally_server::storage::connect(&database_url).await.unwrap();
     let (program, key, secret) = Program::create("Shop", "USD", "points", vec![]).unwrap();
     storage.create_program(&program, &key, Timestamp(0)).await.unwrap();
-    let client = reqwest::Client::new();
+    let client = crate::common::client_builder().build().unwrap();
     let post =
         |base: &str, path: &str, body: Value| client.post(format!("{base}{path}")).bearer_auth(&secret).json(&body);
 

@@ -455,6 +455,29 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
 /// Messages the server sends (refusals, field messages, previews), translated when they
 /// reach a page: `i18n::tr_text` looks them up as they come, `trf` fills the templates.
 pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
+    // Webhook endpoints (`connections::webhooks`).
+    (
+        "an https:// URL of a public host, at most 2000 characters",
+        [
+            "공개 호스트의 https:// URL(최대 2000자)",
+            "公開ホストの https:// URL(2000 文字以内)",
+            "公共主机的 https:// URL，最多 2000 个字符",
+            "URL https:// dari host publik, paling banyak 2000 karakter",
+        ],
+    ),
+    (
+        "a description of at most 200 characters",
+        ["최대 200자의 설명", "200 文字以内の説明", "最多 200 个字符的说明", "deskripsi paling banyak 200 karakter"],
+    ),
+    (
+        "no event type is called {0}",
+        [
+            "{0}(이)라는 이벤트 유형은 없습니다",
+            "{0} というイベント種別はありません",
+            "没有名为 {0} 的事件类型",
+            "tidak ada jenis peristiwa bernama {0}",
+        ],
+    ),
     // Checks of settled histories imported in bulk (`points::imports`).
     (
         "entries are numbered from 1 without gaps, oldest first",
@@ -464,10 +487,6 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
             "条目须从 1 开始连续编号，按时间从旧到新排列",
             "entri harus bernomor mulai 1 tanpa celah, dari yang terlama",
         ],
-    ),
-    (
-        "points must not be zero",
-        ["포인트는 0일 수 없습니다", "ポイントは 0 にできません", "积分不能为零", "poin tidak boleh nol"],
     ),
     (
         "entries take points from earlier lots",

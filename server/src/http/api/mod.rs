@@ -7,6 +7,7 @@ mod openapi;
 mod orders;
 pub(crate) mod rewards;
 mod settings;
+mod webhooks;
 
 use axum::{
     body::Bytes,
@@ -32,6 +33,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(orders::routes())
         .merge(rewards::routes())
         .merge(settings::routes())
+        .merge(webhooks::routes())
         .split_for_parts();
     router.route_layer(middleware::from_fn_with_state(state.clone(), authenticate)).merge(openapi::routes(document))
 }

@@ -1,7 +1,8 @@
 //! Customers, their ledger state and their entries.
 
-use super::{json_from_db, on_pool, seq_from_db, Dialect, Pool, SqlStorage};
+use super::{json_from_db, on_pool, outbox::insert_events, seq_from_db, Dialect, Pool, SqlStorage};
 use crate::{
+    connections::events,
     customers::{search_text, CustomerId, CustomerProfile},
     ledger::{Account, EntryKind, ExpiryPolicy, Lot, Timestamp},
     storage::{
@@ -258,25 +259,41 @@ impl CustomerStore for SqlStorage {
         profile: &CustomerProfile,
         now: Timestamp,
     ) -> Result<(), StorageError> {
-        const UPSERT: &str = "INSERT INTO customers
+        // A new customer is inserted (and told to the outbox in the same transaction); a known
+        // one updated.
+        const INSERT: &str = "INSERT INTO customers
                  (program_id, customer_id, email, name, birthday, tags, created_at_ms, updated_at_ms, search_text)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
-             ON CONFLICT (program_id, customer_id) DO UPDATE SET email = excluded.email, name = excluded.name,
-                 birthday = excluded.birthday, tags = excluded.tags, updated_at_ms = excluded.updated_at_ms,
-                 search_text = excluded.search_text";
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (program_id, customer_id) DO NOTHING";
+        const UPDATE: &str = "UPDATE customers SET email = $3, name = $4, birthday = $5, tags = $6,
+                 updated_at_ms = $7, search_text = $8
+             WHERE program_id = $1 AND customer_id = $2";
         let tags = serde_json::to_string(&profile.tags).expect("tags serialise");
-        on_pool!(self, |pool| sqlx::query(UPSERT)
-            .bind(program_id)
-            .bind(customer_id.as_str())
-            .bind(&profile.email)
-            .bind(&profile.name)
-            .bind(&profile.birthday)
-            .bind(&tags)
-            .bind(now.0)
-            .bind(profile.search_text())
-            .execute(pool)
-            .await
-            .map(drop)?);
+        let _one_writer = self.sqlite_turn().await;
+        on_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.pick("BEGIN IMMEDIATE", "BEGIN")).await?;
+            let mut changed = 0;
+            for sql in [INSERT, UPDATE] {
+                changed = sqlx::query(sql)
+                    .bind(program_id)
+                    .bind(customer_id.as_str())
+                    .bind(&profile.email)
+                    .bind(&profile.name)
+                    .bind(&profile.birthday)
+                    .bind(&tags)
+                    .bind(now.0)
+                    .bind(profile.search_text())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed == 1 && sql == INSERT {
+                    let event = events::customer_created(program_id, customer_id.as_str(), now);
+                    insert_events!(_, &mut *tx, std::slice::from_ref(&event));
+                    break;
+                }
+            }
+            debug_assert_eq!(changed, 1, "inserted or updated");
+            tx.commit().await?;
+        });
         Ok(())
     }
 

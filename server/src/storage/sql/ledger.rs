@@ -3,25 +3,29 @@
 //! A write runs as named steps ([`ledger_steps!`], written once and compiled for each driver):
 //! lock the customer, check the client id (I3), the cap and the effects that can refuse, load
 //! the account and the order, apply the operation (the ledger core decides), append the entries
-//! and the lots, save the order, add to the running totals, recompute the tier, then the
-//! follow-ups (each in a savepoint), the stored result and the audit entry, and commit.
+//! and the lots, save the order, add to the running totals, recompute the tier, append the
+//! events it causes (the outbox), the follow-ups (each in a savepoint), the stored result and the
+//! audit entry, and commit.
 
 use async_trait::async_trait;
 use std::collections::HashMap;
 
 use super::console_users::insert_audit;
 use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
+use super::outbox::insert_events;
 use super::referrals::MARK_REFERRAL_REWARDED;
 use super::reports::{ADD_OPEN_POINTS, ADD_SLOT_FLOWS, APPEND_EARNINGS};
 use super::rewards::{CANCEL_COUPON, COUNT_LIVE_COUPONS, INSERT_COUPON, RELEASE_USED_COUPON, TAKE_STOCK};
 use super::{json_from_db, on_pool, seq_from_db, seq_to_db, Dialect, Pool, SqlStorage};
 use crate::{
+    connections::events,
     ledger::{
         totals::{open_points_changes, slot_of, slot_totals, span_starts},
         Account, EntryKind, Lot, NewEntry, OrderTotals, Timestamp,
     },
     storage::{
-        Effect, EntryRecord, FollowUp, LedgerStore, LedgerWrite, Refusal, StorageError, WriteOutcome, WriteResult,
+        Effect, EntryRecord, FollowUp, LedgerStore, LedgerWrite, Refusal, StorageError, TierChange, WriteOutcome,
+        WriteResult,
     },
 };
 
@@ -87,6 +91,8 @@ fn replay_or_conflict(
 
 /// The customer's row as locked for the write.
 struct Locked {
+    /// The write brought the customer into the program.
+    created: bool,
     last_seq: i64,
     debt: i64,
     last_activity: Option<i64>,
@@ -131,10 +137,10 @@ macro_rules! ledger_steps {
 
             async fn ensure_and_lock(conn: &mut Conn, write: &LedgerWrite) -> Result<Locked, StorageError> {
                 let (program, customer) = (write.program_id.as_str(), write.customer_id.as_str());
-                sqlx::query(ENSURE_CUSTOMER).bind(program).bind(customer).bind(write.now.0).execute(&mut *conn).await?;
+                let ensured = sqlx::query(ENSURE_CUSTOMER).bind(program).bind(customer).bind(write.now.0).execute(&mut *conn).await?;
                 let (last_seq, debt, last_activity, tier): (i64, i64, Option<i64>, Option<String>) =
                     sqlx::query_as($lock_sql).bind(program).bind(customer).fetch_one(&mut *conn).await?;
-                Ok(Locked { last_seq, debt, last_activity, tier })
+                Ok(Locked { created: ensured.rows_affected() == 1, last_seq, debt, last_activity, tier })
             }
 
             /// I3, under the customer's lock: a concurrent replay of the same write waits for
@@ -440,9 +446,9 @@ macro_rules! ledger_steps {
             }
 
             /// The tier from the qualifying total after the write; a change is recorded.
-            async fn update_tier(conn: &mut Conn, write: &LedgerWrite, tier_before: &Option<String>) -> Result<(), StorageError> {
+            async fn update_tier(conn: &mut Conn, write: &LedgerWrite, tier_before: &Option<String>) -> Result<Option<TierChange>, StorageError> {
                 if write.tiers.tiers.is_empty() {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let (program, customer) = (write.program_id.as_str(), write.customer_id.as_str());
                 let qualifying: i64 = sqlx::query_scalar(qualifying_sql(write.tiers.basis))
@@ -463,8 +469,14 @@ macro_rules! ledger_steps {
                         .bind(qualifying)
                         .execute(&mut *conn)
                         .await?;
+                    return Ok(Some(TierChange {
+                        changed_at: write.now,
+                        from_tier: tier_before.clone(),
+                        to_tier: tier_after,
+                        qualifying,
+                    }));
                 }
-                Ok(())
+                Ok(None)
             }
 
             /// Applies one write in the open transaction; anything but `Applied` leaves
@@ -497,19 +509,22 @@ macro_rules! ledger_steps {
                 save_order(conn, write, &order).await?;
                 save_totals_and_customer(conn, write, &records, (&lots_before, activity_before), &account).await?;
                 issue_coupon(conn, write).await?;
-                update_tier(conn, write, &locked.tier).await?;
+                let tier_change = update_tier(conn, write, &locked.tier).await?;
                 let coupon = match &write.effect {
                     Effect::IssueCoupon { coupon, .. } => Some(coupon.clone()),
                     _ => None,
                 };
-                Ok(WriteOutcome::Applied(WriteResult {
+                let result = WriteResult {
                     customer_id: write.customer_id.as_str().to_owned(),
                     entries: records,
                     available: account.available(write.now),
                     pending: account.pending(write.now),
                     coupon,
                     released_coupons: Vec::new(),
-                }))
+                };
+                let events = events::of_ledger_write(write, &result, locked.created, tier_change.as_ref());
+                insert_events!($db, &mut *conn, &events);
+                Ok(WriteOutcome::Applied(result))
             }
 
             /// Stores the result under the write's client id (returned again on a replay) and

@@ -1,7 +1,8 @@
 //! The rewards catalog and coupons.
 
-use super::{console_users::commit_audited, json_from_db, on_pool, Dialect, Pool, SqlStorage};
+use super::{console_users::commit_audited, json_from_db, on_pool, outbox::insert_events, Dialect, Pool, SqlStorage};
 use crate::{
+    connections::events,
     console_users::AuditEntry,
     customers::CustomerId,
     ledger::Timestamp,
@@ -188,21 +189,35 @@ impl RewardStore for SqlStorage {
         order_id: &str,
         now: Timestamp,
     ) -> Result<ConsumeOutcome, StorageError> {
-        // One conditional update: of two concurrent consumes, exactly one changes the row.
+        // One conditional update: of two concurrent consumes, exactly one changes the row, and
+        // only that one tells the outbox, in its transaction.
         const SQL: &str = "UPDATE coupons SET status = 'consumed', order_id = $1
-             WHERE program_id = $2 AND code = $3 AND status = 'issued' AND expires_at_ms > $4";
-        let updated = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(order_id)
-            .bind(program_id)
-            .bind(code)
-            .bind(now.0)
-            .execute(pool)
-            .await?
-            .rows_affected());
-        Ok(match (updated, self.coupon(program_id, code).await?) {
-            (_, None) => ConsumeOutcome::NotFound,
-            (1, Some(coupon)) => ConsumeOutcome::Consumed(coupon),
-            (_, Some(coupon)) => ConsumeOutcome::Unusable(coupon),
+             WHERE program_id = $2 AND code = $3 AND status = 'issued' AND expires_at_ms > $4
+             RETURNING code, customer_id, reward_id, points, value, status, expires_at_ms, created_at_ms, order_id";
+        let _one_writer = self.sqlite_turn().await;
+        let consumed = on_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.pick("BEGIN IMMEDIATE", "BEGIN")).await?;
+            let row: Option<CouponRow> = sqlx::query_as(SQL)
+                .bind(order_id)
+                .bind(program_id)
+                .bind(code)
+                .bind(now.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let consumed = row.map(CouponRow::into_coupon).transpose()?;
+            if let Some(coupon) = &consumed {
+                let event = events::coupon_used(program_id, coupon, now);
+                insert_events!(_, &mut *tx, std::slice::from_ref(&event));
+            }
+            tx.commit().await?;
+            consumed
+        });
+        Ok(match consumed {
+            Some(coupon) => ConsumeOutcome::Consumed(coupon),
+            None => match self.coupon(program_id, code).await? {
+                None => ConsumeOutcome::NotFound,
+                Some(coupon) => ConsumeOutcome::Unusable(coupon),
+            },
         })
     }
 }

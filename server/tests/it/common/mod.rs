@@ -90,6 +90,12 @@ impl Drop for TestApp {
 }
 
 /// A name no other test (or earlier run) uses.
+/// A test's HTTP client: a request that hangs fails the test after a minute, naming the
+/// request, instead of stalling the whole run (one console test once hung under the full suite).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(60))
+}
+
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").subsec_nanos();
@@ -169,6 +175,10 @@ pub async fn spawn_app_with_public_url(
         },
         database_url: database_url.clone(),
         upkeep_interval: 0,
+        // Test receivers listen on 127.0.0.1.
+        webhooks_allow_private: true,
+        webhook_poll_ms: 50,
+        webhook_timeout_ms: 10_000,
     };
     let storage = tally_server::storage::connect(&database_url).await.expect("the database opens");
     let app = Application::with_storage_and_clock(&args, storage, clock).await.expect("the server starts");
@@ -186,7 +196,7 @@ pub async fn spawn_app_with_public_url(
         addr,
         database_url,
         storage,
-        client: reqwest::Client::new(),
+        client: client_builder().build().unwrap(),
         shutdown: Some(shutdown),
         server: Some(server),
     }
