@@ -48,7 +48,7 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     }
     let app = Application::with_storage(&args.serve_args(), storage).await?;
     crate::jobs::spawn_fold(app.storage());
-    app.spawn_delivery_worker();
+    app.spawn_connection_workers();
     let tally_url = format!("http://{}", browsable(app.local_addr()));
     let storefront_url = format!("http://{}", browsable(storefront_addr));
 

@@ -93,10 +93,12 @@ impl Application {
         self.storage.clone()
     }
 
-    /// Starts this process's webhook delivery worker, woken by the writes this server makes.
-    pub fn spawn_delivery_worker(&self) -> tokio::task::JoinHandle<()> {
-        let worker = connections::delivery::DeliveryWorker::new(self.storage(), self.clock.clone(), self.deliveries);
-        worker.spawn(self.points.outbox_waker())
+    /// Starts this process's connection workers (the stores' inbox, webhook deliveries), woken
+    /// by the writes and deliveries this server takes.
+    pub fn spawn_connection_workers(&self) -> tokio::task::JoinHandle<()> {
+        let delivery = connections::delivery::DeliveryWorker::new(self.storage(), self.clock.clone(), self.deliveries);
+        let inbox = connections::inbox::InboxWorker::new(self.points.clone());
+        connections::spawn_workers(inbox, delivery, self.points.outbox_waker())
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -111,7 +113,7 @@ impl Application {
 pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let app = Application::build(&args).await?;
     jobs::spawn_fold(app.storage());
-    app.spawn_delivery_worker();
+    app.spawn_connection_workers();
     if args.upkeep_interval > 0 {
         let interval = std::time::Duration::from_secs(args.upkeep_interval);
         jobs::spawn(points::PointsService::new(app.storage(), Arc::new(time::SystemClock)), interval);

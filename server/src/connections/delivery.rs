@@ -10,8 +10,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::Notify;
-
 use super::webhooks::{next_attempt, signature, UrlPolicy};
 use crate::{
     ledger::Timestamp,
@@ -140,23 +138,8 @@ impl DeliveryWorker {
         Ok(response.status().as_u16())
     }
 
-    /// Runs passes until the process ends: at once when `wake` is notified (a write committed
-    /// events here), else every `poll`. A failed pass is logged and the next one tries again.
-    pub fn spawn(self, wake: Arc<Notify>) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                let busy = match self.run_once().await {
-                    Ok(attempted) => attempted > 0,
-                    Err(error) => {
-                        tracing::warn!(%error, "webhook delivery pass failed; trying again");
-                        false
-                    }
-                };
-                if !busy {
-                    let _ = tokio::time::timeout(self.config.poll, wake.notified()).await;
-                }
-            }
-        })
+    pub fn config(&self) -> &DeliveryConfig {
+        &self.config
     }
 }
 

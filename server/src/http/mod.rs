@@ -2,6 +2,7 @@
 
 pub(crate) mod api;
 mod assets;
+mod connections;
 mod console;
 pub mod edge;
 mod health;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(|| async { Redirect::to("/admin") }))
         .merge(health::routes())
         .merge(api::routes(&state))
+        .merge(connections::routes())
         .merge(widget_api::routes(&state))
         .merge(assets::routes(&state))
         .merge(console::routes(&state))

@@ -5,6 +5,7 @@
 mod console_users;
 mod customers;
 mod import;
+mod inbox;
 mod ledger;
 mod outbox;
 mod programs;
@@ -20,6 +21,7 @@ pub use customers::{
     CustomerListing, CustomerRecord, CustomerSearch, CustomerSort, CustomerStore, EntryRecord, TierChange,
 };
 pub use import::{ImportStore, ImportedCustomer, ImportedEntry};
+pub use inbox::{Arrival, InboxItem, InboxStatus, InboxStore, StoreConnection, TopicStatus};
 pub use ledger::{CapCheck, ClientId, Effect, FollowUp, LedgerStore, LedgerWrite, Refusal, WriteOutcome, WriteResult};
 pub use outbox::{Attempt, DeliveryRecord, DeliveryStatus, DueDelivery, OutboxStore};
 pub use programs::{ApiKeyInfo, ProgramStore};
@@ -57,6 +59,7 @@ pub trait Storage:
     + ReportStore
     + ConsoleUserStore
     + OutboxStore
+    + InboxStore
     + 'static
 {
 }
@@ -71,6 +74,7 @@ impl<T> Storage for T where
         + ReportStore
         + ConsoleUserStore
         + OutboxStore
+        + InboxStore
         + 'static
 {
 }

@@ -3,6 +3,7 @@
 mod console_users;
 mod customers;
 mod import;
+mod inbox;
 mod ledger;
 mod outbox;
 mod programs;

@@ -49,3 +49,4 @@ mod running_totals;
 mod webhooks;
 mod widget_api;
 mod widget_customer;
+mod woocommerce;

@@ -1,6 +1,7 @@
 //! The merchant REST API, `/api/v1/...`, authenticated with a program's secret key
 //! (`Authorization: Bearer sk_...`). Every handler sees only its own program's data.
 
+mod connections;
 pub(crate) mod customers;
 mod events;
 mod openapi;
@@ -28,6 +29,7 @@ use crate::{points::Written, programs::Program, secrets, storage::WriteResult};
 /// names its method and path, and `routes!` mounts it from there.
 pub fn routes(state: &AppState) -> Router<AppState> {
     let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(connections::routes())
         .merge(customers::routes())
         .merge(events::routes())
         .merge(orders::routes())

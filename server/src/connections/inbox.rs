@@ -1,0 +1,176 @@
+//! The inbox worker: applies the stores' stored deliveries through the points service, each
+//! once, one subject's (an order's) in the order they arrived; updates older than what was
+//! applied for an order are stale and skipped. A delivery that fails for a passing reason (the
+//! database) is tried again with the webhook backoff; one that can never apply (a malformed
+//! payload, a refused order) is kept as failed with the reason, for the admin.
+
+use super::woocommerce::{self, WooChange};
+use crate::{
+    ledger::Timestamp,
+    points::{ActionEvent, PointsError, PointsService},
+    programs::Program,
+    storage::{InboxItem, InboxStatus, StorageError, StoreConnection},
+};
+
+/// A claimed delivery may run this long before another worker may claim it again.
+const LEASE_MS: i64 = 60_000;
+
+pub struct InboxWorker {
+    points: PointsService,
+}
+
+/// What applying a change came to, in words for the connections page.
+type Outcome = Result<String, PointsError>;
+
+impl InboxWorker {
+    pub fn new(points: PointsService) -> Self {
+        Self { points }
+    }
+
+    /// Applies every due delivery it can claim; how many it handled.
+    pub async fn run_once(&self) -> Result<usize, StorageError> {
+        let storage = self.points.storage();
+        let now = self.points.now();
+        let due = storage.claim_inbox(now, Timestamp(now.0.saturating_add(LEASE_MS)), 32).await?;
+        for item in &due {
+            let (status, outcome, retry_at) = self.handle(item).await;
+            storage.finish_inbox(item.id, status, &outcome, retry_at, self.points.now()).await?;
+        }
+        Ok(due.len())
+    }
+
+    async fn handle(&self, item: &InboxItem) -> (InboxStatus, String, Option<Timestamp>) {
+        let program = match self.points.storage().program_by_id(&item.connection.program_id).await {
+            Ok(Some(program)) => program,
+            Ok(None) => return (InboxStatus::Failed, "the program no longer exists".into(), None),
+            Err(error) => return self.retry(item, error.to_string()),
+        };
+        let change = match item.connection.platform.as_str() {
+            "woocommerce" => woocommerce::read(&item.topic, item.body.as_bytes()),
+            other => return (InboxStatus::Failed, format!("no platform {other:?}"), None),
+        };
+        let change = match change {
+            Ok(Some(change)) => change,
+            Ok(None) => return (InboxStatus::Ignored, format!("topic {} is not used", item.topic), None),
+            Err(error) => return (InboxStatus::Failed, error.to_string(), None),
+        };
+        match self.apply(&program, &item.connection, change).await {
+            Ok(outcome) => (InboxStatus::Done, outcome, None),
+            Err(PointsError::Storage(error)) => self.retry(item, error.to_string()),
+            Err(refused) => (InboxStatus::Failed, refused.to_string(), None),
+        }
+    }
+
+    /// Tried again later, or failed after the last retry.
+    fn retry(&self, item: &InboxItem, reason: String) -> (InboxStatus, String, Option<Timestamp>) {
+        match super::webhooks::next_attempt(item.attempts, self.points.now(), 0.5) {
+            Some(at) => (InboxStatus::Pending, reason, Some(at)),
+            None => (InboxStatus::Failed, reason, None),
+        }
+    }
+
+    /// Whether an update of the order made at `modified_at` is older than one applied already.
+    async fn stale(
+        &self,
+        connection: &StoreConnection,
+        order_id: &str,
+        modified_at: Timestamp,
+    ) -> Result<bool, PointsError> {
+        let seen = self.points.storage().platform_order_seen(&connection.id, order_id).await?;
+        Ok(seen.is_some_and(|seen| seen > modified_at))
+    }
+
+    async fn remember(&self, connection: &StoreConnection, order_id: &str, at: Timestamp) -> Result<(), PointsError> {
+        Ok(self.points.storage().remember_platform_order(&connection.id, order_id, at).await?)
+    }
+
+    async fn apply(&self, program: &Program, connection: &StoreConnection, change: WooChange) -> Outcome {
+        let points = &self.points;
+        match change {
+            WooChange::Paid { order, refunds, coupons, modified_at } => {
+                if self.stale(connection, &order.order_id, modified_at).await? {
+                    return Ok("an older update than one applied: skipped".into());
+                }
+                let mut said = vec![match points.record_order(program, &order).await {
+                    Ok(written) if written.replayed => "already earned".to_owned(),
+                    Ok(written) => {
+                        format!("earned {} points", written.result.entries.iter().map(|e| e.points).sum::<i64>())
+                    }
+                    // The same order reported again with other details: it earned once already.
+                    Err(PointsError::IdempotencyConflict { .. }) => "already earned".to_owned(),
+                    Err(error) => return Err(error),
+                }];
+                for code in coupons {
+                    said.push(match points.consume_coupon(program, &code, &order.order_id).await {
+                        Ok(_) => format!("coupon {code} used"),
+                        Err(PointsError::Storage(error)) => return Err(PointsError::Storage(error)),
+                        Err(error) => format!("coupon {code}: {error}"),
+                    });
+                }
+                said.extend(self.refunds(program, &refunds).await?);
+                self.remember(connection, &order.order_id, modified_at).await?;
+                Ok(said.join("; "))
+            }
+            WooChange::Refunded { order_id, refunds, modified_at } => {
+                if self.stale(connection, &order_id, modified_at).await? {
+                    return Ok("an older update than one applied: skipped".into());
+                }
+                let said = self.refunds(program, &refunds).await?;
+                self.remember(connection, &order_id, modified_at).await?;
+                Ok(if said.is_empty() { "refunded, no refund listed".into() } else { said.join("; ") })
+            }
+            WooChange::Cancelled { order_id, modified_at } => {
+                if self.stale(connection, &order_id, modified_at).await? {
+                    return Ok("an older update than one applied: skipped".into());
+                }
+                let said = match points.cancel_order(program, &order_id).await {
+                    Ok(written) => format!(
+                        "cancelled: {} points back",
+                        -written.result.entries.iter().map(|e| e.points).sum::<i64>()
+                    ),
+                    Err(PointsError::NoOrder(_)) => "cancelled before it earned: nothing to take back".to_owned(),
+                    Err(PointsError::Storage(error)) => return Err(PointsError::Storage(error)),
+                    Err(error) => format!("cancelled: {error}"),
+                };
+                self.remember(connection, &order_id, modified_at).await?;
+                Ok(said)
+            }
+            WooChange::NotPaid { order_id, modified_at } => {
+                self.remember(connection, &order_id, modified_at).await?;
+                Ok("not paid yet: nothing to do".into())
+            }
+            WooChange::Guest { order_id } => Ok(format!("skipped: order {order_id} has no customer account")),
+            WooChange::NewCustomer { customer_id, profile } => {
+                let id = crate::points::customer_id("id", &customer_id)?;
+                profile.validate().map_err(|error| PointsError::invalid(error.field(), error.message()))?;
+                points.storage().upsert_customer(&program.id, &id, &profile, points.now()).await?;
+                let signup = ActionEvent {
+                    event_id: format!("wc-customer-{customer_id}"),
+                    customer_id,
+                    action: "signup".into(),
+                    occurred_at: None,
+                };
+                Ok(match points.record_action(program, &signup).await {
+                    Ok(written) if !written.replayed => "joined; signup points earned".to_owned(),
+                    Ok(_) | Err(PointsError::IdempotencyConflict { .. }) => "joined".to_owned(),
+                    Err(PointsError::Storage(error)) => return Err(PointsError::Storage(error)),
+                    Err(_) => "joined (the program gives no signup points)".to_owned(),
+                })
+            }
+        }
+    }
+
+    /// Each refund once, by its id: a refund seen before is a replay.
+    async fn refunds(&self, program: &Program, refunds: &[crate::points::Refund]) -> Result<Vec<String>, PointsError> {
+        let mut said = Vec::new();
+        for refund in refunds {
+            said.push(match self.points.refund(program, refund).await {
+                Ok(written) if written.replayed => format!("{} already applied", refund.refund_id),
+                Ok(_) => format!("{} applied", refund.refund_id),
+                Err(PointsError::Storage(error)) => return Err(PointsError::Storage(error)),
+                Err(error) => format!("{}: {error}", refund.refund_id),
+            });
+        }
+        Ok(said)
+    }
+}

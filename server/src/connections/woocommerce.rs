@@ -1,0 +1,312 @@
+//! WooCommerce's own webhooks (Settings → Advanced → Webhooks, API version 3), read into what
+//! they mean for the program: an order that earns, refunds, a cancellation, a new customer.
+//! Pure: the inbox worker applies the result through the points service.
+//!
+//! Shapes follow WooCommerce's REST API v3 documentation (the order resource is what the
+//! webhook delivers, "exactly the same as if requested via the REST API"); the test fixtures
+//! under `server/tests/fixtures/woocommerce/` say where each one comes from.
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+
+use crate::{
+    customers::CustomerProfile,
+    ledger::Timestamp,
+    points::{OrderEvent, Refund},
+    rules::{Order, OrderLine},
+};
+
+/// Whether `signature` (the `X-WC-Webhook-Signature` header: base64 of the HMAC-SHA256 of the
+/// raw body under the webhook's secret) is right, compared in constant time.
+pub fn signature_matches(secret: &str, body: &[u8], signature: &str) -> bool {
+    let Ok(expected) = STANDARD.decode(signature.trim()) else { return false };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// The body WooCommerce sends, unsigned, when a webhook is saved: `webhook_id=N`.
+pub fn is_ping(body: &[u8]) -> bool {
+    std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| text.strip_prefix("webhook_id="))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|byte| byte.is_ascii_digit()))
+}
+
+/// Why a delivery could not be read. It is kept as failed, with this reason, for the admin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WooError {
+    #[error("not a WooCommerce {0} payload: {1}")]
+    Malformed(&'static str, String),
+    #[error("{field} is not an amount of {currency}: {value:?}")]
+    Amount { field: String, currency: String, value: String },
+}
+
+/// What a delivery asks of the program.
+#[derive(Debug, Clone)]
+pub enum WooChange {
+    /// A paid order (`processing` or `completed`): it earns; the refunds it lists and the Tally
+    /// coupons it used are applied too (each once, by its id).
+    Paid { order: OrderEvent, refunds: Vec<Refund>, coupons: Vec<String>, modified_at: Timestamp },
+    /// A refunded order: its refunds (one per WooCommerce refund, exactly what is new).
+    Refunded { order_id: String, refunds: Vec<Refund>, modified_at: Timestamp },
+    /// `cancelled`, `failed`, trashed or deleted: the order's points (and coupons) go back.
+    Cancelled { order_id: String, modified_at: Timestamp },
+    /// `pending`, `on-hold`, a draft: nothing yet.
+    NotPaid { order_id: String, modified_at: Timestamp },
+    /// An order without a customer account: skipped (counted), as it has no one to earn.
+    Guest { order_id: String },
+    /// A new customer account: their profile, and the signup action.
+    NewCustomer { customer_id: String, profile: CustomerProfile },
+}
+
+impl WooChange {
+    /// The order or customer the change is about: one subject's deliveries apply in order.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::Paid { order, .. } => format!("order:{}", order.order_id),
+            Self::Refunded { order_id, .. }
+            | Self::Cancelled { order_id, .. }
+            | Self::NotPaid { order_id, .. }
+            | Self::Guest { order_id } => format!("order:{order_id}"),
+            Self::NewCustomer { customer_id, .. } => format!("customer:{customer_id}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WooOrder {
+    id: u64,
+    #[serde(default)]
+    status: String,
+    currency: String,
+    #[serde(default)]
+    customer_id: u64,
+    #[serde(default)]
+    date_created_gmt: Option<String>,
+    #[serde(default)]
+    date_modified_gmt: Option<String>,
+    #[serde(default)]
+    date_paid_gmt: Option<String>,
+    #[serde(default)]
+    discount_total: Option<String>,
+    #[serde(default)]
+    shipping_total: Option<String>,
+    #[serde(default)]
+    total_tax: Option<String>,
+    #[serde(default)]
+    line_items: Vec<WooLine>,
+    #[serde(default)]
+    coupon_lines: Vec<WooCoupon>,
+    #[serde(default)]
+    refunds: Vec<WooRefund>,
+}
+
+#[derive(Deserialize)]
+struct WooLine {
+    product_id: u64,
+    #[serde(default)]
+    variation_id: u64,
+    quantity: i64,
+    /// Before discounts, as Tally's line amounts are.
+    subtotal: String,
+}
+
+#[derive(Deserialize)]
+struct WooCoupon {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct WooRefund {
+    id: u64,
+    /// Negative: `"-10.00"`.
+    total: String,
+}
+
+#[derive(Deserialize)]
+struct WooDeleted {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct WooCustomer {
+    id: u64,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+}
+
+/// `"29.35"` in a currency with `digits` decimals as minor units, exactly (no floats): more
+/// decimals than the currency has are accepted only as trailing zeros (`"0.900"` USD).
+pub fn to_minor(value: &str, digits: u32) -> Option<i64> {
+    let text = value.trim();
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (major, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = digits as usize;
+    let (kept, extra) = fraction.split_at(fraction.len().min(digits));
+    let well_formed = !major.is_empty()
+        && major.bytes().all(|byte| byte.is_ascii_digit())
+        && fraction.bytes().all(|byte| byte.is_ascii_digit())
+        && extra.bytes().all(|byte| byte == b'0');
+    if !well_formed {
+        return None;
+    }
+    let unit = 10_i64.checked_pow(u32::try_from(digits).ok()?)?;
+    let major: i64 = major.parse().ok()?;
+    let fraction: i64 = if digits == 0 { 0 } else { format!("{kept:0<digits$}").parse().ok()? };
+    let minor = major.checked_mul(unit)?.checked_add(fraction)?;
+    Some(if negative { -minor } else { minor })
+}
+
+/// A WooCommerce GMT time (`2017-03-22T19:28:02`, no zone) as a timestamp.
+fn gmt(value: Option<&str>) -> Option<Timestamp> {
+    let civil: jiff::civil::DateTime = value?.trim_end_matches('Z').parse().ok()?;
+    let instant = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    Some(Timestamp(instant.as_millisecond()))
+}
+
+fn malformed(what: &'static str, error: impl std::fmt::Display) -> WooError {
+    WooError::Malformed(what, error.to_string())
+}
+
+/// What a delivery of `topic` means, or `None` for a topic Tally does not act on.
+pub fn read(topic: &str, body: &[u8]) -> Result<Option<WooChange>, WooError> {
+    match topic {
+        "order.created" | "order.updated" | "order.restored" => {
+            let order: WooOrder = serde_json::from_slice(body).map_err(|error| malformed("order", error))?;
+            order_change(order).map(Some)
+        }
+        "order.deleted" => {
+            let deleted: WooDeleted = serde_json::from_slice(body).map_err(|error| malformed("order", error))?;
+            Ok(Some(WooChange::Cancelled { order_id: deleted.id.to_string(), modified_at: Timestamp(i64::MAX) }))
+        }
+        "customer.created" => {
+            let customer: WooCustomer = serde_json::from_slice(body).map_err(|error| malformed("customer", error))?;
+            let name = [customer.first_name, customer.last_name]
+                .into_iter()
+                .flatten()
+                .filter(|part| !part.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let profile = CustomerProfile {
+                email: customer.email.filter(|email| !email.trim().is_empty()),
+                name: (!name.is_empty()).then_some(name),
+                ..CustomerProfile::default()
+            };
+            Ok(Some(WooChange::NewCustomer { customer_id: customer.id.to_string(), profile }))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn order_change(order: WooOrder) -> Result<WooChange, WooError> {
+    let order_id = order.id.to_string();
+    // A deletion carries no time: it wins over every update.
+    let modified_at = gmt(order.date_modified_gmt.as_deref()).unwrap_or(Timestamp(0));
+    let digits = tally_app::console::money::minor_digits(&order.currency);
+    let amount = |field: &str, value: &str| {
+        to_minor(value, digits).filter(|minor| *minor >= 0).ok_or_else(|| WooError::Amount {
+            field: field.to_owned(),
+            currency: order.currency.clone(),
+            value: value.to_owned(),
+        })
+    };
+    let refunds = order
+        .refunds
+        .iter()
+        .map(|refund| {
+            let total = refund.total.trim().trim_start_matches('-');
+            Ok(Refund {
+                refund_id: format!("wc-refund-{}", refund.id),
+                order_id: order_id.clone(),
+                amount: amount("refunds.total", total)?,
+            })
+        })
+        .collect::<Result<Vec<_>, WooError>>()?;
+    match order.status.as_str() {
+        "cancelled" | "failed" | "trash" => return Ok(WooChange::Cancelled { order_id, modified_at }),
+        "refunded" => return Ok(WooChange::Refunded { order_id, refunds, modified_at }),
+        "processing" | "completed" => {}
+        _ => return Ok(WooChange::NotPaid { order_id, modified_at }),
+    }
+    if order.customer_id == 0 {
+        return Ok(WooChange::Guest { order_id });
+    }
+    let mut lines = Vec::with_capacity(order.line_items.len());
+    for line in &order.line_items {
+        let product = if line.variation_id == 0 { line.product_id } else { line.variation_id };
+        lines.push(OrderLine {
+            product_id: product.to_string(),
+            category_ids: Vec::new(),
+            quantity: u32::try_from(line.quantity.max(0)).unwrap_or(u32::MAX),
+            amount: amount("line_items.subtotal", &line.subtotal)?,
+        });
+    }
+    let subtotal = lines.iter().try_fold(0_i64, |sum, line| sum.checked_add(line.amount)).ok_or_else(|| {
+        WooError::Amount { field: "line_items".into(), currency: order.currency.clone(), value: "sum".into() }
+    })?;
+    let optional = |field: &str, value: &Option<String>| value.as_deref().map_or(Ok(0), |value| amount(field, value));
+    let event = OrderEvent {
+        event_id: format!("wc-order-{order_id}"),
+        customer_id: order.customer_id.to_string(),
+        order_id: order_id.clone(),
+        occurred_at: gmt(order.date_paid_gmt.as_deref()).or_else(|| gmt(order.date_created_gmt.as_deref())),
+        currency: order.currency.clone(),
+        order: Order {
+            subtotal,
+            shipping: optional("shipping_total", &order.shipping_total)?,
+            tax: optional("total_tax", &order.total_tax)?,
+            discount: optional("discount_total", &order.discount_total)?,
+            lines,
+        },
+    };
+    // WooCommerce lowercases coupon codes; Tally's are upper case.
+    let coupons = order
+        .coupon_lines
+        .iter()
+        .map(|coupon| coupon.code.trim().to_ascii_uppercase())
+        .filter(|code| code.starts_with("TALLY-"))
+        .collect();
+    Ok(WooChange::Paid { order: event, refunds, coupons, modified_at })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_convert_exactly_by_the_currency_decimals() {
+        assert_eq!(to_minor("29.35", 2), Some(2_935));
+        assert_eq!(to_minor("0.9", 2), Some(90));
+        assert_eq!(to_minor("0.900000", 2), Some(90));
+        assert_eq!(to_minor("1500", 0), Some(1_500));
+        assert_eq!(to_minor("1500.00", 0), Some(1_500));
+        assert_eq!(to_minor("12.345", 3), Some(12_345));
+        assert_eq!(to_minor("-10.00", 2), Some(-1_000));
+        for bad in ["0.905", "1.5", "abc", "", ".5", "1e3", "99999999999999999999"] {
+            let digits = if bad == "1.5" { 0 } else { 2 };
+            assert_eq!(to_minor(bad, digits), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn signatures_are_base64_hmac_sha256_of_the_raw_body() {
+        let body = br#"{"id":727}"#;
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(body);
+        let signature = STANDARD.encode(mac.finalize().into_bytes());
+        assert!(signature_matches("s3cret", body, &signature));
+        assert!(!signature_matches("other", body, &signature));
+        assert!(!signature_matches("s3cret", br#"{"id":728}"#, &signature));
+        assert!(!signature_matches("s3cret", body, "not base64!"));
+        assert!(is_ping(b"webhook_id=15") && !is_ping(b"webhook_id=") && !is_ping(b"{}"));
+    }
+}

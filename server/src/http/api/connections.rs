@@ -1,0 +1,147 @@
+//! Store connections: a WooCommerce store reports its orders, refunds and customers to the
+//! program by its own webhooks, to the URL and with the secret a connection gives.
+
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::openapi::{ReadErrors, WriteErrors};
+use super::{ApiJson, CurrentProgram};
+use crate::{
+    http::{problem::Problem, AppState},
+    ledger::Timestamp,
+    secrets,
+    storage::{StoreConnection, TopicStatus},
+};
+
+/// The topics to create in the store, each with the connection's URL and secret.
+const WOOCOMMERCE_TOPICS: [&str; 4] = ["order.created", "order.updated", "order.deleted", "customer.created"];
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show, remove))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ConnectionRequest {
+    /// `woocommerce`.
+    platform: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ConnectionView {
+    /// `con_...`
+    id: String,
+    platform: String,
+    /// Where the store posts its webhooks (Delivery URL).
+    webhook_url: String,
+    /// Pasted into each webhook's Secret field.
+    secret: String,
+    /// The webhooks to create in the store (WooCommerce: Settings → Advanced → Webhooks, API
+    /// version 3), one per topic.
+    topics: Vec<&'static str>,
+    created_at: Timestamp,
+    /// Each topic's deliveries so far, and the last one's state.
+    deliveries: Vec<TopicStatus>,
+}
+
+/// This server as the store reaches it: `--public-url`, else the address the call came to.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.public_url {
+        Some(url) => url.to_string(),
+        None => {
+            let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
+async fn view(state: &AppState, headers: &HeaderMap, connection: &StoreConnection) -> Result<ConnectionView, Problem> {
+    Ok(ConnectionView {
+        id: connection.id.clone(),
+        platform: connection.platform.clone(),
+        webhook_url: format!("{}/connections/{}/{}", base_url(state, headers), connection.platform, connection.id),
+        secret: connection.secret.clone(),
+        topics: WOOCOMMERCE_TOPICS.to_vec(),
+        created_at: connection.created_at,
+        deliveries: state.storage.topic_statuses(&connection.id).await?,
+    })
+}
+
+async fn load(state: &AppState, program: &CurrentProgram, connection_id: &str) -> Result<StoreConnection, Problem> {
+    let not_found = || Problem::not_found(format!("No store connection {connection_id:?} in this program."));
+    let connection = state.storage.connection(connection_id).await?.ok_or_else(not_found)?;
+    if connection.program_id != program.id {
+        return Err(not_found());
+    }
+    Ok(connection)
+}
+
+#[utoipa::path(get, path = "/api/v1/connections", tag = "connections",
+    responses((status = 200, description = "The program's store connections", body = Vec<ConnectionView>), ReadErrors))]
+async fn list(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ConnectionView>>, Problem> {
+    let mut views = Vec::new();
+    for connection in state.storage.connections(&program.id).await? {
+        views.push(view(&state, &headers, &connection).await?);
+    }
+    Ok(Json(views))
+}
+
+#[utoipa::path(post, path = "/api/v1/connections", tag = "connections", request_body = ConnectionRequest,
+    responses((status = 201, description = "Created: the webhook URL and secret to paste into the store", body = ConnectionView),
+        WriteErrors))]
+async fn create(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    headers: HeaderMap,
+    body: ApiJson<ConnectionRequest>,
+) -> Result<Response, Problem> {
+    if body.value.platform != "woocommerce" {
+        return Err(Problem::invalid_field("platform", "platform must be woocommerce"));
+    }
+    let connection = StoreConnection {
+        id: secrets::random_token("con_", 8),
+        program_id: program.id.clone(),
+        platform: body.value.platform,
+        secret: secrets::random_token("", 24),
+        created_at: state.clock.now(),
+    };
+    state.storage.create_connection(&connection, None).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &headers, &connection).await?)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/connections/{connection_id}", tag = "connections",
+    params(("connection_id" = String, Path, description = "The connection id (con_...)")),
+    responses((status = 200, description = "The connection and its deliveries per topic", body = ConnectionView), ReadErrors))]
+async fn show(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    headers: HeaderMap,
+    Path(connection_id): Path<String>,
+) -> Result<Json<ConnectionView>, Problem> {
+    let connection = load(&state, &program, &connection_id).await?;
+    Ok(Json(view(&state, &headers, &connection).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/connections/{connection_id}", tag = "connections",
+    params(("connection_id" = String, Path, description = "The connection id (con_...)")),
+    responses((status = 204, description = "Removed: the store's deliveries are refused from now on"), WriteErrors))]
+async fn remove(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(connection_id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    if !state.storage.delete_connection(&program.id, &connection_id, None).await? {
+        return Err(Problem::not_found(format!("No store connection {connection_id:?} in this program.")));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
