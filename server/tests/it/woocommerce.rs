@@ -215,3 +215,32 @@ async fn a_delivery_answered_before_a_crash_is_applied_after_the_restart(db: Db)
     restarted.stop().await;
 }
 }
+
+each_db! {
+/// A Tally coupon used at the store's checkout (WooCommerce lists it, lower-cased, among the
+/// order's coupon lines) is consumed once the order is paid.
+#[tokio::test]
+async fn a_tally_coupon_in_a_paid_order_is_consumed(db: Db) {
+    let (app, clock) = spawn_app_at(db).await;
+    let clock: Arc<dyn Clock> = clock;
+    let (_, secret) = app.create_program("Shop").await;
+    let store = connect(&app, &secret).await;
+    assert_eq!(app.api_send(Method::PUT, "/api/v1/customers/25", &secret, &json!({})).await.0, 200);
+    let grant = json!({"adjustment_id": "g", "points": 500, "reason": "welcome"});
+    assert_eq!(app.api_send(Method::POST, "/api/v1/customers/25/adjustments", &secret, &grant).await.0, 201);
+    let reward = json!({"name": "$5 off", "reward": {"type": "amount_off", "amount": 500}, "points": 100});
+    let (_, reward) = app.api_send(Method::POST, "/api/v1/rewards", &secret, &reward).await;
+    let redemption = json!({"redemption_id": "r1", "reward_id": reward["id"]});
+    let (_, redeemed) = app.api_send(Method::POST, "/api/v1/customers/25/redemptions", &secret, &redemption).await;
+    let code = redeemed["coupon"]["code"].as_str().unwrap().to_owned();
+
+    let mut paid = order("processing", "2017-03-22T19:28:08");
+    paid["coupon_lines"] = json!([{"id": 320, "code": code.to_lowercase(), "discount": "5.00", "discount_tax": "0.00", "meta_data": []}]);
+    paid["discount_total"] = json!("5.00");
+    assert_eq!(deliver(&app, &store, "order.created", &paid).await, 200);
+    apply(&app, clock).await;
+    let (_, coupon) = app.api_get(&format!("/api/v1/coupons/{code}"), &secret).await;
+    assert_eq!((coupon["status"].as_str(), coupon["order_id"].as_str()), (Some("consumed"), Some("727")), "{db:?}: {coupon}");
+    app.stop().await;
+}
+}
