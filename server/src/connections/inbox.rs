@@ -4,7 +4,7 @@
 //! database) is tried again with the webhook backoff; one that can never apply (a malformed
 //! payload, a refused order) is kept as failed with the reason, for the admin.
 
-use super::woocommerce::{self, WooChange};
+use super::{shopify, woocommerce, StoreChange};
 use crate::{
     ledger::Timestamp,
     points::{ActionEvent, PointsError, PointsService},
@@ -46,17 +46,23 @@ impl InboxWorker {
             Err(error) => return self.retry(item, error.to_string()),
         };
         let change = match item.connection.platform.as_str() {
-            "woocommerce" => woocommerce::read(&item.topic, item.body.as_bytes()),
+            "woocommerce" => woocommerce::read(&item.topic, item.body.as_bytes()).map_err(|error| error.to_string()),
+            "shopify" => {
+                shopify::read(&item.topic, item.body.as_bytes(), &program.currency).map_err(|error| error.to_string())
+            }
             other => return (InboxStatus::Failed, format!("no platform {other:?}"), None),
         };
         let change = match change {
             Ok(Some(change)) => change,
             Ok(None) => return (InboxStatus::Ignored, format!("topic {} is not used", item.topic), None),
-            Err(error) => return (InboxStatus::Failed, error.to_string(), None),
+            Err(error) => return (InboxStatus::Failed, error, None),
         };
         match self.apply(&program, &item.connection, change).await {
             Ok(outcome) => (InboxStatus::Done, outcome, None),
             Err(PointsError::Storage(error)) => self.retry(item, error.to_string()),
+            // A refund that came before its order (deliveries are not ordered across topics):
+            // tried again once the order is there.
+            Err(PointsError::NoOrder(order)) => self.retry(item, format!("order {order} not reported yet")),
             Err(refused) => (InboxStatus::Failed, refused.to_string(), None),
         }
     }
@@ -84,10 +90,10 @@ impl InboxWorker {
         Ok(self.points.storage().remember_platform_order(&connection.id, order_id, at).await?)
     }
 
-    async fn apply(&self, program: &Program, connection: &StoreConnection, change: WooChange) -> Outcome {
+    async fn apply(&self, program: &Program, connection: &StoreConnection, change: StoreChange) -> Outcome {
         let points = &self.points;
         match change {
-            WooChange::Paid { order, refunds, coupons, modified_at } => {
+            StoreChange::Paid { order, refunds, coupons, modified_at } => {
                 if self.stale(connection, &order.order_id, modified_at).await? {
                     return Ok("an older update than one applied: skipped".into());
                 }
@@ -111,15 +117,26 @@ impl InboxWorker {
                 self.remember(connection, &order.order_id, modified_at).await?;
                 Ok(said.join("; "))
             }
-            WooChange::Refunded { order_id, refunds, modified_at } => {
-                if self.stale(connection, &order_id, modified_at).await? {
-                    return Ok("an older update than one applied: skipped".into());
+            StoreChange::Refunded { order_id, refunds, modified_at } => {
+                if let Some(modified_at) = modified_at {
+                    if self.stale(connection, &order_id, modified_at).await? {
+                        return Ok("an older update than one applied: skipped".into());
+                    }
                 }
-                let said = self.refunds(program, &refunds).await?;
-                self.remember(connection, &order_id, modified_at).await?;
+                let said = match self.refunds(program, &refunds).await {
+                    // WooCommerce sends the whole order: one that never earned (a guest's) has
+                    // nothing to refund, now or later.
+                    Err(PointsError::NoOrder(_)) if modified_at.is_some() => {
+                        vec!["never earned: nothing to refund".into()]
+                    }
+                    other => other?,
+                };
+                if let Some(modified_at) = modified_at {
+                    self.remember(connection, &order_id, modified_at).await?;
+                }
                 Ok(if said.is_empty() { "refunded, no refund listed".into() } else { said.join("; ") })
             }
-            WooChange::Cancelled { order_id, modified_at } => {
+            StoreChange::Cancelled { order_id, modified_at } => {
                 if self.stale(connection, &order_id, modified_at).await? {
                     return Ok("an older update than one applied: skipped".into());
                 }
@@ -135,21 +152,16 @@ impl InboxWorker {
                 self.remember(connection, &order_id, modified_at).await?;
                 Ok(said)
             }
-            WooChange::NotPaid { order_id, modified_at } => {
+            StoreChange::NotPaid { order_id, modified_at } => {
                 self.remember(connection, &order_id, modified_at).await?;
                 Ok("not paid yet: nothing to do".into())
             }
-            WooChange::Guest { order_id } => Ok(format!("skipped: order {order_id} has no customer account")),
-            WooChange::NewCustomer { customer_id, profile } => {
+            StoreChange::Guest { order_id } => Ok(format!("skipped: order {order_id} has no customer account")),
+            StoreChange::NewCustomer { customer_id, profile, event_id } => {
                 let id = crate::points::customer_id("id", &customer_id)?;
                 profile.validate().map_err(|error| PointsError::invalid(error.field(), error.message()))?;
                 points.storage().upsert_customer(&program.id, &id, &profile, points.now()).await?;
-                let signup = ActionEvent {
-                    event_id: format!("wc-customer-{customer_id}"),
-                    customer_id,
-                    action: "signup".into(),
-                    occurred_at: None,
-                };
+                let signup = ActionEvent { event_id, customer_id, action: "signup".into(), occurred_at: None };
                 Ok(match points.record_action(program, &signup).await {
                     Ok(written) if !written.replayed => "joined; signup points earned".to_owned(),
                     Ok(_) | Err(PointsError::IdempotencyConflict { .. }) => "joined".to_owned(),
@@ -160,14 +172,15 @@ impl InboxWorker {
         }
     }
 
-    /// Each refund once, by its id: a refund seen before is a replay.
+    /// Each refund once, by its id: a refund seen before is a replay. A refund of an order not
+    /// recorded yet stops here (the delivery is tried again).
     async fn refunds(&self, program: &Program, refunds: &[crate::points::Refund]) -> Result<Vec<String>, PointsError> {
         let mut said = Vec::new();
         for refund in refunds {
             said.push(match self.points.refund(program, refund).await {
                 Ok(written) if written.replayed => format!("{} already applied", refund.refund_id),
                 Ok(_) => format!("{} applied", refund.refund_id),
-                Err(PointsError::Storage(error)) => return Err(PointsError::Storage(error)),
+                Err(error @ (PointsError::Storage(_) | PointsError::NoOrder(_))) => return Err(error),
                 Err(error) => format!("{}: {error}", refund.refund_id),
             });
         }

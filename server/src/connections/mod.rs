@@ -7,12 +7,58 @@
 pub mod delivery;
 pub mod events;
 pub mod inbox;
+pub mod shopify;
 pub mod webhooks;
 pub mod woocommerce;
 
 use std::sync::Arc;
 
+use base64::{engine::general_purpose::STANDARD, Engine};
+use hmac::{Hmac, Mac};
 use tokio::sync::Notify;
+
+use crate::{
+    customers::CustomerProfile,
+    ledger::Timestamp,
+    points::{OrderEvent, Refund},
+};
+
+/// What a store's delivery asks of the program, whichever platform sent it.
+#[derive(Debug, Clone)]
+pub enum StoreChange {
+    /// A paid order (WooCommerce `processing` or `completed`, Shopify `paid`): it earns; the refunds it lists and the Tally
+    /// coupons it used are applied too (each once, by its id).
+    Paid { order: OrderEvent, refunds: Vec<Refund>, coupons: Vec<String>, modified_at: Timestamp },
+    /// A refunded order: its refunds (one per WooCommerce refund, exactly what is new).
+    /// `modified_at` when the platform times the order's updates (WooCommerce); a refund of
+    /// its own (Shopify's `refunds/create`) is not ordered against them.
+    Refunded { order_id: String, refunds: Vec<Refund>, modified_at: Option<Timestamp> },
+    /// Cancelled, failed, trashed or deleted: the order's points (and coupons) go back.
+    Cancelled { order_id: String, modified_at: Timestamp },
+    /// Pending, on hold, authorized only: nothing yet.
+    NotPaid { order_id: String, modified_at: Timestamp },
+    /// An order without a customer account: skipped (counted), as it has no one to earn.
+    Guest { order_id: String },
+    /// A new customer account: their profile, and the signup action.
+    NewCustomer { customer_id: String, profile: CustomerProfile, event_id: String },
+}
+
+impl StoreChange {
+    /// The order or customer the change is about: one subject's deliveries apply in order.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::Paid { order, .. } => format!("order:{}", order.order_id),
+            // A refund of its own may come before its order and wait for it: it must not hold
+            // up the order's deliveries.
+            Self::Refunded { order_id, modified_at: None, .. } => format!("refund:{order_id}"),
+            Self::Refunded { order_id, .. }
+            | Self::Cancelled { order_id, .. }
+            | Self::NotPaid { order_id, .. }
+            | Self::Guest { order_id } => format!("order:{order_id}"),
+            Self::NewCustomer { customer_id, .. } => format!("customer:{customer_id}"),
+        }
+    }
+}
 
 /// Runs the inbox and the delivery passes until the process ends: at once when `wake` is
 /// notified (a write committed events, a store delivered), else every poll. A failed pass is
@@ -37,4 +83,58 @@ pub fn spawn_workers(
             }
         }
     })
+}
+
+/// Whether `signature` (WooCommerce's `X-WC-Webhook-Signature`, Shopify's
+/// `X-Shopify-Hmac-Sha256`: base64 of the HMAC-SHA256 of the raw body under the shared secret) is right, compared in constant time.
+pub fn signature_matches(secret: &str, body: &[u8], signature: &str) -> bool {
+    let Ok(expected) = STANDARD.decode(signature.trim()) else { return false };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// `"29.35"` in a currency with `digits` decimals as minor units, exactly (no floats): more
+/// decimals than the currency has are accepted only as trailing zeros (`"0.900"` USD).
+pub fn to_minor(value: &str, digits: u32) -> Option<i64> {
+    let text = value.trim();
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (major, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = digits as usize;
+    let (kept, extra) = fraction.split_at(fraction.len().min(digits));
+    let well_formed = !major.is_empty()
+        && major.bytes().all(|byte| byte.is_ascii_digit())
+        && fraction.bytes().all(|byte| byte.is_ascii_digit())
+        && extra.bytes().all(|byte| byte == b'0');
+    if !well_formed {
+        return None;
+    }
+    let unit = 10_i64.checked_pow(u32::try_from(digits).ok()?)?;
+    let major: i64 = major.parse().ok()?;
+    let fraction: i64 = if digits == 0 { 0 } else { format!("{kept:0<digits$}").parse().ok()? };
+    let minor = major.checked_mul(unit)?.checked_add(fraction)?;
+    Some(if negative { -minor } else { minor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_convert_exactly_by_the_currency_decimals() {
+        assert_eq!(to_minor("29.35", 2), Some(2_935));
+        assert_eq!(to_minor("0.9", 2), Some(90));
+        assert_eq!(to_minor("0.900000", 2), Some(90));
+        assert_eq!(to_minor("1500", 0), Some(1_500));
+        assert_eq!(to_minor("1500.00", 0), Some(1_500));
+        assert_eq!(to_minor("12.345", 3), Some(12_345));
+        assert_eq!(to_minor("-10.00", 2), Some(-1_000));
+        for bad in ["0.905", "1.5", "abc", "", ".5", "1e3", "99999999999999999999"] {
+            let digits = if bad == "1.5" { 0 } else { 2 };
+            assert_eq!(to_minor(bad, digits), None, "{bad}");
+        }
+    }
 }

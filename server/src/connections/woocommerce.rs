@@ -6,25 +6,15 @@
 //! webhook delivers, "exactly the same as if requested via the REST API"); the test fixtures
 //! under `server/tests/fixtures/woocommerce/` say where each one comes from.
 
-use base64::{engine::general_purpose::STANDARD, Engine};
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 
+use super::StoreChange;
 use crate::{
     customers::CustomerProfile,
     ledger::Timestamp,
     points::{OrderEvent, Refund},
     rules::{Order, OrderLine},
 };
-
-/// Whether `signature` (the `X-WC-Webhook-Signature` header: base64 of the HMAC-SHA256 of the
-/// raw body under the webhook's secret) is right, compared in constant time.
-pub fn signature_matches(secret: &str, body: &[u8], signature: &str) -> bool {
-    let Ok(expected) = STANDARD.decode(signature.trim()) else { return false };
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
-}
 
 /// The body WooCommerce sends, unsigned, when a webhook is saved: `webhook_id=N`.
 pub fn is_ping(body: &[u8]) -> bool {
@@ -41,38 +31,6 @@ pub enum WooError {
     Malformed(&'static str, String),
     #[error("{field} is not an amount of {currency}: {value:?}")]
     Amount { field: String, currency: String, value: String },
-}
-
-/// What a delivery asks of the program.
-#[derive(Debug, Clone)]
-pub enum WooChange {
-    /// A paid order (`processing` or `completed`): it earns; the refunds it lists and the Tally
-    /// coupons it used are applied too (each once, by its id).
-    Paid { order: OrderEvent, refunds: Vec<Refund>, coupons: Vec<String>, modified_at: Timestamp },
-    /// A refunded order: its refunds (one per WooCommerce refund, exactly what is new).
-    Refunded { order_id: String, refunds: Vec<Refund>, modified_at: Timestamp },
-    /// `cancelled`, `failed`, trashed or deleted: the order's points (and coupons) go back.
-    Cancelled { order_id: String, modified_at: Timestamp },
-    /// `pending`, `on-hold`, a draft: nothing yet.
-    NotPaid { order_id: String, modified_at: Timestamp },
-    /// An order without a customer account: skipped (counted), as it has no one to earn.
-    Guest { order_id: String },
-    /// A new customer account: their profile, and the signup action.
-    NewCustomer { customer_id: String, profile: CustomerProfile },
-}
-
-impl WooChange {
-    /// The order or customer the change is about: one subject's deliveries apply in order.
-    pub fn subject(&self) -> String {
-        match self {
-            Self::Paid { order, .. } => format!("order:{}", order.order_id),
-            Self::Refunded { order_id, .. }
-            | Self::Cancelled { order_id, .. }
-            | Self::NotPaid { order_id, .. }
-            | Self::Guest { order_id } => format!("order:{order_id}"),
-            Self::NewCustomer { customer_id, .. } => format!("customer:{customer_id}"),
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -141,31 +99,6 @@ struct WooCustomer {
     last_name: Option<String>,
 }
 
-/// `"29.35"` in a currency with `digits` decimals as minor units, exactly (no floats): more
-/// decimals than the currency has are accepted only as trailing zeros (`"0.900"` USD).
-pub fn to_minor(value: &str, digits: u32) -> Option<i64> {
-    let text = value.trim();
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (major, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = digits as usize;
-    let (kept, extra) = fraction.split_at(fraction.len().min(digits));
-    let well_formed = !major.is_empty()
-        && major.bytes().all(|byte| byte.is_ascii_digit())
-        && fraction.bytes().all(|byte| byte.is_ascii_digit())
-        && extra.bytes().all(|byte| byte == b'0');
-    if !well_formed {
-        return None;
-    }
-    let unit = 10_i64.checked_pow(u32::try_from(digits).ok()?)?;
-    let major: i64 = major.parse().ok()?;
-    let fraction: i64 = if digits == 0 { 0 } else { format!("{kept:0<digits$}").parse().ok()? };
-    let minor = major.checked_mul(unit)?.checked_add(fraction)?;
-    Some(if negative { -minor } else { minor })
-}
-
 /// A WooCommerce GMT time (`2017-03-22T19:28:02`, no zone) as a timestamp.
 fn gmt(value: Option<&str>) -> Option<Timestamp> {
     let civil: jiff::civil::DateTime = value?.trim_end_matches('Z').parse().ok()?;
@@ -178,7 +111,7 @@ fn malformed(what: &'static str, error: impl std::fmt::Display) -> WooError {
 }
 
 /// What a delivery of `topic` means, or `None` for a topic Tally does not act on.
-pub fn read(topic: &str, body: &[u8]) -> Result<Option<WooChange>, WooError> {
+pub fn read(topic: &str, body: &[u8]) -> Result<Option<StoreChange>, WooError> {
     match topic {
         "order.created" | "order.updated" | "order.restored" => {
             let order: WooOrder = serde_json::from_slice(body).map_err(|error| malformed("order", error))?;
@@ -186,7 +119,7 @@ pub fn read(topic: &str, body: &[u8]) -> Result<Option<WooChange>, WooError> {
         }
         "order.deleted" => {
             let deleted: WooDeleted = serde_json::from_slice(body).map_err(|error| malformed("order", error))?;
-            Ok(Some(WooChange::Cancelled { order_id: deleted.id.to_string(), modified_at: Timestamp(i64::MAX) }))
+            Ok(Some(StoreChange::Cancelled { order_id: deleted.id.to_string(), modified_at: Timestamp(i64::MAX) }))
         }
         "customer.created" => {
             let customer: WooCustomer = serde_json::from_slice(body).map_err(|error| malformed("customer", error))?;
@@ -201,19 +134,23 @@ pub fn read(topic: &str, body: &[u8]) -> Result<Option<WooChange>, WooError> {
                 name: (!name.is_empty()).then_some(name),
                 ..CustomerProfile::default()
             };
-            Ok(Some(WooChange::NewCustomer { customer_id: customer.id.to_string(), profile }))
+            Ok(Some(StoreChange::NewCustomer {
+                customer_id: customer.id.to_string(),
+                profile,
+                event_id: format!("wc-customer-{}", customer.id),
+            }))
         }
         _ => Ok(None),
     }
 }
 
-fn order_change(order: WooOrder) -> Result<WooChange, WooError> {
+fn order_change(order: WooOrder) -> Result<StoreChange, WooError> {
     let order_id = order.id.to_string();
     // A deletion carries no time: it wins over every update.
     let modified_at = gmt(order.date_modified_gmt.as_deref()).unwrap_or(Timestamp(0));
     let digits = tally_app::console::money::minor_digits(&order.currency);
     let amount = |field: &str, value: &str| {
-        to_minor(value, digits).filter(|minor| *minor >= 0).ok_or_else(|| WooError::Amount {
+        super::to_minor(value, digits).filter(|minor| *minor >= 0).ok_or_else(|| WooError::Amount {
             field: field.to_owned(),
             currency: order.currency.clone(),
             value: value.to_owned(),
@@ -232,13 +169,13 @@ fn order_change(order: WooOrder) -> Result<WooChange, WooError> {
         })
         .collect::<Result<Vec<_>, WooError>>()?;
     match order.status.as_str() {
-        "cancelled" | "failed" | "trash" => return Ok(WooChange::Cancelled { order_id, modified_at }),
-        "refunded" => return Ok(WooChange::Refunded { order_id, refunds, modified_at }),
+        "cancelled" | "failed" | "trash" => return Ok(StoreChange::Cancelled { order_id, modified_at }),
+        "refunded" => return Ok(StoreChange::Refunded { order_id, refunds, modified_at: Some(modified_at) }),
         "processing" | "completed" => {}
-        _ => return Ok(WooChange::NotPaid { order_id, modified_at }),
+        _ => return Ok(StoreChange::NotPaid { order_id, modified_at }),
     }
     if order.customer_id == 0 {
-        return Ok(WooChange::Guest { order_id });
+        return Ok(StoreChange::Guest { order_id });
     }
     let mut lines = Vec::with_capacity(order.line_items.len());
     for line in &order.line_items {
@@ -275,27 +212,15 @@ fn order_change(order: WooOrder) -> Result<WooChange, WooError> {
         .map(|coupon| coupon.code.trim().to_ascii_uppercase())
         .filter(|code| code.starts_with("TALLY-"))
         .collect();
-    Ok(WooChange::Paid { order: event, refunds, coupons, modified_at })
+    Ok(StoreChange::Paid { order: event, refunds, coupons, modified_at })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    use hmac::{Hmac, Mac};
 
-    #[test]
-    fn amounts_convert_exactly_by_the_currency_decimals() {
-        assert_eq!(to_minor("29.35", 2), Some(2_935));
-        assert_eq!(to_minor("0.9", 2), Some(90));
-        assert_eq!(to_minor("0.900000", 2), Some(90));
-        assert_eq!(to_minor("1500", 0), Some(1_500));
-        assert_eq!(to_minor("1500.00", 0), Some(1_500));
-        assert_eq!(to_minor("12.345", 3), Some(12_345));
-        assert_eq!(to_minor("-10.00", 2), Some(-1_000));
-        for bad in ["0.905", "1.5", "abc", "", ".5", "1e3", "99999999999999999999"] {
-            let digits = if bad == "1.5" { 0 } else { 2 };
-            assert_eq!(to_minor(bad, digits), None, "{bad}");
-        }
-    }
+    use super::*;
 
     #[test]
     fn signatures_are_base64_hmac_sha256_of_the_raw_body() {
@@ -303,10 +228,10 @@ mod tests {
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
         mac.update(body);
         let signature = STANDARD.encode(mac.finalize().into_bytes());
-        assert!(signature_matches("s3cret", body, &signature));
-        assert!(!signature_matches("other", body, &signature));
-        assert!(!signature_matches("s3cret", br#"{"id":728}"#, &signature));
-        assert!(!signature_matches("s3cret", body, "not base64!"));
+        assert!(super::super::signature_matches("s3cret", body, &signature));
+        assert!(!super::super::signature_matches("other", body, &signature));
+        assert!(!super::super::signature_matches("s3cret", br#"{"id":728}"#, &signature));
+        assert!(!super::super::signature_matches("s3cret", body, "not base64!"));
         assert!(is_ping(b"webhook_id=15") && !is_ping(b"webhook_id=") && !is_ping(b"{}"));
     }
 }

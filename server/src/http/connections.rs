@@ -1,6 +1,6 @@
-//! Where stores post their own webhooks: `POST /connections/woocommerce/{connection_id}`. A
-//! delivery is verified, stored durably and answered at once (the platforms give a few seconds);
-//! the inbox worker applies it afterwards. A bad signature is a 401 problem, logged without the
+//! Where stores post their own webhooks: `POST /connections/{woocommerce|shopify}/{id}`. A
+//! delivery is verified, stored durably and answered at once (Shopify gives 5 seconds); the
+//! inbox worker applies it afterwards. A bad signature is a 401 problem, logged without the
 //! body; a topic Tally does not use is accepted and counted, so the store keeps the webhook on.
 
 use axum::{
@@ -12,14 +12,18 @@ use axum::{
 };
 
 use super::{problem::Problem, AppState};
-use crate::{connections::woocommerce, secrets, storage::Arrival};
+use crate::{
+    connections::{shopify, signature_matches, woocommerce},
+    secrets,
+    storage::Arrival,
+};
 
 /// Orders with many lines are larger than the API's bodies.
 const MAX_DELIVERY_BYTES: usize = 1024 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/connections/woocommerce/{connection_id}", post(from_woocommerce))
+        .route("/connections/{platform}/{connection_id}", post(receive))
         .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES))
 }
 
@@ -27,46 +31,78 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
-async fn from_woocommerce(
+/// How each platform names its topic, signature and delivery id headers.
+struct Headers {
+    topic: &'static str,
+    signature: &'static str,
+    /// Shopify keeps one id across retries; WooCommerce gives each attempt its own.
+    delivery_id: Option<&'static str>,
+}
+
+fn headers_of(platform: &str) -> Option<Headers> {
+    match platform {
+        "woocommerce" => {
+            Some(Headers { topic: "x-wc-webhook-topic", signature: "x-wc-webhook-signature", delivery_id: None })
+        }
+        "shopify" => Some(Headers {
+            topic: "x-shopify-topic",
+            signature: "x-shopify-hmac-sha256",
+            delivery_id: Some("x-shopify-webhook-id"),
+        }),
+        _ => None,
+    }
+}
+
+async fn receive(
     State(state): State<AppState>,
-    Path(connection_id): Path<String>,
+    Path((platform, connection_id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, Problem> {
-    let not_found = || Problem::not_found("No WooCommerce connection has this URL.");
+    let not_found = || Problem::not_found("No store connection has this URL.");
+    let names = headers_of(&platform).ok_or_else(not_found)?;
     let connection = state.storage.connection(&connection_id).await?.ok_or_else(not_found)?;
-    if connection.platform != "woocommerce" {
+    if connection.platform != platform {
         return Err(not_found());
     }
-    let topic = header(&headers, "x-wc-webhook-topic").unwrap_or_default().to_owned();
-    match header(&headers, "x-wc-webhook-signature") {
-        Some(signature) if woocommerce::signature_matches(&connection.secret, &body, signature) => {}
-        // Saving a webhook in WooCommerce sends this, unsigned, to check the URL answers.
-        None if woocommerce::is_ping(&body) => return Ok(StatusCode::OK),
+    let topic = header(&headers, names.topic).unwrap_or_default().to_owned();
+    let ping = platform == "woocommerce" && woocommerce::is_ping(&body);
+    match header(&headers, names.signature) {
+        Some(signature) if signature_matches(&connection.secret, &body, signature) => {}
+        // Saving a webhook in WooCommerce sends this, unsigned, to check that the URL answers.
+        None if ping => return Ok(StatusCode::OK),
         _ => {
-            tracing::warn!(connection = %connection.id, %topic, bytes = body.len(),
-                "a WooCommerce delivery with a missing or wrong signature was refused");
+            tracing::warn!(connection = %connection.id, %platform, %topic, bytes = body.len(),
+                "a store delivery with a missing or wrong signature was refused");
             return Err(Problem::unauthorized(
-                "X-WC-Webhook-Signature does not match: paste the connection's secret into the webhook's Secret field.",
+                "The delivery's signature does not match: give the store the connection's secret.",
             ));
         }
     }
-    if woocommerce::is_ping(&body) {
+    if ping {
         return Ok(StatusCode::OK);
     }
     let body = String::from_utf8(body.to_vec())
         .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "bad_request", "Bad request", "The body is not UTF-8."))?;
-    let (subject, ignored) = match woocommerce::read(&topic, body.as_bytes()) {
+    let program = state.storage.program_by_id(&connection.program_id).await?.ok_or_else(not_found)?;
+    let change = match platform.as_str() {
+        "shopify" => shopify::read(&topic, body.as_bytes(), &program.currency).map_err(|error| error.to_string()),
+        _ => woocommerce::read(&topic, body.as_bytes()).map_err(|error| error.to_string()),
+    };
+    let (subject, ignored) = match change {
         Ok(Some(change)) => (change.subject(), false),
         Ok(None) => (format!("topic:{topic}"), true),
         // Kept, and failed by the worker with the reason, so the admin sees it.
         Err(_) => ("malformed".to_owned(), false),
     };
+    let delivery_key = match names.delivery_id.and_then(|name| header(&headers, name)) {
+        Some(id) if !id.is_empty() && id.len() <= 200 => format!("id:{id}"),
+        // The same topic and body is the same delivery.
+        _ => secrets::fingerprint(format!("{topic}\n{body}").as_bytes()),
+    };
     let arrival = Arrival {
         connection_id: connection.id.clone(),
-        // WooCommerce gives each attempt its own delivery id: the same topic and body is the
-        // same delivery.
-        delivery_key: secrets::fingerprint(format!("{topic}\n{body}").as_bytes()),
+        delivery_key,
         topic,
         subject,
         body,

@@ -90,6 +90,14 @@ pub trait InboxStore: Send + Sync {
     async fn connections(&self, program_id: &str) -> Result<Vec<StoreConnection>, StorageError>;
     /// By id alone: how an arriving delivery finds its program.
     async fn connection(&self, connection_id: &str) -> Result<Option<StoreConnection>, StorageError>;
+    /// Replaces the secret that verifies the store's deliveries (Shopify shows its own signing
+    /// key); `false` if the program has no such connection.
+    async fn set_connection_secret(
+        &self,
+        program_id: &str,
+        connection_id: &str,
+        secret: &str,
+    ) -> Result<bool, StorageError>;
     /// Removes the connection with its inbox; `false` if there was none in the program.
     async fn delete_connection(
         &self,

@@ -46,6 +46,7 @@ mod openapi;
 mod points_service;
 mod replicas;
 mod running_totals;
+mod shopify;
 mod webhooks;
 mod widget_api;
 mod widget_customer;

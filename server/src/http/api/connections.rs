@@ -20,17 +20,42 @@ use crate::{
 };
 
 /// The topics to create in the store, each with the connection's URL and secret.
-const WOOCOMMERCE_TOPICS: [&str; 4] = ["order.created", "order.updated", "order.deleted", "customer.created"];
+fn topics_of(platform: &str) -> Vec<&'static str> {
+    match platform {
+        "shopify" => vec!["orders/paid", "refunds/create", "orders/cancelled", "customers/create"],
+        _ => vec!["order.created", "order.updated", "order.deleted", "customer.created"],
+    }
+}
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show, remove))
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show, remove)).routes(routes!(set_secret))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConnectionRequest {
-    /// `woocommerce`.
+    /// `woocommerce` or `shopify`.
     platform: String,
+    /// The store's own signing key (Shopify shows one under Settings → Notifications →
+    /// Webhooks); absent: Tally makes one to paste into the store (WooCommerce).
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SecretRequest {
+    secret: String,
+}
+
+/// A secret a store signs with: 16 to 200 printable characters.
+fn checked_secret(secret: &str) -> Result<String, Problem> {
+    let secret = secret.trim();
+    if (16..=200).contains(&secret.chars().count()) && !secret.chars().any(char::is_control) {
+        Ok(secret.to_owned())
+    } else {
+        Err(Problem::invalid_field("secret", "secret must be 16 to 200 characters without control characters"))
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -42,8 +67,8 @@ struct ConnectionView {
     webhook_url: String,
     /// Pasted into each webhook's Secret field.
     secret: String,
-    /// The webhooks to create in the store (WooCommerce: Settings → Advanced → Webhooks, API
-    /// version 3), one per topic.
+    /// The webhooks to create in the store, one per topic (WooCommerce: Settings → Advanced →
+    /// Webhooks, API version 3; Shopify: Settings → Notifications → Webhooks, JSON).
     topics: Vec<&'static str>,
     created_at: Timestamp,
     /// Each topic's deliveries so far, and the last one's state.
@@ -67,7 +92,7 @@ async fn view(state: &AppState, headers: &HeaderMap, connection: &StoreConnectio
         platform: connection.platform.clone(),
         webhook_url: format!("{}/connections/{}/{}", base_url(state, headers), connection.platform, connection.id),
         secret: connection.secret.clone(),
-        topics: WOOCOMMERCE_TOPICS.to_vec(),
+        topics: topics_of(&connection.platform),
         created_at: connection.created_at,
         deliveries: state.storage.topic_statuses(&connection.id).await?,
     })
@@ -105,14 +130,17 @@ async fn create(
     headers: HeaderMap,
     body: ApiJson<ConnectionRequest>,
 ) -> Result<Response, Problem> {
-    if body.value.platform != "woocommerce" {
-        return Err(Problem::invalid_field("platform", "platform must be woocommerce"));
+    if !matches!(body.value.platform.as_str(), "woocommerce" | "shopify") {
+        return Err(Problem::invalid_field("platform", "platform must be woocommerce or shopify"));
     }
     let connection = StoreConnection {
         id: secrets::random_token("con_", 8),
         program_id: program.id.clone(),
         platform: body.value.platform,
-        secret: secrets::random_token("", 24),
+        secret: match &body.value.secret {
+            Some(secret) => checked_secret(secret)?,
+            None => secrets::random_token("", 24),
+        },
         created_at: state.clock.now(),
     };
     state.storage.create_connection(&connection, None).await?;
@@ -129,6 +157,26 @@ async fn show(
     Path(connection_id): Path<String>,
 ) -> Result<Json<ConnectionView>, Problem> {
     let connection = load(&state, &program, &connection_id).await?;
+    Ok(Json(view(&state, &headers, &connection).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/connections/{connection_id}/secret", tag = "connections",
+    params(("connection_id" = String, Path, description = "The connection id (con_...)")), request_body = SecretRequest,
+    responses((status = 200, description = "Deliveries are verified with this secret from now on", body = ConnectionView),
+        WriteErrors))]
+async fn set_secret(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    headers: HeaderMap,
+    Path(connection_id): Path<String>,
+    body: ApiJson<SecretRequest>,
+) -> Result<Json<ConnectionView>, Problem> {
+    let secret = checked_secret(&body.value.secret)?;
+    let mut connection = load(&state, &program, &connection_id).await?;
+    if !state.storage.set_connection_secret(&program.id, &connection.id, &secret).await? {
+        return Err(Problem::not_found(format!("No store connection {connection_id:?} in this program.")));
+    }
+    connection.secret = secret;
     Ok(Json(view(&state, &headers, &connection).await?))
 }
 

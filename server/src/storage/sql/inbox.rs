@@ -91,6 +91,24 @@ impl InboxStore for SqlStorage {
         Ok(row.map(connection_of))
     }
 
+    async fn set_connection_secret(
+        &self,
+        program_id: &str,
+        connection_id: &str,
+        secret: &str,
+    ) -> Result<bool, StorageError> {
+        const SQL: &str = "UPDATE store_connections SET secret = $1 WHERE program_id = $2 AND id = $3";
+        let _one_writer = self.sqlite_turn().await;
+        let updated = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(secret)
+            .bind(program_id)
+            .bind(connection_id)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(updated == 1)
+    }
+
     async fn delete_connection(
         &self,
         program_id: &str,

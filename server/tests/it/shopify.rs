@@ -1,0 +1,145 @@
+//! A Shopify-shaped store driven only by its webhook payloads (`server/tests/fixtures/shopify/`,
+//! shaped after the Admin REST API reference's examples), signed as Shopify signs them, on both
+//! databases: paid orders earn, refunds and cancellations take points back, retries of one
+//! delivery (the same `X-Shopify-Webhook-Id`) apply once, a refund before its order waits.
+
+use std::sync::Arc;
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::{spawn_app_at, TestApp};
+use tally_server::{connections::inbox::InboxWorker, points::PointsService, time::Clock};
+
+/// Shopify shows its own signing key; the merchant gives it to Tally.
+const SIGNING_KEY: &str = "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";
+
+fn fixture(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shopify").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn connect(app: &TestApp, secret: &str) -> String {
+    let body = json!({"platform": "shopify", "secret": "too short"});
+    let (status, problem) = app.api_send(Method::POST, "/api/v1/connections", secret, &body).await;
+    assert_eq!((status, problem["field"].as_str()), (422, Some("secret")), "{problem}");
+    let (status, connection) =
+        app.api_send(Method::POST, "/api/v1/connections", secret, &json!({"platform": "shopify"})).await;
+    assert_eq!(status, 201, "{connection}");
+    assert_eq!(connection["topics"], json!(["orders/paid", "refunds/create", "orders/cancelled", "customers/create"]));
+    // The admin pastes the key Shopify shows once the webhooks exist.
+    let path = format!("/api/v1/connections/{}/secret", connection["id"].as_str().unwrap());
+    let (status, updated) = app.api_send(Method::PUT, &path, secret, &json!({"secret": SIGNING_KEY})).await;
+    assert_eq!((status, updated["secret"].as_str()), (200, Some(SIGNING_KEY)), "{updated}");
+    let url = connection["webhook_url"].as_str().unwrap();
+    app.url(&url[url.find("/connections/").unwrap()..])
+}
+
+/// Posts as Shopify does: topic, webhook id and the base64 HMAC-SHA256 of the body.
+async fn deliver(app: &TestApp, url: &str, topic: &str, webhook_id: &str, body: &Value) -> u16 {
+    let body = body.to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SIGNING_KEY.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    app.client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-shopify-topic", topic)
+        .header("x-shopify-hmac-sha256", STANDARD.encode(mac.finalize().into_bytes()))
+        .header("x-shopify-shop-domain", "jsmith.myshopify.com")
+        .header("x-shopify-webhook-id", webhook_id)
+        .header("x-shopify-triggered-at", "2008-01-10T16:00:00.000000Z")
+        .header("x-shopify-api-version", "2025-07")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn apply(app: &TestApp, clock: Arc<dyn Clock>) {
+    let worker = InboxWorker::new(PointsService::new(app.storage.clone(), clock));
+    while worker.run_once().await.unwrap() > 0 {}
+}
+
+async fn available(app: &TestApp, secret: &str, customer: &str) -> Option<i64> {
+    app.api_get(&format!("/api/v1/customers/{customer}"), secret).await.1["available"].as_i64()
+}
+
+each_db! {
+#[tokio::test]
+async fn a_shopify_store_earns_refunds_and_cancels_with_no_merchant_code(db: Db) {
+    let (app, clock) = spawn_app_at(db).await;
+    let (_, secret) = app.create_program("Shop").await;
+    let url = connect(&app, &secret).await;
+
+    // The refund arrives first: it waits for its order instead of being lost.
+    assert_eq!(deliver(&app, &url, "refunds/create", "w-refund", &fixture("refund.json")).await, 200);
+    assert_eq!(deliver(&app, &url, "customers/create", "w-customer", &fixture("customer.json")).await, 200);
+    apply(&app, clock.clone()).await;
+    assert_eq!(available(&app, &secret, "207119551").await, Some(0), "{db:?}: the customer joined");
+
+    assert_eq!(deliver(&app, &url, "orders/paid", "w-paid", &fixture("order.json")).await, 200);
+    // A retry of the same delivery: the same webhook id.
+    assert_eq!(deliver(&app, &url, "orders/paid", "w-paid", &fixture("order.json")).await, 200);
+    apply(&app, clock.clone()).await;
+    // The same through the REST API for customer "twin": the same points.
+    let api_order = json!({"event_id": "twin", "customer_id": "twin", "type": "order", "order_id": "twin",
+        "currency": "USD", "subtotal": 59_700, "tax": 1_194, "discount": 1_000,
+        "lines": [{"product_id": "39072856", "quantity": 1, "amount": 19_900},
+            {"product_id": "49148385", "quantity": 1, "amount": 19_900},
+            {"product_id": "457924702", "quantity": 1, "amount": 19_900}]});
+    assert_eq!(app.api_send(Method::POST, "/api/v1/events", &secret, &api_order).await.0, 201);
+    let twin_paid = available(&app, &secret, "twin").await;
+    assert_eq!(available(&app, &secret, "207119551").await, twin_paid, "{db:?}: earned as through the API, refund waiting");
+    // The refund is tried again after its backoff, and applies.
+    clock.set(tally_server::ledger::Timestamp(clock.now().0 + 10_000));
+    apply(&app, clock.clone()).await;
+
+    let refund = json!({"refund_id": "twin-refund", "amount": 20_900});
+    assert_eq!(app.api_send(Method::POST, "/api/v1/orders/twin/refunds", &secret, &refund).await.0, 201);
+    let twin = available(&app, &secret, "twin").await.unwrap();
+    assert!(twin > 0 && twin < 587, "{db:?}: {twin}");
+    assert_eq!(available(&app, &secret, "207119551").await, Some(twin), "{db:?}: the store's refund = the API's");
+    let (_, customer) = app.api_get("/api/v1/customers/207119551", &secret).await;
+    assert_eq!(customer["name"], "Bob Norman", "{db:?}");
+
+    // A guest's order is skipped; an unused topic accepted; a forged signature refused.
+    let mut guest = fixture("order.json");
+    guest["id"] = json!(450789470);
+    guest["customer"] = Value::Null;
+    assert_eq!(deliver(&app, &url, "orders/paid", "w-guest", &guest).await, 200);
+    assert_eq!(deliver(&app, &url, "products/update", "w-product", &json!({"id": 632910392})).await, 200);
+    let forged = app.client.post(&url).header("x-shopify-topic", "orders/paid")
+        .header("x-shopify-hmac-sha256", STANDARD.encode([7u8; 32])).body(fixture("order.json").to_string());
+    assert_eq!(forged.send().await.unwrap().status(), 401, "{db:?}");
+
+    // Cancelled: the rest of the order's points go back.
+    let mut cancelled = fixture("order.json");
+    cancelled["cancelled_at"] = json!("2008-01-12T11:00:00-05:00");
+    cancelled["updated_at"] = json!("2008-01-12T11:00:00-05:00");
+    assert_eq!(deliver(&app, &url, "orders/cancelled", "w-cancel", &cancelled).await, 200);
+    apply(&app, clock.clone()).await;
+    assert_eq!(available(&app, &secret, "207119551").await, Some(0), "{db:?}");
+
+    let (_, connections) = app.api_get("/api/v1/connections", &secret).await;
+    let topics: Vec<(String, i64, i64, i64)> = connections[0]["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let count = |name: &str| row[name].as_i64().unwrap();
+            (row["topic"].as_str().unwrap().to_owned(), count("deliveries"), count("ignored"), count("failed"))
+        })
+        .collect();
+    assert_eq!(
+        topics,
+        [("customers/create".into(), 1, 0, 0), ("orders/cancelled".into(), 1, 0, 0), ("orders/paid".into(), 2, 0, 0),
+            ("products/update".into(), 1, 1, 0), ("refunds/create".into(), 1, 0, 0)],
+        "{db:?}: {connections}"
+    );
+    app.stop().await;
+}
+}
