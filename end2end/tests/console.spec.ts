@@ -381,3 +381,42 @@ test("without JavaScript the edit forms say they need it, and a save never puts 
   await expect(settingsPage.locator("body")).toContainText("turn JavaScript on");
   await plain.close();
 });
+
+test("connections: a store is connected with its URL and secret, and a webhook endpoint gets a test event", async ({ page, request }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await signIn(page);
+  await page.goto("/admin/programs/prg_demo/connections");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Connections");
+
+  const before = await page.locator("article.store").count();
+  await page.getByRole("button", { name: "Connect WooCommerce" }).click();
+  await expect(page.locator("article.store")).toHaveCount(before + 1);
+  const store = page.locator('article.store[data-platform="woocommerce"]').last();
+  await expect(store.locator("[data-webhook-url]")).toContainText("/connections/woocommerce/con_");
+  await expect(store.locator("[data-store-secret]")).toHaveText(/^[0-9a-f]{48}$/);
+  await expect(store).toContainText("order.created");
+
+  // A real receiver for the test event: this very server answers the POST (405 for a GET-only
+  // page is still an answer, shown as the response status).
+  const url = `${new URL(page.url()).origin}/healthz`;
+  await page.getByLabel("Endpoint URL").fill(url);
+  await page.locator('input[type="checkbox"][value="points.earned"]').check();
+  await page.getByRole("button", { name: "Add endpoint" }).click();
+  const endpoint = page.locator("article.endpoint", { hasText: url });
+  await expect(endpoint).toContainText("points.earned");
+  await endpoint.getByRole("button", { name: "Send test event" }).click();
+  // The worker sends it at once; reload to see what came of it.
+  await expect(async () => {
+    await page.reload();
+    const row = page.locator("article.endpoint", { hasText: url }).locator("tbody tr[data-delivery]").first();
+    await expect(row).toContainText("webhook.test", { timeout: 1_000 });
+    await expect(row).toHaveAttribute("data-status", /delivered|failed|pending/, { timeout: 1_000 });
+    await expect(row.locator("td").nth(4)).toHaveText(/\d{3}/, { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  expect(errors).toEqual([]);
+  // The API sees the same endpoint.
+  const listed = await (await request.get("/api/v1/webhooks", { headers: { Authorization: "Bearer sk_demo_not_secret" } })).json();
+  expect(listed.some((row: { url: string }) => row.url === url)).toBe(true);
+});

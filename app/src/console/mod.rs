@@ -8,6 +8,7 @@
 mod audit;
 mod auth;
 mod charts;
+pub mod connections;
 pub mod customers;
 mod dashboard;
 pub mod earning;
@@ -48,6 +49,7 @@ pub trait ConsoleBackend:
     + customers::CustomerConsole
     + rewards::RewardConsole
     + install::InstallConsole
+    + connections::ConnectionsConsole
     + settings::SettingsConsole
     + earning::EarningConsole
     + loyalty::LoyaltyConsole
@@ -61,6 +63,7 @@ impl<T> ConsoleBackend for T where
         + customers::CustomerConsole
         + rewards::RewardConsole
         + install::InstallConsole
+        + connections::ConnectionsConsole
         + settings::SettingsConsole
         + earning::EarningConsole
         + loyalty::LoyaltyConsole
@@ -172,6 +175,8 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/rewards") view=rewards::RewardsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/install") view=install::InstallPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/connections") view=connections::ConnectionsPage
+                    ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/settings") view=settings::SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/earning") view=earning::EarningPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/loyalty") view=loyalty::LoyaltyPage ssr=SsrMode::Async/>
@@ -265,6 +270,7 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         ("loyalty", tr("Tiers & campaigns"), format!("{base}/loyalty")),
         ("settings", tr("Settings"), format!("{base}/settings")),
         ("install", tr("Install & API keys"), format!("{base}/install")),
+        ("connections", tr("Connections"), format!("{base}/connections")),
     ];
     // The same page of another program; a switcher only when there is another to switch to.
     let suffix = pages.iter().find(|(key, ..)| *key == current).map(|(.., href)| href[base.len()..].to_owned());

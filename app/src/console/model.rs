@@ -559,3 +559,65 @@ pub struct LoyaltyBoard {
     pub time_zone: String,
     pub form: LoyaltyForm,
 }
+
+/// The connections page: the stores that report to the program, and where its events go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionsBoard {
+    pub user: SignedInUser,
+    pub program: ProgramHeader,
+    pub stores: Vec<StoreRow>,
+    pub endpoints: Vec<EndpointRow>,
+    /// Every event type an endpoint can ask for.
+    pub event_types: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreRow {
+    pub id: String,
+    /// `woocommerce` or `shopify`.
+    pub platform: String,
+    pub webhook_url: String,
+    /// Shown to owners and admins only (empty for viewers).
+    pub secret: String,
+    /// The webhooks to create in the store.
+    pub topics: Vec<String>,
+    pub deliveries: Vec<TopicRow>,
+}
+
+/// One topic's deliveries from a store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicRow {
+    pub topic: String,
+    pub deliveries: u64,
+    pub ignored: u64,
+    pub failed: u64,
+    /// RFC 3339 in UTC.
+    pub last_received_at: String,
+    pub last_status: String,
+    pub last_outcome: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRow {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    /// Empty: every type.
+    pub event_types: Vec<String>,
+    pub failing_since: Option<String>,
+    /// Newest first, the last few.
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    pub response_status: Option<u16>,
+    pub latency_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+}

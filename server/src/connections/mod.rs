@@ -20,8 +20,58 @@ use tokio::sync::Notify;
 use crate::{
     customers::CustomerProfile,
     ledger::Timestamp,
+    message::{message, FieldError},
     points::{OrderEvent, Refund},
+    secrets,
+    storage::StoreConnection,
 };
+
+/// The webhooks to create in a store of `platform`, one per topic, with the connection's URL.
+pub fn store_topics(platform: &str) -> Vec<&'static str> {
+    match platform {
+        "shopify" => vec!["orders/paid", "refunds/create", "orders/cancelled", "customers/create"],
+        _ => vec!["order.created", "order.updated", "order.deleted", "customer.created"],
+    }
+}
+
+/// Where a store posts its webhooks, on the server browsers reach at `base_url`.
+pub fn store_webhook_url(base_url: &str, connection: &StoreConnection) -> String {
+    format!("{}/connections/{}/{}", base_url.trim_end_matches('/'), connection.platform, connection.id)
+}
+
+/// A new connection of `platform` with the store's own signing key (Shopify shows one) or a
+/// fresh one to paste into the store (WooCommerce).
+pub fn new_store_connection(
+    program_id: &str,
+    platform: &str,
+    secret: Option<&str>,
+    now: Timestamp,
+) -> Result<StoreConnection, FieldError> {
+    if !matches!(platform, "woocommerce" | "shopify") {
+        return Err(FieldError::new("platform", message!("woocommerce or shopify")));
+    }
+    let secret = match secret {
+        Some(secret) => store_secret(secret)?,
+        None => secrets::random_token("", 24),
+    };
+    Ok(StoreConnection {
+        id: secrets::random_token("con_", 8),
+        program_id: program_id.to_owned(),
+        platform: platform.to_owned(),
+        secret,
+        created_at: now,
+    })
+}
+
+/// A key a store signs with: 16 to 200 characters, none of them a control character.
+pub fn store_secret(secret: &str) -> Result<String, FieldError> {
+    let secret = secret.trim();
+    if (16..=200).contains(&secret.chars().count()) && !secret.chars().any(char::is_control) {
+        Ok(secret.to_owned())
+    } else {
+        Err(FieldError::new("secret", message!("a key of 16 to 200 characters")))
+    }
+}
 
 /// What a store's delivery asks of the program, whichever platform sent it.
 #[derive(Debug, Clone)]

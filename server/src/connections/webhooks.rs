@@ -210,6 +210,12 @@ impl WebhookEndpoint {
     }
 }
 
+/// A `webhook.test` event for one endpoint (relayed to it alone).
+pub fn test_event(program_id: &str, endpoint_id: &str, now: Timestamp) -> super::events::OutboxEvent {
+    let data = serde_json::json!({ "endpoint_id": endpoint_id, "message": "A test event from Tally." });
+    super::events::OutboxEvent::new(program_id, None, EventType::WebhookTest, now, data)
+}
+
 /// `whsec_` and 32 random bytes in base64, as Standard Webhooks' libraries expect.
 pub fn new_secret() -> String {
     let mut key = [0u8; 32];

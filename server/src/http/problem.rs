@@ -89,6 +89,13 @@ impl From<StorageError> for Problem {
     }
 }
 
+/// A domain check's refusal: 422 naming the field.
+impl From<crate::message::FieldError> for Problem {
+    fn from(error: crate::message::FieldError) -> Self {
+        Self::invalid_field(error.field, error.message)
+    }
+}
+
 /// The HTTP answer to each way an operation can fail.
 impl From<PointsError> for Problem {
     fn from(error: PointsError) -> Self {

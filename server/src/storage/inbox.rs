@@ -97,6 +97,7 @@ pub trait InboxStore: Send + Sync {
         program_id: &str,
         connection_id: &str,
         secret: &str,
+        audit: Option<&AuditEntry>,
     ) -> Result<bool, StorageError>;
     /// Removes the connection with its inbox; `false` if there was none in the program.
     async fn delete_connection(

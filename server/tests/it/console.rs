@@ -1075,3 +1075,68 @@ async fn every_user_changes_their_own_password_with_the_current_one(db: Db) {
     app.stop().await;
 }
 }
+
+each_db! {
+/// The connections page: a writer connects a store and adds a webhook endpoint (both audited),
+/// sends it a test event; a viewer sees the page without the secret and cannot change it; the
+/// page speaks the chosen language.
+#[tokio::test]
+async fn the_connections_page_connects_stores_and_manages_webhooks(db: Db) {
+    let ConsoleSetup { app, client, program, owner, csrf, .. } = console_setup(db).await;
+    let connect = [("program", program.id.as_str()), ("csrf", csrf.as_str()), ("platform", "woocommerce")];
+    assert_eq!(post_fields(&app, &client, "connect_store", &owner, &connect).await.status(), 200, "{db:?}");
+    let bad = [("program", program.id.as_str()), ("csrf", csrf.as_str()), ("platform", "magento")];
+    assert_eq!(post_fields(&app, &client, "connect_store", &owner, &bad).await.status(), 422, "{db:?}");
+    let add = json!({"program": program.id, "csrf": csrf, "url": "https://crm.shop.example/tally",
+        "event_types": ["points.earned", "tier.changed"]});
+    let (status, body) = post_json(&app, &client, "add_endpoint", &owner, &add).await;
+    assert_eq!(status, 200, "{db:?}: {body}");
+    let private = json!({"program": program.id, "csrf": csrf, "url": "ftp://crm.shop.example/"});
+    let (status, body) = post_json(&app, &client, "add_endpoint", &owner, &private).await;
+    assert!(status == 422 && body.to_string().contains("url: an https:// URL"), "{db:?}: {status} {body}");
+
+    let board: Value =
+        post_form(&app, &client, "connections", Some(&owner), &[("program", &program.id)]).await.json().await.unwrap();
+    let store = &board["stores"][0];
+    assert_eq!(store["platform"], "woocommerce", "{db:?}: {board}");
+    assert!(store["webhook_url"].as_str().unwrap().ends_with(&format!("/connections/woocommerce/{}", store["id"].as_str().unwrap())));
+    assert_eq!(store["secret"].as_str().map(str::len), Some(48), "{db:?}: writers see the secret");
+    let endpoint_id = board["endpoints"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(board["endpoints"][0]["event_types"], json!(["points.earned", "tier.changed"]));
+    let test = [("program", program.id.as_str()), ("csrf", csrf.as_str()), ("endpoint_id", &endpoint_id), ("action", "test")];
+    assert_eq!(post_fields(&app, &client, "endpoint_action", &owner, &test).await.status(), 200, "{db:?}");
+    let worker = tally_server::connections::delivery::DeliveryWorker::new(
+        app.storage.clone(),
+        std::sync::Arc::new(tally_server::time::SystemClock),
+        tally_server::connections::delivery::DeliveryConfig::default(),
+    );
+    // The endpoint's host does not resolve here: the test event's attempt fails and shows.
+    worker.run_once().await.unwrap();
+    let board: Value =
+        post_form(&app, &client, "connections", Some(&owner), &[("program", &program.id)]).await.json().await.unwrap();
+    let delivery = &board["endpoints"][0]["deliveries"][0];
+    assert_eq!((delivery["event_type"].as_str(), delivery["attempts"].as_i64()), (Some("webhook.test"), Some(1)), "{db:?}: {board}");
+    assert!(delivery["last_error"].is_string(), "{db:?}: {delivery}");
+
+    let (viewer, viewer_csrf) = sign_in(&app, &client, "viewer@shop.example").await;
+    let board: Value =
+        post_form(&app, &client, "connections", Some(&viewer), &[("program", &program.id)]).await.json().await.unwrap();
+    assert_eq!(board["stores"][0]["secret"], "", "{db:?}: viewers do not see secrets");
+    let viewer_connect = [("program", program.id.as_str()), ("csrf", viewer_csrf.as_str()), ("platform", "shopify")];
+    assert_eq!(post_fields(&app, &client, "connect_store", &viewer, &viewer_connect).await.status(), 403, "{db:?}");
+
+    let page = client
+        .get(app.url(&format!("/admin/programs/{}/connections", program.id)))
+        .header(header::COOKIE, format!("{owner}; tally_lang=ko"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<h1>연결</h1>") && page.contains("WooCommerce 연결"), "{db:?}: the page in Korean");
+    let actions = audit_actions(&app, &client, &owner).await;
+    assert_eq!(actions[..2], ["webhook.create", "connection.create"], "{db:?}");
+    app.stop().await;
+}
+}

@@ -3,6 +3,403 @@
 
 /// Texts the console's own code marks (`tr`, `trf`, `t`), by English wording.
 pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
+    // The connections page (`connections.rs`).
+    (
+        "Add endpoint",
+        [
+            "엔드포인트 추가",
+            "エンドポイントを追加",
+            "添加端点",
+            "Tambah endpoint",
+        ],
+    ),
+    (
+        "Attempts",
+        [
+            "시도",
+            "試行回数",
+            "尝试次数",
+            "Percobaan",
+        ],
+    ),
+    (
+        "Connect Shopify",
+        [
+            "Shopify 연결",
+            "Shopify を接続",
+            "连接 Shopify",
+            "Hubungkan Shopify",
+        ],
+    ),
+    (
+        "Connect WooCommerce",
+        [
+            "WooCommerce 연결",
+            "WooCommerce を接続",
+            "连接 WooCommerce",
+            "Hubungkan WooCommerce",
+        ],
+    ),
+    (
+        "Connections",
+        [
+            "연결",
+            "接続",
+            "连接",
+            "Koneksi",
+        ],
+    ),
+    (
+        "Deliveries",
+        [
+            "전송",
+            "配信",
+            "投递",
+            "Pengiriman",
+        ],
+    ),
+    (
+        "Delivery URL",
+        [
+            "전송 URL",
+            "配信 URL",
+            "投递 URL",
+            "URL pengiriman",
+        ],
+    ),
+    (
+        "Endpoint URL",
+        [
+            "엔드포인트 URL",
+            "エンドポイント URL",
+            "端点 URL",
+            "URL endpoint",
+        ],
+    ),
+    (
+        "Event",
+        [
+            "이벤트",
+            "イベント",
+            "事件",
+            "Peristiwa",
+        ],
+    ),
+    (
+        "Events (none checked: every event)",
+        [
+            "이벤트 (선택하지 않으면 모든 이벤트)",
+            "イベント(未選択ならすべて)",
+            "事件（都不勾选即全部事件）",
+            "Peristiwa (tanpa centang: semua peristiwa)",
+        ],
+    ),
+    (
+        "Failed",
+        [
+            "실패",
+            "失敗",
+            "失败",
+            "Gagal",
+        ],
+    ),
+    (
+        "Failing since {0}: deliveries gave up after their retries.",
+        [
+            "{0}부터 실패 중: 재시도 후에도 전송하지 못했습니다.",
+            "{0} から失敗中: 再試行の末に配信をあきらめました。",
+            "自 {0} 起失败：重试后仍未能投递。",
+            "Gagal sejak {0}: pengiriman menyerah setelah dicoba ulang.",
+        ],
+    ),
+    (
+        "Ignored",
+        [
+            "무시됨",
+            "無視",
+            "已忽略",
+            "Diabaikan",
+        ],
+    ),
+    (
+        "In Shopify: Settings → Notifications → Webhooks → Create webhook, once per topic below, format JSON, with this URL. Then paste the key Shopify signs with here.",
+        [
+            "Shopify에서: 설정 → 알림 → 웹훅 → 웹훅 만들기를 아래 주제마다 한 번씩, 형식 JSON, 이 URL로 만드세요. 그런 다음 Shopify가 서명하는 키를 여기에 붙여 넣으세요.",
+            "Shopify で: 設定 → 通知 → Webhook → Webhook を作成 を下のトピックごとに 1 回、形式 JSON、この URL で。その後 Shopify が署名に使うキーをここに貼り付けてください。",
+            "在 Shopify 中：设置 → 通知 → Webhook → 创建 Webhook，为下面每个主题各建一次，格式 JSON，使用此 URL。然后把 Shopify 用于签名的密钥粘贴到这里。",
+            "Di Shopify: Settings → Notifications → Webhooks → Create webhook, sekali untuk tiap topik di bawah, format JSON, dengan URL ini. Lalu tempel di sini kunci yang dipakai Shopify untuk menandatangani.",
+        ],
+    ),
+    (
+        "In WooCommerce: Settings → Advanced → Webhooks → Add webhook, once per topic below, status Active, API version WC/v3, with this URL and secret.",
+        [
+            "WooCommerce에서: 설정 → 고급 → 웹훅 → 웹훅 추가를 아래 주제마다 한 번씩, 상태 활성, API 버전 WC/v3, 이 URL과 비밀 키로 만드세요.",
+            "WooCommerce で: 設定 → 高度な設定 → Webhook → Webhook を追加 を下のトピックごとに 1 回、ステータス有効、API バージョン WC/v3、この URL とシークレットで。",
+            "在 WooCommerce 中：设置 → 高级 → Webhook → 添加 Webhook，为下面每个主题各建一次，状态为启用，API 版本 WC/v3，使用此 URL 和密钥。",
+            "Di WooCommerce: Settings → Advanced → Webhooks → Add webhook, sekali untuk tiap topik di bawah, status Active, versi API WC/v3, dengan URL dan rahasia ini.",
+        ],
+    ),
+    (
+        "Last delivery (UTC)",
+        [
+            "마지막 전송 (UTC)",
+            "最後の配信 (UTC)",
+            "最近一次投递 (UTC)",
+            "Pengiriman terakhir (UTC)",
+        ],
+    ),
+    (
+        "Last error",
+        [
+            "마지막 오류",
+            "最後のエラー",
+            "最近的错误",
+            "Galat terakhir",
+        ],
+    ),
+    (
+        "Latency (ms)",
+        [
+            "지연 (ms)",
+            "遅延 (ms)",
+            "延迟 (ms)",
+            "Latensi (ms)",
+        ],
+    ),
+    (
+        "No endpoint yet.",
+        [
+            "아직 엔드포인트가 없습니다.",
+            "エンドポイントはまだありません。",
+            "还没有端点。",
+            "Belum ada endpoint.",
+        ],
+    ),
+    (
+        "No store is connected yet.",
+        [
+            "아직 연결된 스토어가 없습니다.",
+            "まだ接続されたストアはありません。",
+            "还没有连接任何商店。",
+            "Belum ada toko yang terhubung.",
+        ],
+    ),
+    (
+        "Nothing received yet.",
+        [
+            "아직 받은 것이 없습니다.",
+            "まだ何も受信していません。",
+            "尚未收到任何内容。",
+            "Belum ada yang diterima.",
+        ],
+    ),
+    (
+        "Nothing sent yet.",
+        [
+            "아직 보낸 것이 없습니다.",
+            "まだ何も送信していません。",
+            "尚未发送任何内容。",
+            "Belum ada yang dikirim.",
+        ],
+    ),
+    (
+        "Remove connection",
+        [
+            "연결 삭제",
+            "接続を削除",
+            "删除连接",
+            "Hapus koneksi",
+        ],
+    ),
+    (
+        "Remove this connection? The store's deliveries will be refused.",
+        [
+            "이 연결을 삭제할까요? 스토어의 전송이 거부됩니다.",
+            "この接続を削除しますか? ストアからの配信は拒否されます。",
+            "删除此连接？商店的投递将被拒绝。",
+            "Hapus koneksi ini? Pengiriman dari toko akan ditolak.",
+        ],
+    ),
+    (
+        "Remove this endpoint and its deliveries?",
+        [
+            "이 엔드포인트와 전송 기록을 삭제할까요?",
+            "このエンドポイントと配信履歴を削除しますか?",
+            "删除此端点及其投递记录？",
+            "Hapus endpoint ini beserta pengirimannya?",
+        ],
+    ),
+    (
+        "Resend failed",
+        [
+            "실패한 전송 다시 보내기",
+            "失敗した配信を再送",
+            "重新发送失败的投递",
+            "Kirim ulang yang gagal",
+        ],
+    ),
+    (
+        "Response",
+        [
+            "응답",
+            "応答",
+            "响应",
+            "Respons",
+        ],
+    ),
+    (
+        "Save key",
+        [
+            "키 저장",
+            "キーを保存",
+            "保存密钥",
+            "Simpan kunci",
+        ],
+    ),
+    (
+        "Secret",
+        [
+            "비밀 키",
+            "シークレット",
+            "密钥",
+            "Rahasia",
+        ],
+    ),
+    (
+        "Send test event",
+        [
+            "테스트 이벤트 보내기",
+            "テストイベントを送信",
+            "发送测试事件",
+            "Kirim peristiwa uji",
+        ],
+    ),
+    (
+        "Shopify's signing key",
+        [
+            "Shopify 서명 키",
+            "Shopify の署名キー",
+            "Shopify 签名密钥",
+            "Kunci tanda tangan Shopify",
+        ],
+    ),
+    (
+        "Stores",
+        [
+            "스토어",
+            "ストア",
+            "商店",
+            "Toko",
+        ],
+    ),
+    (
+        "Tally posts its events to these URLs, signed per the Standard Webhooks specification, and retries a failed delivery for about three days.",
+        [
+            "Tally는 Standard Webhooks 사양에 따라 서명한 이벤트를 이 URL로 보내고, 실패한 전송은 약 3일 동안 다시 시도합니다.",
+            "Tally は Standard Webhooks 仕様に従って署名したイベントをこれらの URL に送信し、失敗した配信は約 3 日間再試行します。",
+            "Tally 会把按 Standard Webhooks 规范签名的事件发送到这些 URL，失败的投递会重试约三天。",
+            "Tally mengirim peristiwanya ke URL ini, ditandatangani sesuai spesifikasi Standard Webhooks, dan mencoba ulang pengiriman yang gagal selama sekitar tiga hari.",
+        ],
+    ),
+    (
+        "Topic",
+        [
+            "주제",
+            "トピック",
+            "主题",
+            "Topik",
+        ],
+    ),
+    (
+        "Topics",
+        [
+            "주제",
+            "トピック",
+            "主题",
+            "Topik",
+        ],
+    ),
+    (
+        "Webhooks",
+        [
+            "웹훅",
+            "Webhook",
+            "Webhook",
+            "Webhook",
+        ],
+    ),
+    (
+        "What it did",
+        [
+            "처리 결과",
+            "処理内容",
+            "处理结果",
+            "Hasilnya",
+        ],
+    ),
+    (
+        "WooCommerce and Shopify report orders, refunds and new customers by their own webhooks: no code on your side.",
+        [
+            "WooCommerce와 Shopify는 자체 웹훅으로 주문, 환불, 신규 고객을 알려 줍니다. 직접 코드를 작성할 필요가 없습니다.",
+            "WooCommerce と Shopify は自身の Webhook で注文・返金・新規顧客を知らせます。コードは不要です。",
+            "WooCommerce 和 Shopify 通过自己的 Webhook 报告订单、退款和新客户：您无需编写代码。",
+            "WooCommerce dan Shopify melaporkan pesanan, pengembalian dana, dan pelanggan baru lewat webhook mereka sendiri: tanpa kode di pihak Anda.",
+        ],
+    ),
+    (
+        "applied",
+        [
+            "적용됨",
+            "適用済み",
+            "已应用",
+            "diterapkan",
+        ],
+    ),
+    (
+        "delivered",
+        [
+            "전송됨",
+            "配信済み",
+            "已投递",
+            "terkirim",
+        ],
+    ),
+    (
+        "every event",
+        [
+            "모든 이벤트",
+            "すべてのイベント",
+            "所有事件",
+            "semua peristiwa",
+        ],
+    ),
+    (
+        "failed",
+        [
+            "실패",
+            "失敗",
+            "失败",
+            "gagal",
+        ],
+    ),
+    (
+        "ignored",
+        [
+            "무시됨",
+            "無視",
+            "已忽略",
+            "diabaikan",
+        ],
+    ),
+    (
+        "pending",
+        [
+            "대기 중",
+            "保留中",
+            "待处理",
+            "tertunda",
+        ],
+    ),
     (" (not offered yet)", [" (아직 제공 안 함)", "（未提供）", "（尚未提供）", " (belum ditawarkan)"]),
     (" (switched off)", [" (꺼짐)", "（オフ）", "（已关闭）", " (nonaktif)"]),
     (" · page {0} of {1}", [" · {1}쪽 중 {0}쪽", " · {0} / {1} ページ", " · 第 {0} / {1} 页", " · halaman {0} dari {1}"]),
@@ -455,6 +852,42 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
 /// Messages the server sends (refusals, field messages, previews), translated when they
 /// reach a page: `i18n::tr_text` looks them up as they come, `trf` fills the templates.
 pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
+    // Store connections and webhook endpoints in the console.
+    (
+        "No store connection {0} in this program.",
+        [
+            "이 프로그램에 {0} 스토어 연결이 없습니다.",
+            "このプログラムにストア接続 {0} はありません。",
+            "此计划中没有商店连接 {0}。",
+            "Tidak ada koneksi toko {0} di program ini.",
+        ],
+    ),
+    (
+        "No webhook endpoint {0} in this program.",
+        [
+            "이 프로그램에 {0} 웹훅 엔드포인트가 없습니다.",
+            "このプログラムに Webhook エンドポイント {0} はありません。",
+            "此计划中没有 Webhook 端点 {0}。",
+            "Tidak ada endpoint webhook {0} di program ini.",
+        ],
+    ),
+    (
+        "No action {0}.",
+        ["{0} 작업이 없습니다.", "操作 {0} はありません。", "没有操作 {0}。", "Tidak ada tindakan {0}."],
+    ),
+    (
+        "woocommerce or shopify",
+        [
+            "woocommerce 또는 shopify",
+            "woocommerce または shopify",
+            "woocommerce 或 shopify",
+            "woocommerce atau shopify",
+        ],
+    ),
+    (
+        "a key of 16 to 200 characters",
+        ["16~200자의 키", "16〜200 文字のキー", "16 到 200 个字符的密钥", "kunci 16 sampai 200 karakter"],
+    ),
     // Webhook endpoints (`connections::webhooks`).
     (
         "an https:// URL of a public host, at most 2000 characters",

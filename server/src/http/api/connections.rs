@@ -13,19 +13,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiJson, CurrentProgram};
 use crate::{
+    connections,
     http::{problem::Problem, AppState},
     ledger::Timestamp,
-    secrets,
     storage::{StoreConnection, TopicStatus},
 };
-
-/// The topics to create in the store, each with the connection's URL and secret.
-fn topics_of(platform: &str) -> Vec<&'static str> {
-    match platform {
-        "shopify" => vec!["orders/paid", "refunds/create", "orders/cancelled", "customers/create"],
-        _ => vec!["order.created", "order.updated", "order.deleted", "customer.created"],
-    }
-}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show, remove)).routes(routes!(set_secret))
@@ -46,16 +38,6 @@ struct ConnectionRequest {
 #[serde(deny_unknown_fields)]
 struct SecretRequest {
     secret: String,
-}
-
-/// A secret a store signs with: 16 to 200 printable characters.
-fn checked_secret(secret: &str) -> Result<String, Problem> {
-    let secret = secret.trim();
-    if (16..=200).contains(&secret.chars().count()) && !secret.chars().any(char::is_control) {
-        Ok(secret.to_owned())
-    } else {
-        Err(Problem::invalid_field("secret", "secret must be 16 to 200 characters without control characters"))
-    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -90,9 +72,9 @@ async fn view(state: &AppState, headers: &HeaderMap, connection: &StoreConnectio
     Ok(ConnectionView {
         id: connection.id.clone(),
         platform: connection.platform.clone(),
-        webhook_url: format!("{}/connections/{}/{}", base_url(state, headers), connection.platform, connection.id),
+        webhook_url: connections::store_webhook_url(&base_url(state, headers), connection),
         secret: connection.secret.clone(),
-        topics: topics_of(&connection.platform),
+        topics: connections::store_topics(&connection.platform),
         created_at: connection.created_at,
         deliveries: state.storage.topic_statuses(&connection.id).await?,
     })
@@ -130,19 +112,10 @@ async fn create(
     headers: HeaderMap,
     body: ApiJson<ConnectionRequest>,
 ) -> Result<Response, Problem> {
-    if !matches!(body.value.platform.as_str(), "woocommerce" | "shopify") {
-        return Err(Problem::invalid_field("platform", "platform must be woocommerce or shopify"));
-    }
-    let connection = StoreConnection {
-        id: secrets::random_token("con_", 8),
-        program_id: program.id.clone(),
-        platform: body.value.platform,
-        secret: match &body.value.secret {
-            Some(secret) => checked_secret(secret)?,
-            None => secrets::random_token("", 24),
-        },
-        created_at: state.clock.now(),
-    };
+    let request = &body.value;
+    let connection =
+        connections::new_store_connection(&program.id, &request.platform, request.secret.as_deref(), state.clock.now())
+            .map_err(Problem::from)?;
     state.storage.create_connection(&connection, None).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &headers, &connection).await?)).into_response())
 }
@@ -171,9 +144,9 @@ async fn set_secret(
     Path(connection_id): Path<String>,
     body: ApiJson<SecretRequest>,
 ) -> Result<Json<ConnectionView>, Problem> {
-    let secret = checked_secret(&body.value.secret)?;
+    let secret = connections::store_secret(&body.value.secret).map_err(Problem::from)?;
     let mut connection = load(&state, &program, &connection_id).await?;
-    if !state.storage.set_connection_secret(&program.id, &connection.id, &secret).await? {
+    if !state.storage.set_connection_secret(&program.id, &connection.id, &secret, None).await? {
         return Err(Problem::not_found(format!("No store connection {connection_id:?} in this program.")));
     }
     connection.secret = secret;

@@ -75,11 +75,7 @@ async fn replace(
     let change = |program: &mut Program| {
         program.update(&request.name, &request.points_name, request.allowed_origins.clone(), request.settings.clone())
     };
-    let program = state
-        .points
-        .change_program(&program.id, change, |_, _| None)
-        .await?
-        .map_err(|error| Problem::invalid_field(error.field, error.message))?;
+    let program = state.points.change_program(&program.id, change, |_, _| None).await?.map_err(Problem::from)?;
     Ok(Json(program.into()))
 }
 

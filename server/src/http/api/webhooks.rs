@@ -8,15 +8,14 @@ use axum::{
     Json,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiJson, CurrentProgram};
 use crate::{
     connections::{
-        events::{EventType, OutboxEvent},
-        webhooks::{EndpointRequest, WebhookEndpoint},
+        events::EventType,
+        webhooks::{self, EndpointRequest, WebhookEndpoint},
     },
     http::{problem::Problem, AppState},
     ledger::Timestamp,
@@ -95,10 +94,6 @@ async fn load(state: &AppState, program: &CurrentProgram, endpoint_id: &str) -> 
         .ok_or_else(|| Problem::not_found(format!("No webhook endpoint {endpoint_id:?} in this program.")))
 }
 
-fn refused(error: crate::message::FieldError) -> Problem {
-    Problem::invalid_field(error.field, error.message)
-}
-
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
     responses((status = 200, description = "The program's endpoints, oldest first", body = Vec<EndpointView>), ReadErrors))]
 async fn list(State(state): State<AppState>, program: CurrentProgram) -> Result<Json<Vec<EndpointView>>, Problem> {
@@ -113,7 +108,7 @@ async fn create(
     program: CurrentProgram,
     body: ApiJson<EndpointRequest>,
 ) -> Result<Response, Problem> {
-    let endpoint = body.value.validated(&program.id, state.webhook_urls, state.clock.now()).map_err(refused)?;
+    let endpoint = body.value.validated(&program.id, state.webhook_urls, state.clock.now()).map_err(Problem::from)?;
     state.storage.create_endpoint(&endpoint, None).await?;
     Ok((StatusCode::CREATED, Json(EndpointSecret::from(&endpoint))).into_response())
 }
@@ -139,7 +134,7 @@ async fn replace(
     body: ApiJson<EndpointRequest>,
 ) -> Result<Json<EndpointView>, Problem> {
     let mut endpoint = load(&state, &program, &endpoint_id).await?;
-    body.value.apply_to(&mut endpoint, state.webhook_urls).map_err(refused)?;
+    body.value.apply_to(&mut endpoint, state.webhook_urls).map_err(Problem::from)?;
     if !state.storage.update_endpoint(&endpoint, None).await? {
         return Err(Problem::not_found(format!("No webhook endpoint {endpoint_id:?} in this program.")));
     }
@@ -204,8 +199,7 @@ async fn send_test(
     Path(endpoint_id): Path<String>,
 ) -> Result<Response, Problem> {
     let endpoint = load(&state, &program, &endpoint_id).await?;
-    let data = json!({ "endpoint_id": endpoint.id, "message": "A test event from Tally." });
-    let event = OutboxEvent::new(&program.id, None, EventType::WebhookTest, state.clock.now(), data);
+    let event = webhooks::test_event(&program.id, &endpoint.id, state.clock.now());
     state.storage.append_test_event(&event, &endpoint.id).await?;
     state.points.wake_outbox();
     Ok((StatusCode::ACCEPTED, Json(TestSent { event_id: event.event_id })).into_response())

@@ -2,6 +2,7 @@
 //! (`/admin/fn/…`) and the CSV export, behind a gate that sends visitors without a session to
 //! the sign-in page (or, before the first owner exists, to the set-up page).
 
+mod connections;
 mod customers;
 mod earning;
 mod export;

@@ -96,17 +96,26 @@ impl InboxStore for SqlStorage {
         program_id: &str,
         connection_id: &str,
         secret: &str,
+        audit: Option<&AuditEntry>,
     ) -> Result<bool, StorageError> {
         const SQL: &str = "UPDATE store_connections SET secret = $1 WHERE program_id = $2 AND id = $3";
         let _one_writer = self.sqlite_turn().await;
-        let updated = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(secret)
-            .bind(program_id)
-            .bind(connection_id)
-            .execute(pool)
-            .await?
-            .rows_affected());
-        Ok(updated == 1)
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(SQL)
+                .bind(secret)
+                .bind(program_id)
+                .bind(connection_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if updated != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            commit_audited!(tx, audit);
+        });
+        Ok(true)
     }
 
     async fn delete_connection(
