@@ -26,6 +26,36 @@ use crate::{
     storage::StoreConnection,
 };
 
+/// Why a store's delivery could not be read. It is kept as failed, with this reason, for the admin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("not a {platform} {resource} payload: {reason}")]
+    Malformed { platform: &'static str, resource: &'static str, reason: String },
+    #[error("{field} is not an amount of {currency}: {value:?}")]
+    Amount { field: String, currency: String, value: String },
+}
+
+/// A store's customer as a Tally profile: the email and the name from its parts.
+fn store_profile(email: Option<&str>, first_name: Option<&str>, last_name: Option<&str>) -> CustomerProfile {
+    let name = [first_name, last_name].into_iter().flatten().map(str::trim).filter(|part| !part.is_empty());
+    let name = name.collect::<Vec<_>>().join(" ");
+    CustomerProfile {
+        email: email.map(str::trim).filter(|email| !email.is_empty()).map(str::to_owned),
+        name: (!name.is_empty()).then_some(name),
+        ..CustomerProfile::default()
+    }
+}
+
+/// `value` in `currency` as minor units, or the error naming `field`.
+fn amount_of(field: &str, value: &str, currency: &str) -> Result<i64, PayloadError> {
+    let digits = tally_app::console::money::minor_digits(currency);
+    to_minor(value, digits).filter(|minor| *minor >= 0).ok_or_else(|| PayloadError::Amount {
+        field: field.to_owned(),
+        currency: currency.to_owned(),
+        value: value.to_owned(),
+    })
+}
+
 /// The webhooks to create in a store of `platform`, one per topic, with the connection's URL.
 pub fn store_topics(platform: &str) -> Vec<&'static str> {
     match platform {

@@ -8,21 +8,13 @@
 
 use serde::Deserialize;
 
-use super::StoreChange;
+use super::{PayloadError, StoreChange};
 use crate::{
     customers::CustomerProfile,
     ledger::Timestamp,
     points::{OrderEvent, Refund},
     rules::{Order, OrderLine},
 };
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ShopifyError {
-    #[error("not a Shopify {0} payload: {1}")]
-    Malformed(&'static str, String),
-    #[error("{field} is not an amount of {currency}: {value:?}")]
-    Amount { field: String, currency: String, value: String },
-}
 
 #[derive(Deserialize)]
 struct ShopifyOrder {
@@ -108,26 +100,16 @@ fn time(value: Option<&str>) -> Option<Timestamp> {
     Some(Timestamp(instant.as_millisecond()))
 }
 
-fn malformed(what: &'static str, error: impl std::fmt::Display) -> ShopifyError {
-    ShopifyError::Malformed(what, error.to_string())
+fn malformed(resource: &'static str, error: impl std::fmt::Display) -> PayloadError {
+    PayloadError::Malformed { platform: "Shopify", resource, reason: error.to_string() }
 }
 
 fn profile(customer: &Customer) -> CustomerProfile {
-    let name = [customer.first_name.as_deref(), customer.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|part| !part.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    CustomerProfile {
-        email: customer.email.clone().filter(|email| !email.trim().is_empty()),
-        name: (!name.is_empty()).then_some(name),
-        ..CustomerProfile::default()
-    }
+    super::store_profile(customer.email.as_deref(), customer.first_name.as_deref(), customer.last_name.as_deref())
 }
 
 /// What a delivery of `topic` means, or `None` for a topic Tally does not act on.
-pub fn read(topic: &str, body: &[u8], shop_currency: &str) -> Result<Option<StoreChange>, ShopifyError> {
+pub fn read(topic: &str, body: &[u8], shop_currency: &str) -> Result<Option<StoreChange>, PayloadError> {
     match topic {
         "orders/paid" | "orders/create" | "orders/cancelled" => {
             let order: ShopifyOrder = serde_json::from_slice(body).map_err(|error| malformed("order", error))?;
@@ -137,16 +119,10 @@ pub fn read(topic: &str, body: &[u8], shop_currency: &str) -> Result<Option<Stor
             let refund: ShopifyRefund = serde_json::from_slice(body).map_err(|error| malformed("refund", error))?;
             // Only money that went back counts: successful refund transactions, in the shop's
             // currency (the program's: its orders earn only in it).
-            let digits = tally_app::console::money::minor_digits(shop_currency);
             let mut amount = 0_i64;
             for transaction in &refund.transactions {
                 if transaction.kind == "refund" && transaction.status == "success" {
-                    let minor = super::to_minor(&transaction.amount, digits).filter(|minor| *minor >= 0);
-                    let minor = minor.ok_or_else(|| ShopifyError::Amount {
-                        field: "transactions.amount".into(),
-                        currency: shop_currency.to_owned(),
-                        value: transaction.amount.clone(),
-                    })?;
+                    let minor = super::amount_of("transactions.amount", &transaction.amount, shop_currency)?;
                     amount = amount.saturating_add(minor);
                 }
             }
@@ -173,7 +149,7 @@ pub fn read(topic: &str, body: &[u8], shop_currency: &str) -> Result<Option<Stor
     }
 }
 
-fn order_change(topic: &str, order: ShopifyOrder) -> Result<StoreChange, ShopifyError> {
+fn order_change(topic: &str, order: ShopifyOrder) -> Result<StoreChange, PayloadError> {
     let order_id = order.id.to_string();
     let modified_at = time(order.updated_at.as_deref()).unwrap_or(Timestamp(0));
     if topic == "orders/cancelled" {
@@ -184,19 +160,12 @@ fn order_change(topic: &str, order: ShopifyOrder) -> Result<StoreChange, Shopify
         return Ok(StoreChange::NotPaid { order_id, modified_at });
     }
     let Some(customer) = &order.customer else { return Ok(StoreChange::Guest { order_id }) };
-    let digits = tally_app::console::money::minor_digits(&order.currency);
-    let amount = |field: &str, value: &str| {
-        super::to_minor(value, digits).filter(|minor| *minor >= 0).ok_or_else(|| ShopifyError::Amount {
-            field: field.to_owned(),
-            currency: order.currency.clone(),
-            value: value.to_owned(),
-        })
-    };
+    let amount = |field: &str, value: &str| super::amount_of(field, value, &order.currency);
     let mut lines = Vec::with_capacity(order.line_items.len());
     for line in &order.line_items {
         let quantity = line.quantity.max(0);
         let unit = amount("line_items.price", &line.price)?;
-        let total = unit.checked_mul(quantity).ok_or_else(|| ShopifyError::Amount {
+        let total = unit.checked_mul(quantity).ok_or_else(|| PayloadError::Amount {
             field: "line_items.price".into(),
             currency: order.currency.clone(),
             value: line.price.clone(),
@@ -210,7 +179,7 @@ fn order_change(topic: &str, order: ShopifyOrder) -> Result<StoreChange, Shopify
         });
     }
     let subtotal = lines.iter().try_fold(0_i64, |sum, line| sum.checked_add(line.amount)).ok_or_else(|| {
-        ShopifyError::Amount { field: "line_items".into(), currency: order.currency.clone(), value: "sum".into() }
+        PayloadError::Amount { field: "line_items".into(), currency: order.currency.clone(), value: "sum".into() }
     })?;
     let optional = |field: &str, value: Option<&str>| value.map_or(Ok(0), |value| amount(field, value));
     let shipping = order.total_shipping_price_set.as_ref().map(|set| set.shop_money.amount.as_str());

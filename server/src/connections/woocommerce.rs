@@ -8,9 +8,8 @@
 
 use serde::Deserialize;
 
-use super::StoreChange;
+use super::{PayloadError, StoreChange};
 use crate::{
-    customers::CustomerProfile,
     ledger::Timestamp,
     points::{OrderEvent, Refund},
     rules::{Order, OrderLine},
@@ -22,15 +21,6 @@ pub fn is_ping(body: &[u8]) -> bool {
         .ok()
         .and_then(|text| text.strip_prefix("webhook_id="))
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|byte| byte.is_ascii_digit()))
-}
-
-/// Why a delivery could not be read. It is kept as failed, with this reason, for the admin.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WooError {
-    #[error("not a WooCommerce {0} payload: {1}")]
-    Malformed(&'static str, String),
-    #[error("{field} is not an amount of {currency}: {value:?}")]
-    Amount { field: String, currency: String, value: String },
 }
 
 #[derive(Deserialize)]
@@ -106,12 +96,12 @@ fn gmt(value: Option<&str>) -> Option<Timestamp> {
     Some(Timestamp(instant.as_millisecond()))
 }
 
-fn malformed(what: &'static str, error: impl std::fmt::Display) -> WooError {
-    WooError::Malformed(what, error.to_string())
+fn malformed(resource: &'static str, error: impl std::fmt::Display) -> PayloadError {
+    PayloadError::Malformed { platform: "WooCommerce", resource, reason: error.to_string() }
 }
 
 /// What a delivery of `topic` means, or `None` for a topic Tally does not act on.
-pub fn read(topic: &str, body: &[u8]) -> Result<Option<StoreChange>, WooError> {
+pub fn read(topic: &str, body: &[u8]) -> Result<Option<StoreChange>, PayloadError> {
     match topic {
         "order.created" | "order.updated" | "order.restored" => {
             let order: WooOrder = serde_json::from_slice(body).map_err(|error| malformed("order", error))?;
@@ -123,17 +113,11 @@ pub fn read(topic: &str, body: &[u8]) -> Result<Option<StoreChange>, WooError> {
         }
         "customer.created" => {
             let customer: WooCustomer = serde_json::from_slice(body).map_err(|error| malformed("customer", error))?;
-            let name = [customer.first_name, customer.last_name]
-                .into_iter()
-                .flatten()
-                .filter(|part| !part.trim().is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let profile = CustomerProfile {
-                email: customer.email.filter(|email| !email.trim().is_empty()),
-                name: (!name.is_empty()).then_some(name),
-                ..CustomerProfile::default()
-            };
+            let profile = super::store_profile(
+                customer.email.as_deref(),
+                customer.first_name.as_deref(),
+                customer.last_name.as_deref(),
+            );
             Ok(Some(StoreChange::NewCustomer {
                 customer_id: customer.id.to_string(),
                 profile,
@@ -144,18 +128,11 @@ pub fn read(topic: &str, body: &[u8]) -> Result<Option<StoreChange>, WooError> {
     }
 }
 
-fn order_change(order: WooOrder) -> Result<StoreChange, WooError> {
+fn order_change(order: WooOrder) -> Result<StoreChange, PayloadError> {
     let order_id = order.id.to_string();
     // A deletion carries no time: it wins over every update.
     let modified_at = gmt(order.date_modified_gmt.as_deref()).unwrap_or(Timestamp(0));
-    let digits = tally_app::console::money::minor_digits(&order.currency);
-    let amount = |field: &str, value: &str| {
-        super::to_minor(value, digits).filter(|minor| *minor >= 0).ok_or_else(|| WooError::Amount {
-            field: field.to_owned(),
-            currency: order.currency.clone(),
-            value: value.to_owned(),
-        })
-    };
+    let amount = |field: &str, value: &str| super::amount_of(field, value, &order.currency);
     let refunds = order
         .refunds
         .iter()
@@ -167,7 +144,7 @@ fn order_change(order: WooOrder) -> Result<StoreChange, WooError> {
                 amount: amount("refunds.total", total)?,
             })
         })
-        .collect::<Result<Vec<_>, WooError>>()?;
+        .collect::<Result<Vec<_>, PayloadError>>()?;
     match order.status.as_str() {
         "cancelled" | "failed" | "trash" => return Ok(StoreChange::Cancelled { order_id, modified_at }),
         "refunded" => return Ok(StoreChange::Refunded { order_id, refunds, modified_at: Some(modified_at) }),
@@ -188,7 +165,7 @@ fn order_change(order: WooOrder) -> Result<StoreChange, WooError> {
         });
     }
     let subtotal = lines.iter().try_fold(0_i64, |sum, line| sum.checked_add(line.amount)).ok_or_else(|| {
-        WooError::Amount { field: "line_items".into(), currency: order.currency.clone(), value: "sum".into() }
+        PayloadError::Amount { field: "line_items".into(), currency: order.currency.clone(), value: "sum".into() }
     })?;
     let optional = |field: &str, value: &Option<String>| value.as_deref().map_or(Ok(0), |value| amount(field, value));
     let event = OrderEvent {

@@ -22,10 +22,6 @@ async fn post(app: &TestApp, secret: &str, path: &str, body: Value) -> (u16, Val
     app.api_send(Method::POST, path, secret, &body).await
 }
 
-async fn available(app: &TestApp, secret: &str, customer: &str) -> Option<i64> {
-    app.api_get(&format!("/api/v1/customers/{customer}"), secret).await.1["available"].as_i64()
-}
-
 fn order(event_id: &str, customer: &str, order_id: &str, subtotal: i64) -> Value {
     json!({"event_id": event_id, "customer_id": customer, "type": "order", "order_id": order_id,
            "currency": "USD", "subtotal": subtotal})
@@ -46,7 +42,7 @@ async fn a_client_id_sent_for_another_target_is_a_conflict(db: Db) {
     assert_eq!(status, 201, "{db:?} {first}");
     let (status, problem) = post(&app, &secret, "/api/v1/customers/bo/adjustments", adjustment).await;
     assert_eq!((status, problem["code"].as_str(), problem["field"].as_str()), (409, Some("idempotency_conflict"), Some("adjustment_id")), "{db:?} {problem}");
-    assert_eq!((available(&app, &secret, "ana").await, available(&app, &secret, "bo").await), (Some(70), Some(0)));
+    assert_eq!((app.available(&secret, "ana").await, app.available(&secret, "bo").await), (Some(70), Some(0)));
 
     // A refund id used on one order cannot be replayed on another.
     post(&app, &secret, "/api/v1/events", order("e1", "ana", "o1", 10_000)).await;
@@ -86,7 +82,7 @@ async fn a_shopper_never_receives_another_shoppers_redemption(db: Db) {
     let (status, bo) = crate::common::into_parts(redeem("bo").await.unwrap()).await;
     assert_eq!((status, bo["code"].as_str()), (409, Some("idempotency_conflict")), "{db:?} {bo}");
     assert!(!bo.to_string().contains(ana["coupon"]["code"].as_str().unwrap()), "{db:?}: no code of ana's");
-    assert_eq!((available(&app, &secret, "ana").await, available(&app, &secret, "bo").await), (Some(200), Some(300)));
+    assert_eq!((app.available(&secret, "ana").await, app.available(&secret, "bo").await), (Some(200), Some(300)));
     app.stop().await;
 }
 }
@@ -103,7 +99,7 @@ async fn an_order_id_belongs_to_its_first_customer(db: Db) {
     assert_eq!((status, problem["code"].as_str()), (409, Some("order_of_another_customer")), "{db:?} {problem}");
     let (status, problem) = post(&app, &secret, "/api/v1/events", order("e3", "ana", "o1", 50_000)).await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("order_already_recorded")), "{db:?}: once, even free");
-    assert_eq!(available(&app, &secret, "bo").await, None, "{db:?}: the refused write left no trace of bo");
+    assert_eq!(app.available(&secret, "bo").await, None, "{db:?}: the refused write left no trace of bo");
     app.stop().await;
 }
 }
@@ -152,9 +148,9 @@ async fn amounts_cannot_overflow_or_refund_more_than_was_paid(db: Db) {
         assert_eq!((status, problem["field"].as_str()), (422, Some("amount")), "{db:?} {amount} {problem}");
     }
     assert_eq!(post(&app, &secret, "/api/v1/orders/o6/refunds", json!({"refund_id": "r3", "amount": 1_000})).await.0, 201);
-    assert_eq!(available(&app, &secret, "ana").await, Some(0), "{db:?}");
+    assert_eq!(app.available(&secret, "ana").await, Some(0), "{db:?}");
     assert_eq!(post(&app, &secret, "/api/v1/events", order("e7", "ana", "o7", 2_000)).await.0, 201, "{db:?}: still writable");
-    assert_eq!(available(&app, &secret, "ana").await, Some(20));
+    assert_eq!(app.available(&secret, "ana").await, Some(20));
     app.stop().await;
 }
 }
@@ -173,13 +169,13 @@ async fn a_referral_award_commits_with_its_order_or_not_at_all(db: Db) {
     fail_inserts(&app.database_url, "ledger_entries", "NEW.source = 'referral'").await;
     let (status, _) = post(&app, &secret, "/api/v1/events", order("e1", "bo", "o1", 10_000)).await;
     assert_eq!(status, 503, "{db:?}: the award failed, so did the order");
-    assert_eq!(available(&app, &secret, "bo").await, None, "{db:?}: bo's order left nothing behind");
+    assert_eq!(app.available(&secret, "bo").await, None, "{db:?}: bo's order left nothing behind");
     stop_failing_inserts(&app.database_url, "ledger_entries").await;
 
     assert_eq!(post(&app, &secret, "/api/v1/events", order("e1", "bo", "o1", 10_000)).await.0, 201);
     assert_eq!(post(&app, &secret, "/api/v1/events", order("e2", "bo", "o2", 10_000)).await.0, 201);
-    assert_eq!(available(&app, &secret, "ana").await, Some(500), "{db:?}: the referrer, once");
-    assert_eq!(available(&app, &secret, "bo").await, Some(250 + 100 + 100), "{db:?}: the referred, once");
+    assert_eq!(app.available(&secret, "ana").await, Some(500), "{db:?}: the referrer, once");
+    assert_eq!(app.available(&secret, "bo").await, Some(250 + 100 + 100), "{db:?}: the referred, once");
     app.stop().await;
 }
 }
@@ -200,13 +196,13 @@ async fn an_order_cancellation_restores_its_coupons_in_the_same_transaction(db: 
     let code = redeemed["coupon"]["code"].as_str().unwrap().to_owned();
     post(&app, &secret, "/api/v1/events", order("e1", "ana", "o1", 10_000)).await;
     post(&app, &secret, &format!("/api/v1/coupons/{code}/consume"), json!({"order_id": "o1"})).await;
-    assert_eq!(available(&app, &secret, "ana").await, Some(100));
+    assert_eq!(app.available(&secret, "ana").await, Some(100));
 
     // The coupon's restore entry carries its code as client id.
     fail_inserts(&app.database_url, "ledger_entries", &format!("NEW.client_id = '{code}'")).await;
     let (status, _) = post(&app, &secret, "/api/v1/orders/o1/cancel", json!({})).await;
     assert_eq!(status, 503, "{db:?}: the restore failed, so did the cancellation");
-    assert_eq!(available(&app, &secret, "ana").await, Some(100), "{db:?}: the order still stands");
+    assert_eq!(app.available(&secret, "ana").await, Some(100), "{db:?}: the order still stands");
     let (_, coupon) = app.api_get(&format!("/api/v1/coupons/{code}"), &secret).await;
     assert_eq!(coupon["status"], "consumed", "{db:?}");
     stop_failing_inserts(&app.database_url, "ledger_entries").await;
@@ -215,7 +211,7 @@ async fn an_order_cancellation_restores_its_coupons_in_the_same_transaction(db: 
     assert_eq!((status, cancelled["restored_coupons"].clone()), (201, json!([code])), "{db:?} {cancelled}");
     let (status, again) = post(&app, &secret, "/api/v1/orders/o1/cancel", json!({})).await;
     assert_eq!((status, again["restored_coupons"].clone()), (200, json!([code])), "{db:?}: a replay says the same");
-    assert_eq!(available(&app, &secret, "ana").await, Some(100), "{db:?}: the order's points out, the coupon's back");
+    assert_eq!(app.available(&secret, "ana").await, Some(100), "{db:?}: the order's points out, the coupon's back");
     app.stop().await;
 }
 }
@@ -268,13 +264,13 @@ async fn a_bulk_import_is_checked_by_the_service_and_continues_like_any_ledger(d
         let newest = app.storage.entries(&program.id, &id, None, 1).await.unwrap();
         let (seq, balance) = (newest[0].seq, newest[0].balance_after);
         assert_eq!(seq, 15, "{db:?}: 600 entries over 40 customers");
-        assert_eq!(available(&app, &secret, &customer).await, Some(balance), "{db:?}: {customer}");
+        assert_eq!(app.available(&secret, &customer).await, Some(balance), "{db:?}: {customer}");
     }
-    let before = available(&app, &secret, "c0000001").await.unwrap();
+    let before = app.available(&secret, "c0000001").await.unwrap();
     let body = json!({"adjustment_id": "after-import", "points": 10, "reason": "welcome back"});
     let (status, _) = post(&app, &secret, "/api/v1/customers/c0000001/adjustments", body).await;
     assert_eq!(status, 201, "{db:?}");
-    assert_eq!(available(&app, &secret, "c0000001").await, Some(before + 10), "{db:?}");
+    assert_eq!(app.available(&secret, "c0000001").await, Some(before + 10), "{db:?}");
     let id = CustomerId::parse("c0000001").unwrap();
     assert_eq!(app.storage.entries(&program.id, &id, None, 1).await.unwrap()[0].seq, 16, "{db:?}: seq continues");
 
@@ -293,7 +289,7 @@ async fn a_bulk_import_is_checked_by_the_service_and_continues_like_any_ledger(d
     };
     let refused = points.import_histories(&program, &[twin.clone(), twin]).await.unwrap_err();
     assert_eq!(refused.to_string(), "each customer comes once in an import", "{db:?}");
-    assert_eq!(available(&app, &secret, "twin").await, None, "{db:?}: nothing of the batch written");
+    assert_eq!(app.available(&secret, "twin").await, None, "{db:?}: nothing of the batch written");
     app.stop().await;
 }
 }

@@ -3,15 +3,13 @@
 //! databases: paid orders earn, refunds and cancellations take points back, retries of one
 //! delivery (the same `X-Shopify-Webhook-Id`) apply once, a refund before its order waits.
 
-use std::sync::Arc;
-
 use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{spawn_app_at, TestApp};
-use tally_server::{connections::inbox::InboxWorker, points::PointsService, time::Clock};
+use tally_server::time::Clock;
 
 /// Shopify shows its own signing key; the merchant gives it to Tally.
 const SIGNING_KEY: &str = "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";
@@ -59,15 +57,6 @@ async fn deliver(app: &TestApp, url: &str, topic: &str, webhook_id: &str, body: 
         .as_u16()
 }
 
-async fn apply(app: &TestApp, clock: Arc<dyn Clock>) {
-    let worker = InboxWorker::new(PointsService::new(app.storage.clone(), clock));
-    while worker.run_once().await.unwrap() > 0 {}
-}
-
-async fn available(app: &TestApp, secret: &str, customer: &str) -> Option<i64> {
-    app.api_get(&format!("/api/v1/customers/{customer}"), secret).await.1["available"].as_i64()
-}
-
 each_db! {
 #[tokio::test]
 async fn a_shopify_store_earns_refunds_and_cancels_with_no_merchant_code(db: Db) {
@@ -78,13 +67,13 @@ async fn a_shopify_store_earns_refunds_and_cancels_with_no_merchant_code(db: Db)
     // The refund arrives first: it waits for its order instead of being lost.
     assert_eq!(deliver(&app, &url, "refunds/create", "w-refund", &fixture("refund.json")).await, 200);
     assert_eq!(deliver(&app, &url, "customers/create", "w-customer", &fixture("customer.json")).await, 200);
-    apply(&app, clock.clone()).await;
-    assert_eq!(available(&app, &secret, "207119551").await, Some(0), "{db:?}: the customer joined");
+    app.apply_inbox(clock.clone()).await;
+    assert_eq!(app.available(&secret, "207119551").await, Some(0), "{db:?}: the customer joined");
 
     assert_eq!(deliver(&app, &url, "orders/paid", "w-paid", &fixture("order.json")).await, 200);
     // A retry of the same delivery: the same webhook id.
     assert_eq!(deliver(&app, &url, "orders/paid", "w-paid", &fixture("order.json")).await, 200);
-    apply(&app, clock.clone()).await;
+    app.apply_inbox(clock.clone()).await;
     // The same through the REST API for customer "twin": the same points.
     let api_order = json!({"event_id": "twin", "customer_id": "twin", "type": "order", "order_id": "twin",
         "currency": "USD", "subtotal": 59_700, "tax": 1_194, "discount": 1_000,
@@ -92,17 +81,17 @@ async fn a_shopify_store_earns_refunds_and_cancels_with_no_merchant_code(db: Db)
             {"product_id": "49148385", "quantity": 1, "amount": 19_900},
             {"product_id": "457924702", "quantity": 1, "amount": 19_900}]});
     assert_eq!(app.api_send(Method::POST, "/api/v1/events", &secret, &api_order).await.0, 201);
-    let twin_paid = available(&app, &secret, "twin").await;
-    assert_eq!(available(&app, &secret, "207119551").await, twin_paid, "{db:?}: earned as through the API, refund waiting");
+    let twin_paid = app.available(&secret, "twin").await;
+    assert_eq!(app.available(&secret, "207119551").await, twin_paid, "{db:?}: earned as through the API, refund waiting");
     // The refund is tried again after its backoff, and applies.
     clock.set(tally_server::ledger::Timestamp(clock.now().0 + 10_000));
-    apply(&app, clock.clone()).await;
+    app.apply_inbox(clock.clone()).await;
 
     let refund = json!({"refund_id": "twin-refund", "amount": 20_900});
     assert_eq!(app.api_send(Method::POST, "/api/v1/orders/twin/refunds", &secret, &refund).await.0, 201);
-    let twin = available(&app, &secret, "twin").await.unwrap();
+    let twin = app.available(&secret, "twin").await.unwrap();
     assert!(twin > 0 && twin < 587, "{db:?}: {twin}");
-    assert_eq!(available(&app, &secret, "207119551").await, Some(twin), "{db:?}: the store's refund = the API's");
+    assert_eq!(app.available(&secret, "207119551").await, Some(twin), "{db:?}: the store's refund = the API's");
     let (_, customer) = app.api_get("/api/v1/customers/207119551", &secret).await;
     assert_eq!(customer["name"], "Bob Norman", "{db:?}");
 
@@ -121,8 +110,8 @@ async fn a_shopify_store_earns_refunds_and_cancels_with_no_merchant_code(db: Db)
     cancelled["cancelled_at"] = json!("2008-01-12T11:00:00-05:00");
     cancelled["updated_at"] = json!("2008-01-12T11:00:00-05:00");
     assert_eq!(deliver(&app, &url, "orders/cancelled", "w-cancel", &cancelled).await, 200);
-    apply(&app, clock.clone()).await;
-    assert_eq!(available(&app, &secret, "207119551").await, Some(0), "{db:?}");
+    app.apply_inbox(clock.clone()).await;
+    assert_eq!(app.available(&secret, "207119551").await, Some(0), "{db:?}");
 
     let (_, connections) = app.api_get("/api/v1/connections", &secret).await;
     let topics: Vec<(String, i64, i64, i64)> = connections[0]["deliveries"]

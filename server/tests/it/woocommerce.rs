@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{spawn_app_at, spawn_app_with_clock, TestApp};
-use tally_server::{connections::inbox::InboxWorker, points::PointsService, time::Clock};
+use tally_server::time::Clock;
 
 fn fixture(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/woocommerce").join(name);
@@ -71,15 +71,6 @@ async fn deliver(app: &TestApp, store: &Store, topic: &str, body: &Value) -> u16
         .as_u16()
 }
 
-async fn apply(app: &TestApp, clock: Arc<dyn Clock>) {
-    let worker = InboxWorker::new(PointsService::new(app.storage.clone(), clock));
-    while worker.run_once().await.unwrap() > 0 {}
-}
-
-async fn available(app: &TestApp, secret: &str, customer: &str) -> Option<i64> {
-    app.api_get(&format!("/api/v1/customers/{customer}"), secret).await.1["available"].as_i64()
-}
-
 each_db! {
 #[tokio::test]
 async fn a_woocommerce_store_earns_refunds_and_cancels_with_no_merchant_code(db: Db) {
@@ -101,8 +92,8 @@ async fn a_woocommerce_store_earns_refunds_and_cancels_with_no_merchant_code(db:
     assert_eq!(deliver(&app, &store, "order.created", &order("processing", "2017-03-22T19:28:08")).await, 200);
     // The same delivery again (a retry after a timeout): stored once, applied once.
     assert_eq!(deliver(&app, &store, "order.created", &order("processing", "2017-03-22T19:28:08")).await, 200);
-    assert_eq!(available(&app, &secret, "25").await, None, "{db:?}: nothing applied before the worker runs");
-    apply(&app, clock.clone()).await;
+    assert_eq!(app.available(&secret, "25").await, None, "{db:?}: nothing applied before the worker runs");
+    app.apply_inbox(clock.clone()).await;
     let (_, customer) = app.api_get("/api/v1/customers/25", &secret).await;
     assert_eq!((customer["email"].as_str(), customer["name"].as_str()), (Some("john.doe@example.com"), Some("John Doe")), "{db:?}");
     // Lines 6.00 + 12.00 earn (shipping and tax do not): 18 points.
@@ -117,7 +108,7 @@ async fn a_woocommerce_store_earns_refunds_and_cancels_with_no_merchant_code(db:
     refunded["date_modified_gmt"] = json!("2017-03-25T10:00:00");
     refunded["refunds"] = json!([{"id": 724, "refund": "", "total": "-10.00"}, {"id": 726, "refund": "", "total": "-9.00"}]);
     assert_eq!(deliver(&app, &store, "order.updated", &refunded).await, 200);
-    apply(&app, clock.clone()).await;
+    app.apply_inbox(clock.clone()).await;
 
     // The same order and refunds through the REST API, for customer "twin": the same points.
     let api_order = json!({"event_id": "twin-727", "customer_id": "twin", "type": "order", "order_id": "twin-727",
@@ -128,9 +119,9 @@ async fn a_woocommerce_store_earns_refunds_and_cancels_with_no_merchant_code(db:
         let refund = json!({"refund_id": id, "amount": amount});
         assert_eq!(app.api_send(Method::POST, "/api/v1/orders/twin-727/refunds", &secret, &refund).await.0, 201);
     }
-    let twin = available(&app, &secret, "twin").await.unwrap();
+    let twin = app.available(&secret, "twin").await.unwrap();
     assert!(twin < 18, "{db:?}: the refunds took points back: {twin}");
-    assert_eq!(available(&app, &secret, "25").await, Some(twin), "{db:?}: the store's refunds = the API's");
+    assert_eq!(app.available(&secret, "25").await, Some(twin), "{db:?}: the store's refunds = the API's");
 
     // Out of order: the cancellation of order 800 arrives before its creation.
     let mut cancelled = order("cancelled", "2017-04-02T10:00:00");
@@ -139,16 +130,16 @@ async fn a_woocommerce_store_earns_refunds_and_cancels_with_no_merchant_code(db:
     created["id"] = json!(800);
     assert_eq!(deliver(&app, &store, "order.updated", &cancelled).await, 200);
     assert_eq!(deliver(&app, &store, "order.created", &created).await, 200);
-    apply(&app, clock.clone()).await;
-    assert_eq!(available(&app, &secret, "25").await, Some(twin), "{db:?}: the stale creation earned nothing");
+    app.apply_inbox(clock.clone()).await;
+    assert_eq!(app.available(&secret, "25").await, Some(twin), "{db:?}: the stale creation earned nothing");
 
     // Deleting order 727 takes its remaining points back; a guest's order and an unknown topic
     // are accepted and counted.
     assert_eq!(deliver(&app, &store, "order.deleted", &json!({"id": 727})).await, 200);
     assert_eq!(deliver(&app, &store, "order.created", &fixture("order.json")).await, 200);
     assert_eq!(deliver(&app, &store, "product.updated", &json!({"id": 93})).await, 200);
-    apply(&app, clock.clone()).await;
-    assert_eq!(available(&app, &secret, "25").await, Some(0), "{db:?}");
+    app.apply_inbox(clock.clone()).await;
+    assert_eq!(app.available(&secret, "25").await, Some(0), "{db:?}");
 
     let (_, connection) = app.api_get(&format!("/api/v1/connections/{}", store.id), &secret).await;
     let topics: Vec<(String, i64, i64)> = connection["deliveries"]
@@ -188,9 +179,9 @@ async fn amounts_convert_exactly_in_each_currencys_decimals(db: Db) {
         body["total_tax"] = json!("0");
         body["discount_total"] = json!("0");
         assert_eq!(deliver(&app, &store, "order.created", &body).await, 200);
-        apply(&app, clock.clone()).await;
+        app.apply_inbox(clock.clone()).await;
         // Under one whole unit earns nothing, and the customer is still known.
-        assert_eq!(available(&app, &secret_key, "25").await, Some(points), "{db:?}: {currency} {subtotal}");
+        assert_eq!(app.available(&secret_key, "25").await, Some(points), "{db:?}: {currency} {subtotal}");
     }
     app.stop().await;
 }
@@ -210,8 +201,8 @@ async fn a_delivery_answered_before_a_crash_is_applied_after_the_restart(db: Db)
     app.stop().await;
 
     let restarted = spawn_app_with_clock(database_url, clock.clone()).await;
-    apply(&restarted, clock).await;
-    assert_eq!(available(&restarted, &secret, "25").await, Some(18), "{db:?}");
+    restarted.apply_inbox(clock).await;
+    assert_eq!(restarted.available(&secret, "25").await, Some(18), "{db:?}");
     restarted.stop().await;
 }
 }
@@ -238,7 +229,7 @@ async fn a_tally_coupon_in_a_paid_order_is_consumed(db: Db) {
     paid["coupon_lines"] = json!([{"id": 320, "code": code.to_lowercase(), "discount": "5.00", "discount_tax": "0.00", "meta_data": []}]);
     paid["discount_total"] = json!("5.00");
     assert_eq!(deliver(&app, &store, "order.created", &paid).await, 200);
-    apply(&app, clock).await;
+    app.apply_inbox(clock).await;
     let (_, coupon) = app.api_get(&format!("/api/v1/coupons/{code}"), &secret).await;
     assert_eq!((coupon["status"].as_str(), coupon["order_id"].as_str()), (Some("consumed"), Some("727")), "{db:?}: {coupon}");
     app.stop().await;

@@ -70,6 +70,18 @@ impl TestApp {
         into_parts(self.api(method, path, secret).json(body).send().await.unwrap()).await
     }
 
+    /// The customer's available points through the API, `None` when there is no such customer.
+    pub async fn available(&self, secret: &str, customer: &str) -> Option<i64> {
+        self.api_get(&format!("/api/v1/customers/{customer}"), secret).await.1["available"].as_i64()
+    }
+
+    /// Applies every stored store delivery, as the server's inbox worker would.
+    pub async fn apply_inbox(&self, clock: Arc<dyn Clock>) {
+        let points = tally_server::points::PointsService::new(self.storage.clone(), clock);
+        let worker = tally_server::connections::inbox::InboxWorker::new(points);
+        while worker.run_once().await.unwrap() > 0 {}
+    }
+
     /// Stops accepting connections and waits for the server task to finish.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
