@@ -276,11 +276,15 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
     let suffix = pages.iter().find(|(key, ..)| *key == current).map(|(.., href)| href[base.len()..].to_owned());
     let others = Resource::new(|| (), |_| list_programs());
     let this_program = program.id.clone();
+    // Awaited in a `Suspend`, not read with `.get()`: a resource read reactively inside nested
+    // Suspense boundaries can leave a server render waiting forever (leptos #4578), which was
+    // seen as a console page that sometimes never finished under the full test suite.
     let switcher = move || {
         let (suffix, this_program) = (suffix.clone().unwrap_or_default(), this_program.clone());
-        others.get().and_then(Result::ok).filter(|programs| programs.len() > 1).map(|programs| {
-            let navigate = leptos_router::hooks::use_navigate();
-            view! {
+        let navigate = leptos_router::hooks::use_navigate();
+        Suspend::new(async move {
+            let programs = others.await.ok().filter(|programs| programs.len() > 1)?;
+            Some(view! {
                 <label class="switcher">" " {tr("Switch to")} " "
                     <select aria-label=tr("Switch program") on:change=move |event| {
                         navigate(&format!("/admin/programs/{}{suffix}", event_target_value(&event)), Default::default());
@@ -290,7 +294,7 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
                         }).collect_view()}
                     </select>
                 </label>
-            }
+            })
         })
     };
     view! {

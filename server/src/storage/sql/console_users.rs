@@ -335,3 +335,16 @@ macro_rules! commit_audited {
     }};
 }
 pub(super) use commit_audited;
+
+/// Commits `$tx` with the audit entry `$audit` when `$changed` rows changed; else rolls back
+/// and the enclosing function answers `Ok(false)` (nothing to change: nothing written).
+macro_rules! commit_if_changed {
+    ($tx:ident, $changed:expr, $audit:expr) => {{
+        if $changed == 0 {
+            $tx.rollback().await?;
+            return Ok(false);
+        }
+        crate::storage::sql::console_users::commit_audited!($tx, $audit);
+    }};
+}
+pub(super) use commit_if_changed;

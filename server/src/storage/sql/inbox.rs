@@ -2,7 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::{console_users::commit_audited, on_pool, Dialect, Pool, SqlStorage};
+use super::{
+    console_users::{commit_audited, commit_if_changed},
+    on_pool, Dialect, Pool, SqlStorage,
+};
 use crate::{
     console_users::AuditEntry,
     ledger::Timestamp,
@@ -109,11 +112,7 @@ impl InboxStore for SqlStorage {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if updated != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            commit_audited!(tx, audit);
+            commit_if_changed!(tx, updated, audit);
         });
         Ok(true)
     }
@@ -136,11 +135,7 @@ impl InboxStore for SqlStorage {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if deleted == 0 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            commit_audited!(tx, audit);
+            commit_if_changed!(tx, deleted, audit);
         });
         Ok(true)
     }

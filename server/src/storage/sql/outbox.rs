@@ -4,7 +4,10 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
-use super::{console_users::commit_audited, json_from_db, on_pool, Dialect, Pool, SqlStorage};
+use super::{
+    console_users::{commit_audited, commit_if_changed},
+    json_from_db, on_pool, Dialect, Pool, SqlStorage,
+};
 use crate::{
     connections::{
         events::{EventType, OutboxEvent},
@@ -365,11 +368,7 @@ impl OutboxStore for SqlStorage {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if updated == 0 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            commit_audited!(tx, audit);
+            commit_if_changed!(tx, updated, audit);
         });
         Ok(true)
     }
@@ -390,11 +389,7 @@ impl OutboxStore for SqlStorage {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if deleted == 0 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            commit_audited!(tx, audit);
+            commit_if_changed!(tx, deleted, audit);
         });
         Ok(true)
     }

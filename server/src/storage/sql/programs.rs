@@ -2,7 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::{console_users::commit_audited, json_from_db, on_pool, Dialect, Pool, SqlStorage};
+use super::{
+    console_users::{commit_audited, commit_if_changed},
+    json_from_db, on_pool, Dialect, Pool, SqlStorage,
+};
 use crate::{
     console_users::AuditEntry,
     ledger::Timestamp,
@@ -284,11 +287,7 @@ impl ProgramStore for SqlStorage {
             let mut tx = pool.begin().await?;
             let revoked =
                 sqlx::query(SQL).bind(now.0).bind(program_id).bind(key_id).execute(&mut *tx).await?.rows_affected();
-            if revoked != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            commit_audited!(tx, audit);
+            commit_if_changed!(tx, revoked, audit);
         });
         Ok(true)
     }

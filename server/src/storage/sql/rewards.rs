@@ -1,6 +1,11 @@
 //! The rewards catalog and coupons.
 
-use super::{console_users::commit_audited, json_from_db, on_pool, outbox::insert_events, Dialect, Pool, SqlStorage};
+use super::{
+    console_users::{commit_audited, commit_if_changed},
+    json_from_db, on_pool,
+    outbox::insert_events,
+    Dialect, Pool, SqlStorage,
+};
 use crate::{
     connections::events,
     console_users::AuditEntry,
@@ -125,11 +130,7 @@ impl RewardStore for SqlStorage {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if updated != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            commit_audited!(tx, audit);
+            commit_if_changed!(tx, updated, audit);
         });
         Ok(true)
     }
