@@ -1,7 +1,11 @@
 //! `cargo xtask bench`: loads a real `tally serve` (release build) over HTTP with concurrent
 //! clients, on SQLite and on PostgreSQL, and runs pgbench's TPC-B-like script (`-N`) on the same
 //! PostgreSQL server in the same run as the baseline. Prints throughput, p50/p99 latency and the
-//! ratio to pgbench. Not a test: nothing here asserts a speed.
+//! ratio to pgbench. Then, per database: WooCommerce-shaped store deliveries (acknowledged, and
+//! applied by the inbox: its rate from the first post until none is pending), and earn events
+//! with a webhook endpoint on a receiver in this process, whose p50/p99 columns are the delay
+//! from the write's acknowledgement to the receiver's request. Not a test: nothing here asserts
+//! a speed.
 //!
 //! Environment: TALLY_BIN (the release binary), TALLY_TEST_POSTGRES_URL (a server where
 //! databases may be created), BENCH_CLIENTS (default 16), BENCH_SECONDS (default 10).
@@ -74,6 +78,7 @@ async fn main() {
         }
     }
     let _ = std::fs::remove_file(&sqlite_file);
+    println!("(\"…applied\": deliveries applied per second; \"webhook latency\": earn events/s with an endpoint, p50/p99 = write acknowledged → receiver got it)");
 
     let tps = pgbench(&admin, &format!("tally_pgbench_{run}"), clients, seconds).await;
     println!("\npgbench -N (TPC-B-like, no branch/teller updates), same server, {clients} clients: {tps:.0} tps");
@@ -87,6 +92,8 @@ async fn bench_database(tally: &str, url: &str, clients: usize, duration: Durati
     storage.create_program(&program, &key, Timestamp(0)).await.unwrap();
     let mut server = Command::new(tally)
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url, "--upkeep-interval", "0"])
+        // The webhook phase's receiver listens on 127.0.0.1.
+        .args(["--webhooks-allow-private"])
         .env("RUST_LOG", "warn,tally_server=info")
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -116,17 +123,155 @@ async fn bench_database(tally: &str, url: &str, clients: usize, duration: Durati
         }
     })
     .await;
-    let read = load("customer reads", clients, duration, move |client: reqwest::Client, n: usize| {
+    let read = load("customer reads", clients, duration, {
         let (base, secret) = (base.clone(), secret.clone());
+        move |client: reqwest::Client, n: usize| {
+            let (base, secret) = (base.clone(), secret.clone());
+            async move {
+                let url = format!("{base}/api/v1/customers/c{}", n % CUSTOMERS);
+                let response = client.get(url).bearer_auth(secret.as_str()).send().await;
+                response.is_ok_and(|r| r.status() == 200)
+            }
+        }
+    })
+    .await;
+    let (deliveries, applied) = store_deliveries(storage.as_ref(), &base, &secret, clients, duration).await;
+    let webhooks = webhook_latency(&base, &secret, clients, duration).await;
+    let _ = server.kill().await;
+    vec![earn, read, deliveries, applied, webhooks]
+}
+
+/// WooCommerce-shaped order deliveries, signed as WooCommerce signs them, to a connection: the
+/// acknowledgements' rate and latency, then (as a phase of its own) how fast the inbox applied
+/// them all, from the first post until none was left.
+async fn store_deliveries(
+    storage: &dyn tally_server::storage::Storage,
+    base: &Arc<String>,
+    secret: &Arc<String>,
+    clients: usize,
+    duration: Duration,
+) -> (Phase, Phase) {
+    use base64::Engine;
+    use hmac::Mac;
+    let client = reqwest::Client::new();
+    let connection: serde_json::Value = client
+        .post(format!("{base}/api/v1/connections"))
+        .bearer_auth(secret.as_str())
+        .json(&json!({"platform": "woocommerce"}))
+        .send()
+        .await
+        .expect("the connection is made")
+        .json()
+        .await
+        .unwrap();
+    let url = Arc::new(format!("{base}/connections/woocommerce/{}", connection["id"].as_str().unwrap()));
+    let key = Arc::new(connection["secret"].as_str().unwrap().to_owned());
+    let started = Instant::now();
+    let acknowledged = load("store deliveries", clients, duration, move |client: reqwest::Client, n: usize| {
+        let (url, key) = (url.clone(), key.clone());
         async move {
-            let url = format!("{base}/api/v1/customers/c{}", n % CUSTOMERS);
-            let response = client.get(url).bearer_auth(secret.as_str()).send().await;
+            let body = json!({"id": n + 1, "status": "processing", "currency": "USD", "customer_id": n % CUSTOMERS + 1,
+                "date_modified_gmt": "2026-01-01T00:00:00",
+                "line_items": [{"product_id": 5, "variation_id": 0, "quantity": 1, "subtotal": "25.00"}]})
+            .to_string();
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+            mac.update(body.as_bytes());
+            let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+            let response = client
+                .post(url.as_str())
+                .header("content-type", "application/json")
+                .header("x-wc-webhook-topic", "order.created")
+                .header("x-wc-webhook-signature", signature)
+                .body(body)
+                .send()
+                .await;
             response.is_ok_and(|r| r.status() == 200)
         }
     })
     .await;
-    let _ = server.kill().await;
-    vec![earn, read]
+    while storage.pending_inbox().await.expect("the database answers") > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let applied = Phase {
+        name: "  …applied",
+        requests: acknowledged.requests,
+        errors: 0,
+        elapsed: started.elapsed(),
+        latencies: Vec::new(),
+    };
+    (acknowledged, applied)
+}
+
+/// Earn events with a webhook endpoint on a receiver in this process: the latency from the
+/// write's acknowledgement to the receiver's request, per event (p50/p99 in the table).
+async fn webhook_latency(base: &Arc<String>, secret: &Arc<String>, clients: usize, duration: Duration) -> Phase {
+    use std::{collections::HashMap, sync::Mutex};
+    type Times = Arc<Mutex<HashMap<String, Instant>>>;
+    let (acked, received): (Times, Times) = (Arc::default(), Arc::default());
+    let log = received.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let log = log.clone();
+            async move {
+                let event: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                if let Some(order) = event["data"]["entry"]["order_id"].as_str() {
+                    log.lock().unwrap().insert(order.to_owned(), Instant::now());
+                }
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let endpoint = json!({"url": hook, "event_types": ["points.earned"]});
+    let created = reqwest::Client::new()
+        .post(format!("{base}/api/v1/webhooks"))
+        .bearer_auth(secret.as_str())
+        .json(&endpoint)
+        .send()
+        .await
+        .expect("the endpoint is made");
+    assert_eq!(created.status(), 201, "the webhook endpoint");
+    let phase = load("webhook latency", clients, duration, {
+        let (base, secret, acked) = (base.clone(), secret.clone(), acked.clone());
+        move |client: reqwest::Client, n: usize| {
+            let (base, secret, acked) = (base.clone(), secret.clone(), acked.clone());
+            async move {
+                let order = format!("h{n}");
+                let body = json!({"event_id": order, "customer_id": format!("h{}", n % CUSTOMERS), "type": "order",
+                    "order_id": order, "currency": "USD", "subtotal": 2_500});
+                let response =
+                    client.post(format!("{base}/api/v1/events")).bearer_auth(secret.as_str()).json(&body).send().await;
+                let ok = response.is_ok_and(|r| r.status() == 201);
+                if ok {
+                    acked.lock().unwrap().insert(order, Instant::now());
+                }
+                ok
+            }
+        }
+    })
+    .await;
+    // Every acknowledged event arrives (a minute at most), then each one's delay is measured.
+    let expected = acked.lock().unwrap().len();
+    let waited = Instant::now();
+    while received.lock().unwrap().len() < expected && waited.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (acked, received) = (acked.lock().unwrap(), received.lock().unwrap());
+    let mut latencies: Vec<Duration> = acked
+        .iter()
+        .filter_map(|(order, at)| received.get(order).map(|got| got.saturating_duration_since(*at)))
+        .collect();
+    latencies.sort();
+    Phase {
+        name: "webhook latency",
+        requests: phase.requests,
+        errors: expected - latencies.len(),
+        elapsed: phase.elapsed,
+        latencies,
+    }
 }
 
 /// `clients` tasks call `request` back to back for `duration`; returns what they measured.

@@ -34,7 +34,7 @@ impl Default for DeliveryConfig {
         Self {
             poll: Duration::from_millis(500),
             timeout: Duration::from_secs(10),
-            batch: 32,
+            batch: 64,
             urls: UrlPolicy::default(),
         }
     }
@@ -91,9 +91,7 @@ impl DeliveryWorker {
         let due = self.storage.claim_deliveries(now, lease_until, self.config.batch).await?;
         let attempted = due.len();
         let attempts = futures_util::future::join_all(due.into_iter().map(|delivery| self.attempt(delivery))).await;
-        for (id, attempt) in attempts {
-            self.storage.record_attempt(id, &attempt).await?;
-        }
+        self.storage.record_attempts(&attempts).await?;
         Ok(attempted)
     }
 

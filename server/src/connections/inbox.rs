@@ -32,8 +32,9 @@ impl InboxWorker {
         let storage = self.points.storage();
         let now = self.points.now();
         let due = storage.claim_inbox(now, Timestamp(now.0.saturating_add(LEASE_MS)), 32).await?;
-        for item in &due {
-            let (status, outcome, retry_at) = self.handle(item).await;
+        // Each claimed delivery is the oldest pending one of its subject: they apply side by side.
+        let handled = futures_util::future::join_all(due.iter().map(|item| self.handle(item))).await;
+        for (item, (status, outcome, retry_at)) in due.iter().zip(handled) {
             storage.finish_inbox(item.id, status, &outcome, retry_at, self.points.now()).await?;
         }
         Ok(due.len())

@@ -135,4 +135,6 @@ pub trait InboxStore: Send + Sync {
         modified_at: Timestamp,
     ) -> Result<(), StorageError>;
     async fn topic_statuses(&self, connection_id: &str) -> Result<Vec<TopicStatus>, StorageError>;
+    /// Deliveries of every store still waiting to be applied (for health checks and the bench).
+    async fn pending_inbox(&self) -> Result<u64, StorageError>;
 }

@@ -97,8 +97,9 @@ pub trait OutboxStore: Send + Sync {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<DueDelivery>, StorageError>;
-    /// Records an attempt; a delivery that gave up marks its endpoint failing, a success clears it.
-    async fn record_attempt(&self, delivery_id: i64, attempt: &Attempt) -> Result<(), StorageError>;
+    /// Records a pass's attempts in one transaction; a delivery that gave up marks its endpoint
+    /// failing, a success clears the mark.
+    async fn record_attempts(&self, attempts: &[(i64, Attempt)]) -> Result<(), StorageError>;
     async fn create_endpoint(&self, endpoint: &WebhookEndpoint, audit: Option<&AuditEntry>)
         -> Result<(), StorageError>;
     async fn endpoints(&self, program_id: &str) -> Result<Vec<WebhookEndpoint>, StorageError>;

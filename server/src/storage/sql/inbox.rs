@@ -239,6 +239,12 @@ impl InboxStore for SqlStorage {
         Ok(())
     }
 
+    async fn pending_inbox(&self) -> Result<u64, StorageError> {
+        const SQL: &str = "SELECT COUNT(*) FROM inbox_deliveries WHERE status = 'pending'";
+        let pending: i64 = on_pool!(self, |pool| sqlx::query_scalar(SQL).fetch_one(pool).await?);
+        Ok(u64::try_from(pending).unwrap_or(0))
+    }
+
     async fn topic_statuses(&self, connection_id: &str) -> Result<Vec<TopicStatus>, StorageError> {
         let rows: Vec<(String, i64, i64, i64, i64)> =
             on_pool!(self, |pool| sqlx::query_as(TOPICS).bind(connection_id).fetch_all(pool).await?);

@@ -61,7 +61,6 @@ const ENDPOINT_BY_ID: &str = "SELECT id, program_id, url, description, event_typ
 const QUEUE_DELIVERY: &str = "INSERT INTO webhook_deliveries
          (endpoint_id, event_id, customer_id, status, attempts, next_attempt_at_ms, created_at_ms)
      VALUES ($1, $2, $3, 'pending', 0, $4, $5) ON CONFLICT (endpoint_id, event_id) DO NOTHING";
-const MARK_RELAYED: &str = "UPDATE outbox_events SET relayed_at_ms = $1 WHERE id = $2";
 /// The oldest due deliveries, each the oldest pending one of its customer for its endpoint.
 const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET next_attempt_at_ms = $1
      WHERE id IN (SELECT d.id FROM webhook_deliveries d
@@ -77,7 +76,6 @@ const CLAIM_POSTGRES: &str = "UPDATE webhook_deliveries SET next_attempt_at_ms =
                AND e.customer_id = d.customer_id AND e.status = 'pending' AND e.id < d.id)
          ORDER BY d.next_attempt_at_ms, d.id LIMIT $3 FOR UPDATE SKIP LOCKED)
      RETURNING id, attempts, endpoint_id, event_id, created_at_ms";
-const PAYLOAD: &str = "SELECT payload FROM outbox_events WHERE event_id = $1";
 const RECORD_ATTEMPT: &str = "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1,
          next_attempt_at_ms = $2, last_attempt_at_ms = $3, response_status = $4, last_error = $5, latency_ms = $6,
          delivered_at_ms = $7
@@ -198,7 +196,7 @@ impl OutboxStore for SqlStorage {
                 .fetch_all(&mut *tx)
                 .await?;
             let mut endpoints: HashMap<String, Vec<WebhookEndpoint>> = HashMap::new();
-            for (id, event_id, program_id, customer_id, event_type, created_at, test_endpoint) in &waiting {
+            for (_, event_id, program_id, customer_id, event_type, created_at, test_endpoint) in &waiting {
                 if !endpoints.contains_key(program_id) {
                     let rows: Vec<EndpointRow> =
                         sqlx::query_as(ENDPOINTS_OF).bind(program_id).fetch_all(&mut *tx).await?;
@@ -222,7 +220,17 @@ impl OutboxStore for SqlStorage {
                             .await?;
                     }
                 }
-                sqlx::query(MARK_RELAYED).bind(now.0).bind(id).execute(&mut *tx).await?;
+            }
+            if !waiting.is_empty() {
+                // One statement for the batch: the ids this relay holds (others' are locked).
+                let mut mark = sqlx::QueryBuilder::new("UPDATE outbox_events SET relayed_at_ms = ");
+                mark.push_bind(now.0).push(" WHERE id IN (");
+                let mut ids = mark.separated(", ");
+                for (id, ..) in &waiting {
+                    ids.push_bind(*id);
+                }
+                mark.push(")");
+                mark.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(waiting.len())
@@ -244,6 +252,20 @@ impl OutboxStore for SqlStorage {
                 .fetch_all(pool)
                 .await?)
         };
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The claimed events' bodies in one query.
+        let mut payloads: HashMap<String, String> = on_pool!(self, |pool| {
+            let mut select = sqlx::QueryBuilder::new("SELECT event_id, payload FROM outbox_events WHERE event_id IN (");
+            let mut ids = select.separated(", ");
+            for (_, _, _, event_id, _) in &claimed {
+                ids.push_bind(event_id);
+            }
+            select.push(")");
+            let rows: Vec<(String, String)> = select.build_query_as().fetch_all(pool).await?;
+            rows.into_iter().collect()
+        });
         let mut endpoints: HashMap<String, WebhookEndpoint> = HashMap::new();
         let mut due = Vec::with_capacity(claimed.len());
         for (id, attempts, endpoint_id, event_id, created_at) in claimed {
@@ -256,9 +278,9 @@ impl OutboxStore for SqlStorage {
                 let Some(row) = row else { continue };
                 endpoints.insert(endpoint_id.clone(), row.into_endpoint()?);
             }
-            let payload: Option<String> =
-                on_pool!(self, |pool| sqlx::query_scalar(PAYLOAD).bind(&event_id).fetch_optional(pool).await?);
-            let payload = payload.ok_or_else(|| StorageError::Corrupt(format!("no outbox event {event_id}")))?;
+            let payload = payloads
+                .remove(&event_id)
+                .ok_or_else(|| StorageError::Corrupt(format!("no outbox event {event_id}")))?;
             due.push(DueDelivery {
                 id,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
@@ -271,34 +293,40 @@ impl OutboxStore for SqlStorage {
         Ok(due)
     }
 
-    async fn record_attempt(&self, delivery_id: i64, attempt: &Attempt) -> Result<(), StorageError> {
-        let status = match (attempt.delivered, attempt.retry_at) {
-            (true, _) => DeliveryStatus::Delivered,
-            (false, Some(_)) => DeliveryStatus::Pending,
-            (false, None) => DeliveryStatus::Failed,
-        };
+    async fn record_attempts(&self, attempts: &[(i64, Attempt)]) -> Result<(), StorageError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
         let _one_writer = self.sqlite_turn().await;
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(RECORD_ATTEMPT)
-                .bind(status.as_str())
-                .bind(attempt.retry_at.unwrap_or(attempt.at).0)
-                .bind(attempt.at.0)
-                .bind(attempt.response_status.map(i64::from))
-                .bind(&attempt.error)
-                .bind(attempt.latency_ms)
-                .bind(attempt.delivered.then_some(attempt.at.0))
-                .bind(delivery_id)
-                .execute(&mut *tx)
-                .await?;
-            match status {
-                DeliveryStatus::Delivered => {
-                    sqlx::query(ENDPOINT_RECOVERED).bind(delivery_id).execute(&mut *tx).await?;
+            for (delivery_id, attempt) in attempts {
+                let delivery_id = *delivery_id;
+                let status = match (attempt.delivered, attempt.retry_at) {
+                    (true, _) => DeliveryStatus::Delivered,
+                    (false, Some(_)) => DeliveryStatus::Pending,
+                    (false, None) => DeliveryStatus::Failed,
+                };
+                sqlx::query(RECORD_ATTEMPT)
+                    .bind(status.as_str())
+                    .bind(attempt.retry_at.unwrap_or(attempt.at).0)
+                    .bind(attempt.at.0)
+                    .bind(attempt.response_status.map(i64::from))
+                    .bind(&attempt.error)
+                    .bind(attempt.latency_ms)
+                    .bind(attempt.delivered.then_some(attempt.at.0))
+                    .bind(delivery_id)
+                    .execute(&mut *tx)
+                    .await?;
+                match status {
+                    DeliveryStatus::Delivered => {
+                        sqlx::query(ENDPOINT_RECOVERED).bind(delivery_id).execute(&mut *tx).await?;
+                    }
+                    DeliveryStatus::Failed => {
+                        sqlx::query(ENDPOINT_FAILING).bind(attempt.at.0).bind(delivery_id).execute(&mut *tx).await?;
+                    }
+                    DeliveryStatus::Pending => {}
                 }
-                DeliveryStatus::Failed => {
-                    sqlx::query(ENDPOINT_FAILING).bind(attempt.at.0).bind(delivery_id).execute(&mut *tx).await?;
-                }
-                DeliveryStatus::Pending => {}
             }
             tx.commit().await?;
         });
