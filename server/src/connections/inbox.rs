@@ -4,7 +4,9 @@
 //! database) is tried again with the webhook backoff; one that can never apply (a malformed
 //! payload, a refused order) is kept as failed with the reason, for the admin.
 
-use super::{shopify, woocommerce, StoreChange};
+use std::collections::HashMap;
+
+use super::{read_delivery, StoreChange};
 use crate::{
     ledger::Timestamp,
     points::{ActionEvent, PointsError, PointsService},
@@ -32,33 +34,40 @@ impl InboxWorker {
         let storage = self.points.storage();
         let now = self.points.now();
         let due = storage.claim_inbox(now, Timestamp(now.0.saturating_add(LEASE_MS)), 32).await?;
+        // Each program once per pass, however many of its deliveries were claimed.
+        let mut programs: HashMap<&str, Result<Option<Program>, String>> = HashMap::new();
+        for item in &due {
+            let id = item.connection.program_id.as_str();
+            if !programs.contains_key(id) {
+                programs.insert(id, storage.program_by_id(id).await.map_err(|error| error.to_string()));
+            }
+        }
         // Each claimed delivery is the oldest pending one of its subject: they apply side by side.
-        let handled = futures_util::future::join_all(due.iter().map(|item| self.handle(item))).await;
+        let handled = due.iter().map(|item| self.handle(item, &programs[item.connection.program_id.as_str()]));
+        let handled = futures_util::future::join_all(handled).await;
         for (item, (status, outcome, retry_at)) in due.iter().zip(handled) {
             storage.finish_inbox(item.id, status, &outcome, retry_at, self.points.now()).await?;
         }
         Ok(due.len())
     }
 
-    async fn handle(&self, item: &InboxItem) -> (InboxStatus, String, Option<Timestamp>) {
-        let program = match self.points.storage().program_by_id(&item.connection.program_id).await {
+    async fn handle(
+        &self,
+        item: &InboxItem,
+        program: &Result<Option<Program>, String>,
+    ) -> (InboxStatus, String, Option<Timestamp>) {
+        let program = match program {
             Ok(Some(program)) => program,
             Ok(None) => return (InboxStatus::Failed, "the program no longer exists".into(), None),
-            Err(error) => return self.retry(item, error.to_string()),
+            Err(error) => return self.retry(item, error.clone()),
         };
-        let change = match item.connection.platform.as_str() {
-            "woocommerce" => woocommerce::read(&item.topic, item.body.as_bytes()).map_err(|error| error.to_string()),
-            "shopify" => {
-                shopify::read(&item.topic, item.body.as_bytes(), &program.currency).map_err(|error| error.to_string())
-            }
-            other => return (InboxStatus::Failed, format!("no platform {other:?}"), None),
-        };
+        let change = read_delivery(&item.connection.platform, &item.topic, item.body.as_bytes(), &program.currency);
         let change = match change {
             Ok(Some(change)) => change,
             Ok(None) => return (InboxStatus::Ignored, format!("topic {} is not used", item.topic), None),
-            Err(error) => return (InboxStatus::Failed, error, None),
+            Err(error) => return (InboxStatus::Failed, error.to_string(), None),
         };
-        match self.apply(&program, &item.connection, change).await {
+        match self.apply(program, &item.connection, change).await {
             Ok(outcome) => (InboxStatus::Done, outcome, None),
             Err(PointsError::Storage(error)) => self.retry(item, error.to_string()),
             // A refund that came before its order (deliveries are not ordered across topics):

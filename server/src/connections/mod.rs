@@ -56,6 +56,35 @@ fn amount_of(field: &str, value: &str, currency: &str) -> Result<i64, PayloadErr
     })
 }
 
+/// What a delivery of `topic` from a store of `platform` means (`None`: a topic Tally does not
+/// act on). `shop_currency` is the program's: Shopify's refunds do not name theirs.
+pub fn read_delivery(
+    platform: &str,
+    topic: &str,
+    body: &[u8],
+    shop_currency: &str,
+) -> Result<Option<StoreChange>, PayloadError> {
+    match platform {
+        "shopify" => shopify::read(topic, body, shop_currency),
+        _ => woocommerce::read(topic, body),
+    }
+}
+
+/// The order's subtotal: the sum of its lines, checked.
+fn lines_subtotal(lines: &[crate::rules::OrderLine], currency: &str) -> Result<i64, PayloadError> {
+    lines.iter().try_fold(0_i64, |sum, line| sum.checked_add(line.amount)).ok_or_else(|| PayloadError::Amount {
+        field: "line_items".into(),
+        currency: currency.to_owned(),
+        value: "sum".into(),
+    })
+}
+
+/// The Tally coupons among an order's discount codes, as Tally spells them (stores may lower-case
+/// them).
+fn tally_coupons<'a>(codes: impl Iterator<Item = &'a str>) -> Vec<String> {
+    codes.map(|code| code.trim().to_ascii_uppercase()).filter(|code| code.starts_with("TALLY-")).collect()
+}
+
 /// The webhooks to create in a store of `platform`, one per topic, with the connection's URL.
 pub fn store_topics(platform: &str) -> Vec<&'static str> {
     match platform {

@@ -178,9 +178,7 @@ fn order_change(topic: &str, order: ShopifyOrder) -> Result<StoreChange, Payload
             amount: total,
         });
     }
-    let subtotal = lines.iter().try_fold(0_i64, |sum, line| sum.checked_add(line.amount)).ok_or_else(|| {
-        PayloadError::Amount { field: "line_items".into(), currency: order.currency.clone(), value: "sum".into() }
-    })?;
+    let subtotal = super::lines_subtotal(&lines, &order.currency)?;
     let optional = |field: &str, value: Option<&str>| value.map_or(Ok(0), |value| amount(field, value));
     let shipping = order.total_shipping_price_set.as_ref().map(|set| set.shop_money.amount.as_str());
     let event = OrderEvent {
@@ -197,11 +195,6 @@ fn order_change(topic: &str, order: ShopifyOrder) -> Result<StoreChange, Payload
             lines,
         },
     };
-    let coupons = order
-        .discount_codes
-        .iter()
-        .map(|code| code.code.trim().to_ascii_uppercase())
-        .filter(|code| code.starts_with("TALLY-"))
-        .collect();
+    let coupons = super::tally_coupons(order.discount_codes.iter().map(|code| code.code.as_str()));
     Ok(StoreChange::Paid { order: event, refunds: Vec::new(), coupons, modified_at })
 }

@@ -164,9 +164,7 @@ fn order_change(order: WooOrder) -> Result<StoreChange, PayloadError> {
             amount: amount("line_items.subtotal", &line.subtotal)?,
         });
     }
-    let subtotal = lines.iter().try_fold(0_i64, |sum, line| sum.checked_add(line.amount)).ok_or_else(|| {
-        PayloadError::Amount { field: "line_items".into(), currency: order.currency.clone(), value: "sum".into() }
-    })?;
+    let subtotal = super::lines_subtotal(&lines, &order.currency)?;
     let optional = |field: &str, value: &Option<String>| value.as_deref().map_or(Ok(0), |value| amount(field, value));
     let event = OrderEvent {
         event_id: format!("wc-order-{order_id}"),
@@ -182,13 +180,8 @@ fn order_change(order: WooOrder) -> Result<StoreChange, PayloadError> {
             lines,
         },
     };
-    // WooCommerce lowercases coupon codes; Tally's are upper case.
-    let coupons = order
-        .coupon_lines
-        .iter()
-        .map(|coupon| coupon.code.trim().to_ascii_uppercase())
-        .filter(|code| code.starts_with("TALLY-"))
-        .collect();
+    // WooCommerce lowercases coupon codes.
+    let coupons = super::tally_coupons(order.coupon_lines.iter().map(|coupon| coupon.code.as_str()));
     Ok(StoreChange::Paid { order: event, refunds, coupons, modified_at })
 }
 

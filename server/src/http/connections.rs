@@ -13,7 +13,7 @@ use axum::{
 
 use super::{problem::Problem, AppState};
 use crate::{
-    connections::{shopify, signature_matches, woocommerce},
+    connections::{read_delivery, signature_matches, woocommerce},
     secrets,
     storage::Arrival,
 };
@@ -84,12 +84,12 @@ async fn receive(
     }
     let body = String::from_utf8(body.to_vec())
         .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "bad_request", "Bad request", "The body is not UTF-8."))?;
-    let program = state.storage.program_by_id(&connection.program_id).await?.ok_or_else(not_found)?;
-    let change = match platform.as_str() {
-        "shopify" => shopify::read(&topic, body.as_bytes(), &program.currency).map_err(|error| error.to_string()),
-        _ => woocommerce::read(&topic, body.as_bytes()).map_err(|error| error.to_string()),
+    // Only Shopify's refunds need the program's currency to be read.
+    let currency = match platform.as_str() {
+        "shopify" => state.storage.program_by_id(&connection.program_id).await?.ok_or_else(not_found)?.currency,
+        _ => String::new(),
     };
-    let (subject, ignored) = match change {
+    let (subject, ignored) = match read_delivery(&platform, &topic, body.as_bytes(), &currency) {
         Ok(Some(change)) => (change.subject(), false),
         Ok(None) => (format!("topic:{topic}"), true),
         // Kept, and failed by the worker with the reason, so the admin sees it.
