@@ -235,3 +235,49 @@ async fn a_tally_coupon_in_a_paid_order_is_consumed(db: Db) {
     app.stop().await;
 }
 }
+
+each_db! {
+/// What a stranger can post to a connection's URL: a 4xx problem for each, and a signed but
+/// malformed payload kept as failed with its reason, never a 5xx or a write.
+#[tokio::test]
+async fn hostile_deliveries_get_problems_and_malformed_ones_are_kept_as_failed(db: Db) {
+    let (app, clock) = spawn_app_at(db).await;
+    let (_, secret) = app.create_program("Shop").await;
+    let store = connect(&app, &secret).await;
+    let post = |url: String, body: Vec<u8>| app.client.post(url).header("x-wc-webhook-topic", "order.created").body(body);
+    let status = |response: reqwest::Response| {
+        let problem = response.headers().get("content-type").is_some_and(|v| v == "application/problem+json");
+        (response.status().as_u16(), problem)
+    };
+    let huge = vec![b'x'; 2 * 1024 * 1024];
+    assert_eq!(status(post(store.url.clone(), huge).send().await.unwrap()), (413, true), "{db:?}: too large");
+    let shopify_url = store.url.replace("/woocommerce/", "/shopify/");
+    assert_eq!(status(post(shopify_url, b"{}".to_vec()).send().await.unwrap()), (404, true), "{db:?}: wrong platform");
+    let magento_url = store.url.replace("/woocommerce/", "/magento/");
+    assert_eq!(status(post(magento_url, b"{}".to_vec()).send().await.unwrap()), (404, true), "{db:?}");
+    let nul_url = format!("{}%00", store.url);
+    assert_eq!(status(post(nul_url, b"{}".to_vec()).send().await.unwrap()), (400, true), "{db:?}: a NUL in the id");
+    let unsigned = post(store.url.clone(), b"{\"id\": 1}".to_vec()).send().await.unwrap();
+    assert_eq!(status(unsigned), (401, true), "{db:?}");
+
+    // Signed, but not UTF-8: refused. Signed, UTF-8, not an order: stored, then failed with why.
+    let signed = |body: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(store.secret.as_bytes()).unwrap();
+        mac.update(body);
+        STANDARD.encode(mac.finalize().into_bytes())
+    };
+    let latin1 = b"{\"id\": \"caf\xe9\"}".to_vec();
+    let response = post(store.url.clone(), latin1.clone()).header("x-wc-webhook-signature", signed(&latin1));
+    assert_eq!(status(response.send().await.unwrap()), (400, true), "{db:?}: not UTF-8");
+    let bad = br#"{"id": -5, "status": "processing", "currency": "USD", "customer_id": 25}"#.to_vec();
+    let response = post(store.url.clone(), bad.clone()).header("x-wc-webhook-signature", signed(&bad));
+    assert_eq!(response.send().await.unwrap().status(), 200, "{db:?}: stored for the admin to see");
+    app.apply_inbox(clock).await;
+    let (_, connection) = app.api_get(&format!("/api/v1/connections/{}", store.id), &secret).await;
+    let row = &connection["deliveries"][0];
+    assert_eq!((row["topic"].as_str(), row["failed"].as_i64()), (Some("order.created"), Some(1)), "{db:?}: {connection}");
+    assert!(row["last_outcome"].as_str().unwrap().starts_with("not a WooCommerce order payload"), "{db:?}: {row}");
+    assert_eq!(app.available(&secret, "25").await, None, "{db:?}: nothing written");
+    app.stop().await;
+}
+}
