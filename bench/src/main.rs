@@ -85,12 +85,17 @@ async fn main() {
     println!("ratio: Tally earn events/s on PostgreSQL / pgbench tps = {:.3}", postgres_earn_rate / tps);
 }
 
+/// What the bench's servers seal with: `[0x42; 32]` in hex, as the bench's own connection.
+const BENCH_SECRET_KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
+
 /// Starts the server on `url`, creates a program, then runs the earn and read phases.
 async fn bench_database(tally: &str, url: &str, clients: usize, duration: Duration) -> Vec<Phase> {
-    let storage = tally_server::storage::connect(url).await.expect("the database opens");
+    let keys = tally_server::secrets::SecretKeys::new([0x42; 32]);
+    let storage = tally_server::storage::connect_with_keys(url, keys).await.expect("the database opens");
     let (program, key, secret) = Program::create("Bench", "USD", "points", vec![]).unwrap();
     storage.create_program(&program, &key, Timestamp(0)).await.unwrap();
     let mut server = Command::new(tally)
+        .env("TALLY_SECRET_KEY", BENCH_SECRET_KEY)
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url, "--upkeep-interval", "0"])
         // The webhook phase's receiver listens on 127.0.0.1.
         .args(["--webhooks-allow-private"])

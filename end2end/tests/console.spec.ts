@@ -420,3 +420,41 @@ test("connections: a store is connected with its URL and secret, and a webhook e
   const listed = await (await request.get("/api/v1/webhooks", { headers: { Authorization: "Bearer sk_demo_not_secret" } })).json();
   expect(listed.some((row: { url: string }) => row.url === url)).toBe(true);
 });
+
+test("the console hydrates under its Content-Security-Policy, breaks none of it, and cannot be framed", async ({ page }) => {
+  const violations: string[] = [];
+  page.on("console", (message) => {
+    if (/Content Security Policy|CSP violation/.test(message.text())) violations.push(message.text());
+  });
+  await page.addInitScript(() =>
+    document.addEventListener("securitypolicyviolation", (event) =>
+      console.log(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`),
+    ),
+  );
+  const login = await page.goto("/admin/login");
+  const policy = login!.headers()["content-security-policy"];
+  expect(policy).toContain("'nonce-");
+  expect(policy).toContain("frame-ancestors 'none'");
+  expect(login!.headers()["x-frame-options"]).toBe("DENY");
+  await signIn(page);
+  // Pages with charts, colours set by the merchant (style attributes) and forms.
+  for (const path of ["/admin/programs/prg_demo", "/admin/programs/prg_demo/settings",
+    "/admin/programs/prg_demo/customers", "/admin/programs/prg_demo/connections"]) {
+    await page.goto(path);
+    await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  }
+  expect(violations).toEqual([]);
+
+  // A storefront (another origin) that tries to frame the console gets nothing.
+  await page.goto(storefrontUrl);
+  const refused = page.waitForEvent("console", (message) => message.text().includes("frame-ancestors"));
+  await page.evaluate((url) => {
+    const frame = document.createElement("iframe");
+    frame.id = "framed-console";
+    frame.src = url;
+    document.body.append(frame);
+  }, `${new URL(page.url()).protocol}//127.0.0.1:${Number(new URL(storefrontUrl).port) - 1}/admin/login`);
+  await refused;
+  // The browser shows its own error page in the frame, never the console.
+  await expect(page.frameLocator("#framed-console").getByText("Sign in to Tally")).toHaveCount(0);
+});

@@ -84,7 +84,19 @@ fn print_keys(json: bool, keys: &CreatedProgram) {
 }
 
 pub async fn user(args: UserArgs) -> Result<(), CliError> {
-    let UserCommand::Create { email, role, programs, password_stdin } = args.command;
+    let (email, role, programs, password_stdin) = match args.command {
+        UserCommand::Create { email, role, programs, password_stdin } => (email, role, programs, password_stdin),
+        UserCommand::SetupCode => {
+            let storage = storage::connect(&args.database_url).await?;
+            return match crate::console_users::new_setup_code(storage.as_ref(), SystemClock.now()).await? {
+                Some(code) => {
+                    println!("set-up code: {code}   (enter it on the console's set-up page, /admin/setup)");
+                    Ok(())
+                }
+                None => Err(CliError::Invalid("the console has an owner already: sign in at /admin".into())),
+            };
+        }
+    };
     let email = Email::parse(&email).map_err(|message| CliError::Invalid(format!("--email: {message}")))?;
     let role = Role::parse(&role).ok_or_else(|| CliError::Invalid("--role: owner, admin or viewer".into()))?;
     let password = if password_stdin {

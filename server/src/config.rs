@@ -51,6 +51,9 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Print a fresh one-time code for the console's first-run set-up page (the server prints
+    /// one in its log at every start until an owner exists).
+    SetupCode,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -104,6 +107,17 @@ pub struct HttpArgs {
     /// Without it the console shows the address it was opened at.
     #[arg(long, env = "TALLY_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The load balancers and proxies in front of Tally (CIDR blocks or addresses, comma
+    /// separated, e.g. 10.0.0.0/8): only from these peers are `X-Forwarded-For` (the client's
+    /// address, for per-client limits) and `X-Forwarded-Proto` (https marks cookies Secure)
+    /// believed. Empty: nobody's are.
+    #[arg(long, env = "TALLY_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Merchant API requests per secret key a minute, per replica, for programs whose settings
+    /// do not say (`api_requests_per_minute`).
+    #[arg(long, env = "TALLY_API_REQUESTS_PER_MINUTE", default_value_t = crate::http::API_CALLS_PER_KEY_PER_MINUTE,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub api_requests_per_minute: u32,
 }
 
 /// `http(s)://host[:port]` without a path, query or trailing slash (one is tolerated).

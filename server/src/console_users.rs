@@ -162,9 +162,81 @@ pub struct AuditEntry {
     pub request_key: Option<String>,
 }
 
+/// A one-time first-run set-up code, as shown (`3f9a-07c2-b8e1`) and as stored (its hash).
+pub struct SetupCode {
+    pub shown: String,
+    pub hash: String,
+}
+
+impl SetupCode {
+    /// 48 random bits: the set-up page allows 20 tries a minute per address.
+    pub fn generate() -> Self {
+        let hex = secrets::random_token("", 6);
+        let shown = format!("{}-{}-{}", &hex[..4], &hex[4..8], &hex[8..]);
+        Self { hash: Self::hash_of(&shown), shown }
+    }
+
+    /// The hash of a code as typed: dashes, spaces and case do not matter.
+    pub fn hash_of(typed: &str) -> String {
+        let normal: String =
+            typed.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_lowercase()).collect();
+        secrets::hash_secret(&normal)
+    }
+}
+
+/// A fresh set-up code, kept (hashed) in `storage`; `None` once the console has an owner.
+pub async fn new_setup_code(
+    storage: &dyn crate::storage::Storage,
+    now: Timestamp,
+) -> Result<Option<String>, crate::storage::StorageError> {
+    if storage.console_is_set_up().await? {
+        return Ok(None);
+    }
+    let code = SetupCode::generate();
+    storage.add_setup_code(&code.hash, now).await?;
+    Ok(Some(code.shown))
+}
+
+/// The known-device cookie of an account: an HMAC of its email under the server's device key,
+/// set at sign-in. Attempts that carry it are not counted against the account's allowance for
+/// new devices, so strangers cannot lock a user out of the browser they use.
+pub fn device_token(key: &[u8; 32], email: &Email) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(b"tally known device v1\0");
+    mac.update(email.as_str().as_bytes());
+    secrets::hex(&mac.finalize().into_bytes())
+}
+
+/// Whether `token` is `email`'s known-device token, compared in constant time.
+pub fn is_known_device(key: &[u8; 32], email: &Email, token: Option<&str>) -> bool {
+    token.is_some_and(|token| bool::from(device_token(key, email).as_bytes().ct_eq(token.as_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setup_codes_match_however_they_are_typed_and_are_not_stored_as_shown() {
+        let code = SetupCode::generate();
+        assert_eq!(code.shown.len(), 14);
+        assert_eq!(SetupCode::hash_of(&code.shown.to_uppercase().replace('-', " ")), code.hash);
+        assert_ne!(code.hash, code.shown);
+        assert_ne!(SetupCode::generate().hash, code.hash);
+    }
+
+    #[test]
+    fn device_tokens_belong_to_one_account_and_one_key() {
+        let (key, other_key) = ([7u8; 32], [8u8; 32]);
+        let ana = Email::parse("ana@shop.example").unwrap();
+        let bo = Email::parse("bo@shop.example").unwrap();
+        let token = device_token(&key, &ana);
+        assert!(is_known_device(&key, &ana, Some(&token)));
+        assert!(!is_known_device(&key, &bo, Some(&token)));
+        assert!(!is_known_device(&other_key, &ana, Some(&token)));
+        assert!(!is_known_device(&key, &ana, None));
+    }
 
     #[test]
     fn emails_are_normalised_and_checked() {

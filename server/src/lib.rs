@@ -50,6 +50,7 @@ pub struct Application {
     points: points::PointsService,
     clock: Arc<dyn time::Clock>,
     deliveries: connections::delivery::DeliveryConfig,
+    setup_code: Option<String>,
 }
 
 impl Application {
@@ -74,6 +75,18 @@ impl Application {
         let public_url = public_url.map_err(StartError::Config)?;
         let mut state = http::AppState::new(storage.clone(), clock.clone(), &args.http.site_root, public_url);
         state.webhook_urls = connections::webhooks::UrlPolicy { allow_private: args.webhooks_allow_private };
+        let proxies = http::client::TrustedProxies::parse(&args.http.trusted_proxies).map_err(StartError::Config)?;
+        state.trusted_proxies = Arc::new(proxies);
+        state.api_default_rate = args.http.api_requests_per_minute;
+        state.spawn_limit_upkeep();
+        // Until an owner exists, set-up asks for a code that only the server's operator sees.
+        let setup_code = console_users::new_setup_code(storage.as_ref(), clock.now()).await?;
+        if let Some(code) = &setup_code {
+            tracing::warn!(
+                setup_code = %code,
+                "the console has no owner yet: open /admin/setup and enter this one-time set-up code"
+            );
+        }
         let deliveries = connections::delivery::DeliveryConfig {
             poll: std::time::Duration::from_millis(args.webhook_poll_ms.max(10)),
             timeout: std::time::Duration::from_millis(args.webhook_timeout_ms.clamp(100, 60_000)),
@@ -82,7 +95,7 @@ impl Application {
         };
         let points = state.points.clone();
         let router = http::router(state);
-        Ok(Self { listener, router, storage, points, clock, deliveries })
+        Ok(Self { listener, router, storage, points, clock, deliveries, setup_code })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -91,6 +104,11 @@ impl Application {
 
     pub fn storage(&self) -> Arc<dyn Storage> {
         self.storage.clone()
+    }
+
+    /// The set-up code this start printed, while the console has no owner.
+    pub fn setup_code(&self) -> Option<&str> {
+        self.setup_code.as_deref()
     }
 
     /// Starts this process's connection workers (the stores' inbox, webhook deliveries), woken

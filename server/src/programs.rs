@@ -45,6 +45,10 @@ pub struct ProgramSettings {
     pub time_zone: Option<String>,
     /// What points are worth, for the liability the dashboard shows.
     pub redemption_value: RedemptionValue,
+    /// Merchant API requests allowed per secret key a minute (per server replica): 1 to
+    /// 100000; the server's `--api-requests-per-minute` (600 unless set) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_requests_per_minute: Option<u32>,
 }
 
 /// `amount` minor units of the program's currency per `points` points.
@@ -81,6 +85,10 @@ pub struct WidgetSettings {
     /// Where a visitor creates an account (shown in the guest view).
     pub join_url: Option<String>,
     pub sign_in_url: Option<String>,
+    /// The longest a customer token may live, in minutes from its `iat` (or from when it is
+    /// used, without one): 1 to 10080 (a week); a day when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_max_lifetime_minutes: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -100,7 +108,16 @@ impl LauncherPosition {
     }
 }
 
+/// A week: a leaked customer token is good for at most this long.
+const MAX_TOKEN_LIFETIME_MINUTES: u32 = 10_080;
+
 impl WidgetSettings {
+    /// How long a customer token may live, in seconds.
+    pub fn token_max_lifetime_seconds(&self) -> i64 {
+        self.token_max_lifetime_minutes
+            .map_or(crate::customer_token::DEFAULT_MAX_LIFETIME_SECONDS, |minutes| i64::from(minutes) * 60)
+    }
+
     fn validate(&self) -> Result<(), FieldError> {
         if let Some(color) = &self.primary_color {
             if parse_hex_color(color).is_none() {
@@ -111,6 +128,9 @@ impl WidgetSettings {
             if label.trim().is_empty() || label.chars().count() > 40 {
                 return Err(FieldError::new("launcher_label", message!("1 to 40 characters")));
             }
+        }
+        if self.token_max_lifetime_minutes.is_some_and(|minutes| !(1..=MAX_TOKEN_LIFETIME_MINUTES).contains(&minutes)) {
+            return Err(FieldError::new("token_max_lifetime_minutes", message!("1 to 10080 minutes (a week)")));
         }
         for (field, url) in [("join_url", &self.join_url), ("sign_in_url", &self.sign_in_url)] {
             if url.as_deref().is_some_and(|url| !is_page_url(url)) {
@@ -156,6 +176,9 @@ fn is_page_url(url: &str) -> bool {
 impl ProgramSettings {
     /// Checks every setting; the error names the field.
     pub fn validate(&self) -> Result<(), FieldError> {
+        if self.api_requests_per_minute.is_some_and(|rate| !(1..=100_000).contains(&rate)) {
+            return Err(FieldError::new("api_requests_per_minute", message!("1 to 100000 requests a minute")));
+        }
         if self.pending_days > 365 {
             return Err(FieldError::new("pending_days", message!("at most 365 days")));
         }
@@ -404,14 +427,19 @@ mod tests {
             launcher_label: Some("Club".into()),
             join_url: Some("https://shop.example/join".into()),
             sign_in_url: Some("http://localhost:3100/login?next=%2F".into()),
+            token_max_lifetime_minutes: Some(60),
         };
         assert_eq!(valid.validate(), Ok(()));
+        assert_eq!(valid.token_max_lifetime_seconds(), 3_600);
+        assert_eq!(WidgetSettings::default().token_max_lifetime_seconds(), 86_400, "a day by default");
         let field_of = |change: fn(&mut WidgetSettings)| {
             let mut settings = valid.clone();
             change(&mut settings);
             settings.validate().unwrap_err().field
         };
         assert_eq!(field_of(|s| s.primary_color = Some("red".into())), "primary_color");
+        assert_eq!(field_of(|s| s.token_max_lifetime_minutes = Some(0)), "token_max_lifetime_minutes");
+        assert_eq!(field_of(|s| s.token_max_lifetime_minutes = Some(10_081)), "token_max_lifetime_minutes");
         assert_eq!(field_of(|s| s.primary_color = Some("#12345g".into())), "primary_color");
         assert_eq!(field_of(|s| s.launcher_label = Some("  ".into())), "launcher_label");
         assert_eq!(field_of(|s| s.join_url = Some("javascript:alert(1)".into())), "join_url");

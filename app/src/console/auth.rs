@@ -4,12 +4,14 @@ use leptos::prelude::*;
 
 use super::i18n::{tr, LanguageMenu};
 
-/// Sends the session cookie and goes to `to`.
+/// Sends the cookies (the session's first) and goes to `to`.
 #[cfg(feature = "ssr")]
-fn set_cookie_and_go(cookie: &str, to: &str) -> Result<(), ServerFnError> {
+fn set_cookies_and_go(cookies: &[String], to: &str) -> Result<(), ServerFnError> {
     let response = expect_context::<leptos_axum::ResponseOptions>();
-    let value = http::HeaderValue::from_str(cookie).map_err(|_| ServerFnError::new("bad cookie"))?;
-    response.insert_header(http::header::SET_COOKIE, value);
+    for cookie in cookies {
+        let value = http::HeaderValue::from_str(cookie).map_err(|_| ServerFnError::new("bad cookie"))?;
+        response.append_header(http::header::SET_COOKIE, value);
+    }
     leptos_axum::redirect(to);
     Ok(())
 }
@@ -24,27 +26,28 @@ pub(crate) fn same_passwords(password: &str, confirm: &str) -> Result<(), Server
     Err(super::fail(super::model::ConsoleError::Invalid { field: "confirm".into(), message }))
 }
 
-/// Creates the owner (first start only) and signs them in.
+/// Creates the owner (first start only, with the set-up code from the server's log) and signs
+/// them in.
 #[server(prefix = "/admin/fn", endpoint = "set_up")]
-pub async fn set_up(email: String, password: String, confirm: String) -> Result<(), ServerFnError> {
+pub async fn set_up(code: String, email: String, password: String, confirm: String) -> Result<(), ServerFnError> {
     same_passwords(&password, &confirm)?;
     let (backend, _) = super::backend()?;
-    let cookie = backend.set_up(&email, &password).await.map_err(super::fail)?;
-    set_cookie_and_go(&cookie, "/admin")
+    let cookies = backend.set_up(&code, &email, &password).await.map_err(super::fail)?;
+    set_cookies_and_go(&cookies, "/admin")
 }
 
 #[server(prefix = "/admin/fn", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnError> {
     let (backend, _) = super::backend()?;
-    let cookie = backend.sign_in(&email, &password).await.map_err(super::fail)?;
-    set_cookie_and_go(&cookie, "/admin")
+    let cookies = backend.sign_in(&email, &password).await.map_err(super::fail)?;
+    set_cookies_and_go(&cookies, "/admin")
 }
 
 #[server(prefix = "/admin/fn", endpoint = "sign_out")]
 pub async fn sign_out(csrf: String) -> Result<(), ServerFnError> {
     let (backend, session) = super::backend()?;
     let cookie = backend.sign_out(session.as_deref(), &csrf).await.map_err(super::fail)?;
-    set_cookie_and_go(&cookie, "/admin/login")
+    set_cookies_and_go(&[cookie], "/admin/login")
 }
 
 /// The message of a failed action, for the form's alert.
@@ -68,6 +71,10 @@ pub fn SetUpPage() -> impl IntoView {
             <h1>{tr("Welcome to Tally")}</h1>
             <p class="muted">{tr("Create the owner account. The owner manages every program and the other console users.")}</p>
             <ActionForm action attr:class="form">
+                <label>{tr("Set-up code")}
+                    <input type="text" name="code" autocomplete="one-time-code" spellcheck="false" required/>
+                    <small class="muted">{tr("Printed in the server's log when it started (or run `tally admin setup-code`).")}</small>
+                </label>
                 <label>{tr("Email")} <input type="email" name="email" autocomplete="username" required/></label>
                 <label>{tr("Password (at least 10 characters)")}
                     <input type="password" name="password" autocomplete="new-password" minlength="10" required/></label>

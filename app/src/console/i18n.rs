@@ -165,13 +165,20 @@ pub const fn t(english: &'static str) -> &'static str {
 }
 
 /// The language menu: a plain form (the server sends the browser back to the page it came
-/// from), so it works before hydration too.
+/// from). Once hydrated, choosing a language sends it; before (or without script), its button
+/// does. No inline handler: the Content-Security-Policy allows none.
 #[component]
 pub fn LanguageMenu() -> impl IntoView {
     let current = lang();
+    let form = NodeRef::<leptos::html::Form>::new();
+    let submit = move |_| {
+        if let Some(form) = form.get() {
+            let _ = form.submit();
+        }
+    };
     view! {
-        <form class="inline language" method="post" action="/admin/language">
-            <select name="lang" aria-label=tr("Language") onchange="this.form.submit()">
+        <form class="inline language" method="post" action="/admin/language" node_ref=form>
+            <select name="lang" aria-label=tr("Language") on:change=submit>
                 {Lang::ALL.into_iter().map(|lang| view! {
                     <option value=lang.tag() selected=lang == current>{lang.name()}</option>
                 }).collect_view()}

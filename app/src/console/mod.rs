@@ -75,11 +75,12 @@ impl<T> ConsoleBackend for T where
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
 pub trait ConsoleAccess: Send + Sync {
-    /// Creates the first owner and signs them in; refused once the console has users. Returns
-    /// the `Set-Cookie` value of the new session.
-    async fn set_up(&self, email: &str, password: &str) -> Result<String, ConsoleError>;
-    /// A new session for these credentials: its `Set-Cookie` value.
-    async fn sign_in(&self, email: &str, password: &str) -> Result<String, ConsoleError>;
+    /// Creates the first owner when `code` is a set-up code from the server's log, and signs
+    /// them in; refused once the console has users. Returns the `Set-Cookie` values to send.
+    async fn set_up(&self, code: &str, email: &str, password: &str) -> Result<Vec<String>, ConsoleError>;
+    /// A new session for these credentials: the `Set-Cookie` values to send (the session's,
+    /// the known-device cookie's).
+    async fn sign_in(&self, email: &str, password: &str) -> Result<Vec<String>, ConsoleError>;
     /// Ends the session; returns the `Set-Cookie` value that clears the cookie.
     async fn sign_out(&self, session: Option<&str>, csrf: &str) -> Result<String, ConsoleError>;
     async fn me(&self, session: Option<&str>) -> Result<SignedInUser, ConsoleError>;
@@ -127,10 +128,28 @@ pub(crate) fn fail(error: ConsoleError) -> ServerFnError {
     ServerFnError::ServerError(error.message())
 }
 
+/// The Content-Security-Policy of a console page whose inline scripts carry `nonce`: scripts
+/// only from this server or with the nonce (the hydration script), WebAssembly compiled from
+/// them, no frames around the console, no plugins, forms and `<base>` kept to this server.
+/// Styles may be inline: pages set `style` attributes (colours chosen in the settings).
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// The HTML document around the console: rendered on the server only.
 #[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     use leptos_meta::MetaTags;
+    // leptos_axum gives every render a fresh nonce and puts it on the scripts it writes.
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang=lang().tag()>

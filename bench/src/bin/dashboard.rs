@@ -40,7 +40,8 @@ async fn main() {
     let postgres = create_database(&admin, &format!("tally_bench_dashboard_{}", std::process::id())).await;
     println!("dashboard at scale: {customers} customers, {entries} entries, {time_zone}; median of {runs} runs (ms)");
     for (name, url) in [("SQLite", format!("sqlite://{}", sqlite_file.display())), ("PostgreSQL", postgres)] {
-        let storage = storage::connect(&url).await.expect("the database opens");
+        let keys = tally_server::secrets::SecretKeys::new([0x42; 32]);
+        let storage = storage::connect_with_keys(&url, keys).await.expect("the database opens");
         let mut template = demo_program("127.0.0.1:3100".parse().unwrap());
         template.settings.time_zone = Some(time_zone.clone());
         let started = Instant::now();

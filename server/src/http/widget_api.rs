@@ -3,10 +3,8 @@
 //! access. Signed-in shoppers send the merchant-signed customer token
 //! (`Authorization: Bearer <JWT>`); everything else is public program information.
 
-use std::net::SocketAddr;
-
 use axum::{
-    extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State},
+    extract::{FromRequestParts, Path, Query, Request, State},
     http::{header, request::Parts, HeaderValue, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -25,8 +23,8 @@ use super::{
         rewards::{redeem_for, RedemptionRequest},
         ApiJson,
     },
+    client::ClientInfo,
     problem::Problem,
-    rate_limit::too_many_requests,
     AppState,
 };
 use crate::{
@@ -139,12 +137,15 @@ impl FromRequestParts<AppState> for Shopper {
             .ok_or_else(|| {
                 token_problem("Send the customer token as `Authorization: Bearer <JWT>`.".into()).into_response()
             })?;
-        let claims = customer_token::verify(token.trim(), &program.widget_secret, state.clock.now())
-            .map_err(|error| token_problem(error.to_string()).into_response())?;
+        let claims = customer_token::verify(
+            token.trim(),
+            &program.widget_secret,
+            state.clock.now(),
+            program.settings.widget.token_max_lifetime_seconds(),
+        )
+        .map_err(|error| token_problem(error.to_string()).into_response())?;
         let key = format!("{}/{}", program.id, claims.customer_id.as_str());
-        if let Err(wait) = state.widget_limits.per_shopper.check(&key, state.clock.now()) {
-            return Err(too_many_requests(wait));
-        }
+        state.widget_limits.per_shopper.check(&key).map_err(|refusal| refusal.response())?;
         Ok(Shopper(claims))
     }
 }
@@ -242,6 +243,9 @@ async fn redeem(
     redeem_for(&state, &program, body.value.for_customer(claims.customer_id.as_str().to_owned())).await
 }
 
+/// What a storefront's script may read of the widget API's answers: its limits.
+const EXPOSED_HEADERS: &str = "retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, ratelimit-policy";
+
 /// The CORS headers are added by the middleware; the preflight itself has no body.
 async fn preflight() -> StatusCode {
     StatusCode::NO_CONTENT
@@ -252,13 +256,15 @@ async fn preflight() -> StatusCode {
 async fn load_program_with_cors(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<ClientInfo>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, Problem> {
-    if let Err(wait) = state.widget_limits.per_ip.check(&peer.ip().to_string(), state.clock.now()) {
-        return Ok(too_many_requests(wait));
-    }
+    // Per client address: behind a trusted proxy, the shopper's own.
+    let allowance = match state.widget_limits.per_ip.check(&client.ip.to_string()) {
+        Ok(allowance) => allowance,
+        Err(refusal) => return Ok(refusal.response()),
+    };
     let program = state
         .storage
         .program_by_publishable_key(&key)
@@ -275,8 +281,12 @@ async fn load_program_with_cors(
     let mut response = next.run(request).await.into_response();
     let headers = response.headers_mut();
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if !headers.contains_key("ratelimit-limit") {
+        allowance.add_to(headers);
+    }
     if let Some(origin) = allowed_origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED_HEADERS));
         if is_preflight {
             headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
             headers

@@ -17,12 +17,28 @@ pub enum UserChange {
     LastOwner,
 }
 
+/// What became of a first-run set-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstOwner {
+    Created,
+    AlreadySetUp,
+    WrongCode,
+}
+
 /// Console users, their grants and sessions, and the audit log.
 #[async_trait]
 pub trait ConsoleUserStore: Send + Sync {
     async fn console_is_set_up(&self) -> Result<bool, StorageError>;
-    /// Creates the first owner, unless the console has been set up already (then `false`).
-    async fn create_first_owner(&self, user: &ConsoleUser, password_hash: &str) -> Result<bool, StorageError>;
+    /// Keeps the hash of a one-time set-up code (printed in the log, asked for by set-up).
+    async fn add_setup_code(&self, code_hash: &str, at: Timestamp) -> Result<(), StorageError>;
+    /// Creates the first owner when `code_hash` is a set-up code's, in one transaction that
+    /// uses up every code; unless the console has been set up already.
+    async fn create_first_owner(
+        &self,
+        user: &ConsoleUser,
+        password_hash: &str,
+        code_hash: &str,
+    ) -> Result<FirstOwner, StorageError>;
     /// Creates a user with their grants and the audit entry, in one transaction; `false`
     /// (nothing written) when the email is taken.
     async fn create_user(

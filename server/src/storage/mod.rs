@@ -16,7 +16,7 @@ mod sql;
 
 use std::sync::Arc;
 
-pub use console_users::{ConsoleUserStore, UserChange};
+pub use console_users::{ConsoleUserStore, FirstOwner, UserChange};
 pub use customers::{
     CustomerListing, CustomerRecord, CustomerSearch, CustomerSort, CustomerStore, EntryRecord, TierChange,
 };
@@ -42,6 +42,8 @@ pub enum StorageError {
     Query(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("secret key: {0}")]
+    SecretKey(String),
     /// Changed by others so often that a change did not get its turn; try again.
     #[error("too many changes at once to {0}")]
     Contended(String),
@@ -82,4 +84,9 @@ impl<T> Storage for T where
 /// Opens the database named by `url`, creating a SQLite file if needed, and runs migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Storage>, StorageError> {
     Ok(Arc::new(SqlStorage::connect(url).await?))
+}
+
+/// As [`connect`], sealing with the given keys (tests, tools that already hold them).
+pub async fn connect_with_keys(url: &str, keys: crate::secrets::SecretKeys) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(Arc::new(SqlStorage::connect_with_keys(url, keys).await?))
 }

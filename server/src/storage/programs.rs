@@ -24,6 +24,8 @@ pub struct ApiKeyInfo {
 /// Programs and their API keys.
 #[async_trait]
 pub trait ProgramStore: Send + Sync {
+    /// The keys this storage seals secrets with (other keys derive from them).
+    fn secret_keys(&self) -> &crate::secrets::SecretKeys;
     /// Succeeds when the database answers a query.
     async fn ping(&self) -> Result<(), StorageError>;
     async fn list_programs(&self) -> Result<Vec<Program>, StorageError>;

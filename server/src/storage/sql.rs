@@ -10,6 +10,7 @@ mod programs;
 mod referrals;
 mod reports;
 mod rewards;
+mod sealing;
 
 use std::{str::FromStr, time::Duration};
 
@@ -20,6 +21,7 @@ use sqlx::{
 };
 
 use super::StorageError;
+use crate::secrets::SecretKeys;
 
 enum Pool {
     Sqlite(SqlitePool),
@@ -72,10 +74,22 @@ pub struct SqlStorage {
     /// Each program's earnings per day as of a fold (T4), caught up when a custom range's top
     /// earners are asked for.
     day_earnings: tokio::sync::Mutex<std::collections::HashMap<String, crate::ledger::totals::DayEarnings>>,
+    /// Seals and opens the secrets that must be read back (see [`sealing`]).
+    keys: SecretKeys,
 }
 
 impl SqlStorage {
+    /// With the secret keys of the environment or the SQLite file's key file
+    /// ([`SecretKeys::for_database`]).
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StorageError::UnsupportedUrl(url.to_owned()));
+        }
+        let keys = SecretKeys::for_database(url).map_err(StorageError::SecretKey)?;
+        Self::connect_with_keys(url, keys).await
+    }
+
+    pub async fn connect_with_keys(url: &str, keys: SecretKeys) -> Result<Self, StorageError> {
         let pool = if url.starts_with("sqlite:") {
             Pool::Sqlite(connect_sqlite(url).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -83,8 +97,9 @@ impl SqlStorage {
         } else {
             return Err(StorageError::UnsupportedUrl(url.to_owned()));
         };
-        let storage = Self { pool, sqlite_writer: tokio::sync::Mutex::new(()), day_earnings: Default::default() };
+        let storage = Self { pool, sqlite_writer: tokio::sync::Mutex::new(()), day_earnings: Default::default(), keys };
         storage.fill_search_texts().await?;
+        storage.reseal_secrets().await?;
         Ok(storage)
     }
 

@@ -242,7 +242,7 @@ async fn a_search_finds_names_beyond_ascii_in_any_case_also_those_saved_before_i
     use sqlx::{Connection, Executor};
     use tally_server::{
         ledger::ExpiryPolicy,
-        storage::{self, CustomerSearch},
+        storage::CustomerSearch,
     };
     let app = spawn_app(db).await;
     let (program, secret) = app.create_program("Shop").await;
@@ -274,7 +274,7 @@ async fn a_search_finds_names_beyond_ascii_in_any_case_also_those_saved_before_i
         let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
         connection.execute(emptied).await.unwrap();
     }
-    let reopened = storage::connect(&url).await.unwrap();
+    let reopened = crate::common::connect(&url).await;
     assert_eq!(found(reopened.clone(), "ØYSTEIN").await, (vec!["sve".to_owned()], 1), "{db:?}");
     assert_eq!(found(reopened, "DUPONT").await, (vec!["elo".to_owned()], 1), "{db:?}");
 }

@@ -22,6 +22,81 @@ async fn serves_by_default_from_env_config_and_exits_cleanly_on_sigterm() {
     assert!(rest.iter().any(|line| line.contains("shutting down")), "{rest:?}");
 }
 
+/// First start on a new SQLite file: a private key file next to it seals the secrets (none is
+/// in the database's files in plain text), and the log prints the one-time set-up code;
+/// `tally admin setup-code` prints another, and either sets up the console.
+#[tokio::test]
+async fn a_first_start_keeps_a_private_key_and_prints_a_setup_code() {
+    let database_url = fresh_database(Db::Sqlite).await;
+    let database = std::path::PathBuf::from(database_url.trim_start_matches("sqlite://"));
+    let created = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["program", "create", "--database-url", &database_url, "--name", "Sealed Shop", "--currency", "USD"])
+        .args(["--json"])
+        .env_remove("TALLY_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let keys: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let widget_secret = keys["widget_secret"].as_str().unwrap().to_owned();
+    let key_file = tally_server::secrets::key_file_path(&database);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).expect("a key file next to the database").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the server's user reads the key");
+    }
+    assert!(String::from_utf8_lossy(&created.stderr).contains("created a secret key"), "the operator is told");
+
+    let tally =
+        start_tally(&[], &[("TALLY_LISTEN", "127.0.0.1:0"), ("DATABASE_URL", &database_url), ("TALLY_SECRET_KEY", "")]);
+    let logged = tally.startup.iter().find(|line| line.contains("setup_code=")).expect("the set-up code is logged");
+    let code = logged.split("setup_code=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    assert_eq!(code.len(), 14, "{logged}");
+    let fresh = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["admin", "setup-code", "--database-url", &database_url])
+        .env_remove("TALLY_SECRET_KEY")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&fresh.stdout).into_owned();
+    let cli_code = said.split_whitespace().nth(2).expect("set-up code: XXXX-XXXX-XXXX").to_owned();
+    assert!(fresh.status.success() && cli_code != code && cli_code.len() == 14, "{said}");
+
+    let program = keys["program_id"].as_str().unwrap();
+    let widget =
+        reqwest::get(format!("http://{}/widget/v1/programs/{}", tally.addr, keys["publishable_key"].as_str().unwrap()))
+            .await
+            .unwrap();
+    assert_eq!(widget.status(), 200, "the server opens what the command line sealed ({program})");
+    let client = crate::common::client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let set_up = client
+        .post(format!("http://{}/admin/fn/set_up", tally.addr))
+        .header("origin", format!("http://{}", tally.addr))
+        .header("accept", "text/html")
+        .form(&[
+            ("code", cli_code.as_str()),
+            ("email", "ops@shop.example"),
+            ("password", "a long enough password"),
+            ("confirm", "a long enough password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_up.status(), 302, "the command line's code sets up the console");
+    drop(tally);
+
+    for file in [database.clone(), std::path::PathBuf::from(format!("{}-wal", database.display()))] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            let found = bytes.windows(widget_secret.len()).any(|window| window == widget_secret.as_bytes());
+            assert!(!found, "the widget secret is not in {} in plain text", file.display());
+        }
+    }
+    let again = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["admin", "setup-code", "--database-url", &database_url])
+        .env_remove("TALLY_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("has an owner already"));
+}
+
 #[test]
 fn an_unusable_database_url_fails_fast_with_a_message() {
     let output = Command::new(env!("CARGO_BIN_EXE_tally"))

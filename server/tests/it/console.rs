@@ -75,6 +75,8 @@ async fn the_first_owner_sets_up_signs_in_and_out_with_csrf_checked(db: Db) {
     let (app, _) = spawn_app_at(db).await;
     let client = browser();
     let (program, _) = app.create_program("Shop").await;
+    let code = app.setup_code.clone().expect("a server without an owner prints a set-up code");
+    let code = code.as_str();
 
     let response = get(&app, &client, "/admin", None).await;
     assert_eq!((response.status().as_u16(), location(&response)), (303, "/admin/setup"), "{db:?}");
@@ -83,25 +85,57 @@ async fn the_first_owner_sets_up_signs_in_and_out_with_csrf_checked(db: Db) {
     let cross_site = client
         .post(app.url("/admin/fn/set_up"))
         .header(header::ORIGIN, "https://evil.example")
-        .form(&[("email", OWNER), ("password", PASSWORD), ("confirm", PASSWORD)])
+        .form(&[("code", code), ("email", OWNER), ("password", PASSWORD), ("confirm", PASSWORD)])
         .send()
         .await
         .unwrap();
     assert_eq!(cross_site.status(), 403, "{db:?}: a cross-site post is refused");
     assert_eq!(cross_site.headers()[header::CONTENT_TYPE], "application/problem+json");
 
-    let short =
-        post_form(&app, &client, "set_up", None, &[("email", OWNER), ("password", "short"), ("confirm", "short")])
-            .await;
+    let short = post_form(
+        &app,
+        &client,
+        "set_up",
+        None,
+        &[("code", code), ("email", OWNER), ("password", "short"), ("confirm", "short")],
+    )
+    .await;
     assert_eq!(short.status(), 422, "{db:?}");
     assert!(short.text().await.unwrap().contains("at least 10 characters"));
 
+    // Whoever reaches the server first is not the owner: set-up needs the code in the log.
+    for wrong in ["", "0000-0000-0000"] {
+        let refused = post_form(
+            &app,
+            &client,
+            "set_up",
+            None,
+            &[("code", wrong), ("email", "intruder@evil.example"), ("password", PASSWORD), ("confirm", PASSWORD)],
+        )
+        .await;
+        assert_eq!(refused.status(), 422, "{db:?}: set-up with the code {wrong:?}");
+        assert!(refused.text().await.unwrap().contains("set-up code"));
+    }
+    let without_code = post_form(
+        &app,
+        &client,
+        "set_up",
+        None,
+        &[("email", "intruder@evil.example"), ("password", PASSWORD), ("confirm", PASSWORD)],
+    )
+    .await;
+    // A form without the field is refused before set-up runs (leptos sends a plain form back).
+    let went_to = without_code.headers().get(header::LOCATION).map(|value| value.to_str().unwrap().to_owned());
+    assert!(without_code.status() == 422 || went_to.as_deref() != Some("/admin"), "{db:?}: set-up without a code");
+    assert_eq!(get(&app, &client, "/admin/setup", None).await.status(), 200, "{db:?}: still not set up");
+
+    let typed = code.to_uppercase();
     let created = post_form(
         &app,
         &client,
         "set_up",
         None,
-        &[("email", OWNER), ("password", PASSWORD), ("confirm", PASSWORD)],
+        &[("code", &typed), ("email", OWNER), ("password", PASSWORD), ("confirm", PASSWORD)],
     )
     .await;
     assert!(created.status().is_redirection(), "{db:?}: {}", created.status());
@@ -112,7 +146,7 @@ async fn the_first_owner_sets_up_signs_in_and_out_with_csrf_checked(db: Db) {
         &client,
         "set_up",
         None,
-        &[("email", "x@y.z"), ("password", PASSWORD), ("confirm", PASSWORD)],
+        &[("code", code), ("email", "x@y.z"), ("password", PASSWORD), ("confirm", PASSWORD)],
     )
     .await;
     assert_eq!(again.status(), 403, "{db:?}: only one first owner");
@@ -152,10 +186,10 @@ async fn the_first_owner_sets_up_signs_in_and_out_with_csrf_checked(db: Db) {
 }
 }
 
-/// Six wrong passwords in a row for one address.
+/// Ten wrong passwords in a row for one account from one address.
 async fn futures_statuses(app: &TestApp, client: &Client) -> Vec<u16> {
     let mut statuses = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..10 {
         let response =
             post_form(app, client, "sign_in", None, &[("email", OWNER), ("password", "guess guess guess")]).await;
         statuses.push(response.status().as_u16());

@@ -40,6 +40,7 @@ mod binary;
 mod console;
 mod dashboard;
 mod fuzz;
+mod hardening;
 mod health;
 mod hostile_input;
 mod openapi;

@@ -13,7 +13,7 @@ async fn two_replicas_share_one_ledger_without_overspending() {
     let (first, second) = (start_tally(&args, &[]), start_tally(&args, &[]));
     let replicas = [format!("http://{}", first.addr), format!("http://{}", second.addr)];
 
-    let storage = tally_server::storage::connect(&database_url).await.unwrap();
+    let storage = crate::common::connect(&database_url).await;
     let (program, key, secret) = Program::create("Shop", "USD", "points", vec![]).unwrap();
     storage.create_program(&program, &key, Timestamp(0)).await.unwrap();
     let client = crate::common::client_builder().build().unwrap();

@@ -333,7 +333,7 @@ async fn endpoints_are_validated_and_kept_to_their_program(db: Db) {
 
 /// A program with a secret key, made straight in the database `tally serve` processes use.
 async fn program_in(database_url: &str) -> String {
-    let storage = tally_server::storage::connect(database_url).await.unwrap();
+    let storage = crate::common::connect(database_url).await;
     let (program, key, secret) = tally_server::programs::Program::create("Shop", "USD", "points", vec![]).unwrap();
     storage.create_program(&program, &key, Timestamp(0)).await.unwrap();
     secret

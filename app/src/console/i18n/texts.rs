@@ -626,6 +626,12 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
     ("Preview", ["미리보기", "プレビュー", "预览", "Pratinjau"]),
     ("Preview:", ["미리보기:", "プレビュー：", "预览：", "Pratinjau:"]),
     ("Previous", ["이전", "前へ", "上一页", "Sebelumnya"]),
+    ("Printed in the server's log when it started (or run `tally admin setup-code`).", [
+        "서버가 시작할 때 로그에 출력됩니다(또는 `tally admin setup-code` 실행).",
+        "サーバー起動時のログに表示されます（または `tally admin setup-code` を実行）。",
+        "服务器启动时打印在日志中（或运行 `tally admin setup-code`）。",
+        "Tercetak di log server saat dimulai (atau jalankan `tally admin setup-code`).",
+    ]),
     ("Product id", ["상품 ID", "商品 ID", "商品 ID", "Id produk"]),
     ("Product multipliers (one “product-id = percent” per line; 200 doubles)", [
         "상품 배수(한 줄에 “상품-id = 퍼센트” 하나, 200이면 두 배)",
@@ -679,6 +685,7 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
     ("Search", ["검색", "検索", "搜索", "Cari"]),
     ("Secret API keys", ["비밀 API 키", "シークレット API キー", "API 密钥（私密）", "Kunci API rahasia"]),
     ("Set password", ["비밀번호 설정", "パスワードを設定", "设置密码", "Atur kata sandi"]),
+    ("Set-up code", ["설정 코드", "セットアップコード", "设置代码", "Kode penyiapan"]),
     ("Settings", ["설정", "設定", "设置", "Pengaturan"]),
     ("Share", ["비중", "割合", "占比", "Porsi"]),
     ("Shipping earns points", ["배송비도 적립", "送料もポイント対象", "运费也积分", "Ongkos kirim mendapat poin"]),
@@ -1619,6 +1626,28 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
             "owner、admin 或 viewer",
             "owner, admin, atau viewer",
         ],
+    ),
+    (
+        "not a current set-up code: see the server's log",
+        [
+            "현재 설정 코드가 아닙니다: 서버 로그를 확인하세요",
+            "現在のセットアップコードではありません。サーバーのログを確認してください",
+            "不是当前的设置代码：请查看服务器日志",
+            "bukan kode penyiapan yang berlaku: lihat log server",
+        ],
+    ),
+    (
+        "1 to 100000 requests a minute",
+        [
+            "분당 1~100000회 요청",
+            "1 分あたり 1〜100000 リクエスト",
+            "每分钟 1 到 100000 个请求",
+            "1 sampai 100000 permintaan per menit",
+        ],
+    ),
+    (
+        "1 to 10080 minutes (a week)",
+        ["1~10080분(1주)", "1〜10080 分（1 週間）", "1 到 10080 分钟（一周）", "1 sampai 10080 menit (seminggu)"],
     ),
     (
         "wrong email or password",

@@ -51,13 +51,24 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
         .filter(|key| key.starts_with("sk_"))
         .ok_or_else(|| Problem::unauthorized("Send the program's secret key as `Authorization: Bearer sk_...`."))?;
     // Looked up by hash: the database compares digests, never the secret itself.
+    let key_hash = secrets::hash_secret(key);
     let program = state
         .storage
-        .program_for_api_key(&secrets::hash_secret(key), state.clock.now())
+        .program_for_api_key(&key_hash, state.clock.now())
         .await?
         .ok_or_else(|| Problem::unauthorized("This secret key is unknown or was revoked."))?;
+    // Per key, at the program's rate: one busy integration cannot starve the server.
+    let allowance = match state
+        .api_limits
+        .check(program.settings.api_requests_per_minute.unwrap_or(state.api_default_rate), &key_hash)
+    {
+        Ok(allowance) => allowance,
+        Err(refusal) => return Ok(refusal.response()),
+    };
     request.extensions_mut().insert(program);
-    Ok(next.run(request).await)
+    let mut response = next.run(request).await;
+    allowance.add_to(response.headers_mut());
+    Ok(response)
 }
 
 /// The HTTP answer to a write that went through: 201 when applied, 200 with the original

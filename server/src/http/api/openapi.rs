@@ -14,7 +14,10 @@ use crate::http::{problem::Problem, AppState};
 #[openapi(
     info(title = "Tally merchant API", description = "Loyalty points: customers, orders, actions, rewards and coupons. \
         Authenticate with `Authorization: Bearer sk_...`. Every write carries a client id: a replay returns the \
-        original result (200), the same id with another body is 409. Errors are application/problem+json."),
+        original result (200), the same id with another body is 409. Errors are application/problem+json. \
+        Each secret key may make `api_requests_per_minute` requests a minute (600 unless the program's settings \
+        say otherwise; counted per server replica); every answer says what is left in `RateLimit-*` headers, \
+        and a request over the limit is a 429 with `Retry-After`."),
     components(schemas(Problem)),
     modifiers(&SecretKey),
     security(("secret_key" = [])),
@@ -37,6 +40,20 @@ pub enum ReadErrors {
     /// An invalid path or query parameter (`field` names it)
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
+    /// Too many requests with this key: wait `Retry-After` seconds. Every answer carries the
+    /// key's allowance (`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`,
+    /// `RateLimit-Policy`); the program's `api_requests_per_minute` sets it (600 by default).
+    #[response(
+        status = 429,
+        content_type = "application/problem+json",
+        headers(
+            ("Retry-After" = u64, description = "Seconds until a request is allowed again"),
+            ("RateLimit-Limit" = u32, description = "Requests allowed in a burst"),
+            ("RateLimit-Remaining" = u32, description = "Requests left now (0)"),
+            ("RateLimit-Reset" = u64, description = "Seconds until the allowance is back"),
+        )
+    )]
+    RateLimited(Problem),
 }
 
 /// What a write can answer besides success: `application/problem+json` bodies.
@@ -65,6 +82,20 @@ pub enum WriteErrors {
     /// refused (insufficient points, cap reached, ...)
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
+    /// Too many requests with this key: wait `Retry-After` seconds. Every answer carries the
+    /// key's allowance (`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`,
+    /// `RateLimit-Policy`); the program's `api_requests_per_minute` sets it (600 by default).
+    #[response(
+        status = 429,
+        content_type = "application/problem+json",
+        headers(
+            ("Retry-After" = u64, description = "Seconds until a request is allowed again"),
+            ("RateLimit-Limit" = u32, description = "Requests allowed in a burst"),
+            ("RateLimit-Remaining" = u32, description = "Requests left now (0)"),
+            ("RateLimit-Reset" = u64, description = "Seconds until the allowance is back"),
+        )
+    )]
+    RateLimited(Problem),
 }
 
 /// The bearer scheme of the program's secret key.

@@ -50,7 +50,7 @@ impl ConnectionsConsole for ConsoleService {
         let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         let storage = self.0.storage.as_ref();
-        let base_url = self.0.public_url.as_deref().map(str::to_owned).or(request_origin).unwrap_or_default();
+        let base_url = super::browser_origin(self.0.public_url.as_deref(), request_origin).unwrap_or_default();
         let mut stores = Vec::new();
         for connection in storage.connections(&program.id).await.map_err(unavailable)? {
             let topics = storage.topic_statuses(&connection.id).await.map_err(unavailable)?;

@@ -100,10 +100,15 @@ fn csv_lines(
     stream::once(async { Ok(HEADER.to_owned()) }).chain(pages)
 }
 
-/// Quotes a field when it needs it, and defuses spreadsheet formulas (`=`, `+`, `-`, `@`).
+/// What makes a spreadsheet read a cell as a formula when it is the first character that is not
+/// blank, full-width forms included (spreadsheets in CJK locales fold them to ASCII).
+const FORMULA_STARTS: [char; 9] = ['=', '+', '-', '@', '|', '\u{ff1d}', '\u{ff0b}', '\u{ff0d}', '\u{ff20}'];
+
+/// Quotes a field when it needs it, and defuses spreadsheet formulas: a cell whose first
+/// non-blank character starts one gets a leading `'`.
 fn csv_field(value: &str) -> String {
-    let value =
-        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    let formula = value.trim_start().starts_with(FORMULA_STARTS);
+    let value = if formula { format!("'{value}") } else { value.to_owned() };
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
@@ -216,5 +221,14 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("-12"), "'-12");
+        assert_eq!(csv_field("  =1+1"), "'  =1+1", "after leading spaces");
+        assert_eq!(csv_field("\t@SUM(A1)"), "'\t@SUM(A1)", "after a tab");
+        assert_eq!(csv_field("\n\r+cmd"), "\"'\n\r+cmd\"", "after newlines (quoted: they end a row)");
+        assert_eq!(csv_field("\u{3000}\u{ff1d}1+1"), "'\u{3000}\u{ff1d}1+1", "full-width = after an ideographic space");
+        for full_width in ["\u{ff0b}1", "\u{ff0d}1", "\u{ff20}A1"] {
+            assert_eq!(csv_field(full_width), format!("'{full_width}"));
+        }
+        assert_eq!(csv_field("Ana = B"), "Ana = B", "only the first character counts");
     }
 }

@@ -31,12 +31,7 @@ impl InstallConsole for ConsoleService {
         let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         let keys = self.0.storage.api_keys(&program.id).await.map_err(unavailable)?;
-        let tally_url = self
-            .0
-            .public_url
-            .as_deref()
-            .map(str::to_owned)
-            .or(request_origin)
+        let tally_url = super::browser_origin(self.0.public_url.as_deref(), request_origin)
             .unwrap_or_else(|| "https://YOUR-TALLY-HOST".into());
         Ok(InstallBoard {
             user: signed_in_user(&session, &user),

@@ -12,11 +12,11 @@ mod rewards;
 mod settings;
 mod users;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     http::{header, HeaderMap, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
@@ -34,14 +34,14 @@ use tally_app::{
     },
 };
 
-use super::{problem::Problem, rate_limit::too_many_requests, AppState};
+use super::{client::ClientInfo, problem::Problem, AppState};
 use crate::{
-    console_users::{self, AuditEntry, ConsoleUser, Email, NewPassword, Role, Session},
+    console_users::{self, AuditEntry, ConsoleUser, Email, NewPassword, Role, Session, SetupCode},
     dashboard::{self, HistoryPage},
     message::{message, FieldError, Message},
     programs::Program,
     secrets,
-    storage::StorageError,
+    storage::{FirstOwner, StorageError},
 };
 
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -68,6 +68,27 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             )
         })
         .layer(middleware::from_fn_with_state(state.clone(), gate))
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// Every console answer: not framed (clickjacking), not sniffed, its address not sent to other
+/// sites. Pages carry their own Content-Security-Policy (with the nonce of their scripts, see
+/// [`tally_app::console::content_security_policy`]); anything else gets one that allows
+/// nothing.
+async fn security_headers(request: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        );
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
 }
 
 /// Runs before every console request:
@@ -75,12 +96,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 ///   (the CSRF token, checked by each write, is the second line);
 /// - sign-in attempts are rate limited per client IP;
 /// - pages need a session, else they redirect to the sign-in page (or the set-up page).
-async fn gate(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     if request.method() == Method::POST {
         if !same_origin(request.headers()) {
@@ -93,9 +109,18 @@ async fn gate(
             .into_response();
         }
         if path == "/admin/fn/sign_in" || path == "/admin/fn/set_up" {
-            if let Err(wait) = state.console_limits.sign_in_per_ip.check(&peer.ip().to_string(), state.clock.now()) {
-                return too_many_requests(wait);
-            }
+            let client =
+                request.extensions().get::<ClientInfo>().map_or_else(String::new, |client| client.ip.to_string());
+            return match state.console_limits.sign_in_per_client.check(&client) {
+                Ok(allowance) => {
+                    let mut response = next.run(request).await;
+                    if !response.headers().contains_key("ratelimit-limit") {
+                        allowance.add_to(response.headers_mut());
+                    }
+                    response
+                }
+                Err(refusal) => refusal.response(),
+            };
         }
         return next.run(request).await;
     }
@@ -140,6 +165,7 @@ struct LanguageChoice {
 /// sends the browser back to the console page it came from.
 async fn choose_language(
     State(state): State<AppState>,
+    client: Option<axum::Extension<ClientInfo>>,
     headers: HeaderMap,
     choice: Result<axum::Form<LanguageChoice>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -152,8 +178,8 @@ async fn choose_language(
         )
         .into_response();
     };
-    let secure =
-        if state.public_url.as_deref().is_some_and(|url| url.starts_with("https://")) { "; Secure" } else { "" };
+    let client = client.map(|axum::Extension(client)| client);
+    let secure = if secure_cookies(state.public_url.as_deref(), client) { "; Secure" } else { "" };
     let cookie = format!("{LANG_COOKIE}={}; Path=/admin; SameSite=Lax; Max-Age=31536000{secure}", lang.tag());
     let back = console_page_referred(&headers).unwrap_or_else(|| "/admin".to_owned());
     (StatusCode::SEE_OTHER, [(header::LOCATION, back), (header::SET_COOKIE, cookie)]).into_response()
@@ -225,21 +251,71 @@ fn signed_in_user(session: &Session, user: &ConsoleUser) -> SignedInUser {
 }
 
 /// The `Set-Cookie` value of a session: HttpOnly, SameSite=Lax, only under `/admin`; Secure when
-/// the public URL is https.
+/// the browser came over https.
 fn session_cookie(token: &str, max_age_seconds: i64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}={token}; Path=/admin; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}")
 }
 
+/// The known-device cookie (see [`console_users::device_token`]): a year, sign-in only.
+const DEVICE_COOKIE: &str = "tally_device";
+
+/// The request a console call came with: leptos gives server functions their request's parts.
+fn calling_request() -> Option<axum::http::request::Parts> {
+    leptos::prelude::use_context::<axum::http::request::Parts>()
+}
+
+/// The client of the console call being served (see [`ClientInfo`]).
+fn calling_client() -> Option<ClientInfo> {
+    calling_request()?.extensions.get::<ClientInfo>().copied()
+}
+
+/// A cookie's value in the calling request.
+fn calling_cookie(name: &str) -> Option<String> {
+    let parts = calling_request()?;
+    let cookies = parts.headers.get_all(header::COOKIE);
+    let found = cookies.iter().filter_map(|value| value.to_str().ok()).find_map(|cookie| {
+        cookie.split(';').find_map(|pair| pair.trim().split_once('=').filter(|(key, _)| *key == name).map(|(_, v)| v))
+    });
+    found.map(str::to_owned)
+}
+
+/// Where the browser reached this server: `--public-url`, else the request's own origin (its
+/// `Host`), https when a trusted proxy says the browser came that way.
+fn browser_origin(public_url: Option<&str>, request_origin: Option<String>) -> Option<String> {
+    if let Some(url) = public_url {
+        return Some(url.to_owned());
+    }
+    let origin = request_origin?;
+    match origin.strip_prefix("http://") {
+        Some(host) if calling_client().is_some_and(|client| client.https) => Some(format!("https://{host}")),
+        _ => Some(origin),
+    }
+}
+
+/// Whether cookies must be `Secure`: the public URL is https, or a trusted proxy says the
+/// browser came over https.
+fn secure_cookies(public_url: Option<&str>, client: Option<ClientInfo>) -> bool {
+    public_url.is_some_and(|url| url.starts_with("https://")) || client.is_some_and(|client| client.https)
+}
+
 impl ConsoleService {
-    async fn start_session(&self, user: &ConsoleUser) -> Result<String, ConsoleError> {
+    /// A new session for `user`: its cookie and the known-device cookie of their account.
+    async fn start_session(&self, user: &ConsoleUser) -> Result<Vec<String>, ConsoleError> {
         let (token, session) = Session::start(&user.id, self.0.clock.now());
         self.0.storage.start_session(&session).await.map_err(unavailable)?;
-        Ok(session_cookie(&token, console_users::SESSION_DAYS * 86_400, self.secure_cookies()))
+        let secure = if self.secure_cookies() { "; Secure" } else { "" };
+        let device = console_users::device_token(&self.0.device_key, &user.email);
+        Ok(vec![
+            session_cookie(&token, console_users::SESSION_DAYS * 86_400, self.secure_cookies()),
+            format!(
+                "{DEVICE_COOKIE}={device}; Path=/admin/fn/sign_in; HttpOnly; SameSite=Strict; Max-Age=31536000{secure}"
+            ),
+        ])
     }
 
     fn secure_cookies(&self) -> bool {
-        self.0.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+        secure_cookies(self.0.public_url.as_deref(), calling_client())
     }
 
     async fn session(&self, token: Option<&str>) -> Result<(Session, ConsoleUser), ConsoleError> {
@@ -324,7 +400,7 @@ impl ConsoleService {
 
 #[async_trait]
 impl ConsoleAccess for ConsoleService {
-    async fn set_up(&self, email: &str, password: &str) -> Result<String, ConsoleError> {
+    async fn set_up(&self, code: &str, email: &str, password: &str) -> Result<Vec<String>, ConsoleError> {
         let email = Email::parse(email).map_err(|message| invalid("email", message))?;
         let password = NewPassword::parse(password).map_err(|message| invalid("password", message))?;
         let owner = ConsoleUser {
@@ -333,33 +409,50 @@ impl ConsoleAccess for ConsoleService {
             role: Role::Owner,
             created_at: self.0.clock.now(),
         };
-        let created =
-            self.0.storage.create_first_owner(&owner, &hash_password(password).await?).await.map_err(unavailable)?;
-        if !created {
-            return Err(ConsoleError::Forbidden(tr("The console already has an owner: sign in instead.").into()));
+        let code_hash = SetupCode::hash_of(code);
+        let password_hash = hash_password(password).await?;
+        match self.0.storage.create_first_owner(&owner, &password_hash, &code_hash).await.map_err(unavailable)? {
+            FirstOwner::Created => self.start_session(&owner).await,
+            FirstOwner::AlreadySetUp => {
+                Err(ConsoleError::Forbidden(tr("The console already has an owner: sign in instead.").into()))
+            }
+            FirstOwner::WrongCode => Err(invalid("code", message!("not a current set-up code: see the server's log"))),
         }
-        self.start_session(&owner).await
     }
 
-    async fn sign_in(&self, email: &str, password: &str) -> Result<String, ConsoleError> {
+    /// Guessing is bounded per client address (the gate, every attempt), and by failures per
+    /// account and address and per account from browsers it never signed in on; a browser that
+    /// has signed in to the account before is not held up by strangers' failures elsewhere.
+    async fn sign_in(&self, email: &str, password: &str) -> Result<Vec<String>, ConsoleError> {
         let refused = || invalid("password", message!("wrong email or password"));
         let Ok(email) = Email::parse(email) else { return Err(refused()) };
-        if let Err(wait) = self.0.console_limits.sign_in_per_email.check(email.as_str(), self.0.clock.now()) {
+        let limits = &self.0.console_limits;
+        let client = calling_client().map_or_else(String::new, |client| client.ip.to_string());
+        let known_device =
+            console_users::is_known_device(&self.0.device_key, &email, calling_cookie(DEVICE_COOKIE).as_deref());
+        let account_and_client = format!("{}\0{client}", email.as_str());
+        let mut checked = limits.sign_in_per_account_and_client.check(&account_and_client);
+        if checked.is_ok() && !known_device {
+            checked = limits.sign_in_per_account_from_new_devices.check(email.as_str());
+        }
+        if let Err(refusal) = checked {
             return Err(ConsoleError::TooMany(trf(
                 "Too many sign-in attempts for this address: try again in {0} seconds.",
-                &[&wait.as_secs()],
+                &[&refusal.wait_seconds()],
             )));
         }
         let found = self.0.storage.user_by_email(&email).await.map_err(unavailable)?;
         // Runs argon2 even for unknown addresses, so timing tells nothing.
         let verified = password_matches(password, found.as_ref().map(|(_, hash)| hash.clone())).await;
         match found {
-            Some((user, _)) if verified => {
-                // The per-email limit counts failed attempts only.
-                self.0.console_limits.sign_in_per_email.give_back(email.as_str(), self.0.clock.now());
-                self.start_session(&user).await
+            Some((user, _)) if verified => self.start_session(&user).await,
+            _ => {
+                limits.sign_in_per_account_and_client.failed(&account_and_client);
+                if !known_device {
+                    limits.sign_in_per_account_from_new_devices.failed(email.as_str());
+                }
+                Err(refused())
             }
-            _ => Err(refused()),
         }
     }
 

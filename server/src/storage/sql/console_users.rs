@@ -6,7 +6,7 @@ use super::{on_pool, Dialect, Pool, SqlStorage};
 use crate::{
     console_users::{AuditEntry, ConsoleUser, Email, Role, Session},
     ledger::Timestamp,
-    storage::{ConsoleUserStore, StorageError, UserChange},
+    storage::{ConsoleUserStore, FirstOwner, StorageError, UserChange},
 };
 
 type UserRow = (String, String, String, i64);
@@ -61,17 +61,36 @@ impl ConsoleUserStore for SqlStorage {
         Ok(count > 0)
     }
 
-    async fn create_first_owner(&self, user: &ConsoleUser, password_hash: &str) -> Result<bool, StorageError> {
+    async fn add_setup_code(&self, code_hash: &str, at: Timestamp) -> Result<(), StorageError> {
+        const SQL: &str =
+            "INSERT INTO console_setup_codes (code_hash, created_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+        on_pool!(self, |pool| sqlx::query(SQL).bind(code_hash).bind(at.0).execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    async fn create_first_owner(
+        &self,
+        user: &ConsoleUser,
+        password_hash: &str,
+        code_hash: &str,
+    ) -> Result<FirstOwner, StorageError> {
+        // Deleting every code claims them: of two set-ups with one code, one deletes it.
+        const USE_CODES: &str = "DELETE FROM console_setup_codes WHERE EXISTS
+             (SELECT 1 FROM console_setup_codes WHERE code_hash = $1)";
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let claimed = sqlx::query(CLAIM_SETUP).bind(user.created_at.0).execute(&mut *tx).await?.rows_affected();
             if claimed == 0 {
                 tx.rollback().await?;
-                return Ok(false);
+                return Ok(FirstOwner::AlreadySetUp);
+            }
+            if sqlx::query(USE_CODES).bind(code_hash).execute(&mut *tx).await?.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(FirstOwner::WrongCode);
             }
             insert_user(user, password_hash).execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok(true)
+            Ok(FirstOwner::Created)
         })
     }
 

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 
 use super::{
     console_users::{commit_audited, commit_if_changed},
-    on_pool, Dialect, Pool, SqlStorage,
+    on_pool,
+    sealing::Sealed,
+    Dialect, Pool, SqlStorage,
 };
 use crate::{
     console_users::AuditEntry,
@@ -54,8 +56,14 @@ const NEWEST: &str = "SELECT received_at_ms, status, outcome FROM inbox_deliveri
 
 type ConnectionRow = (String, String, String, String, i64);
 
-fn connection_of((id, program_id, platform, secret, created_at_ms): ConnectionRow) -> StoreConnection {
-    StoreConnection { id, program_id, platform, secret, created_at: Timestamp(created_at_ms) }
+impl SqlStorage {
+    fn connection_of(
+        &self,
+        (id, program_id, platform, secret, created_at_ms): ConnectionRow,
+    ) -> Result<StoreConnection, StorageError> {
+        let secret = self.open(Sealed::Store, &id, &secret)?;
+        Ok(StoreConnection { id, program_id, platform, secret, created_at: Timestamp(created_at_ms) })
+    }
 }
 
 #[async_trait]
@@ -71,7 +79,7 @@ impl InboxStore for SqlStorage {
                 .bind(&connection.id)
                 .bind(&connection.program_id)
                 .bind(&connection.platform)
-                .bind(&connection.secret)
+                .bind(self.seal(Sealed::Store, &connection.id, &connection.secret))
                 .bind(connection.created_at.0)
                 .execute(&mut *tx)
                 .await?;
@@ -83,7 +91,7 @@ impl InboxStore for SqlStorage {
     async fn connections(&self, program_id: &str) -> Result<Vec<StoreConnection>, StorageError> {
         let rows: Vec<ConnectionRow> =
             on_pool!(self, |pool| sqlx::query_as(CONNECTIONS_OF).bind(program_id).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(connection_of).collect())
+        rows.into_iter().map(|row| self.connection_of(row)).collect()
     }
 
     async fn connection(&self, connection_id: &str) -> Result<Option<StoreConnection>, StorageError> {
@@ -91,7 +99,7 @@ impl InboxStore for SqlStorage {
             .bind(connection_id)
             .fetch_optional(pool)
             .await?);
-        Ok(row.map(connection_of))
+        row.map(|row| self.connection_of(row)).transpose()
     }
 
     async fn set_connection_secret(
@@ -102,11 +110,12 @@ impl InboxStore for SqlStorage {
         audit: Option<&AuditEntry>,
     ) -> Result<bool, StorageError> {
         const SQL: &str = "UPDATE store_connections SET secret = $1 WHERE program_id = $2 AND id = $3";
+        let sealed = self.seal(Sealed::Store, connection_id, secret);
         let _one_writer = self.sqlite_turn().await;
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let updated = sqlx::query(SQL)
-                .bind(secret)
+                .bind(&sealed)
                 .bind(program_id)
                 .bind(connection_id)
                 .execute(&mut *tx)

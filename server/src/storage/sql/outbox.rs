@@ -6,7 +6,9 @@ use async_trait::async_trait;
 
 use super::{
     console_users::{commit_audited, commit_if_changed},
-    json_from_db, on_pool, Dialect, Pool, SqlStorage,
+    json_from_db, on_pool,
+    sealing::Sealed,
+    Dialect, Pool, SqlStorage,
 };
 use crate::{
     connections::{
@@ -121,7 +123,12 @@ struct EndpointRow {
 }
 
 impl EndpointRow {
-    fn into_endpoint(self) -> Result<WebhookEndpoint, StorageError> {
+    fn into_endpoint(self, storage: &SqlStorage) -> Result<WebhookEndpoint, StorageError> {
+        let secret = storage.open(Sealed::Webhook, &self.id, &self.secret)?;
+        let previous_secret = self
+            .previous_secret
+            .map(|previous| storage.open(Sealed::WebhookPrevious, &self.id, &previous))
+            .transpose()?;
         let names: Vec<String> = json_from_db("endpoint event types", &self.event_types)?;
         let event_types = names
             .iter()
@@ -133,12 +140,21 @@ impl EndpointRow {
             url: self.url,
             description: self.description,
             event_types,
-            secret: self.secret,
-            previous_secret: self.previous_secret.zip(self.previous_until_ms.map(Timestamp)),
+            secret,
+            previous_secret: previous_secret.zip(self.previous_until_ms.map(Timestamp)),
             created_at: Timestamp(self.created_at_ms),
             disabled: self.disabled,
             failing_since: self.failing_since_ms.map(Timestamp),
         })
+    }
+}
+
+impl SqlStorage {
+    /// An endpoint's secret and previous secret sealed, and until when the previous one signs.
+    fn sealed_secrets(&self, endpoint: &WebhookEndpoint) -> (String, Option<String>, Option<Timestamp>) {
+        let (previous, until) = endpoint.previous_secret.clone().unzip();
+        let previous = previous.map(|previous| self.seal(Sealed::WebhookPrevious, &endpoint.id, &previous));
+        (self.seal(Sealed::Webhook, &endpoint.id, &endpoint.secret), previous, until)
     }
 }
 
@@ -200,7 +216,7 @@ impl OutboxStore for SqlStorage {
                 if !endpoints.contains_key(program_id) {
                     let rows: Vec<EndpointRow> =
                         sqlx::query_as(ENDPOINTS_OF).bind(program_id).fetch_all(&mut *tx).await?;
-                    let found = rows.into_iter().map(EndpointRow::into_endpoint).collect::<Result<_, _>>()?;
+                    let found = rows.into_iter().map(|row| row.into_endpoint(self)).collect::<Result<_, _>>()?;
                     endpoints.insert(program_id.clone(), found);
                 }
                 let event_type = EventType::parse(event_type);
@@ -276,7 +292,7 @@ impl OutboxStore for SqlStorage {
                     .await?);
                 // Deleted meanwhile: its deliveries went with it.
                 let Some(row) = row else { continue };
-                endpoints.insert(endpoint_id.clone(), row.into_endpoint()?);
+                endpoints.insert(endpoint_id.clone(), row.into_endpoint(self)?);
             }
             let payload = payloads
                 .remove(&event_id)
@@ -338,7 +354,7 @@ impl OutboxStore for SqlStorage {
         endpoint: &WebhookEndpoint,
         audit: Option<&AuditEntry>,
     ) -> Result<(), StorageError> {
-        let (previous, until) = endpoint.previous_secret.clone().unzip();
+        let (secret, previous, until) = self.sealed_secrets(endpoint);
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(INSERT_ENDPOINT)
@@ -347,7 +363,7 @@ impl OutboxStore for SqlStorage {
                 .bind(&endpoint.url)
                 .bind(&endpoint.description)
                 .bind(event_types_json(endpoint))
-                .bind(&endpoint.secret)
+                .bind(&secret)
                 .bind(&previous)
                 .bind(until.map(|at| at.0))
                 .bind(endpoint.created_at.0)
@@ -363,7 +379,7 @@ impl OutboxStore for SqlStorage {
     async fn endpoints(&self, program_id: &str) -> Result<Vec<WebhookEndpoint>, StorageError> {
         let rows: Vec<EndpointRow> =
             on_pool!(self, |pool| sqlx::query_as(ENDPOINTS_OF).bind(program_id).fetch_all(pool).await?);
-        rows.into_iter().map(EndpointRow::into_endpoint).collect()
+        rows.into_iter().map(|row| row.into_endpoint(self)).collect()
     }
 
     async fn endpoint(&self, program_id: &str, endpoint_id: &str) -> Result<Option<WebhookEndpoint>, StorageError> {
@@ -372,7 +388,7 @@ impl OutboxStore for SqlStorage {
             .bind(endpoint_id)
             .fetch_optional(pool)
             .await?);
-        row.map(EndpointRow::into_endpoint).transpose()
+        row.map(|row| row.into_endpoint(self)).transpose()
     }
 
     async fn update_endpoint(
@@ -380,14 +396,14 @@ impl OutboxStore for SqlStorage {
         endpoint: &WebhookEndpoint,
         audit: Option<&AuditEntry>,
     ) -> Result<bool, StorageError> {
-        let (previous, until) = endpoint.previous_secret.clone().unzip();
+        let (secret, previous, until) = self.sealed_secrets(endpoint);
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let updated = sqlx::query(UPDATE_ENDPOINT)
                 .bind(&endpoint.url)
                 .bind(&endpoint.description)
                 .bind(event_types_json(endpoint))
-                .bind(&endpoint.secret)
+                .bind(&secret)
                 .bind(&previous)
                 .bind(until.map(|at| at.0))
                 .bind(endpoint.disabled)

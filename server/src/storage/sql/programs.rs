@@ -4,7 +4,9 @@ use async_trait::async_trait;
 
 use super::{
     console_users::{commit_audited, commit_if_changed},
-    json_from_db, on_pool, Dialect, Pool, SqlStorage,
+    json_from_db, on_pool,
+    sealing::Sealed,
+    Dialect, Pool, SqlStorage,
 };
 use crate::{
     console_users::AuditEntry,
@@ -34,6 +36,7 @@ impl SqlStorage {
 
     async fn to_program(&self, row: ProgramRow) -> Result<Program, StorageError> {
         let allowed_origins = self.origins_of(&row.id).await?;
+        let widget_secret = self.open(Sealed::Widget, &row.id, &row.widget_secret)?;
         Ok(Program {
             settings: json_from_db("program settings", &row.settings)?,
             id: row.id,
@@ -42,7 +45,7 @@ impl SqlStorage {
             points_name: row.points_name,
             publishable_key: row.publishable_key,
             allowed_origins,
-            widget_secret: row.widget_secret,
+            widget_secret,
         })
     }
 
@@ -58,9 +61,9 @@ impl SqlStorage {
 
 /// Inserts a program, or updates its names and settings (its keys are written only by the
 /// operations that change them, its currency never), and replaces its allowed origins, inside
-/// `$tx`.
+/// `$tx`. `$sealed_secret` is its widget secret sealed.
 macro_rules! save_program {
-    ($tx:expr, $program:expr, $now:expr) => {{
+    ($tx:expr, $program:expr, $now:expr, $sealed_secret:expr) => {{
         const UPSERT: &str = "INSERT INTO programs
                  (id, name, currency, points_name, publishable_key, widget_secret, settings, created_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -74,7 +77,7 @@ macro_rules! save_program {
             .bind(&program.currency)
             .bind(&program.points_name)
             .bind(&program.publishable_key)
-            .bind(&program.widget_secret)
+            .bind($sealed_secret)
             .bind(settings)
             .bind($now.0)
             .execute(&mut *$tx)
@@ -106,6 +109,10 @@ const INSERT_KEY: &str =
 
 #[async_trait]
 impl ProgramStore for SqlStorage {
+    fn secret_keys(&self) -> &crate::secrets::SecretKeys {
+        &self.keys
+    }
+
     async fn ping(&self) -> Result<(), StorageError> {
         on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
         Ok(())
@@ -136,9 +143,10 @@ impl ProgramStore for SqlStorage {
 
     async fn upsert_program(&self, program: &Program) -> Result<(), StorageError> {
         let now = crate::ledger::Clock::now(&crate::ledger::SystemClock);
+        let sealed_secret = self.seal(Sealed::Widget, &program.id, &program.widget_secret);
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            save_program!(tx, program, now);
+            save_program!(tx, program, now, &sealed_secret);
             tx.commit().await?;
         });
         Ok(())
@@ -190,9 +198,10 @@ impl ProgramStore for SqlStorage {
     }
 
     async fn create_program(&self, program: &Program, key: &ApiKeyRecord, now: Timestamp) -> Result<(), StorageError> {
+        let sealed_secret = self.seal(Sealed::Widget, &program.id, &program.widget_secret);
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            save_program!(tx, program, now);
+            save_program!(tx, program, now, &sealed_secret);
             sqlx::query(INSERT_KEY)
                 .bind(&key.id)
                 .bind(&program.id)
@@ -215,9 +224,10 @@ impl ProgramStore for SqlStorage {
     ) -> Result<bool, StorageError> {
         const SET_SECRET: &str = "UPDATE programs SET widget_secret = $1 WHERE id = $2";
         const REVOKE: &str = "UPDATE api_keys SET revoked_at_ms = $1 WHERE program_id = $2 AND revoked_at_ms IS NULL";
+        let sealed_secret = self.seal(Sealed::Widget, program_id, widget_secret);
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let updated = sqlx::query(SET_SECRET).bind(widget_secret).bind(program_id).execute(&mut *tx).await?;
+            let updated = sqlx::query(SET_SECRET).bind(&sealed_secret).bind(program_id).execute(&mut *tx).await?;
             if updated.rows_affected() == 0 {
                 return Ok(false);
             }

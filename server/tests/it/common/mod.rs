@@ -30,6 +30,8 @@ pub struct TestApp {
     pub database_url: String,
     pub storage: std::sync::Arc<dyn Storage>,
     pub client: reqwest::Client,
+    /// The first-run set-up code the server printed (none once an owner exists).
+    pub setup_code: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -179,11 +181,23 @@ pub async fn spawn_app_with_public_url(
     clock: Arc<dyn Clock>,
     public_url: Option<&str>,
 ) -> TestApp {
-    let args = ServeArgs {
+    spawn_app_configured(database_url, clock, |args| args.http.public_url = public_url.map(str::to_owned)).await
+}
+
+/// The real application with the tests' settings changed by `configure`.
+pub async fn spawn_app_configured(
+    database_url: String,
+    clock: Arc<dyn Clock>,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    let mut args = ServeArgs {
         http: HttpArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
             site_root: PathBuf::from("../target/site"),
-            public_url: public_url.map(str::to_owned),
+            public_url: None,
+            // Tests that play a load balancer send from 127.0.0.1 with X-Forwarded-For.
+            trusted_proxies: "127.0.0.1".into(),
+            api_requests_per_minute: tally_server::http::API_CALLS_PER_KEY_PER_MINUTE,
         },
         database_url: database_url.clone(),
         upkeep_interval: 0,
@@ -192,10 +206,12 @@ pub async fn spawn_app_with_public_url(
         webhook_poll_ms: 50,
         webhook_timeout_ms: 10_000,
     };
-    let storage = tally_server::storage::connect(&database_url).await.expect("the database opens");
+    configure(&mut args);
+    let storage = connect(&database_url).await;
     let app = Application::with_storage_and_clock(&args, storage, clock).await.expect("the server starts");
     let addr = app.local_addr();
     let storage = app.storage();
+    let setup_code = app.setup_code().map(str::to_owned);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run_until(async move {
@@ -211,6 +227,7 @@ pub async fn spawn_app_with_public_url(
         client: client_builder().build().unwrap(),
         shutdown: Some(shutdown),
         server: Some(server),
+        setup_code,
     }
 }
 
@@ -225,12 +242,29 @@ pub async fn into_parts(response: reqwest::Response) -> (u16, serde_json::Value)
     (status, body)
 }
 
+/// The secret key every test server seals with (the processes get it as `TALLY_SECRET_KEY`):
+/// replicas of one test share a database, so they must share the key.
+pub const TEST_SECRET_KEY: &str = "7e57000000000000000000000000000000000000000000000000000000007e57";
+
+pub fn test_keys() -> tally_server::secrets::SecretKeys {
+    tally_server::secrets::SecretKeys::new(std::array::from_fn(|at| {
+        u8::from_str_radix(&TEST_SECRET_KEY[2 * at..2 * at + 2], 16).unwrap()
+    }))
+}
+
+/// The test database's storage, sealing with the test key.
+pub async fn connect(database_url: &str) -> Arc<dyn Storage> {
+    tally_server::storage::connect_with_keys(database_url, test_keys()).await.expect("the database opens")
+}
+
 /// A `tally` process started from the built binary; killed when dropped.
 pub struct TallyProcess {
     pub child: std::process::Child,
     pub addr: String,
     /// Its log lines after the "listening" one.
     pub lines: std::sync::mpsc::Receiver<String>,
+    /// Its log lines before it.
+    pub startup: Vec<String>,
 }
 
 impl Drop for TallyProcess {
@@ -244,7 +278,11 @@ impl Drop for TallyProcess {
 pub fn start_tally(args: &[&str], env: &[(&str, &str)]) -> TallyProcess {
     use std::io::{BufRead, BufReader};
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tally"));
-    command.args(args).env("RUST_LOG", "info").stderr(std::process::Stdio::piped());
+    command
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("TALLY_SECRET_KEY", TEST_SECRET_KEY)
+        .stderr(std::process::Stdio::piped());
     for (key, value) in env {
         command.env(key, value);
     }
@@ -256,14 +294,16 @@ pub fn start_tally(args: &[&str], env: &[(&str, &str)]) -> TallyProcess {
             let _ = lines_tx.send(line);
         }
     });
+    let mut startup = Vec::new();
     let addr = loop {
         let line = lines.recv_timeout(std::time::Duration::from_secs(30)).expect("tally logs that it is listening");
         if line.contains("tally is listening") {
             let field = line.split_whitespace().find(|word| word.starts_with("addr=")).expect("addr field");
             break field.trim_start_matches("addr=").to_owned();
         }
+        startup.push(line);
     };
-    TallyProcess { child, addr, lines }
+    TallyProcess { child, addr, lines, startup }
 }
 
 /// Runs `sql` (one statement) on the test's database directly, as an operator would: to
