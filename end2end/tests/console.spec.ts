@@ -458,3 +458,25 @@ test("the console hydrates under its Content-Security-Policy, breaks none of it,
   // The browser shows its own error page in the frame, never the console.
   await expect(page.frameLocator("#framed-console").getByText("Sign in to Tally")).toHaveCount(0);
 });
+
+test("an admin downloads a customer's data, then erases it after confirming: the points stay under a pseudonym", async ({ page, request }) => {
+  const customer = await customerWithPoints(request, "Erase Me", 80);
+  await signIn(page);
+  await page.goto(`/admin/programs/prg_demo/customers/${customer}`);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "Download everything held about this customer (JSON)" }).click();
+  expect((await download).suggestedFilename()).toBe("tally-prg_demo-customer-export.json");
+
+  const erase = page.getByRole("button", { name: "Erase personal data" });
+  await erase.click();
+  // The browser holds the form until the box is ticked: nothing is erased yet.
+  expect((await request.get(`/api/v1/customers/${customer}`, { headers: { Authorization: "Bearer sk_demo_not_secret" } })).status()).toBe(200);
+  await page.getByLabel(/I understand/).check();
+  await erase.click();
+  await expect(page).toHaveURL(/\/customers\/erased_[0-9a-f]+$/);
+  await expect(page.locator('[data-stat="available"] dd')).toHaveText("80");
+  await expect(page.locator("h1")).not.toContainText("Erase Me");
+  const gone = await request.get(`/api/v1/customers/${customer}`, { headers: { Authorization: "Bearer sk_demo_not_secret" } });
+  expect(gone.status()).toBe(404);
+});

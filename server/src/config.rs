@@ -153,6 +153,16 @@ pub struct ServeArgs {
     /// for three times this: if this server dies meanwhile, another one sends it after that.
     #[arg(long, env = "TALLY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
     pub webhook_timeout_ms: u64,
+    /// Memory (MiB) for this server's copies of each program's earnings per day, which
+    /// custom-range top earners read; the least recently used program's copy goes first.
+    #[arg(long, env = "TALLY_REPORT_CACHE_MB", default_value_t = 256)]
+    pub report_cache_mb: usize,
+    /// Days Tally keeps idempotency records (a retry after this is a new request) and finished
+    /// store and webhook deliveries (store deliveries hold shoppers' orders); the upkeep pass
+    /// removes them, and expired console sessions.
+    #[arg(long, env = "TALLY_RETENTION_DAYS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub retention_days: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -183,6 +193,8 @@ impl DemoArgs {
             webhooks_allow_private: true,
             webhook_poll_ms: 500,
             webhook_timeout_ms: 10_000,
+            report_cache_mb: 256,
+            retention_days: 30,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::{
     customers::CustomerId,
     ledger::ExpiryPolicy,
     points::PointsService,
-    storage::{Storage, StorageError},
+    storage::{Pruned, Storage, StorageError},
     tiers::TierWindow,
 };
 
@@ -96,11 +96,24 @@ pub fn spawn_fold(storage: Arc<dyn Storage>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Runs [`run_upkeep`] every `interval`, the first time shortly after start.
-pub fn spawn(points: PointsService, interval: Duration) -> tokio::task::JoinHandle<()> {
+/// Removes what is kept only for `retention` (idempotency records, finished deliveries and
+/// their events) once older, and expired console sessions. Safe on several replicas at once.
+pub async fn prune(points: &PointsService, retention: Duration) -> Result<Pruned, StorageError> {
+    let now = points.now();
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let cutoff = crate::ledger::Timestamp(now.0.saturating_sub(retention_ms));
+    points.storage().prune(cutoff, now).await
+}
+
+/// Runs [`run_upkeep`] and [`prune`] every `interval`, the first time shortly after start.
+pub fn spawn(points: PointsService, interval: Duration, retention: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(30).min(interval)).await;
         loop {
+            match prune(&points, retention).await {
+                Ok(pruned) => tracing::info!(?pruned, "retention pass done"),
+                Err(error) => tracing::error!(%error, "the retention pass failed; retrying at the next interval"),
+            }
             match run_upkeep(&points).await {
                 Ok(report) => tracing::info!(
                     customers = report.customers,

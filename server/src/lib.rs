@@ -69,6 +69,7 @@ impl Application {
         storage: Arc<dyn Storage>,
         clock: Arc<dyn time::Clock>,
     ) -> Result<Self, StartError> {
+        storage::ReportStore::limit_report_cache(storage.as_ref(), args.report_cache_mb.saturating_mul(1 << 20));
         let addr = args.http.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
         let public_url = args.http.public_url.as_deref().map(config::parse_public_url).transpose();
@@ -134,7 +135,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     app.spawn_connection_workers();
     if args.upkeep_interval > 0 {
         let interval = std::time::Duration::from_secs(args.upkeep_interval);
-        jobs::spawn(points::PointsService::new(app.storage(), Arc::new(time::SystemClock)), interval);
+        let retention = std::time::Duration::from_secs(args.retention_days.saturating_mul(86_400));
+        jobs::spawn(points::PointsService::new(app.storage(), Arc::new(time::SystemClock)), interval, retention);
     }
     tracing::info!(addr = %app.local_addr(), console = %format!("http://{}/admin", app.local_addr()), "tally is listening");
     app.run_until(telemetry::shutdown_signal()).await

@@ -32,6 +32,13 @@ pub fn hash_secret(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
+/// HMAC-SHA256 of `text` under `key`, in hex: a hash that only a holder of the key can match.
+pub fn keyed_hash(key: &[u8; 32], text: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(text.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
 /// The SHA-256 of a request body, to tell a replay from a different request (I3).
 pub fn fingerprint(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))

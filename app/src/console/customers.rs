@@ -43,6 +43,15 @@ pub trait CustomerConsole: Send + Sync {
         customer_id: &str,
         form: AdjustmentForm,
     ) -> Result<Adjusted, ConsoleError>;
+    /// Erases the customer's personal data (owners and admins), audited; returns the
+    /// pseudonym their ledger carries now.
+    async fn erase(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        csrf: &str,
+    ) -> Result<String, ConsoleError>;
 }
 
 const SORTS: [(&str, &str); 6] = [
@@ -85,6 +94,24 @@ pub async fn adjust_points(
     let (backend, session) = super::backend()?;
     let form = AdjustmentForm { csrf, adjustment_id, points, reason };
     backend.adjust(session.as_deref(), &program, &customer, form).await.map_err(super::fail)
+}
+
+/// Erases a customer's personal data, then shows their ledger under its pseudonym.
+#[server(prefix = "/admin/fn", endpoint = "erase_customer")]
+pub async fn erase_customer(
+    program: String,
+    customer: String,
+    csrf: String,
+    confirm: Option<String>,
+) -> Result<(), ServerFnError> {
+    if confirm.is_none() {
+        let message = super::i18n::tr("tick the box to confirm: erasure cannot be undone").into();
+        return Err(super::fail(ConsoleError::Invalid { field: "confirm".into(), message }));
+    }
+    let (backend, session) = super::backend()?;
+    let pseudonym = backend.erase(session.as_deref(), &program, &customer, &csrf).await.map_err(super::fail)?;
+    leptos_axum::redirect(&customer_path(&program, &pseudonym));
+    Ok(())
 }
 
 /// The path of a customer's page.
@@ -212,6 +239,7 @@ fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> i
     let older_link =
         older.map(|before| format!("{}?before={before}", customer_path(&program.id, &customer.customer_id)));
     let csrf = user.csrf.clone();
+    let erase_csrf = user.csrf.clone();
     view! {
         <TopBar user/>
         <main class="page wide" data-program-id=program.id.clone() data-customer=customer.customer_id.clone()>
@@ -245,6 +273,8 @@ fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> i
                 </table>
                 {older_link.map(|link| view! { <p><a class="button" href=link rel="next">{tr("Older entries")}</a></p> })}
             </section>
+            <PersonalData program_id=program.id.clone() customer_id=customer.customer_id.clone() csrf=erase_csrf
+                can_write/>
             <section class="section" aria-labelledby="coupons-title">
                 <h2 id="coupons-title">{tr("Coupons")}</h2>
                 {if coupons.is_empty() {
@@ -270,6 +300,36 @@ fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> i
             </section>
         </main>
     }
+}
+
+/// The customer's data on request: the whole of it as a JSON file, and (owners and admins) its
+/// erasure, confirmed first.
+#[component]
+fn PersonalData(program_id: String, customer_id: String, csrf: String, can_write: bool) -> impl IntoView {
+    let export = format!("{}/export.json", customer_path(&program_id, &customer_id));
+    let erase = ServerAction::<EraseCustomer>::new();
+    let error = move || match erase.value().get() {
+        Some(Err(error)) => Some(super::error_message(error)),
+        _ => None,
+    };
+    view! {
+        <section class="section" aria-labelledby="privacy-title">
+            <h2 id="privacy-title">{tr("Personal data")}</h2>
+            <p><a class="button" href=export download>{tr("Download everything held about this customer (JSON)")}</a></p>
+            {can_write.then(|| view! {
+                <ActionForm action=erase attr:class="form erase">
+                    <input type="hidden" name="program" value=program_id.clone()/>
+                    <input type="hidden" name="customer" value=customer_id.clone()/>
+                    <input type="hidden" name="csrf" value=csrf.clone()/>
+                    <label class="check"><input type="checkbox" name="confirm" required/>
+                        {tr("I understand: the email, name, birthday and tags are deleted for good; the points stay, under a pseudonym.")}</label>
+                    <p class="error" role="alert">{error}</p>
+                    <button class="button danger" type="submit">{tr("Erase personal data")}</button>
+                </ActionForm>
+            })}
+        </section>
+    }
+    .into_any()
 }
 
 #[component]

@@ -186,6 +186,9 @@ pub struct DayEarnings {
     /// The last fold applied; `-1` before the first catch-up (rows filled by the migration
     /// carry fold 0).
     pub seq: i64,
+    /// The program's erasure count it was built at: an erasure moves a customer's days to a
+    /// pseudonym, so a copy of an older epoch is built again.
+    pub epoch: i64,
     customers: Vec<String>,
     numbers: HashMap<String, u32>,
     days: BTreeMap<i64, HashMap<u32, Points>>,
@@ -193,7 +196,7 @@ pub struct DayEarnings {
 
 impl Default for DayEarnings {
     fn default() -> Self {
-        Self { seq: -1, customers: Vec::new(), numbers: HashMap::new(), days: BTreeMap::new() }
+        Self { seq: -1, epoch: 0, customers: Vec::new(), numbers: HashMap::new(), days: BTreeMap::new() }
     }
 }
 
@@ -206,6 +209,19 @@ impl DayEarnings {
         self.customers.push(customer.to_owned());
         self.numbers.insert(customer.to_owned(), number);
         number
+    }
+
+    /// About how many bytes of memory this copy holds: each customer id twice (the list and
+    /// the index), the index's and the days' entries with the maps' overhead. An estimate, for
+    /// the cache's budget; `cargo xtask bench-dashboard` compares it with the process's RSS.
+    pub fn approx_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let ids: usize = self.customers.iter().map(String::len).sum();
+        let per_customer = 2 * size_of::<String>() + size_of::<u32>() + 8;
+        let entries: usize = self.days.values().map(HashMap::len).sum();
+        let per_entry = size_of::<u32>() + size_of::<Points>() + 8;
+        let per_day = size_of::<i64>() + size_of::<HashMap<u32, Points>>() + 16;
+        2 * ids + self.customers.len() * per_customer + entries * per_entry + self.days.len() * per_day
     }
 
     /// Catches up to fold `seq` with the rows it and the folds before changed (their values

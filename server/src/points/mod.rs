@@ -13,6 +13,7 @@
 mod accounts;
 mod imports;
 mod orders;
+mod privacy;
 mod programs;
 mod redemptions;
 
@@ -22,6 +23,7 @@ use serde::Serialize;
 
 pub use accounts::{AccountView, AdjustmentRequest, EXPIRING_SOON_DAYS};
 pub use orders::{ActionEvent, OrderEvent, ReferralEvent, Refund};
+pub use privacy::CustomerExport;
 pub use redemptions::Redemption;
 
 use crate::{

@@ -8,6 +8,7 @@ mod import;
 mod inbox;
 mod ledger;
 mod outbox;
+mod privacy;
 mod programs;
 mod referrals;
 mod reports;
@@ -24,6 +25,7 @@ pub use import::{ImportStore, ImportedCustomer, ImportedEntry};
 pub use inbox::{Arrival, InboxItem, InboxStatus, InboxStore, StoreConnection, TopicStatus};
 pub use ledger::{CapCheck, ClientId, Effect, FollowUp, LedgerStore, LedgerWrite, Refusal, WriteOutcome, WriteResult};
 pub use outbox::{Attempt, DeliveryRecord, DeliveryStatus, DueDelivery, OutboxStore};
+pub use privacy::{Erasure, PrivacyStore, Pruned};
 pub use programs::{ApiKeyInfo, ProgramStore};
 pub use referrals::{Referral, ReferralOutcome, ReferralStore};
 pub use reports::{Flow, HistoryCursor, HistoryFilter, ReportStore, TopEarner};
@@ -62,6 +64,7 @@ pub trait Storage:
     + ConsoleUserStore
     + OutboxStore
     + InboxStore
+    + PrivacyStore
     + 'static
 {
 }
@@ -77,6 +80,7 @@ impl<T> Storage for T where
         + ConsoleUserStore
         + OutboxStore
         + InboxStore
+        + PrivacyStore
         + 'static
 {
 }

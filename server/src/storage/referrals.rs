@@ -35,4 +35,6 @@ pub trait ReferralStore: Send + Sync {
         now: Timestamp,
     ) -> Result<ReferralOutcome, StorageError>;
     async fn referral(&self, program_id: &str, referred: &CustomerId) -> Result<Option<Referral>, StorageError>;
+    /// The customers `referrer` referred, oldest first.
+    async fn referrals_by(&self, program_id: &str, referrer: &CustomerId) -> Result<Vec<Referral>, StorageError>;
 }

@@ -62,6 +62,10 @@ pub struct TopEarner {
 /// The dashboard's sums over a program's ledger. Ranges are `[from, to)`.
 #[async_trait]
 pub trait ReportStore: Send + Sync {
+    /// Bytes this server's in-memory report copies hold (an estimate; see `--report-cache-mb`).
+    fn report_cache_bytes(&self) -> usize;
+    /// Caps what the in-memory report copies may hold; the least recently used go first.
+    fn limit_report_cache(&self, bytes: usize);
     /// The points that moved between consecutive `cuts` (sorted instants), as totals that
     /// each lie between two of them (T1): a range's sums, or a chart's buckets.
     async fn flows(&self, program_id: &str, cuts: &[Timestamp]) -> Result<Vec<Flow>, StorageError>;

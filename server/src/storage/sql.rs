@@ -2,10 +2,12 @@
 
 mod console_users;
 mod customers;
+mod day_earnings;
 mod import;
 mod inbox;
 mod ledger;
 mod outbox;
+mod privacy;
 mod programs;
 mod referrals;
 mod reports;
@@ -73,7 +75,7 @@ pub struct SqlStorage {
     sqlite_writer: tokio::sync::Mutex<()>,
     /// Each program's earnings per day as of a fold (T4), caught up when a custom range's top
     /// earners are asked for.
-    day_earnings: tokio::sync::Mutex<std::collections::HashMap<String, crate::ledger::totals::DayEarnings>>,
+    day_earnings: day_earnings::DayEarningsCache,
     /// Seals and opens the secrets that must be read back (see [`sealing`]).
     keys: SecretKeys,
 }

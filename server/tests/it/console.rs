@@ -1185,3 +1185,51 @@ async fn the_connections_page_connects_stores_and_manages_webhooks(db: Db) {
     app.stop().await;
 }
 }
+
+each_db! {
+#[tokio::test]
+async fn a_customers_data_is_downloaded_and_erased_from_their_page(db: Db) {
+    let ConsoleSetup { app, client, program, secret, owner, csrf } = console_setup(db).await;
+    let profile = json!({"email": "ana@mail.example", "name": "Ana"});
+    assert_eq!(app.api_send(reqwest::Method::PUT, "/api/v1/customers/ana", &secret, &profile).await.0, 200);
+    let page = format!("/admin/programs/{}/customers/ana", program.id);
+    let html = get(&app, &client, &page, Some(&owner)).await.text().await.unwrap();
+    assert!(html.contains("export.json") && html.contains("Erase personal data"), "{db:?}");
+
+    let file = get(&app, &client, &format!("{page}/export.json"), Some(&owner)).await;
+    assert_eq!(file.status(), 200, "{db:?}");
+    assert!(file.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment"));
+    let document: Value = file.json().await.unwrap();
+    assert_eq!(document["customer"]["email"], "ana@mail.example", "{db:?}");
+    assert_eq!(get(&app, &client, &format!("{page}/export.json"), None).await.status(), 303, "no session, no data");
+
+    let (viewer, viewer_csrf) = sign_in(&app, &client, "viewer@shop.example").await;
+    let fields = |csrf: &str, confirm: bool| {
+        let mut form = vec![("program", program.id.clone()), ("customer", "ana".to_owned()), ("csrf", csrf.to_owned())];
+        if confirm {
+            form.push(("confirm", "on".to_owned()));
+        }
+        form
+    };
+    let as_refs = |form: &[(&'static str, String)]| form.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let send = |cookie: String, form: Vec<(&'static str, String)>| {
+        let request = client
+            .post(app.url("/admin/fn/erase_customer"))
+            .header(header::ORIGIN, format!("http://{}", app.addr))
+            .header(header::COOKIE, cookie)
+            .form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    let refused = send(viewer.clone(), as_refs(&fields(&viewer_csrf, true))).await;
+    assert_eq!(refused.status(), 403, "{db:?}: viewers cannot erase");
+    let unconfirmed = send(owner.clone(), as_refs(&fields(&csrf, false))).await;
+    assert_eq!(unconfirmed.status(), 422, "{db:?}: not without the confirmation");
+    assert_eq!(app.api_get("/api/v1/customers/ana", &secret).await.0, 200);
+    let erased = send(owner.clone(), as_refs(&fields(&csrf, true))).await;
+    assert!(erased.status().is_success() || erased.status().is_redirection(), "{db:?}: {}", erased.status());
+    assert_eq!(app.api_get("/api/v1/customers/ana", &secret).await.0, 404, "{db:?}: erased");
+    let actions = audit_actions(&app, &client, &owner).await;
+    assert_eq!(actions.first().map(String::as_str), Some("customer.erase"), "{db:?}: audited");
+    app.stop().await;
+}
+}

@@ -45,6 +45,7 @@ mod health;
 mod hostile_input;
 mod openapi;
 mod points_service;
+mod privacy;
 mod replicas;
 mod running_totals;
 mod shopify;

@@ -30,6 +30,94 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(entries))
         .routes(routes!(adjust))
         .routes(routes!(tier_history))
+        .routes(routes!(export))
+        .routes(routes!(erase))
+}
+
+/// Everything Tally holds about one customer, as one document (a shopper's request for their data).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ExportDocument {
+    /// `tally.customer-export.v1`.
+    format: &'static str,
+    program_id: String,
+    exported_at: Timestamp,
+    customer: CustomerView,
+    /// Every ledger entry, newest first.
+    entries: Vec<EntryView>,
+    coupons: Vec<crate::rewards::Coupon>,
+    tier_history: Vec<TierChange>,
+    referred_by: Option<crate::storage::Referral>,
+    referred: Vec<crate::storage::Referral>,
+    /// Messages sent to the customer (none: Tally sends no messages yet).
+    messages: Vec<serde_json::Value>,
+}
+
+impl ExportDocument {
+    pub(crate) fn new(program: &Program, export: points::CustomerExport, now: Timestamp) -> Self {
+        Self {
+            format: "tally.customer-export.v1",
+            program_id: program.id.clone(),
+            exported_at: now,
+            customer: export.account.into(),
+            entries: export.entries.into_iter().map(|entry| EntryView::new(entry, now)).collect(),
+            coupons: export.coupons,
+            tier_history: export.tier_history,
+            referred_by: export.referred_by,
+            referred: export.referred,
+            messages: Vec::new(),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/customers/{customer_id}/export", tag = "customers",
+    params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
+    responses((status = 200, description = "Everything Tally holds about the customer", body = ExportDocument),
+        ReadErrors))]
+async fn export(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(raw_id): Path<String>,
+) -> Result<Json<ExportDocument>, Problem> {
+    let export = state.points.export_customer(&program, &raw_id).await?;
+    Ok(Json(ExportDocument::new(&program, export, state.clock.now())))
+}
+
+/// A customer erased.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ErasureView {
+    /// The id the customer's ledger carries now; the id asked for is free again.
+    pseudonym: String,
+    erased_at: Timestamp,
+    /// Erased by an earlier request: nothing changed.
+    replayed: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/customers/{customer_id}/erase", tag = "customers",
+    params(("customer_id" = String, Path, description = "The merchant's customer id (1 to 128 characters)")),
+    responses((status = 200, description = "Erased (or erased before: `replayed`)", body = ErasureView),
+        WriteErrors))]
+async fn erase(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    Path(raw_id): Path<String>,
+) -> Result<Json<ErasureView>, Problem> {
+    // Audited like a console change, by "the merchant API" (the key's holder).
+    let now = state.clock.now();
+    let audit = |pseudonym: &str| {
+        Some(crate::console_users::AuditEntry {
+            at: now,
+            user_id: "api".into(),
+            user_email: "merchant API".into(),
+            program_id: Some(program.id.clone()),
+            action: "customer.erase".into(),
+            target: pseudonym.to_owned(),
+            before: None,
+            after: None,
+            request_key: None,
+        })
+    };
+    let erased = state.points.erase_customer(&program, &raw_id, audit).await?;
+    Ok(Json(ErasureView { pseudonym: erased.pseudonym, erased_at: erased.erased_at, replayed: erased.replayed }))
 }
 
 #[utoipa::path(get, path = "/api/v1/customers/{customer_id}/tier-history", tag = "customers",

@@ -237,4 +237,30 @@ impl CustomerConsole for ConsoleService {
             points = adjustment.points, replay, "console adjustment");
         Ok(Adjusted { points: adjustment.points, balance_after: result.available, replay })
     }
+
+    /// Erases the customer's personal data; audited under the pseudonym (the id is not kept).
+    async fn erase(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        customer_id: &str,
+        csrf: &str,
+    ) -> Result<String, ConsoleError> {
+        let user = self.writer(token, csrf).await?;
+        let program = self.program(&user, program_id).await?;
+        let audit =
+            |pseudonym: &str| Some(self.audit_entry(&user, Some(&program), "customer.erase", pseudonym, None, None));
+        match self.0.points.erase_customer(&program, customer_id, audit).await {
+            Ok(erased) => {
+                tracing::info!(user = %user.email.as_str(), program = %program.id, pseudonym = %erased.pseudonym,
+                    "console erasure");
+                Ok(erased.pseudonym)
+            }
+            Err(PointsError::NoCustomer(_)) => {
+                Err(ConsoleError::NotFound(trf("No customer {0} in this program.", &[&customer_id])))
+            }
+            Err(PointsError::Storage(error)) => Err(unavailable(error)),
+            Err(other) => Err(invalid("customer", other.message())),
+        }
+    }
 }

@@ -189,6 +189,27 @@ async fn readable_program(state: &AppState, headers: &HeaderMap, program_id: &st
     service.program(&user, program_id).await.map_err(console_problem)
 }
 
+/// Everything held about one customer, as the API's export document, as a file to keep.
+pub(super) async fn customer_json(
+    State(state): State<AppState>,
+    Path((program_id, customer_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let program = readable_program(&state, &headers, &program_id).await?;
+    let export = state.points.export_customer(&program, &customer_id).await?;
+    let document = crate::http::api::customers::ExportDocument::new(&program, export, state.clock.now());
+    let file_name = format!("tally-{program_id}-customer-export.json");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        axum::Json(document),
+    )
+        .into_response())
+}
+
 /// A refused console call as a problem answer with its status.
 fn console_problem(error: ConsoleError) -> Problem {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);

@@ -50,6 +50,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/admin/programs/{program}/history.csv", get(export::history_csv))
         .route("/admin/programs/{program}/customers.csv", get(export::customers_csv))
+        .route("/admin/programs/{program}/customers/{customer}/export.json", get(export::customer_json))
         .route("/admin/language", post(choose_language))
         .leptos_routes_with_context(
             state,

@@ -60,6 +60,14 @@ impl ReferralStore for SqlStorage {
             .await?);
         Ok(row.map(to_referral))
     }
+
+    async fn referrals_by(&self, program_id: &str, referrer: &CustomerId) -> Result<Vec<Referral>, StorageError> {
+        const SQL: &str = "SELECT referrer_id, referred_id, created_at_ms, rewarded_at_ms FROM referrals
+             WHERE program_id = $1 AND referrer_id = $2 ORDER BY created_at_ms, referred_id";
+        let rows: Vec<ReferralRow> =
+            on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).bind(referrer.as_str()).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(to_referral).collect())
+    }
 }
 
 /// Marks a referral as rewarded (a follow-up of the referred customer's first order).

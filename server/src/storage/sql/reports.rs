@@ -53,6 +53,14 @@ fn kind_from_db(kind: &str) -> Result<EntryKind, StorageError> {
 
 #[async_trait]
 impl ReportStore for SqlStorage {
+    fn report_cache_bytes(&self) -> usize {
+        self.day_earnings.bytes()
+    }
+
+    fn limit_report_cache(&self, bytes: usize) {
+        self.day_earnings.set_budget(bytes);
+    }
+
     async fn flows(&self, program_id: &str, cuts: &[Timestamp]) -> Result<Vec<Flow>, StorageError> {
         let ranges = cover(cuts);
         let (Some(first), Some(last)) =
@@ -410,6 +418,7 @@ impl SqlStorage {
         limit: u32,
     ) -> Result<Vec<(String, i64)>, StorageError> {
         const SEQ: &str = "SELECT seq FROM earning_folds WHERE id = 1";
+        const EPOCH: &str = "SELECT report_epoch FROM programs WHERE id = $1";
         const CHANGED: &str = "SELECT customer_id, day_ms, earned FROM customer_day_earnings
              WHERE program_id = $1 AND fold_seq > $2 AND fold_seq <= $3";
         const EXTRA: &str = "SELECT customer_id, CAST(SUM(points) AS BIGINT) FROM (
@@ -422,13 +431,17 @@ impl SqlStorage {
                  SELECT customer_id, points FROM ledger_entries
                  WHERE program_id = $1 AND kind = 'earn' AND created_at_ms >= $6 AND created_at_ms < $7
              ) e GROUP BY customer_id";
-        let mut copies = self.day_earnings.lock().await;
-        let copy = copies.entry(program_id.to_owned()).or_default();
-        let after = copy.seq;
+        // This program's copy only: other programs' dashboards go on meanwhile.
+        let shared = self.day_earnings.copy_of(program_id);
+        let mut copy = shared.lock().await;
+        let built_at = copy.epoch;
         type Changed = Vec<(String, i64, i64)>;
-        let (seq, changed, extra): (i64, Changed, Vec<(String, i64)>) = on_pool!(self, |pool, dialect| {
+        let (epoch, seq, changed, extra): (i64, i64, Changed, Vec<(String, i64)>) = on_pool!(self, |pool, dialect| {
             let mut tx =
                 pool.begin_with(dialect.pick("BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")).await?;
+            let epoch: i64 = sqlx::query_scalar(EPOCH).bind(program_id).fetch_one(&mut *tx).await?;
+            // After an erasure, every row again: the copy still holds the erased id's days.
+            let after = if epoch == built_at { copy.seq } else { -1 };
             let seq: i64 = sqlx::query_scalar(SEQ).fetch_one(&mut *tx).await?;
             let changed: Changed =
                 sqlx::query_as(CHANGED).bind(program_id).bind(after).bind(seq).fetch_all(&mut *tx).await?;
@@ -443,13 +456,19 @@ impl SqlStorage {
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
-            (seq, changed, extra)
+            (epoch, seq, changed, extra)
         });
+        if epoch != built_at {
+            *copy = crate::ledger::totals::DayEarnings::default();
+            copy.epoch = epoch;
+        }
         copy.apply(
             seq,
             changed.into_iter().map(|(customer, day, earned)| (customer, Timestamp(day), earned)).collect(),
         );
-        Ok(copy.top(days.0, days.1, &extra, limit as usize))
+        let top = copy.top(days.0, days.1, &extra, limit as usize);
+        self.day_earnings.settle(program_id, copy.approx_bytes());
+        Ok(top)
     }
 
     /// The customers' names, emails and tiers, in the order given.

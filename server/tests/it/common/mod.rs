@@ -205,6 +205,8 @@ pub async fn spawn_app_configured(
         webhooks_allow_private: true,
         webhook_poll_ms: 50,
         webhook_timeout_ms: 10_000,
+        report_cache_mb: 256,
+        retention_days: 30,
     };
     configure(&mut args);
     let storage = connect(&database_url).await;
