@@ -310,18 +310,6 @@ async fn console_answers_carry_security_headers_and_pages_a_nonce_policy() {
     app.stop().await;
 }
 
-/// One text column of one row, read behind the server's back.
-async fn stored_text(database_url: &str, sql: &str) -> String {
-    use sqlx::Connection;
-    if database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(database_url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    } else {
-        let mut conn = sqlx::PgConnection::connect(database_url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    }
-}
-
 each_db! {
 #[tokio::test]
 async fn secrets_that_must_be_read_back_are_sealed_at_rest(db: Db) {
@@ -336,9 +324,9 @@ async fn secrets_that_must_be_read_back_are_sealed_at_rest(db: Db) {
         app.api_send(Method::POST, "/api/v1/connections", &secret, &json!({"platform": "woocommerce"})).await;
     let (_, shown) = app.api_get(&format!("/api/v1/webhooks/{}/secret", endpoint["id"].as_str().unwrap()), &secret).await;
 
-    let widget = stored_text(&database_url, &format!("SELECT widget_secret FROM programs WHERE id = '{}'", program.id)).await;
-    let store = stored_text(&database_url, "SELECT secret FROM store_connections").await;
-    let webhook = stored_text(&database_url, "SELECT secret FROM webhook_endpoints").await;
+    let widget = crate::common::scalar::<String>(&database_url, &format!("SELECT widget_secret FROM programs WHERE id = '{}'", program.id)).await;
+    let store = crate::common::scalar::<String>(&database_url, "SELECT secret FROM store_connections").await;
+    let webhook = crate::common::scalar::<String>(&database_url, "SELECT secret FROM webhook_endpoints").await;
     for (stored, plain) in [
         (&widget, program.widget_secret.as_str()),
         (&store, connection["secret"].as_str().unwrap()),
@@ -359,7 +347,7 @@ async fn secrets_that_must_be_read_back_are_sealed_at_rest(db: Db) {
     let sql = format!("UPDATE programs SET widget_secret = 'whsec_from_before' WHERE id = '{}'", program.id);
     crate::common::execute_sql(&database_url, &sql).await;
     let storage = crate::common::connect(&database_url).await;
-    let stored = stored_text(&database_url, &format!("SELECT widget_secret FROM programs WHERE id = '{}'", program.id)).await;
+    let stored = crate::common::scalar::<String>(&database_url, &format!("SELECT widget_secret FROM programs WHERE id = '{}'", program.id)).await;
     assert!(stored.starts_with("sealed:v1:"), "{db:?}: resealed at start: {stored}");
     assert_eq!(storage.program_by_id(&program.id).await.unwrap().unwrap().widget_secret, "whsec_from_before");
 }

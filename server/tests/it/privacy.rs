@@ -40,18 +40,6 @@ async fn shop(app: &TestApp) -> (tally_server::programs::Program, String) {
     (program, secret)
 }
 
-/// One number from the database, behind the server's back.
-async fn count(database_url: &str, sql: &str) -> i64 {
-    use sqlx::Connection;
-    if database_url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(database_url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    } else {
-        let mut conn = sqlx::PgConnection::connect(database_url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    }
-}
-
 each_db! {
 #[tokio::test]
 async fn a_customer_gets_everything_held_about_them_as_one_document(db: Db) {
@@ -104,7 +92,7 @@ async fn erasure_removes_the_person_and_keeps_the_amounts(db: Db) {
     let (_, entries) = app.api_get(&format!("/api/v1/customers/{pseudonym}/entries"), &secret).await;
     assert_eq!(entries["entries"].as_array().unwrap().len(), 3, "{db:?}");
     let referral = format!("SELECT COUNT(*) FROM referrals WHERE referrer_id = '{pseudonym}' AND referred_id = 'bo'");
-    assert_eq!(count(&app.database_url, &referral).await, 1, "{db:?}: bo's referral history stays");
+    assert_eq!(crate::common::scalar::<i64>(&app.database_url, &referral).await, 1, "{db:?}: bo's referral history stays");
     let after = dashboard::points_status(storage, &program, &range, now).await.unwrap();
     assert_eq!(format!("{after:?}"), format!("{liability:?}"), "{db:?}: the program's totals and liability stay");
     let leaders = dashboard::top_earners(storage, &program, &range, now).await.unwrap();
@@ -125,9 +113,9 @@ async fn erasure_removes_the_person_and_keeps_the_amounts(db: Db) {
         format!("SELECT COUNT(*) FROM outbox_events WHERE customer_id = '{ANA}' OR payload LIKE '{quoted}' OR payload LIKE '%{EMAIL}%'"),
         format!("SELECT COUNT(*) FROM idempotency_keys WHERE response LIKE '{quoted}'"),
     ] {
-        assert_eq!(count(url, &sql).await, 0, "{db:?}: {sql}");
+        assert_eq!(crate::common::scalar::<i64>(url, &sql).await, 0, "{db:?}: {sql}");
     }
-    assert_eq!(count(url, "SELECT COUNT(*) FROM audit_log WHERE action = 'customer.erase'").await, 1, "{db:?}: audited once");
+    assert_eq!(crate::common::scalar::<i64>(url, "SELECT COUNT(*) FROM audit_log WHERE action = 'customer.erase'").await, 1, "{db:?}: audited once");
 
     // The id is free again: a later event starts a new, empty customer.
     let order = json!({"event_id": "o2", "customer_id": ANA, "type": "order", "order_id": "o2", "currency": "USD", "subtotal": 1_000});
@@ -157,7 +145,7 @@ async fn the_retention_pass_removes_old_idempotency_records_and_expired_sessions
     assert!(app.storage.create_user(&user, "hash", &[], None).await.unwrap());
     let (_, session) = tally_server::console_users::Session::start(&user.id, T0);
     app.storage.start_session(&session).await.unwrap();
-    let records = count(&url, "SELECT COUNT(*) FROM idempotency_keys").await;
+    let records = crate::common::scalar::<i64>(&url, "SELECT COUNT(*) FROM idempotency_keys").await;
     assert!(records >= 3, "{db:?}: {records}");
 
     clock.set(Timestamp(T0.0 + 10 * day));
@@ -169,8 +157,8 @@ async fn the_retention_pass_removes_old_idempotency_records_and_expired_sessions
     clock.set(Timestamp(T0.0 + 31 * day));
     let pruned = tally_server::jobs::prune(&points, std::time::Duration::from_secs(30 * 86_400)).await.unwrap();
     assert_eq!(pruned.idempotency_keys, records as u64, "{db:?}: those older than 30 days");
-    assert_eq!(count(&url, "SELECT COUNT(*) FROM idempotency_keys").await, 1, "{db:?}: the newer one stays");
-    assert_eq!(count(&url, "SELECT COUNT(*) FROM console_sessions").await, 0);
+    assert_eq!(crate::common::scalar::<i64>(&url, "SELECT COUNT(*) FROM idempotency_keys").await, 1, "{db:?}: the newer one stays");
+    assert_eq!(crate::common::scalar::<i64>(&url, "SELECT COUNT(*) FROM console_sessions").await, 0);
     app.stop().await;
 }
 }

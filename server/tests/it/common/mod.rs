@@ -308,6 +308,22 @@ pub fn start_tally(args: &[&str], env: &[(&str, &str)]) -> TallyProcess {
     TallyProcess { child, addr, lines, startup }
 }
 
+/// One value (the first column of the first row) of `sql`, read behind the server's back.
+pub async fn scalar<T>(database_url: &str, sql: &str) -> T
+where
+    T: Send + Unpin,
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    if database_url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url).await.expect("the SQLite file opens");
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("the query runs")
+    } else {
+        let mut conn = PgConnection::connect(database_url).await.expect("the database answers");
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.expect("the query runs")
+    }
+}
+
 /// Runs `sql` (one statement) on the test's database directly, as an operator would: to
 /// inject a failure (a trigger that raises) or look behind the API.
 pub async fn execute_sql(database_url: &str, sql: &str) {
