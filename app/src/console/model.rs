@@ -437,6 +437,12 @@ pub struct SettingsForm {
     pub launcher_label: String,
     pub join_url: String,
     pub sign_in_url: String,
+    /// Whole minutes; empty for a day.
+    #[serde(default)]
+    pub token_max_lifetime_minutes: String,
+    /// Requests a minute; empty for the server's default.
+    #[serde(default)]
+    pub api_requests_per_minute: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

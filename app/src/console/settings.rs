@@ -182,6 +182,11 @@ fn SettingsView(board: SettingsBoard) -> impl IntoView {
                         <span class="launcher-sample" style=launcher_style>{launcher_label}</span>
                     </div>
                 </section>
+                <section class="section">
+                    <h2>{tr("Security")}</h2>
+                    {text(t("Customer tokens live at most (minutes; empty: a day)"), "token_max_lifetime_minutes")}
+                    {text(t("API requests per secret key a minute (empty: the server's default)"), "api_requests_per_minute")}
+                </section>
                 <p class="error" role="alert">{general_error}</p>
                 <p class="notice-inline" role="status">{saved_note}</p>
                 {can_write.then(|| view! {
@@ -220,6 +225,8 @@ fn slot<'a>(form: &'a mut SettingsForm, field: &str) -> &'a mut String {
         "launcher_position" => &mut form.launcher_position,
         "launcher_label" => &mut form.launcher_label,
         "join_url" => &mut form.join_url,
+        "token_max_lifetime_minutes" => &mut form.token_max_lifetime_minutes,
+        "api_requests_per_minute" => &mut form.api_requests_per_minute,
         _ => &mut form.sign_in_url,
     }
 }

@@ -714,6 +714,8 @@ async fn settings_are_saved_with_the_rest_apis_rules_and_reach_the_widget(db: Db
         (json!({"redemption_amount": "1.005"}), "redemption_amount: "),
         (json!({"expiry": "after_earning", "expiry_days": ""}), "expiry_days: "),
         (json!({"name": ""}), "name: "),
+        (json!({"token_max_lifetime_minutes": "0"}), "token_max_lifetime_minutes: "),
+        (json!({"api_requests_per_minute": "lots"}), "api_requests_per_minute: "),
     ] {
         let (status, body) = post_json(&app, &client, "save_settings", &owner, &save(&csrf, changes.clone())).await;
         assert!(status == 422 && body.to_string().contains(message), "{db:?}: {changes} -> {status} {body}");
@@ -724,7 +726,8 @@ async fn settings_are_saved_with_the_rest_apis_rules_and_reach_the_widget(db: Db
 
     let changes = json!({"primary_color": "#0F766E", "launcher_position": "bottom_left", "launcher_label": "Perks",
         "allowed_origins": " https://shop.example \n\n", "time_zone": "Asia/Seoul", "redemption_points": "200",
-        "redemption_amount": "3", "expiry": "after_inactivity", "expiry_days": "365", "points_name": "stars"});
+        "redemption_amount": "3", "expiry": "after_inactivity", "expiry_days": "365", "points_name": "stars",
+        "token_max_lifetime_minutes": "60", "api_requests_per_minute": "1200"});
     let (status, saved) = post_json(&app, &client, "save_settings", &owner, &save(&csrf, changes)).await;
     assert_eq!(status, 200, "{db:?}: {saved}");
     assert_eq!(
@@ -733,6 +736,11 @@ async fn settings_are_saved_with_the_rest_apis_rules_and_reach_the_widget(db: Db
     );
     let (_, rest) = app.api_get("/api/v1/settings", &secret).await;
     assert_eq!(rest["settings"]["expiry"], json!({"type": "after_inactivity", "days": 365}), "{db:?}: {rest}");
+    assert_eq!(
+        (rest["settings"]["widget"]["token_max_lifetime_minutes"].as_u64(), rest["settings"]["api_requests_per_minute"].as_u64()),
+        (Some(60), Some(1200)),
+        "{db:?}: the security settings from the console"
+    );
     assert_eq!(
         (rest["points_name"].as_str(), rest["settings"]["time_zone"].as_str()),
         (Some("stars"), Some("Asia/Seoul"))

@@ -46,6 +46,8 @@ fn form_of(program: &Program) -> SettingsForm {
         launcher_label: widget.launcher_label.clone().unwrap_or_default(),
         join_url: widget.join_url.clone().unwrap_or_default(),
         sign_in_url: widget.sign_in_url.clone().unwrap_or_default(),
+        token_max_lifetime_minutes: widget.token_max_lifetime_minutes.map(|m| m.to_string()).unwrap_or_default(),
+        api_requests_per_minute: settings.api_requests_per_minute.map(|n| n.to_string()).unwrap_or_default(),
     }
 }
 
@@ -83,6 +85,13 @@ fn apply(program: &mut Program, form: &SettingsForm) -> Result<(), ConsoleError>
     settings.widget.launcher_label = optional(&form.launcher_label);
     settings.widget.join_url = optional(&form.join_url);
     settings.widget.sign_in_url = optional(&form.sign_in_url);
+    let whole = |field: &str, text: &str| {
+        optional(text)
+            .map(|text| text.parse::<u32>().map_err(|_| invalid(field, message!("a whole number"))))
+            .transpose()
+    };
+    settings.widget.token_max_lifetime_minutes = whole("token_max_lifetime_minutes", &form.token_max_lifetime_minutes)?;
+    settings.api_requests_per_minute = whole("api_requests_per_minute", &form.api_requests_per_minute)?;
     let origins = form.allowed_origins.lines().filter_map(optional).collect();
     program.update(&form.name, &form.points_name, origins, settings).map_err(invalid_field)
 }
