@@ -123,6 +123,11 @@ pub struct CouponSummary {
     pub expires_at: String,
     /// Issued and not expired.
     pub usable: bool,
+    /// When the program creates its coupons in the store (checkout-native coupons): `ready`
+    /// once the store knows the code, `pending` until then, `failed` when the store refused it
+    /// after every retry. Absent: the store is not asked (the merchant applies codes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout: Option<String>,
 }
 
 /// One line of the console's program list.

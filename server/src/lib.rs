@@ -112,12 +112,13 @@ impl Application {
         self.setup_code.as_deref()
     }
 
-    /// Starts this process's connection workers (the stores' inbox, webhook deliveries), woken
+    /// Starts this process's connection workers (the stores' inbox, webhook deliveries, coupons created in stores), woken
     /// by the writes and deliveries this server takes.
     pub fn spawn_connection_workers(&self) -> tokio::task::JoinHandle<()> {
         let delivery = connections::delivery::DeliveryWorker::new(self.storage(), self.clock.clone(), self.deliveries);
         let inbox = connections::inbox::InboxWorker::new(self.points.clone());
-        connections::spawn_workers(inbox, delivery, self.points.outbox_waker())
+        let checkout = connections::checkout::CheckoutWorker::new(self.storage(), self.clock.clone(), self.deliveries);
+        connections::spawn_workers(inbox, delivery, checkout, self.points.outbox_waker())
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.

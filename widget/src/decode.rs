@@ -126,6 +126,7 @@ fn coupon(value: &JsValue) -> Option<CouponSummary> {
         status: text(value, "status")?,
         expires_at: text(value, "expires_at")?,
         usable: boolean(value, "usable")?,
+        checkout: text(value, "checkout"),
     })
 }
 

@@ -328,6 +328,8 @@ fn Member(
 ) -> impl IntoView {
     let points_name = program.points_name.clone();
     let available = me.available;
+    let coupons = me.coupons.clone();
+    watch_checkout(&me, &api, controls, state);
     let progress = me.next_tier.as_ref().map(|next| {
         let missing = me.to_next_tier.unwrap_or(0);
         let percent =
@@ -356,7 +358,10 @@ fn Member(
             <p class="muted">{locale.number(missing)} " " {locale.text(Text::ToNextTier)} " " {name}</p>
         })}
         <p class="perks" hidden=no_perks>{perks}</p>
-        {move || issued.get().map(|redeemed| view! { <CouponCode redeemed locale/> })}
+        {move || issued.get().map(|redeemed| {
+            let checkout = coupons.iter().find(|coupon| coupon.code == redeemed.code).and_then(|coupon| coupon.checkout.clone());
+            view! { <CouponCode redeemed checkout locale/> }
+        })}
         <h3 class="section">{locale.text(Text::RewardsTitle)}</h3>
         <ul class="list">
             {program.rewards.clone().into_iter().map(|reward| view! {
@@ -381,6 +386,7 @@ fn MyCoupons(coupons: Vec<CouponSummary>, locale: Locale) -> impl IntoView {
                     <li class="row">
                         <span class="code">{coupon.code}</span>
                         <span class="muted">{locale.text(Text::Expires)} " " {locale.date(&coupon.expires_at)}</span>
+                        {checkout_note(coupon.checkout.as_deref(), locale)}
                     </li>
                 }).collect_view()}
             </ul>
@@ -469,13 +475,7 @@ fn RewardRow(
                     announce_redeemed(&redeemed, &reward_id);
                     issued.set(Some(redeemed));
                     // The balance, tier and coupons change: read them again.
-                    if let Ok(me) = api.me(&token).await {
-                        state.update(|state| {
-                            if let Load::Ready(loaded) = state {
-                                loaded.me = Some(me);
-                            }
-                        });
-                    }
+                    reload_me(&api, &token, state).await;
                 }
                 Err(Failure::Token(detail) | Failure::Unavailable(detail)) => {
                     web_sys::console::warn_1(&format!("[tally] redemption failed: {detail}").into());
@@ -516,8 +516,52 @@ fn RewardRow(
     }
 }
 
+/// What the shopper must know of a code the store is still creating, or refused.
+fn checkout_note(checkout: Option<&str>, locale: Locale) -> Option<impl IntoView> {
+    let text = match checkout? {
+        "pending" => Text::CheckoutPending,
+        "failed" => Text::CheckoutFailed,
+        _ => return None,
+    };
+    Some(view! { <p class="muted checkout-note" role="note">{locale.text(text)}</p> })
+}
+
+/// Reads the shopper's balances and coupons again.
+async fn reload_me(api: &Api, token: &str, state: RwSignal<Load<Loaded>>) {
+    if let Ok(me) = api.me(token).await {
+        state.update(|state| {
+            if let Load::Ready(loaded) = state {
+                loaded.me = Some(me);
+            }
+        });
+    }
+}
+
+thread_local! {
+    /// Reloads spent waiting for the store to create coupons (a minute's worth at most).
+    static CHECKOUT_POLLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// While the store is still creating a coupon, looks again in a few seconds, so the note goes
+/// as soon as the code works at checkout.
+fn watch_checkout(me: &CustomerSummary, api: &Api, controls: Controls, state: RwSignal<Load<Loaded>>) {
+    let pending = me.coupons.iter().any(|coupon| coupon.usable && coupon.checkout.as_deref() == Some("pending"));
+    if !pending || CHECKOUT_POLLS.get() >= 20 {
+        return;
+    }
+    CHECKOUT_POLLS.set(CHECKOUT_POLLS.get() + 1);
+    let api = api.clone();
+    set_timeout(
+        move || {
+            let Some(token) = controls.token.get_untracked() else { return };
+            leptos::task::spawn_local(async move { reload_me(&api, &token, state).await });
+        },
+        std::time::Duration::from_secs(3),
+    );
+}
+
 #[component]
-fn CouponCode(redeemed: Redeemed, locale: Locale) -> impl IntoView {
+fn CouponCode(redeemed: Redeemed, checkout: Option<String>, locale: Locale) -> impl IntoView {
     // The button that was pressed is gone: keep keyboard users where the result is.
     let copy_button = NodeRef::<html::Button>::new();
     Effect::new(move |_| {
@@ -537,6 +581,7 @@ fn CouponCode(redeemed: Redeemed, locale: Locale) -> impl IntoView {
             <p class="coupon-code">{redeemed.code.clone()}</p>
             <button class="button" node_ref=copy_button on:click=copy>{locale.text(Text::Copy)}</button>
             <p class="muted">{locale.text(Text::Expires)} " " {locale.date(&redeemed.expires_at)}</p>
+            {checkout_note(checkout.as_deref(), locale)}
         </div>
     }
 }

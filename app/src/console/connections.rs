@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 use super::{
     i18n::{t, tr, trf},
     loaded_page,
-    model::{ConnectionsBoard, EndpointRow, StoreRow},
+    model::{ConnectionsBoard, EndpointRow, StoreCouponRow, StoreRow},
     short_time, ProgramNav, TopBar,
 };
 
@@ -49,6 +49,20 @@ pub trait ConnectionsConsole: Send + Sync {
         program_id: &str,
         csrf: &str,
         connection_id: &str,
+    ) -> Result<(), ConsoleError>;
+    /// The store's API for checkout-native coupons. `action`: `save` (with `url`, `key` for
+    /// WooCommerce, `secret`), `remove`, or `retry` (the failed coupons again).
+    #[allow(clippy::too_many_arguments)]
+    async fn store_api(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        connection_id: &str,
+        action: &str,
+        url: &str,
+        key: &str,
+        secret: &str,
     ) -> Result<(), ConsoleError>;
     /// A new webhook endpoint; `event_types` empty for every type.
     async fn add_endpoint(
@@ -101,6 +115,23 @@ pub async fn remove_store(program: String, csrf: String, connection_id: String) 
     backend.remove_store(session.as_deref(), &program, &csrf, &connection_id).await.map_err(super::fail)
 }
 
+#[server(prefix = "/admin/fn", endpoint = "store_api")]
+pub async fn store_api(
+    program: String,
+    csrf: String,
+    connection_id: String,
+    action: String,
+    #[server(default)] url: String,
+    #[server(default)] key: String,
+    #[server(default)] secret: String,
+) -> Result<(), ServerFnError> {
+    let (backend, session) = super::backend()?;
+    backend
+        .store_api(session.as_deref(), &program, &csrf, &connection_id, &action, &url, &key, &secret)
+        .await
+        .map_err(super::fail)
+}
+
 /// JSON: the event types are a list.
 #[server(prefix = "/admin/fn", endpoint = "add_endpoint", input = leptos::server_fn::codec::Json)]
 pub async fn add_endpoint(
@@ -130,6 +161,7 @@ pub fn ConnectionsPage() -> impl IntoView {
     let connect = ServerAction::<ConnectStore>::new();
     let secret = ServerAction::<SetStoreSecret>::new();
     let remove = ServerAction::<RemoveStore>::new();
+    let api = ServerAction::<StoreApi>::new();
     let add = ServerAction::<AddEndpoint>::new();
     let act = ServerAction::<EndpointAction>::new();
     let versions = move || {
@@ -137,13 +169,14 @@ pub fn ConnectionsPage() -> impl IntoView {
             connect.version().get(),
             secret.version().get(),
             remove.version().get(),
+            api.version().get(),
             add.version().get(),
             act.version().get(),
         ]
     };
     let request = move || (params.get().get("program").unwrap_or_default(), versions());
     let data = Resource::new(request, |(program, _)| load_connections(program));
-    let actions = Actions { connect, secret, remove, add, act };
+    let actions = Actions { connect, secret, remove, api, add, act };
     loaded_page(t("Loading…"), data, move |board| view! { <ConnectionsView board actions/> })
 }
 
@@ -152,6 +185,7 @@ struct Actions {
     connect: ServerAction<ConnectStore>,
     secret: ServerAction<SetStoreSecret>,
     remove: ServerAction<RemoveStore>,
+    api: ServerAction<StoreApi>,
     add: ServerAction<AddEndpoint>,
     act: ServerAction<EndpointAction>,
 }
@@ -162,6 +196,7 @@ fn last_error(actions: Actions) -> Option<String> {
     failed(actions.connect.value().get())
         .or_else(|| failed(actions.secret.value().get()))
         .or_else(|| failed(actions.remove.value().get()))
+        .or_else(|| failed(actions.api.value().get()))
         .or_else(|| failed(actions.add.value().get()))
         .or_else(|| failed(actions.act.value().get()))
 }
@@ -178,6 +213,7 @@ fn status_name(status: &str) -> &'static str {
         "delivered" => tr("delivered"),
         "failed" => tr("failed"),
         "done" => tr("applied"),
+        "created" => tr("created in the store"),
         "ignored" => tr("ignored"),
         _ => tr("pending"),
     }
@@ -303,16 +339,19 @@ fn StoreCard(store: StoreRow, program_id: String, csrf: String, can_write: bool,
             });
         }
     };
-    let remove = move |_| {
-        let confirmed = window()
-            .confirm_with_message(tr("Remove this connection? The store's deliveries will be refused."))
-            .unwrap_or(false);
-        if confirmed {
-            actions.remove.dispatch(RemoveStore {
-                program: program_id.clone(),
-                csrf: csrf.clone(),
-                connection_id: id.clone(),
-            });
+    let remove = {
+        let (program_id, csrf) = (program_id.clone(), csrf.clone());
+        move |_| {
+            let confirmed = window()
+                .confirm_with_message(tr("Remove this connection? The store's deliveries will be refused."))
+                .unwrap_or(false);
+            if confirmed {
+                actions.remove.dispatch(RemoveStore {
+                    program: program_id.clone(),
+                    csrf: csrf.clone(),
+                    connection_id: id.clone(),
+                });
+            }
         }
     };
     let steps = if platform == "shopify" {
@@ -354,8 +393,110 @@ fn StoreCard(store: StoreRow, program_id: String, csrf: String, can_write: bool,
                     }).collect_view()}
                 </tbody>
             </table>
+            <CheckoutCoupons store_id=store.id.clone() platform=platform.clone() api_url=store.api_url.clone()
+                api_key=store.api_key.clone() coupons=store.coupons.clone() program_id=program_id.clone()
+                csrf=csrf.clone() can_write actions/>
             {can_write.then(|| view! { <p><button class="button" on:click=remove>{tr("Remove connection")}</button></p> })}
         </article>
+    }
+    .into_any()
+}
+
+/// Checkout-native coupons: the store API form, and the coupons created in the store.
+#[component]
+#[allow(clippy::too_many_arguments)]
+fn CheckoutCoupons(
+    store_id: String,
+    platform: String,
+    api_url: Option<String>,
+    api_key: Option<String>,
+    coupons: Vec<StoreCouponRow>,
+    program_id: String,
+    csrf: String,
+    can_write: bool,
+    actions: Actions,
+) -> impl IntoView {
+    let woocommerce = platform != "shopify";
+    let (url, key, secret) = (
+        RwSignal::new(api_url.clone().unwrap_or_default()),
+        RwSignal::new(api_key.unwrap_or_default()),
+        RwSignal::new(String::new()),
+    );
+    let dispatch = move |action: &str| {
+        actions.api.dispatch(StoreApi {
+            program: program_id.clone(),
+            csrf: csrf.clone(),
+            connection_id: store_id.clone(),
+            action: action.to_owned(),
+            url: url.get_untracked(),
+            key: key.get_untracked(),
+            secret: secret.get_untracked(),
+        });
+    };
+    let save = {
+        let dispatch = dispatch.clone();
+        move |event: leptos::ev::SubmitEvent| {
+            event.prevent_default();
+            dispatch("save");
+        }
+    };
+    let (stop, retry) = (dispatch.clone(), dispatch);
+    let steps = if woocommerce {
+        tr("In WooCommerce: Settings → Advanced → REST API → Add key, with Read/Write permissions. Paste the consumer key and secret here.")
+    } else {
+        tr("In Shopify: Settings → Apps and sales channels → Develop apps → Create an app with the write_discounts scope, install it, and paste its Admin API access token here.")
+    };
+    let connected = api_url.is_some();
+    let any_failed = coupons.iter().any(|coupon| coupon.state == "failed");
+    view! {
+        <section class="checkout-coupons" data-checkout="">
+            <h4>{tr("Coupons at the store's checkout")}</h4>
+            <p class="muted">{tr("With the store's API, each coupon a shopper redeems is also created in the store, for single use and until it expires, so it works at the store's own checkout.")}</p>
+            {api_url.map(|url| view! { <p data-checkout-url="">{trf("Coupons are created in the store at {0}.", &[&url])}</p> })}
+            {can_write.then(|| view! {
+                <p class="muted">{steps}</p>
+                <form class="form inline" on:submit=save data-form="store-api">
+                    <label>{tr("Store address")}
+                        <input type="text" required placeholder=if woocommerce { "https://shop.example" } else { "my-shop.myshopify.com" }
+                            prop:value=move || url.get() on:input=move |event| url.set(event_target_value(&event))/>
+                    </label>
+                    {woocommerce.then(|| view! {
+                        <label>{tr("Consumer key")}
+                            <input type="text" required autocomplete="off" name="api_key"
+                                prop:value=move || key.get() on:input=move |event| key.set(event_target_value(&event))/>
+                        </label>
+                    })}
+                    <label>{if woocommerce { tr("Consumer secret") } else { tr("Admin API access token") }}
+                        <input type="password" required autocomplete="off" name="api_secret"
+                            prop:value=move || secret.get() on:input=move |event| secret.set(event_target_value(&event))/>
+                    </label>
+                    <button class="button" type="submit">{tr("Save store API")}</button>
+                </form>
+                {connected.then(|| view! {
+                    <p><button class="button secondary" on:click=move |_| stop("remove")>{tr("Stop creating coupons in the store")}</button></p>
+                })}
+            }.into_any())}
+            {connected.then(|| view! {
+                <table class="table store-coupons">
+                    <thead><tr><th>{tr("Code")}</th><th>{tr("Status")}</th><th class="num">{tr("Attempts")}</th><th>{tr("Last error")}</th><th>{tr("Last attempt (UTC)")}</th></tr></thead>
+                    <tbody>
+                        {coupons.is_empty().then(|| view! { <tr><td colspan="5" class="muted">{tr("No coupons created in the store yet.")}</td></tr> })}
+                        {coupons.into_iter().map(|coupon| view! {
+                            <tr data-store-coupon=coupon.code.clone() data-state=coupon.state.clone()>
+                                <td><code>{coupon.code.clone()}</code></td>
+                                <td>{status_name(&coupon.state)}</td>
+                                <td class="num">{coupon.attempts}</td>
+                                <td>{coupon.last_error.clone().unwrap_or_default()}</td>
+                                <td>{short_time(&coupon.updated_at)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any())}
+            {(can_write && any_failed).then(|| view! {
+                <p><button class="button" on:click=move |_| retry("retry")>{tr("Retry failed coupons")}</button></p>
+            })}
+        </section>
     }
     .into_any()
 }

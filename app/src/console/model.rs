@@ -588,6 +588,22 @@ pub struct StoreRow {
     /// The webhooks to create in the store.
     pub topics: Vec<String>,
     pub deliveries: Vec<TopicRow>,
+    /// The store's API when coupons are created there (checkout-native coupons).
+    pub api_url: Option<String>,
+    pub api_key: Option<String>,
+    /// The newest coupons created (or being created) in the store.
+    pub coupons: Vec<StoreCouponRow>,
+}
+
+/// One coupon Tally creates in a store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreCouponRow {
+    pub code: String,
+    /// `pending`, `created` or `failed`.
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub updated_at: String,
 }
 
 /// One topic's deliveries from a store.

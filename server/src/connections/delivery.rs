@@ -60,6 +60,19 @@ impl reqwest::dns::Resolve for CheckedResolver {
     }
 }
 
+/// An HTTP client for calls to addresses merchants give (webhook receivers, store APIs): the
+/// policy's addresses only, after DNS too, and no redirects.
+pub(super) fn checked_client(config: &DeliveryConfig, user_agent: &'static str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(config.timeout)
+        // A redirect could point anywhere: not followed, the attempt fails.
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(CheckedResolver { urls: config.urls }))
+        .user_agent(user_agent)
+        .build()
+        .expect("the HTTP client builds")
+}
+
 pub struct DeliveryWorker {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
@@ -69,14 +82,7 @@ pub struct DeliveryWorker {
 
 impl DeliveryWorker {
     pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, config: DeliveryConfig) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            // A receiver's redirect could point anywhere: not followed, the attempt fails.
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(CheckedResolver { urls: config.urls }))
-            .user_agent(concat!("Tally-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
+        let client = checked_client(&config, concat!("Tally-Webhooks/", env!("CARGO_PKG_VERSION")));
         Self { storage, clock, client, config }
     }
 
@@ -142,7 +148,7 @@ impl DeliveryWorker {
 }
 
 /// Why a request failed, without the URL's query (it may hold a receiver's token).
-fn describe(error: reqwest::Error) -> String {
+pub(super) fn describe(error: reqwest::Error) -> String {
     if error.is_timeout() {
         "the receiver did not answer in time".to_owned()
     } else if error.is_connect() {
@@ -153,7 +159,7 @@ fn describe(error: reqwest::Error) -> String {
 }
 
 /// 0 to 1, to spread retries.
-fn jitter() -> f64 {
+pub(super) fn jitter() -> f64 {
     let mut bytes = [0u8; 2];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
     f64::from(u16::from_le_bytes(bytes)) / f64::from(u16::MAX)

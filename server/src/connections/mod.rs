@@ -1,9 +1,10 @@
 //! Tally's connections to the systems around a program: the stores that report to it by their
 //! own webhooks (`woocommerce`, stored durably and applied by the `inbox` worker), the events it
 //! tells others (`events`, written to the transactional outbox with the writes that cause
-//! them), the signed webhooks that carry them (`webhooks`) and the worker that delivers them
-//! (`delivery`).
+//! them), the signed webhooks that carry them (`webhooks`), the worker that delivers them
+//! (`delivery`) and the coupons created in the stores' own checkouts (`checkout`).
 
+pub mod checkout;
 pub mod delivery;
 pub mod events;
 pub mod inbox;
@@ -119,6 +120,7 @@ pub fn new_store_connection(
         platform: platform.to_owned(),
         secret,
         created_at: now,
+        api: None,
     })
 }
 
@@ -175,6 +177,7 @@ impl StoreChange {
 pub fn spawn_workers(
     inbox: inbox::InboxWorker,
     delivery: delivery::DeliveryWorker,
+    checkout: checkout::CheckoutWorker,
     wake: Arc<Notify>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -183,11 +186,16 @@ pub fn spawn_workers(
                 tracing::warn!(%error, "inbox pass failed; trying again");
                 0
             });
+            // Relays the outbox too: the coupons to create in stores are queued by it.
             let sent = delivery.run_once().await.unwrap_or_else(|error| {
                 tracing::warn!(%error, "webhook delivery pass failed; trying again");
                 0
             });
-            if applied + sent == 0 {
+            let created = checkout.run_once().await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "store coupon pass failed; trying again");
+                0
+            });
+            if applied + sent + created == 0 {
                 let _ = tokio::time::timeout(delivery.config().poll, wake.notified()).await;
             }
         }

@@ -3,6 +3,8 @@
 //! access. Signed-in shoppers send the merchant-signed customer token
 //! (`Authorization: Bearer <JWT>`); everything else is public program information.
 
+use std::collections::HashMap;
+
 use axum::{
     extract::{FromRequestParts, Path, Query, Request, State},
     http::{header, request::Parts, HeaderValue, Method, StatusCode},
@@ -31,7 +33,8 @@ use crate::{
     customer_token::{self, CustomerClaims},
     points::EXPIRING_SOON_DAYS,
     programs::{Program, WidgetSettings},
-    rewards::{CouponStatus, RewardKind},
+    rewards::{Coupon, CouponStatus, RewardKind},
+    storage::CheckoutState,
     tiers::Tier,
 };
 
@@ -187,13 +190,21 @@ async fn me(
         summary.next_tier = tiers.next_tier.as_ref().map(tier_summary);
         summary.to_next_tier = tiers.to_next_tier;
     }
-    summary.coupons = state
-        .storage
-        .customer_coupons(&program.id, id, COUPONS_SHOWN)
-        .await?
+    let coupons = state.storage.customer_coupons(&program.id, id, COUPONS_SHOWN).await?;
+    let checkout = checkout_states(&state, &program, &coupons).await?;
+    summary.coupons = coupons
         .into_iter()
         .map(|coupon| CouponSummary {
             usable: coupon.status == CouponStatus::Issued && coupon.expires_at > now,
+            checkout: checkout.as_ref().map(|states| {
+                match states.get(&coupon.code) {
+                    Some(CheckoutState::Created) => "ready",
+                    Some(CheckoutState::Failed) => "failed",
+                    // Not queued yet: the redemption's event is relayed in a moment.
+                    Some(CheckoutState::Pending) | None => "pending",
+                }
+                .to_owned()
+            }),
             code: coupon.code,
             reward_id: coupon.reward_id,
             points: coupon.points,
@@ -202,6 +213,24 @@ async fn me(
         })
         .collect();
     Ok(Json(summary))
+}
+
+/// Where each coupon stands in the program's stores, when any creates Tally's coupons
+/// (`None`: none does, the shopper is told nothing about it).
+async fn checkout_states(
+    state: &AppState,
+    program: &Program,
+    coupons: &[Coupon],
+) -> Result<Option<HashMap<String, CheckoutState>>, Problem> {
+    if coupons.is_empty() {
+        return Ok(None);
+    }
+    let connections = state.storage.connections(&program.id).await?;
+    if connections.iter().all(|connection| connection.api.is_none()) {
+        return Ok(None);
+    }
+    let codes: Vec<String> = coupons.iter().map(|coupon| coupon.code.clone()).collect();
+    Ok(Some(state.storage.checkout_states(&program.id, &codes).await?))
 }
 
 #[derive(Deserialize)]

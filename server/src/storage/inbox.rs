@@ -18,6 +18,8 @@ pub struct StoreConnection {
     /// Signs the store's deliveries (HMAC-SHA256): pasted into the store's webhook settings.
     pub secret: String,
     pub created_at: Timestamp,
+    /// The store's own API, when the merchant gave it: coupons are then created there too.
+    pub api: Option<super::StoreApi>,
 }
 
 /// A delivery as it arrived.

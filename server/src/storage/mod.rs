@@ -2,6 +2,7 @@
 //! PostgreSQL (production, several replicas). Every query binds its parameters; none is built
 //! from user input. Queries are written once with `$N` placeholders, which both databases accept.
 
+mod checkout;
 mod console_users;
 mod customers;
 mod import;
@@ -17,6 +18,7 @@ mod sql;
 
 use std::sync::Arc;
 
+pub use checkout::{CheckoutState, CheckoutStore, StoreApi, StoreCouponAttempt, StoreCouponRecord, StoreCouponTask};
 pub use console_users::{ConsoleUserStore, FirstOwner, UserChange};
 pub use customers::{
     CustomerListing, CustomerRecord, CustomerSearch, CustomerSort, CustomerStore, EntryRecord, TierChange,
@@ -64,6 +66,7 @@ pub trait Storage:
     + ConsoleUserStore
     + OutboxStore
     + InboxStore
+    + CheckoutStore
     + PrivacyStore
     + 'static
 {
@@ -80,6 +83,7 @@ impl<T> Storage for T where
         + ConsoleUserStore
         + OutboxStore
         + InboxStore
+        + CheckoutStore
         + PrivacyStore
         + 'static
 {

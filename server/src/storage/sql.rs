@@ -1,5 +1,6 @@
 //! The SQL implementation of [`Storage`] for both databases.
 
+mod checkout;
 mod console_users;
 mod customers;
 mod day_earnings;

@@ -1156,6 +1156,22 @@ async fn the_connections_page_connects_stores_and_manages_webhooks(db: Db) {
     assert_eq!(store["secret"].as_str().map(str::len), Some(48), "{db:?}: writers see the secret");
     let endpoint_id = board["endpoints"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(board["endpoints"][0]["event_types"], json!(["points.earned", "tier.changed"]));
+    // The store's API for checkout-native coupons: saved (audited without its secret), refused
+    // when the consumer key is missing.
+    let store_id = store["id"].as_str().unwrap().to_owned();
+    let mut api = vec![("program", program.id.as_str()), ("csrf", csrf.as_str()), ("connection_id", store_id.as_str()),
+        ("action", "save"), ("url", "https://shop.example"), ("secret", "cs_console_secret")];
+    assert_eq!(post_fields(&app, &client, "store_api", &owner, &api).await.status(), 422, "{db:?}: no consumer key");
+    api.push(("key", "ck_console_key"));
+    assert_eq!(post_fields(&app, &client, "store_api", &owner, &api).await.status(), 200, "{db:?}");
+    let board: Value =
+        post_form(&app, &client, "connections", Some(&owner), &[("program", &program.id)]).await.json().await.unwrap();
+    assert_eq!((board["stores"][0]["api_url"].as_str(), board["stores"][0]["api_key"].as_str()),
+        (Some("https://shop.example"), Some("ck_console_key")), "{db:?}: {board}");
+    assert!(!board.to_string().contains("cs_console_secret"), "{db:?}: the secret is never shown back");
+    let audit: String = crate::common::scalar(&app.database_url,
+        "SELECT after_json FROM audit_log WHERE action = 'connection.store_api'").await;
+    assert!(audit.contains("ck_console_key") && !audit.contains("cs_console_secret"), "{db:?}: {audit}");
     let test = [("program", program.id.as_str()), ("csrf", csrf.as_str()), ("endpoint_id", &endpoint_id), ("action", "test")];
     assert_eq!(post_fields(&app, &client, "endpoint_action", &owner, &test).await.status(), 200, "{db:?}");
     let worker = tally_server::connections::delivery::DeliveryWorker::new(
@@ -1189,7 +1205,7 @@ async fn the_connections_page_connects_stores_and_manages_webhooks(db: Db) {
         .unwrap();
     assert!(page.contains("<h1>연결</h1>") && page.contains("WooCommerce 연결"), "{db:?}: the page in Korean");
     let actions = audit_actions(&app, &client, &owner).await;
-    assert_eq!(actions[..2], ["webhook.create", "connection.create"], "{db:?}");
+    assert_eq!(actions[..3], ["connection.store_api", "webhook.create", "connection.create"], "{db:?}");
     app.stop().await;
 }
 }

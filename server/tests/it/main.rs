@@ -37,6 +37,7 @@ mod api_settings;
 mod api_tiers;
 mod assets;
 mod binary;
+mod checkout;
 mod console;
 mod dashboard;
 mod fuzz;

@@ -5,6 +5,141 @@
 pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
     // The connections page (`connections.rs`).
     (
+        "created in the store",
+        [
+            "스토어에 생성됨",
+            "ストアに作成済み",
+            "已在商店创建",
+            "dibuat di toko",
+        ],
+    ),
+    (
+        "In WooCommerce: Settings → Advanced → REST API → Add key, with Read/Write permissions. Paste the consumer key and secret here.",
+        [
+            "WooCommerce에서: 설정 → 고급 → REST API → 키 추가, 권한은 읽기/쓰기. 소비자 키와 비밀을 여기에 붙여 넣으세요.",
+            "WooCommerce で：設定 → 詳細設定 → REST API → キーを追加（権限は読み取り/書き込み）。コンシューマーキーとシークレットをここに貼り付けます。",
+            "在 WooCommerce 中：设置 → 高级 → REST API → 添加密钥，权限选读/写。将消费者密钥和密码粘贴到这里。",
+            "Di WooCommerce: Pengaturan → Lanjutan → REST API → Tambah kunci, dengan izin Baca/Tulis. Tempel consumer key dan secret di sini.",
+        ],
+    ),
+    (
+        "In Shopify: Settings → Apps and sales channels → Develop apps → Create an app with the write_discounts scope, install it, and paste its Admin API access token here.",
+        [
+            "Shopify에서: 설정 → 앱 및 판매 채널 → 앱 개발 → write_discounts 범위로 앱을 만들고 설치한 뒤 Admin API 액세스 토큰을 여기에 붙여 넣으세요.",
+            "Shopify で：設定 → アプリと販売チャネル → アプリを開発 → write_discounts スコープのアプリを作成してインストールし、Admin API アクセストークンをここに貼り付けます。",
+            "在 Shopify 中：设置 → 应用和销售渠道 → 开发应用 → 创建具有 write_discounts 权限范围的应用并安装，然后将其 Admin API 访问令牌粘贴到这里。",
+            "Di Shopify: Pengaturan → Aplikasi dan saluran penjualan → Kembangkan aplikasi → Buat aplikasi dengan cakupan write_discounts, pasang, lalu tempel token akses Admin API-nya di sini.",
+        ],
+    ),
+    (
+        "Coupons at the store's checkout",
+        [
+            "스토어 결제에서 쓰는 쿠폰",
+            "ストアのチェックアウトで使えるクーポン",
+            "在商店结账时使用的优惠券",
+            "Kupon di checkout toko",
+        ],
+    ),
+    (
+        "With the store's API, each coupon a shopper redeems is also created in the store, for single use and until it expires, so it works at the store's own checkout.",
+        [
+            "스토어 API를 연결하면 고객이 교환한 쿠폰이 스토어에도 1회용으로 만료일까지 생성되어 스토어 결제에서 바로 쓸 수 있습니다.",
+            "ストアの API を使うと、買い物客が交換したクーポンがストアにも 1 回限り・有効期限付きで作成され、ストアのチェックアウトでそのまま使えます。",
+            "连接商店 API 后，顾客兑换的每张优惠券也会在商店中创建（仅限使用一次，至过期为止），可直接在商店结账时使用。",
+            "Dengan API toko, setiap kupon yang ditukar pembeli juga dibuat di toko, sekali pakai dan sampai kedaluwarsa, sehingga langsung berlaku di checkout toko.",
+        ],
+    ),
+    (
+        "Coupons are created in the store at {0}.",
+        [
+            "쿠폰이 {0} 스토어에 생성됩니다.",
+            "クーポンは {0} のストアに作成されます。",
+            "优惠券将在 {0} 的商店中创建。",
+            "Kupon dibuat di toko {0}.",
+        ],
+    ),
+    (
+        "Store address",
+        [
+            "스토어 주소",
+            "ストアのアドレス",
+            "商店地址",
+            "Alamat toko",
+        ],
+    ),
+    (
+        "Consumer key",
+        [
+            "소비자 키",
+            "コンシューマーキー",
+            "消费者密钥",
+            "Consumer key",
+        ],
+    ),
+    (
+        "Consumer secret",
+        [
+            "소비자 비밀",
+            "コンシューマーシークレット",
+            "消费者密码",
+            "Consumer secret",
+        ],
+    ),
+    (
+        "Admin API access token",
+        [
+            "Admin API 액세스 토큰",
+            "Admin API アクセストークン",
+            "Admin API 访问令牌",
+            "Token akses Admin API",
+        ],
+    ),
+    (
+        "Save store API",
+        [
+            "스토어 API 저장",
+            "ストア API を保存",
+            "保存商店 API",
+            "Simpan API toko",
+        ],
+    ),
+    (
+        "Stop creating coupons in the store",
+        [
+            "스토어에 쿠폰 생성 중지",
+            "ストアでのクーポン作成を停止",
+            "停止在商店创建优惠券",
+            "Berhenti membuat kupon di toko",
+        ],
+    ),
+    (
+        "Last attempt (UTC)",
+        [
+            "마지막 시도(UTC)",
+            "最終試行（UTC）",
+            "最后尝试（UTC）",
+            "Percobaan terakhir (UTC)",
+        ],
+    ),
+    (
+        "No coupons created in the store yet.",
+        [
+            "아직 스토어에 생성된 쿠폰이 없습니다.",
+            "ストアに作成されたクーポンはまだありません。",
+            "尚未在商店中创建优惠券。",
+            "Belum ada kupon yang dibuat di toko.",
+        ],
+    ),
+    (
+        "Retry failed coupons",
+        [
+            "실패한 쿠폰 다시 시도",
+            "失敗したクーポンを再試行",
+            "重试失败的优惠券",
+            "Coba lagi kupon yang gagal",
+        ],
+    ),
+    (
         "Add endpoint",
         [
             "엔드포인트 추가",
@@ -868,6 +1003,10 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
 /// reach a page: `i18n::tr_text` looks them up as they come, `trf` fills the templates.
 pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
     // Store connections and webhook endpoints in the console.
+    (
+        "a key of 1 to 500 characters",
+        ["1~500자의 키", "1～500 文字のキー", "1 到 500 个字符的密钥", "kunci 1 sampai 500 karakter"],
+    ),
     (
         "No store connection {0} in this program.",
         [

@@ -13,15 +13,23 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{ApiJson, CurrentProgram};
 use crate::{
-    connections,
+    connections::{self, checkout},
     http::{problem::Problem, AppState},
     ledger::Timestamp,
-    storage::{StoreConnection, TopicStatus},
+    storage::{StoreConnection, StoreCouponRecord, TopicStatus},
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(show, remove)).routes(routes!(set_secret))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, remove))
+        .routes(routes!(set_secret))
+        .routes(routes!(set_store_api, remove_store_api))
+        .routes(routes!(retry_coupons))
 }
+
+/// Coupons listed per connection.
+const SHOWN_COUPONS: u32 = 20;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +48,30 @@ struct SecretRequest {
     secret: String,
 }
 
+/// The store's own API, for checkout-native coupons.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct StoreApiRequest {
+    /// The store's address: the WordPress site (`https://shop.example`) or the Shopify shop
+    /// (`my-shop.myshopify.com`).
+    url: String,
+    /// WooCommerce: the REST API consumer key (`ck_...`, WooCommerce → Settings → Advanced →
+    /// REST API, Read/Write). Shopify: absent.
+    #[serde(default)]
+    consumer_key: Option<String>,
+    /// WooCommerce: the consumer secret (`cs_...`). Shopify: the Admin API access token
+    /// (`shpat_...`) of a custom app with the `write_discounts` scope. Stored sealed, never
+    /// shown again.
+    secret: String,
+}
+
+/// The store API a connection uses (its secret is never shown).
+#[derive(Serialize, utoipa::ToSchema)]
+struct StoreApiView {
+    url: String,
+    consumer_key: Option<String>,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 struct ConnectionView {
     /// `con_...`
@@ -55,6 +87,10 @@ struct ConnectionView {
     created_at: Timestamp,
     /// Each topic's deliveries so far, and the last one's state.
     deliveries: Vec<TopicStatus>,
+    /// With it, each coupon Tally issues is created in the store too (works at its checkout).
+    store_api: Option<StoreApiView>,
+    /// The newest coupons created (or being created) in the store.
+    coupons: Vec<StoreCouponRecord>,
 }
 
 /// This server as the store reaches it: `--public-url`, else the address the call came to.
@@ -77,6 +113,11 @@ async fn view(state: &AppState, headers: &HeaderMap, connection: &StoreConnectio
         topics: connections::store_topics(&connection.platform),
         created_at: connection.created_at,
         deliveries: state.storage.topic_statuses(&connection.id).await?,
+        store_api: connection
+            .api
+            .as_ref()
+            .map(|api| StoreApiView { url: api.url.clone(), consumer_key: api.key.clone() }),
+        coupons: state.storage.store_coupons(&connection.program_id, &connection.id, SHOWN_COUPONS).await?,
     })
 }
 
@@ -165,4 +206,60 @@ async fn remove(
         return Err(Problem::not_found(format!("No store connection {connection_id:?} in this program.")));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/v1/connections/{connection_id}/store-api", tag = "connections",
+    params(("connection_id" = String, Path, description = "The connection id (con_...)")), request_body = StoreApiRequest,
+    responses((status = 200, description = "Coupons issued from now on are created in the store too", body = ConnectionView),
+        WriteErrors))]
+async fn set_store_api(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    headers: HeaderMap,
+    Path(connection_id): Path<String>,
+    body: ApiJson<StoreApiRequest>,
+) -> Result<Json<ConnectionView>, Problem> {
+    let mut connection = load(&state, &program, &connection_id).await?;
+    let request = &body.value;
+    let api = checkout::store_api(
+        &connection.platform,
+        &request.url,
+        request.consumer_key.as_deref(),
+        &request.secret,
+        state.webhook_urls,
+    )
+    .map_err(Problem::from)?;
+    state.storage.set_store_api(&program.id, &connection.id, Some(&api), None).await?;
+    connection.api = Some(api);
+    Ok(Json(view(&state, &headers, &connection).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/connections/{connection_id}/store-api", tag = "connections",
+    params(("connection_id" = String, Path, description = "The connection id (con_...)")),
+    responses((status = 200, description = "Coupons are no longer created in the store", body = ConnectionView), WriteErrors))]
+async fn remove_store_api(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    headers: HeaderMap,
+    Path(connection_id): Path<String>,
+) -> Result<Json<ConnectionView>, Problem> {
+    let mut connection = load(&state, &program, &connection_id).await?;
+    state.storage.set_store_api(&program.id, &connection.id, None, None).await?;
+    connection.api = None;
+    Ok(Json(view(&state, &headers, &connection).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/connections/{connection_id}/coupons/retry", tag = "connections",
+    params(("connection_id" = String, Path, description = "The connection id (con_...)")),
+    responses((status = 200, description = "The failed coupons are queued again", body = ConnectionView), WriteErrors))]
+async fn retry_coupons(
+    State(state): State<AppState>,
+    program: CurrentProgram,
+    headers: HeaderMap,
+    Path(connection_id): Path<String>,
+) -> Result<Json<ConnectionView>, Problem> {
+    let connection = load(&state, &program, &connection_id).await?;
+    state.storage.retry_store_coupons(&program.id, &connection.id, state.clock.now()).await?;
+    state.points.outbox_waker().notify_one();
+    Ok(Json(view(&state, &headers, &connection).await?))
 }

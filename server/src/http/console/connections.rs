@@ -5,17 +5,19 @@ use serde_json::json;
 use tally_app::console::{
     connections::ConnectionsConsole,
     i18n::trf,
-    model::{ConnectionsBoard, ConsoleError, DeliveryRow, EndpointRow, StoreRow, TopicRow},
+    model::{ConnectionsBoard, ConsoleError, DeliveryRow, EndpointRow, StoreCouponRow, StoreRow, TopicRow},
 };
 
 use super::{customers::program_header, invalid_field, signed_in_user, unavailable, ConsoleService};
 use crate::{
-    connections::{self, events::EventType, webhooks::EndpointRequest},
+    connections::{self, checkout, events::EventType, webhooks::EndpointRequest},
     storage::{DeliveryRecord, StoreConnection},
 };
 
 /// Deliveries shown per endpoint.
 const SHOWN_DELIVERIES: u32 = 20;
+/// Coupons shown per store.
+const SHOWN_COUPONS: u32 = 20;
 
 fn delivery_row(record: DeliveryRecord) -> DeliveryRow {
     DeliveryRow {
@@ -68,6 +70,21 @@ impl ConnectionsConsole for ConsoleService {
                         last_received_at: topic.last_received_at.to_string(),
                         last_status: topic.last_status,
                         last_outcome: topic.last_outcome,
+                    })
+                    .collect(),
+                api_url: connection.api.as_ref().map(|api| api.url.clone()),
+                api_key: connection.api.as_ref().and_then(|api| api.key.clone()),
+                coupons: storage
+                    .store_coupons(&program.id, &connection.id, SHOWN_COUPONS)
+                    .await
+                    .map_err(unavailable)?
+                    .into_iter()
+                    .map(|record| StoreCouponRow {
+                        code: record.coupon_code,
+                        state: record.state.as_str().to_owned(),
+                        attempts: record.attempts,
+                        last_error: record.last_error,
+                        updated_at: record.updated_at.to_string(),
                     })
                     .collect(),
                 id: connection.id,
@@ -150,6 +167,58 @@ impl ConnectionsConsole for ConsoleService {
         let before = Some(json!({ "platform": connection.platform }));
         let audit = self.audit_entry(&user, Some(&program), "connection.remove", &connection.id, before, None);
         self.0.storage.delete_connection(&program.id, &connection.id, Some(&audit)).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn store_api(
+        &self,
+        token: Option<&str>,
+        program_id: &str,
+        csrf: &str,
+        connection_id: &str,
+        action: &str,
+        url: &str,
+        key: &str,
+        secret: &str,
+    ) -> Result<(), ConsoleError> {
+        let user = self.writer(token, csrf).await?;
+        let program = self.program(&user, program_id).await?;
+        let connection = self.store_connection(&program.id, connection_id).await?;
+        let storage = self.0.storage.as_ref();
+        match action {
+            "save" => {
+                let api = checkout::store_api(&connection.platform, url, Some(key), secret, self.0.webhook_urls)
+                    .map_err(invalid_field)?;
+                // Where and which key, never the secret.
+                let after = Some(json!({ "url": api.url, "key": api.key }));
+                let audit =
+                    self.audit_entry(&user, Some(&program), "connection.store_api", &connection.id, None, after);
+                storage
+                    .set_store_api(&program.id, &connection.id, Some(&api), Some(&audit))
+                    .await
+                    .map_err(unavailable)?;
+            }
+            "remove" => {
+                let before = connection.api.as_ref().map(|api| json!({ "url": api.url }));
+                let audit = self.audit_entry(
+                    &user,
+                    Some(&program),
+                    "connection.store_api_remove",
+                    &connection.id,
+                    before,
+                    None,
+                );
+                storage.set_store_api(&program.id, &connection.id, None, Some(&audit)).await.map_err(unavailable)?;
+            }
+            "retry" => {
+                storage
+                    .retry_store_coupons(&program.id, &connection.id, self.0.clock.now())
+                    .await
+                    .map_err(unavailable)?;
+                self.0.points.wake_outbox();
+            }
+            _ => return Err(ConsoleError::NotFound(trf("No action {0}.", &[&action]))),
+        }
         Ok(())
     }
 

@@ -11,16 +11,17 @@ use super::{
 use crate::{
     console_users::AuditEntry,
     ledger::Timestamp,
-    storage::{Arrival, InboxItem, InboxStatus, InboxStore, StorageError, StoreConnection, TopicStatus},
+    storage::{Arrival, InboxItem, InboxStatus, InboxStore, StorageError, StoreApi, StoreConnection, TopicStatus},
 };
 
-const CONNECTION_COLUMNS_BY_ID: &str =
-    "SELECT id, program_id, platform, secret, created_at_ms FROM store_connections WHERE id = $1";
-const CONNECTIONS_OF: &str = "SELECT id, program_id, platform, secret, created_at_ms FROM store_connections
-     WHERE program_id = $1 ORDER BY created_at_ms, id";
+const CONNECTION_COLUMNS_BY_ID: &str = "SELECT id, program_id, platform, secret, created_at_ms, api_url, api_key,
+         api_secret FROM store_connections WHERE id = $1";
+const CONNECTIONS_OF: &str = "SELECT id, program_id, platform, secret, created_at_ms, api_url, api_key, api_secret
+     FROM store_connections WHERE program_id = $1 ORDER BY created_at_ms, id";
 const INSERT_CONNECTION: &str =
     "INSERT INTO store_connections (id, program_id, platform, secret, created_at_ms) VALUES ($1, $2, $3, $4, $5)";
-const DELETE_CONNECTION_PARTS: [&str; 2] = [
+const DELETE_CONNECTION_PARTS: [&str; 3] = [
+    "DELETE FROM store_coupons WHERE connection_id = (SELECT id FROM store_connections WHERE program_id = $1 AND id = $2)",
     "DELETE FROM inbox_deliveries WHERE connection_id = (SELECT id FROM store_connections WHERE program_id = $1 AND id = $2)",
     "DELETE FROM platform_orders WHERE connection_id = (SELECT id FROM store_connections WHERE program_id = $1 AND id = $2)",
 ];
@@ -54,15 +55,21 @@ const TOPICS: &str = "SELECT topic, COUNT(*), SUM(CASE WHEN status = 'ignored' T
      FROM inbox_deliveries WHERE connection_id = $1 GROUP BY topic ORDER BY topic";
 const NEWEST: &str = "SELECT received_at_ms, status, outcome FROM inbox_deliveries WHERE id = $1";
 
-type ConnectionRow = (String, String, String, String, i64);
+pub(super) type ConnectionRow = (String, String, String, String, i64, Option<String>, Option<String>, Option<String>);
 
 impl SqlStorage {
-    fn connection_of(
+    pub(super) fn connection_of(
         &self,
-        (id, program_id, platform, secret, created_at_ms): ConnectionRow,
+        (id, program_id, platform, secret, created_at_ms, api_url, api_key, api_secret): ConnectionRow,
     ) -> Result<StoreConnection, StorageError> {
         let secret = self.open(Sealed::Store, &id, &secret)?;
-        Ok(StoreConnection { id, program_id, platform, secret, created_at: Timestamp(created_at_ms) })
+        let api = match (api_url, api_secret) {
+            (Some(url), Some(sealed)) => {
+                Some(StoreApi { url, key: api_key, secret: self.open(Sealed::StoreApi, &id, &sealed)? })
+            }
+            _ => None,
+        };
+        Ok(StoreConnection { id, program_id, platform, secret, created_at: Timestamp(created_at_ms), api })
     }
 }
 

@@ -60,6 +60,18 @@ const ENDPOINT: &str = "SELECT id, program_id, url, description, event_types, se
 const ENDPOINT_BY_ID: &str = "SELECT id, program_id, url, description, event_types, secret, previous_secret,
          previous_until_ms, created_at_ms, disabled, failing_since_ms
      FROM webhook_endpoints WHERE id = $1";
+const STORE_APIS_OF: &str = "SELECT COUNT(*) FROM store_connections WHERE program_id = $1 AND api_url IS NOT NULL";
+const PAYLOAD_OF: &str = "SELECT payload FROM outbox_events WHERE event_id = $1";
+
+/// The code of the coupon a `reward.redeemed` event carries.
+fn redeemed_coupon_code(payload: &str) -> Result<String, StorageError> {
+    let event: serde_json::Value = json_from_db("outbox event", payload)?;
+    event["data"]["coupon"]["code"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| StorageError::Corrupt("a reward.redeemed event without its coupon code".into()))
+}
+
 const QUEUE_DELIVERY: &str = "INSERT INTO webhook_deliveries
          (endpoint_id, event_id, customer_id, status, attempts, next_attempt_at_ms, created_at_ms)
      VALUES ($1, $2, $3, 'pending', 0, $4, $5) ON CONFLICT (endpoint_id, event_id) DO NOTHING";
@@ -212,6 +224,8 @@ impl OutboxStore for SqlStorage {
                 .fetch_all(&mut *tx)
                 .await?;
             let mut endpoints: HashMap<String, Vec<WebhookEndpoint>> = HashMap::new();
+            // Whether the program has a store to create its coupons in (checkout-native coupons).
+            let mut store_apis: HashMap<String, bool> = HashMap::new();
             for (_, event_id, program_id, customer_id, event_type, created_at, test_endpoint) in &waiting {
                 if !endpoints.contains_key(program_id) {
                     let rows: Vec<EndpointRow> =
@@ -220,6 +234,23 @@ impl OutboxStore for SqlStorage {
                     endpoints.insert(program_id.clone(), found);
                 }
                 let event_type = EventType::parse(event_type);
+                if test_endpoint.is_none() && event_type == Some(EventType::RewardRedeemed) {
+                    if !store_apis.contains_key(program_id) {
+                        let count: i64 = sqlx::query_scalar(STORE_APIS_OF).bind(program_id).fetch_one(&mut *tx).await?;
+                        store_apis.insert(program_id.clone(), count > 0);
+                    }
+                    if store_apis[program_id] {
+                        let payload: String = sqlx::query_scalar(PAYLOAD_OF).bind(event_id).fetch_one(&mut *tx).await?;
+                        let code = redeemed_coupon_code(&payload)?;
+                        sqlx::query(super::checkout::QUEUE_STORE_COUPONS)
+                            .bind(program_id)
+                            .bind(&code)
+                            .bind(event_id)
+                            .bind(now.0.max(*created_at))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
                 for endpoint in &endpoints[program_id] {
                     let wanted = match test_endpoint {
                         Some(target) => *target == endpoint.id,

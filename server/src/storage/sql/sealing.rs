@@ -11,17 +11,19 @@ use crate::storage::StorageError;
 pub(super) enum Sealed {
     Widget,
     Store,
+    StoreApi,
     Webhook,
     WebhookPrevious,
 }
 
 impl Sealed {
-    const ALL: [Self; 4] = [Self::Widget, Self::Store, Self::Webhook, Self::WebhookPrevious];
+    const ALL: [Self; 5] = [Self::Widget, Self::Store, Self::StoreApi, Self::Webhook, Self::WebhookPrevious];
 
     fn place(self) -> &'static str {
         match self {
             Self::Widget => "programs.widget_secret",
             Self::Store => "store_connections.secret",
+            Self::StoreApi => "store_connections.api_secret",
             Self::Webhook => "webhook_endpoints.secret",
             Self::WebhookPrevious => "webhook_endpoints.previous_secret",
         }
@@ -32,6 +34,7 @@ impl Sealed {
         match self {
             Self::Widget => "SELECT id, widget_secret FROM programs",
             Self::Store => "SELECT id, secret FROM store_connections",
+            Self::StoreApi => "SELECT id, api_secret FROM store_connections WHERE api_secret IS NOT NULL",
             Self::Webhook => "SELECT id, secret FROM webhook_endpoints",
             Self::WebhookPrevious => {
                 "SELECT id, previous_secret FROM webhook_endpoints WHERE previous_secret IS NOT NULL"
@@ -44,6 +47,7 @@ impl Sealed {
         match self {
             Self::Widget => "UPDATE programs SET widget_secret = $1 WHERE id = $2 AND widget_secret = $3",
             Self::Store => "UPDATE store_connections SET secret = $1 WHERE id = $2 AND secret = $3",
+            Self::StoreApi => "UPDATE store_connections SET api_secret = $1 WHERE id = $2 AND api_secret = $3",
             Self::Webhook => "UPDATE webhook_endpoints SET secret = $1 WHERE id = $2 AND secret = $3",
             Self::WebhookPrevious => {
                 "UPDATE webhook_endpoints SET previous_secret = $1 WHERE id = $2 AND previous_secret = $3"
