@@ -225,12 +225,8 @@ async fn checkout_states(
     if coupons.is_empty() {
         return Ok(None);
     }
-    let connections = state.storage.connections(&program.id).await?;
-    if connections.iter().all(|connection| connection.api.is_none()) {
-        return Ok(None);
-    }
     let codes: Vec<String> = coupons.iter().map(|coupon| coupon.code.clone()).collect();
-    Ok(Some(state.storage.checkout_states(&program.id, &codes).await?))
+    Ok(state.storage.checkout_states(&program.id, &codes).await?)
 }
 
 #[derive(Deserialize)]

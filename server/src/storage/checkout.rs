@@ -105,12 +105,13 @@ pub trait CheckoutStore: Send + Sync {
     ) -> Result<Vec<StoreCouponTask>, StorageError>;
     async fn record_store_coupons(&self, attempts: &[(i64, StoreCouponAttempt)]) -> Result<(), StorageError>;
     /// Each code's state, over the program's connections with a store API: the least ready
-    /// wins (a code pending in one store is pending). Codes without a row are absent.
+    /// wins (a code pending in one store is pending). Codes without a row are absent; `None`
+    /// when no connection of the program has a store API (the store is not asked).
     async fn checkout_states(
         &self,
         program_id: &str,
         codes: &[String],
-    ) -> Result<HashMap<String, CheckoutState>, StorageError>;
+    ) -> Result<Option<HashMap<String, CheckoutState>>, StorageError>;
     /// The connection's newest coupons, newest first.
     async fn store_coupons(
         &self,

@@ -7,6 +7,7 @@
 //!   shows them;
 //! - Shopify Admin GraphQL `discountCodeBasicCreate` (`X-Shopify-Access-Token`), its
 //!   `DiscountCodeBasicInput` and `userErrors` (code `TAKEN`), as shopify.dev shows them.
+//!
 //! Both databases; the widget tells the shopper while the store does not know the code yet.
 
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,7 @@ use tally_server::{
     time::Clock,
 };
 
-use crate::common::{spawn_app_at, Db, TestApp, T0};
+use crate::common::{spawn_app_at, TestApp, T0};
 
 const ORIGIN: &str = "https://shop.example";
 
@@ -315,7 +316,7 @@ async fn a_redeemed_coupon_is_created_in_the_woocommerce_store_for_the_customer(
     assert_eq!(view["coupons"][0]["store_ref"], "719", "{db:?}: {view}");
 
     let (_, tally_coupon) = app.api_get(&format!("/api/v1/coupons/{code}"), &shop.secret).await;
-    let store = store.lock().unwrap();
+    let store = std::mem::take(&mut *store.lock().unwrap());
     assert_eq!(store.coupons.len(), 1, "{db:?}");
     let created = &store.coupons[0];
     assert_eq!(created["code"], code.to_lowercase(), "{db:?}");
@@ -326,7 +327,6 @@ async fn a_redeemed_coupon_is_created_in_the_woocommerce_store_for_the_customer(
     assert_eq!(created["date_expires_gmt"].as_str(), expires.get(..19), "{db:?}: expires with Tally's coupon");
     let (headers, _) = &store.requests[1];
     assert_eq!(headers["content-type"], "application/json");
-    drop(store);
     app.stop().await;
 }
 }
@@ -348,7 +348,7 @@ async fn a_redeemed_coupon_is_created_once_in_shopify_even_when_an_answer_is_los
     assert_eq!(workers.pass().await, 1, "{db:?}");
     assert_eq!(widget_checkout(&app, &shop, "207119551", clock.now()).await, "ready", "{db:?}");
 
-    let store = store.lock().unwrap();
+    let store = std::mem::take(&mut *store.lock().unwrap());
     assert_eq!(store.coupons.len(), 1, "{db:?}: one discount in the store");
     let input = &store.coupons[0];
     assert_eq!(input["code"], code.as_str());
@@ -357,7 +357,6 @@ async fn a_redeemed_coupon_is_created_once_in_shopify_even_when_an_answer_is_los
     assert_eq!((input["usageLimit"].as_u64(), input["appliesOncePerCustomer"].as_bool()), (Some(1), Some(true)));
     assert_eq!(store.requests.len(), 2, "{db:?}");
     assert!(store.requests.iter().all(|(headers, _)| headers["x-shopify-access-token"] == "shpat_live_1"));
-    drop(store);
     app.stop().await;
 }
 }

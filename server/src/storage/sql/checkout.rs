@@ -14,16 +14,19 @@ use crate::{
     },
 };
 
+/// How many of a program's connections have a store API.
+pub(super) const STORE_APIS_OF: &str =
+    "SELECT COUNT(*) FROM store_connections WHERE program_id = $1 AND api_url IS NOT NULL";
 const SET_API: &str = "UPDATE store_connections SET api_url = $1, api_key = $2, api_secret = $3
      WHERE program_id = $4 AND id = $5";
 const CLAIM_SQLITE: &str = "UPDATE store_coupons SET next_attempt_at_ms = $1, attempts = attempts + 1
      WHERE id IN (SELECT id FROM store_coupons WHERE status = 'pending' AND next_attempt_at_ms <= $2
          ORDER BY id LIMIT $3)
-     RETURNING id, connection_id, program_id, event_id, attempts";
+     RETURNING id, connection_id, event_id, attempts";
 const CLAIM_POSTGRES: &str = "UPDATE store_coupons SET next_attempt_at_ms = $1, attempts = attempts + 1
      WHERE id IN (SELECT id FROM store_coupons WHERE status = 'pending' AND next_attempt_at_ms <= $2
          ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-     RETURNING id, connection_id, program_id, event_id, attempts";
+     RETURNING id, connection_id, event_id, attempts";
 /// The event's payload, the customer's email and the program's currency of a claimed coupon.
 const TASK_DETAILS: &str = "SELECT e.payload, c.email, p.currency FROM outbox_events e
      JOIN programs p ON p.id = e.program_id
@@ -81,7 +84,7 @@ impl CheckoutStore for SqlStorage {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<StoreCouponTask>, StorageError> {
-        let claimed: Vec<(i64, String, String, String, i64)> = {
+        let claimed: Vec<(i64, String, String, i64)> = {
             let _one_writer = self.sqlite_turn().await;
             on_pool!(self, |pool, dialect| sqlx::query_as(dialect.pick(CLAIM_SQLITE, CLAIM_POSTGRES))
                 .bind(lease_until.0)
@@ -92,7 +95,7 @@ impl CheckoutStore for SqlStorage {
         };
         let mut connections = HashMap::new();
         let mut tasks = Vec::with_capacity(claimed.len());
-        for (id, connection_id, _program_id, event_id, attempts) in claimed {
+        for (id, connection_id, event_id, attempts) in claimed {
             if !connections.contains_key(&connection_id) {
                 // Deleted meanwhile: its coupons went with it.
                 let Some(connection) = self.connection(&connection_id).await? else { continue };
@@ -147,9 +150,14 @@ impl CheckoutStore for SqlStorage {
         &self,
         program_id: &str,
         codes: &[String],
-    ) -> Result<HashMap<String, CheckoutState>, StorageError> {
+    ) -> Result<Option<HashMap<String, CheckoutState>>, StorageError> {
+        let with_api: i64 =
+            on_pool!(self, |pool| sqlx::query_scalar(STORE_APIS_OF).bind(program_id).fetch_one(pool).await?);
+        if with_api == 0 {
+            return Ok(None);
+        }
         if codes.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(Some(HashMap::new()));
         }
         let rows: Vec<(String, String)> = on_pool!(self, |pool| {
             let mut select = sqlx::QueryBuilder::new(
@@ -179,7 +187,7 @@ impl CheckoutStore for SqlStorage {
                 *entry = state;
             }
         }
-        Ok(states)
+        Ok(Some(states))
     }
 
     async fn store_coupons(

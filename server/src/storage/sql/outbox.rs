@@ -60,7 +60,6 @@ const ENDPOINT: &str = "SELECT id, program_id, url, description, event_types, se
 const ENDPOINT_BY_ID: &str = "SELECT id, program_id, url, description, event_types, secret, previous_secret,
          previous_until_ms, created_at_ms, disabled, failing_since_ms
      FROM webhook_endpoints WHERE id = $1";
-const STORE_APIS_OF: &str = "SELECT COUNT(*) FROM store_connections WHERE program_id = $1 AND api_url IS NOT NULL";
 const PAYLOAD_OF: &str = "SELECT payload FROM outbox_events WHERE event_id = $1";
 
 /// The code of the coupon a `reward.redeemed` event carries.
@@ -236,7 +235,10 @@ impl OutboxStore for SqlStorage {
                 let event_type = EventType::parse(event_type);
                 if test_endpoint.is_none() && event_type == Some(EventType::RewardRedeemed) {
                     if !store_apis.contains_key(program_id) {
-                        let count: i64 = sqlx::query_scalar(STORE_APIS_OF).bind(program_id).fetch_one(&mut *tx).await?;
+                        let count: i64 = sqlx::query_scalar(super::checkout::STORE_APIS_OF)
+                            .bind(program_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
                         store_apis.insert(program_id.clone(), count > 0);
                     }
                     if store_apis[program_id] {
