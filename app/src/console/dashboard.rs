@@ -68,13 +68,14 @@ pub fn DashboardPage() -> impl IntoView {
     loaded_page(
         t("Loading the dashboard…"),
         data,
-        move |(ProgramBoard { user, dashboard, history }, choice, filter)| view! { <DashboardView user dashboard history choice filter/> },
+        move |(ProgramBoard { user, program, dashboard, history }, choice, filter)| view! { <DashboardView user program dashboard history choice filter/> },
     )
 }
 
 #[component]
 fn DashboardView(
     user: SignedInUser,
+    program: ProgramHeader,
     dashboard: Dashboard,
     history: HistoryView,
     choice: RangeChoice,
@@ -144,8 +145,7 @@ fn DashboardView(
     view! {
         <TopBar user/>
         <main class="page wide" data-program-id=program_id.clone()>
-            <ProgramNav program=ProgramHeader { id: program_id.clone(), name: program_name.clone(), points_name: points_name.clone() }
-                current="dashboard"/>
+            <ProgramNav program current="dashboard"/>
             <h1>{program_name.clone()}</h1>
             <form class="range" method="get" action=base.clone()>
                 <label>{tr("Range")} " "

@@ -183,6 +183,24 @@ fn InstallView(
             <ProgramNav program=program.clone() current="install"/>
             <h1>{tr("Install & API keys")}</h1>
 
+            <section class="section" aria-labelledby="stores-title">
+                <h2 id="stores-title">{tr("A WooCommerce or Shopify store: no code")}</h2>
+                <h3>"WooCommerce"</h3>
+                <ol class="steps">
+                    <li>{tr("Install the Tally Loyalty plugin (integrations/woocommerce/tally-loyalty in Tally's source) under Plugins → Add New → Upload Plugin, and activate it.")}</li>
+                    <li>{tr("Below, create a secret API key and show the widget secret; add the store's address to the allowed origins in Settings.")}</li>
+                    <li>{tr("In WordPress, WooCommerce → Tally Loyalty: enter this Tally's address, the key and the widget secret, save, and press Connect.")}</li>
+                </ol>
+                <p class="muted">{trf("Tally's address: {0}. The plugin creates WooCommerce's webhooks and shows the widget, signed in, on every page.", &[&tally_url])}</p>
+                <h3>"Shopify"</h3>
+                <ol class="steps">
+                    <li>{tr("On the Connections page, press Connect Shopify.")}</li>
+                    <li>{tr("In Shopify, Settings → Notifications → Webhooks: create a webhook for each topic shown, format JSON, with the delivery URL shown, and paste the key Shopify signs with into Tally.")}</li>
+                    <li>{tr("Add the widget's script tag below to the theme (theme.liquid, before </body>), signing in customers as in step 2.")}</li>
+                </ol>
+                <p><a class="button" href=format!("/admin/programs/{}/connections", program.id)>{tr("Open Connections")}</a></p>
+            </section>
+
             <section class="section" aria-labelledby="tag-title">
                 <h2 id="tag-title">{tr("1. Add the widget to every page of the shop")}</h2>
                 <pre class="snippet" data-snippet="script">{script_tag}</pre>

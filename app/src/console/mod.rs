@@ -30,7 +30,7 @@ use leptos_router::{
 };
 
 use crate::api_types::ProgramListItem;
-use i18n::{lang, tr, LanguageMenu};
+use i18n::{lang, tr, trf, LanguageMenu};
 use model::SignedInUser;
 #[cfg(feature = "ssr")]
 use model::{AuditLog, ConsoleError, HistoryQuery, ProgramBoard, RangeChoice};
@@ -316,6 +316,8 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
             })
         })
     };
+    let failing = program.failing_endpoints.clone();
+    let connections = format!("{base}/connections");
     view! {
         <nav class="crumbs" aria-label=tr("Program")>
             <a href="/admin">{tr("Programs")}</a> " / " <strong>{program.name}</strong>
@@ -325,6 +327,13 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
             }).collect_view()}
             <Suspense fallback=|| ()>{switcher}</Suspense>
         </nav>
+        {failing.into_iter().map(|endpoint| view! {
+            <p class="notice error" role="alert" data-failing-endpoint=endpoint.url.clone()>
+                {trf("Webhook deliveries to {0} have been failing since {1}: they gave up after three days of retries.",
+                    &[&endpoint.url, &short_time(&endpoint.since)])}
+                " " <a href=connections.clone()>{tr("See the deliveries and resend them")}</a>
+            </p>
+        }).collect_view()}
     }
     .into_any()
 }

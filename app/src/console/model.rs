@@ -71,6 +71,7 @@ pub struct RangeChoice {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgramBoard {
     pub user: SignedInUser,
+    pub program: ProgramHeader,
     pub dashboard: Dashboard,
     pub history: HistoryView,
 }
@@ -184,6 +185,16 @@ pub struct ProgramHeader {
     pub id: String,
     pub name: String,
     pub points_name: String,
+    /// Webhook endpoints whose deliveries gave up after their retries: every page says so.
+    pub failing_endpoints: Vec<FailingEndpoint>,
+}
+
+/// A webhook endpoint that stopped receiving the program's events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingEndpoint {
+    pub url: String,
+    /// RFC 3339, UTC.
+    pub since: String,
 }
 
 /// A page of the customer list.

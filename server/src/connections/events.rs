@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    ledger::{EntryKind, Timestamp},
+    ledger::{EntryKind, ExpiryBatch, Timestamp},
     rewards::Coupon,
     secrets,
     storage::{EntryRecord, LedgerWrite, TierChange, WriteResult},
@@ -39,13 +39,17 @@ pub enum EventType {
     CouponUsed,
     #[serde(rename = "tier.changed")]
     TierChanged,
+    /// Points that expire within the warning window (30 days): once per batch of points that
+    /// expire together.
+    #[serde(rename = "points.expiring_soon")]
+    PointsExpiringSoon,
     /// Sent by Tally to test an endpoint; never caused by a write.
     #[serde(rename = "webhook.test")]
     WebhookTest,
 }
 
 impl EventType {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::CustomerCreated,
         Self::PointsEarned,
         Self::PointsRedeemed,
@@ -55,6 +59,7 @@ impl EventType {
         Self::RewardRedeemed,
         Self::CouponUsed,
         Self::TierChanged,
+        Self::PointsExpiringSoon,
         Self::WebhookTest,
     ];
 
@@ -69,6 +74,7 @@ impl EventType {
             Self::RewardRedeemed => "reward.redeemed",
             Self::CouponUsed => "coupon.used",
             Self::TierChanged => "tier.changed",
+            Self::PointsExpiringSoon => "points.expiring_soon",
             Self::WebhookTest => "webhook.test",
         }
     }
@@ -186,6 +192,19 @@ pub fn of_ledger_write(
         ));
     }
     events
+}
+
+/// Points of one batch that expire soon, announced by the upkeep's settle.
+pub fn expiring_soon(write: &LedgerWrite, batch: &ExpiryBatch, result: &WriteResult) -> OutboxEvent {
+    let customer = write.customer_id.as_str();
+    let data = json!({
+        "customer_id": customer,
+        "points": batch.points,
+        "expires_at": batch.expires_at,
+        "available": result.available,
+        "pending": result.pending,
+    });
+    OutboxEvent::new(&write.program_id, Some(customer), EventType::PointsExpiringSoon, write.now, data)
 }
 
 /// A coupon used by an order at the store's checkout.

@@ -42,6 +42,13 @@ pub struct Balances {
     pub expiring_soon: Points,
 }
 
+/// Points that expire together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpiryBatch {
+    pub expires_at: Timestamp,
+    pub points: Points,
+}
+
 /// A customer's ledger state: everything an operation needs, nothing more.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
@@ -97,6 +104,24 @@ impl Account {
             .filter(|lot| self.expires_at(lot).is_some_and(|at| at <= horizon))
             .map(|lot| lot.remaining)
             .sum()
+    }
+
+    /// The points that expire within `days` of `now` (and not before or at `now`: those are
+    /// expired), one batch per moment of expiry, soonest first. Under
+    /// [`ExpiryPolicy::AfterInactivity`] every lot shares one moment: one batch, which moves
+    /// (a new batch) whenever the customer is active again.
+    pub fn expiry_batches(&self, now: Timestamp, days: u32) -> Vec<ExpiryBatch> {
+        let horizon = now.plus_days(days);
+        let mut batches: Vec<ExpiryBatch> = Vec::new();
+        for lot in self.lots.iter().filter(|lot| lot.remaining > 0) {
+            let Some(expires_at) = self.expires_at(lot).filter(|at| *at > now && *at <= horizon) else { continue };
+            match batches.iter_mut().find(|batch| batch.expires_at == expires_at) {
+                Some(batch) => batch.points = batch.points.saturating_add(lot.remaining),
+                None => batches.push(ExpiryBatch { expires_at, points: lot.remaining }),
+            }
+        }
+        batches.sort_by_key(|batch| batch.expires_at);
+        batches
     }
 
     /// The balances as of `now`, as if settled: pending points that matured count as available

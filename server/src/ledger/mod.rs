@@ -24,7 +24,7 @@ mod tests;
 pub mod totals;
 
 pub use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
-pub use account::{Account, Balances, Lot, OrderTotals};
+pub use account::{Account, Balances, ExpiryBatch, Lot, OrderTotals};
 pub use operation::Operation;
 use serde::{Deserialize, Serialize};
 

@@ -135,6 +135,24 @@ fn lots_expire_after_n_days_without_activity() {
 }
 
 #[test]
+fn points_expire_in_batches_one_per_moment_within_the_warning_window() {
+    let mut account = Account::new(ExpiryPolicy::AfterEarning { days: 30 });
+    account.earn(at(0), 10, None, at(0)).unwrap();
+    account.earn(at(0), 5, None, at(0)).unwrap(); // the same moment: the same batch
+    account.earn(at(10), 20, None, at(10)).unwrap();
+    let batch = |day, points| ExpiryBatch { expires_at: at(day), points };
+    assert_eq!(account.expiry_batches(at(0), 7), vec![], "nothing within a week");
+    assert_eq!(account.expiry_batches(at(25), 7), vec![batch(30, 15)]);
+    assert_eq!(account.expiry_batches(at(25), 30), vec![batch(30, 15), batch(40, 20)]);
+    assert_eq!(account.expiry_batches(at(30), 30), vec![batch(40, 20)], "expired points are no batch");
+
+    let mut idle = Account::new(ExpiryPolicy::AfterInactivity { days: 90 });
+    idle.earn(at(0), 10, None, at(0)).unwrap();
+    idle.earn(at(60), 20, None, at(60)).unwrap();
+    assert_eq!(idle.expiry_batches(at(130), 30), vec![batch(150, 30)], "one batch at the inactivity deadline");
+}
+
+#[test]
 fn restored_points_come_back_available() {
     let mut account = Account::new(ExpiryPolicy::Never);
     account.earn(at(0), 100, None, at(0)).unwrap();

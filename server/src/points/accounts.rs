@@ -8,7 +8,7 @@ use crate::{
     customers::{Adjustment, CustomerId},
     ledger::{Balances, Operation, Points},
     programs::Program,
-    storage::{CustomerRecord, LedgerWrite, StorageError, WriteOutcome},
+    storage::{CustomerRecord, Effect, LedgerWrite, StorageError, WriteOutcome},
     tiers::TierStatus,
 };
 
@@ -86,7 +86,8 @@ impl PointsService {
     /// Writes what time has done to the customer's points (expiry entries, tier demotions);
     /// returns how many entries that took. Idempotent by nature.
     pub async fn settle(&self, program: &Program, customer: CustomerId) -> Result<usize, StorageError> {
-        let write = LedgerWrite::new(program, customer, None, Operation::Settle, "expiry", self.now());
+        let mut write = LedgerWrite::new(program, customer, None, Operation::Settle, "expiry", self.now());
+        write.effect = Effect::WarnOfExpiry { within_days: EXPIRING_SOON_DAYS };
         Ok(match self.storage.write_ledger(&write).await? {
             WriteOutcome::Applied(result) => result.entries.len(),
             _ => 0,

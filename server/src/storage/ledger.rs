@@ -124,6 +124,11 @@ pub enum Effect {
     ReleaseUsedCoupon {
         code: String,
     },
+    /// The upkeep's settle: each batch of points expiring within `within_days` that was not
+    /// announced yet gets one `points.expiring_soon` event (once per batch, recorded).
+    WarnOfExpiry {
+        within_days: u32,
+    },
 }
 
 /// What a write committed, stored with its client id and returned again on a replay.

@@ -103,6 +103,9 @@ pub trait OutboxStore: Send + Sync {
     async fn create_endpoint(&self, endpoint: &WebhookEndpoint, audit: Option<&AuditEntry>)
         -> Result<(), StorageError>;
     async fn endpoints(&self, program_id: &str) -> Result<Vec<WebhookEndpoint>, StorageError>;
+    /// The program's endpoints whose deliveries gave up after their last retry (URL, since
+    /// when), oldest first: what every console page warns about. Secrets are not opened.
+    async fn failing_endpoints(&self, program_id: &str) -> Result<Vec<(String, Timestamp)>, StorageError>;
     async fn endpoint(&self, program_id: &str, endpoint_id: &str) -> Result<Option<WebhookEndpoint>, StorageError>;
     /// Saves URL, description, types, secrets and the disabled flag; `false` if there is no such endpoint.
     async fn update_endpoint(

@@ -23,6 +23,8 @@ pub struct Pruned {
     pub store_deliveries: u64,
     pub webhook_deliveries: u64,
     pub events: u64,
+    /// Expiry warnings whose moment of expiry has passed.
+    pub expiry_warnings: u64,
 }
 
 #[async_trait]

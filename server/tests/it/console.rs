@@ -1204,6 +1204,19 @@ async fn the_connections_page_connects_stores_and_manages_webhooks(db: Db) {
         .await
         .unwrap();
     assert!(page.contains("<h1>연결</h1>") && page.contains("WooCommerce 연결"), "{db:?}: the page in Korean");
+
+    // An endpoint whose deliveries gave up: every program page tells the admin, until it recovers.
+    let notice = "data-failing-endpoint=\"https://crm.shop.example/tally\"";
+    let dashboard = format!("/admin/programs/{}", program.id);
+    let customers = format!("/admin/programs/{}/customers", program.id);
+    assert!(!get(&app, &client, &dashboard, Some(&owner)).await.text().await.unwrap().contains(notice), "{db:?}");
+    crate::common::execute_sql(&app.database_url, "UPDATE webhook_endpoints SET failing_since_ms = 1796256000000").await;
+    for path in [&dashboard, &customers] {
+        let page = get(&app, &client, path, Some(&owner)).await.text().await.unwrap();
+        assert!(page.contains(notice) && page.contains("have been failing since 2026-12-03 00:00"), "{db:?}: {path} warns");
+    }
+    crate::common::execute_sql(&app.database_url, "UPDATE webhook_endpoints SET failing_since_ms = NULL").await;
+    assert!(!get(&app, &client, &customers, Some(&owner)).await.text().await.unwrap().contains(notice), "{db:?}");
     let actions = audit_actions(&app, &client, &owner).await;
     assert_eq!(actions[..3], ["connection.store_api", "webhook.create", "connection.create"], "{db:?}");
     app.stop().await;

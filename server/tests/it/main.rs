@@ -54,3 +54,4 @@ mod webhooks;
 mod widget_api;
 mod widget_customer;
 mod woocommerce;
+mod wordpress;

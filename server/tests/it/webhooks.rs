@@ -9,14 +9,16 @@ use std::{
     time::Duration,
 };
 
-use crate::common::{fail_inserts, spawn_app_at, spawn_app_with_clock, stop_failing_inserts, TestApp};
+use crate::common::{fail_inserts, spawn_app_at, spawn_app_with_clock, stop_failing_inserts, TestApp, T0};
 use axum::{http::HeaderMap, routing::post, Router};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tally_server::{
     connections::delivery::{DeliveryConfig, DeliveryWorker},
     connections::webhooks::UrlPolicy,
+    jobs::run_upkeep,
     ledger::Timestamp,
+    points::PointsService,
     time::{Clock, SystemClock},
 };
 
@@ -273,6 +275,54 @@ async fn a_delivery_that_gives_up_marks_its_endpoint_failing_until_a_resend_succ
     drain(&worker).await;
     assert_eq!(receiver.types().last().map(String::as_str), Some("webhook.test"), "{db:?}");
     assert!(bystander.received().is_empty(), "{db:?}: neither the earning nor the test reached the other endpoint");
+    app.stop().await;
+}
+}
+
+each_db! {
+/// The upkeep announces points that expire within 30 days: one `points.expiring_soon` event per
+/// batch (points that expire together), never twice however often it runs.
+#[tokio::test]
+async fn points_expiring_soon_are_announced_once_per_batch(db: Db) {
+    let (app, clock) = spawn_app_at(db).await;
+    let (mut program, secret) = app.create_program("Shop").await;
+    program.settings.expiry = tally_server::ledger::ExpiryPolicy::AfterEarning { days: 60 };
+    app.storage.upsert_program(&program).await.unwrap();
+    let receiver = Receiver::start(0, Duration::ZERO).await;
+    create_endpoint(&app, &secret, json!({"url": receiver.url, "event_types": ["points.expiring_soon"]})).await;
+    let adjust = |id: &str, points: i64| json!({"adjustment_id": id, "points": points, "reason": "welcome"});
+    let adjustments = "/api/v1/customers/ana/adjustments";
+    app.api_send(Method::PUT, "/api/v1/customers/ana", &secret, &json!({})).await;
+    assert_eq!(app.api_send(Method::POST, adjustments, &secret, &adjust("a1", 100)).await.0, 201);
+    clock.set(T0.plus_days(5));
+    assert_eq!(app.api_send(Method::POST, adjustments, &secret, &adjust("a2", 40)).await.0, 201);
+    let worker = worker(&app, clock.clone());
+    let upkeep = |at: u32| {
+        let (storage, clock) = (app.storage.clone(), clock.clone());
+        async move {
+            clock.set(T0.plus_days(at));
+            run_upkeep(&PointsService::new(storage, clock)).await.unwrap();
+        }
+    };
+
+    upkeep(29).await;
+    drain(&worker).await;
+    assert!(receiver.received().is_empty(), "{db:?}: day 60 is more than 30 days after day 29");
+    upkeep(31).await;
+    upkeep(32).await;
+    drain(&worker).await;
+    let received = receiver.received();
+    assert_eq!(receiver.types(), ["points.expiring_soon"], "{db:?}: the first batch, once");
+    let data = &received[0].event()["data"];
+    assert_eq!((data["customer_id"].as_str(), data["points"].as_i64(), data["available"].as_i64()),
+        (Some("ana"), Some(100), Some(140)), "{db:?}: {data}");
+    assert_eq!(data["expires_at"], json!(T0.plus_days(60)), "{db:?}");
+    upkeep(40).await;
+    upkeep(59).await;
+    drain(&worker).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "{db:?}: the second batch, once");
+    assert_eq!(received[1].event()["data"]["points"], 40, "{db:?}");
     app.stop().await;
 }
 }

@@ -239,6 +239,105 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
         ],
     ),
     (
+        "A WooCommerce or Shopify store: no code",
+        [
+            "WooCommerce 또는 Shopify 스토어: 코드 없이",
+            "WooCommerce または Shopify のストア: コード不要",
+            "WooCommerce 或 Shopify 商店：无需写代码",
+            "Toko WooCommerce atau Shopify: tanpa kode",
+        ],
+    ),
+    (
+        "Install the Tally Loyalty plugin (integrations/woocommerce/tally-loyalty in Tally's source) under Plugins → Add New → Upload Plugin, and activate it.",
+        [
+            "Tally Loyalty 플러그인(Tally 소스의 integrations/woocommerce/tally-loyalty)을 플러그인 → 새로 추가 → 플러그인 업로드에서 설치하고 활성화하세요.",
+            "Tally Loyalty プラグイン（Tally のソースの integrations/woocommerce/tally-loyalty）を「プラグイン → 新規追加 → プラグインのアップロード」でインストールし、有効化します。",
+            "在“插件 → 安装插件 → 上传插件”中安装 Tally Loyalty 插件（Tally 源码中的 integrations/woocommerce/tally-loyalty）并启用。",
+            "Pasang plugin Tally Loyalty (integrations/woocommerce/tally-loyalty di kode sumber Tally) lewat Plugin → Tambah Baru → Unggah Plugin, lalu aktifkan.",
+        ],
+    ),
+    (
+        "Below, create a secret API key and show the widget secret; add the store's address to the allowed origins in Settings.",
+        [
+            "아래에서 비밀 API 키를 만들고 위젯 시크릿을 표시하세요. 설정에서 스토어 주소를 허용된 출처에 추가하세요.",
+            "下でシークレット API キーを作成し、ウィジェットシークレットを表示します。設定でストアのアドレスを許可されたオリジンに追加します。",
+            "在下方创建一个私密 API 密钥并显示小部件密钥；在设置中把商店地址加入允许的来源。",
+            "Di bawah, buat kunci API rahasia dan tampilkan rahasia widget; tambahkan alamat toko ke asal yang diizinkan di Pengaturan.",
+        ],
+    ),
+    (
+        "In WordPress, WooCommerce → Tally Loyalty: enter this Tally's address, the key and the widget secret, save, and press Connect.",
+        [
+            "WordPress의 WooCommerce → Tally 적립에서 이 Tally의 주소, 키, 위젯 시크릿을 입력하고 저장한 뒤 연결을 누르세요.",
+            "WordPress の WooCommerce → Tally ロイヤルティで、この Tally のアドレス、キー、ウィジェットシークレットを入力して保存し、「接続」を押します。",
+            "在 WordPress 的 WooCommerce → Tally 积分中填写此 Tally 的地址、密钥和小部件密钥，保存后点击“连接”。",
+            "Di WordPress, WooCommerce → Tally Loyalitas: masukkan alamat Tally ini, kunci, dan rahasia widget, simpan, lalu tekan Hubungkan.",
+        ],
+    ),
+    (
+        "Tally's address: {0}. The plugin creates WooCommerce's webhooks and shows the widget, signed in, on every page.",
+        [
+            "Tally 주소: {0}. 플러그인이 WooCommerce 웹훅을 만들고, 로그인한 고객 기준으로 모든 페이지에 위젯을 보여 줍니다.",
+            "Tally のアドレス: {0}。プラグインが WooCommerce の Webhook を作成し、ログイン中の顧客としてすべてのページにウィジェットを表示します。",
+            "Tally 地址：{0}。插件会创建 WooCommerce 的 Webhook，并在每个页面以已登录客户身份显示小部件。",
+            "Alamat Tally: {0}. Plugin membuat webhook WooCommerce dan menampilkan widget, sebagai pelanggan yang masuk, di setiap halaman.",
+        ],
+    ),
+    (
+        "On the Connections page, press Connect Shopify.",
+        [
+            "연결 페이지에서 Shopify 연결을 누르세요.",
+            "「接続」ページで「Shopify を接続」を押します。",
+            "在“连接”页面点击“连接 Shopify”。",
+            "Di halaman Koneksi, tekan Hubungkan Shopify.",
+        ],
+    ),
+    (
+        "In Shopify, Settings → Notifications → Webhooks: create a webhook for each topic shown, format JSON, with the delivery URL shown, and paste the key Shopify signs with into Tally.",
+        [
+            "Shopify의 설정 → 알림 → 웹훅에서 표시된 각 주제마다 JSON 형식으로, 표시된 전송 URL로 웹훅을 만들고, Shopify가 서명에 쓰는 키를 Tally에 붙여 넣으세요.",
+            "Shopify の「設定 → 通知 → Webhook」で、表示された各トピックについて JSON 形式・表示された配信 URL で Webhook を作成し、Shopify の署名キーを Tally に貼り付けます。",
+            "在 Shopify 的“设置 → 通知 → Webhook”中，为显示的每个主题创建一个 JSON 格式、使用显示的投递 URL 的 Webhook，并把 Shopify 的签名密钥粘贴到 Tally。",
+            "Di Shopify, Pengaturan → Notifikasi → Webhook: buat webhook untuk setiap topik yang ditampilkan, format JSON, dengan URL pengiriman yang ditampilkan, lalu tempel kunci tanda tangan Shopify ke Tally.",
+        ],
+    ),
+    (
+        "Add the widget's script tag below to the theme (theme.liquid, before </body>), signing in customers as in step 2.",
+        [
+            "아래 위젯 스크립트 태그를 테마(theme.liquid의 </body> 앞)에 추가하고, 2단계처럼 고객을 로그인시키세요.",
+            "下のウィジェットのスクリプトタグをテーマ（theme.liquid の </body> の前）に追加し、手順 2 のように顧客をサインインさせます。",
+            "把下方的小部件脚本标签加入主题（theme.liquid 中 </body> 之前），并按第 2 步让客户登录。",
+            "Tambahkan tag skrip widget di bawah ke tema (theme.liquid, sebelum </body>), dengan pelanggan masuk seperti langkah 2.",
+        ],
+    ),
+    (
+        "Open Connections",
+        [
+            "연결 열기",
+            "「接続」を開く",
+            "打开“连接”",
+            "Buka Koneksi",
+        ],
+    ),
+    (
+        "Webhook deliveries to {0} have been failing since {1}: they gave up after three days of retries.",
+        [
+            "{0}(으)로의 웹훅 전송이 {1}부터 실패하고 있습니다: 3일 동안 재시도한 뒤 중단했습니다.",
+            "{0} への Webhook 配信が {1} から失敗しています: 3 日間の再試行の末に中止しました。",
+            "自 {1} 起，发往 {0} 的 Webhook 投递一直失败：重试三天后已放弃。",
+            "Pengiriman webhook ke {0} gagal sejak {1}: berhenti setelah dicoba ulang selama tiga hari.",
+        ],
+    ),
+    (
+        "See the deliveries and resend them",
+        [
+            "전송 내역을 보고 다시 보내기",
+            "配信履歴を見て再送する",
+            "查看投递记录并重新发送",
+            "Lihat pengiriman dan kirim ulang",
+        ],
+    ),
+    (
         "Failing since {0}: deliveries gave up after their retries.",
         [
             "{0}부터 실패 중: 재시도 후에도 전송하지 못했습니다.",

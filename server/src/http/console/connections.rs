@@ -106,7 +106,7 @@ impl ConnectionsConsole for ConsoleService {
         }
         Ok(ConnectionsBoard {
             user: signed_in_user(&session, &user),
-            program: program_header(&program),
+            program: program_header(self.0.storage.as_ref(), &program).await?,
             stores,
             endpoints,
             event_types: EventType::ALL

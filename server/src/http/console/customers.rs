@@ -7,7 +7,7 @@ use tally_app::console::{
     i18n::trf,
     model::{
         Adjusted, AdjustmentForm, ConsoleError, CouponRow, CustomerCard, CustomerDetail, CustomerList, CustomerQuery,
-        CustomerRow, ProgramHeader,
+        CustomerRow, FailingEndpoint, ProgramHeader,
     },
 };
 
@@ -22,7 +22,7 @@ use crate::{
     programs::Program,
     rewards::CouponStatus,
     secrets,
-    storage::{CustomerSearch, CustomerSort, Refusal},
+    storage::{CustomerSearch, CustomerSort, Refusal, Storage},
     tiers::TierStatus,
 };
 
@@ -32,8 +32,19 @@ pub(super) const CUSTOMER_PAGE: u32 = 25;
 const LEDGER_PAGE: u32 = 50;
 const COUPONS_SHOWN: u32 = 50;
 
-pub(super) fn program_header(program: &Program) -> ProgramHeader {
-    ProgramHeader { id: program.id.clone(), name: program.name.clone(), points_name: program.points_name.clone() }
+/// The program as every page's header shows it, with the webhook endpoints that stopped
+/// receiving its events (the admin hears of them on whatever page they open).
+pub(super) async fn program_header(storage: &dyn Storage, program: &Program) -> Result<ProgramHeader, ConsoleError> {
+    let failing = storage.failing_endpoints(&program.id).await.map_err(unavailable)?;
+    Ok(ProgramHeader {
+        id: program.id.clone(),
+        name: program.name.clone(),
+        points_name: program.points_name.clone(),
+        failing_endpoints: failing
+            .into_iter()
+            .map(|(url, since)| FailingEndpoint { url, since: since.to_string() })
+            .collect(),
+    })
 }
 
 /// The search the list's query asks for (`page` is 1-based); bad values are 422s.
@@ -111,7 +122,7 @@ impl CustomerConsole for ConsoleService {
             .collect();
         Ok(CustomerList {
             user: signed_in_user(&session, &user),
-            program: program_header(&program),
+            program: program_header(self.0.storage.as_ref(), &program).await?,
             rows,
             total,
             page: query.page.unwrap_or(1),
@@ -160,7 +171,7 @@ impl CustomerConsole for ConsoleService {
         let older = (entries.len() == LEDGER_PAGE as usize).then(|| entries.last().map(|entry| entry.seq)).flatten();
         Ok(CustomerDetail {
             user: signed_in_user(&session, &user),
-            program: program_header(&program),
+            program: program_header(self.0.storage.as_ref(), &program).await?,
             customer,
             entries: entries.into_iter().map(|entry| dashboard::entry_row(entry, now)).collect(),
             older,

@@ -193,7 +193,7 @@ impl EarningConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         Ok(EarningBoard {
             user: signed_in_user(&session, &user),
-            program: program_header(&program),
+            program: program_header(self.0.storage.as_ref(), &program).await?,
             currency: program.currency.clone(),
             form: form_of(&program),
         })

@@ -35,7 +35,7 @@ impl InstallConsole for ConsoleService {
             .unwrap_or_else(|| "https://YOUR-TALLY-HOST".into());
         Ok(InstallBoard {
             user: signed_in_user(&session, &user),
-            program: program_header(&program),
+            program: program_header(self.0.storage.as_ref(), &program).await?,
             tally_url,
             publishable_key: program.publishable_key.clone(),
             allowed_origins: program.allowed_origins.clone(),

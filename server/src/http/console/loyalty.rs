@@ -157,7 +157,7 @@ impl LoyaltyConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         Ok(LoyaltyBoard {
             user: signed_in_user(&session, &user),
-            program: program_header(&program),
+            program: program_header(self.0.storage.as_ref(), &program).await?,
             currency: program.currency.clone(),
             time_zone: program_time_zone(&program).iana_name().unwrap_or("UTC").to_owned(),
             form: form_of(&program),

@@ -509,6 +509,7 @@ impl ConsoleAccess for ConsoleService {
         let storage = self.0.storage.as_ref();
         Ok(ProgramBoard {
             user: signed_in_user(&session, &user),
+            program: customers::program_header(storage, &program).await?,
             dashboard: dashboard::load(storage, &program, &range, now).await.map_err(unavailable)?,
             history: dashboard::history(storage, &program, &filter, cursor.as_ref(), now).await.map_err(unavailable)?,
         })

@@ -188,7 +188,7 @@ impl RewardConsole for ConsoleService {
             currency: program.currency.clone(),
             tiers: program.settings.tiers.tiers.iter().map(|tier| (tier.id.clone(), tier.name.clone())).collect(),
             rewards: rewards.iter().map(|reward| row_of(reward, &program.currency)).collect(),
-            program: program_header(&program),
+            program: program_header(self.0.storage.as_ref(), &program).await?,
         })
     }
     async fn save_reward(

@@ -103,7 +103,7 @@ impl SettingsConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         Ok(SettingsBoard {
             user: signed_in_user(&session, &user),
-            program: program_header(&program),
+            program: program_header(self.0.storage.as_ref(), &program).await?,
             currency: program.currency.clone(),
             form: form_of(&program),
         })

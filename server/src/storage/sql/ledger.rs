@@ -67,6 +67,10 @@ const SET_TIER: &str = "UPDATE customers SET tier_id = $1 WHERE program_id = $2 
 const RECORD_TIER_CHANGE: &str = "INSERT INTO tier_changes
          (program_id, customer_id, changed_at_ms, from_tier, to_tier, qualifying)
      VALUES ($1, $2, $3, $4, $5, $6)";
+/// A batch's warning, once: a second insert of the same moment does nothing.
+const RECORD_EXPIRY_WARNING: &str =
+    "INSERT INTO expiry_warnings (program_id, customer_id, expires_at_ms, points, warned_at_ms)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (program_id, customer_id, expires_at_ms) DO NOTHING";
 const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -172,7 +176,7 @@ macro_rules! ledger_steps {
             async fn check_effect(conn: &mut Conn, write: &LedgerWrite) -> Result<Option<Refusal>, StorageError> {
                 let program = write.program_id.as_str();
                 match &write.effect {
-                    Effect::None => Ok(None),
+                    Effect::None | Effect::WarnOfExpiry { .. } => Ok(None),
                     Effect::IssueCoupon { coupon, per_customer_limit, uses_stock } => {
                         if let Some(limit) = per_customer_limit {
                             let live: i64 = sqlx::query_scalar(COUNT_LIVE_COUPONS)
@@ -479,6 +483,26 @@ macro_rules! ledger_steps {
                 Ok(None)
             }
 
+            /// The `points.expiring_soon` events of batches not announced before.
+            async fn warn_of_expiry(conn: &mut Conn, write: &LedgerWrite, account: &Account, result: &WriteResult) -> Result<Vec<events::OutboxEvent>, StorageError> {
+                let Effect::WarnOfExpiry { within_days } = write.effect else { return Ok(Vec::new()) };
+                let mut warnings = Vec::new();
+                for batch in account.expiry_batches(write.now, within_days) {
+                    let recorded = sqlx::query(RECORD_EXPIRY_WARNING)
+                        .bind(&write.program_id)
+                        .bind(write.customer_id.as_str())
+                        .bind(batch.expires_at.0)
+                        .bind(batch.points)
+                        .bind(write.now.0)
+                        .execute(&mut *conn)
+                        .await?;
+                    if recorded.rows_affected() == 1 {
+                        warnings.push(events::expiring_soon(write, &batch, result));
+                    }
+                }
+                Ok(warnings)
+            }
+
             /// Applies one write in the open transaction; anything but `Applied` leaves
             /// changes the caller must roll back.
             pub(super) async fn apply(conn: &mut Conn, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
@@ -522,7 +546,8 @@ macro_rules! ledger_steps {
                     coupon,
                     released_coupons: Vec::new(),
                 };
-                let events = events::of_ledger_write(write, &result, locked.created, tier_change.as_ref());
+                let mut events = events::of_ledger_write(write, &result, locked.created, tier_change.as_ref());
+                events.extend(warn_of_expiry(conn, write, &account, &result).await?);
                 insert_events!($db, &mut *conn, &events);
                 Ok(WriteOutcome::Applied(result))
             }

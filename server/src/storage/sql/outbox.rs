@@ -93,6 +93,8 @@ const RECORD_ATTEMPT: &str = "UPDATE webhook_deliveries SET status = $1, attempt
          next_attempt_at_ms = $2, last_attempt_at_ms = $3, response_status = $4, last_error = $5, latency_ms = $6,
          delivered_at_ms = $7
      WHERE id = $8";
+const FAILING_ENDPOINTS: &str = "SELECT url, failing_since_ms FROM webhook_endpoints
+     WHERE program_id = $1 AND failing_since_ms IS NOT NULL AND NOT disabled ORDER BY failing_since_ms, id";
 const ENDPOINT_RECOVERED: &str = "UPDATE webhook_endpoints SET failing_since_ms = NULL
      WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = $1)";
 const ENDPOINT_FAILING: &str = "UPDATE webhook_endpoints SET failing_since_ms = COALESCE(failing_since_ms, $1)
@@ -413,6 +415,12 @@ impl OutboxStore for SqlStorage {
         let rows: Vec<EndpointRow> =
             on_pool!(self, |pool| sqlx::query_as(ENDPOINTS_OF).bind(program_id).fetch_all(pool).await?);
         rows.into_iter().map(|row| row.into_endpoint(self)).collect()
+    }
+
+    async fn failing_endpoints(&self, program_id: &str) -> Result<Vec<(String, Timestamp)>, StorageError> {
+        let rows: Vec<(String, i64)> =
+            on_pool!(self, |pool| sqlx::query_as(FAILING_ENDPOINTS).bind(program_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(url, since)| (url, Timestamp(since))).collect())
     }
 
     async fn endpoint(&self, program_id: &str, endpoint_id: &str) -> Result<Option<WebhookEndpoint>, StorageError> {

@@ -22,13 +22,14 @@ const COPY_CUSTOMER: &str = "INSERT INTO customers
 
 /// Every other row stored under the customer's id, moved to the pseudonym (`$1` program,
 /// `$2` id, `$3` pseudonym).
-const MOVE_ROWS: [&str; 14] = [
+const MOVE_ROWS: [&str; 15] = [
     "UPDATE ledger_entries SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE ledger_consumptions SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE lots SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE orders SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE coupons SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE tier_changes SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
+    "UPDATE expiry_warnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE customer_earnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE earning_changes SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE customer_day_earnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
@@ -78,6 +79,7 @@ const PRUNE_DELIVERIES: &str = "DELETE FROM webhook_deliveries
      WHERE status <> 'pending' AND COALESCE(delivered_at_ms, last_attempt_at_ms, created_at_ms) < $1";
 const PRUNE_EVENTS: &str = "DELETE FROM outbox_events WHERE relayed_at_ms < $1
        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = outbox_events.event_id)";
+const PRUNE_EXPIRY_WARNINGS: &str = "DELETE FROM expiry_warnings WHERE expires_at_ms < $1";
 
 #[async_trait]
 impl PrivacyStore for SqlStorage {
@@ -95,6 +97,7 @@ impl PrivacyStore for SqlStorage {
             store_deliveries: run(PRUNE_INBOX, cutoff).await?,
             webhook_deliveries: run(PRUNE_DELIVERIES, cutoff).await?,
             events: run(PRUNE_EVENTS, cutoff).await?,
+            expiry_warnings: run(PRUNE_EXPIRY_WARNINGS, cutoff).await?,
         })
     }
 
