@@ -88,6 +88,9 @@ pub trait OutboxStore: Send + Sync {
     /// Queues up to `limit` events not relayed yet as deliveries to the endpoints that want
     /// them (a test event to the endpoint it names), and marks them relayed; how many were.
     async fn relay_events(&self, now: Timestamp, limit: u32) -> Result<usize, StorageError>;
+    /// Events not relayed yet plus deliveries still pending: the outbox's backlog (for the
+    /// bench, which measures webhook latency on an idle outbox).
+    async fn outbox_backlog(&self) -> Result<u64, StorageError>;
     /// Claims up to `limit` due deliveries (the oldest first, and of each customer's pending
     /// deliveries to one endpoint only the oldest, so they arrive in order), leased until
     /// `lease_until`. Replicas never claim the same one while its lease runs.

@@ -417,6 +417,13 @@ impl OutboxStore for SqlStorage {
         rows.into_iter().map(|row| row.into_endpoint(self)).collect()
     }
 
+    async fn outbox_backlog(&self) -> Result<u64, StorageError> {
+        const SQL: &str = "SELECT (SELECT COUNT(*) FROM outbox_events WHERE relayed_at_ms IS NULL)
+             + (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending')";
+        let backlog: i64 = on_pool!(self, |pool| sqlx::query_scalar(SQL).fetch_one(pool).await?);
+        Ok(u64::try_from(backlog).unwrap_or(0))
+    }
+
     async fn failing_endpoints(&self, program_id: &str) -> Result<Vec<(String, Timestamp)>, StorageError> {
         let rows: Vec<(String, i64)> =
             on_pool!(self, |pool| sqlx::query_as(FAILING_ENDPOINTS).bind(program_id).fetch_all(pool).await?);
