@@ -118,6 +118,11 @@ pub struct HttpArgs {
     #[arg(long, env = "TALLY_API_REQUESTS_PER_MINUTE", default_value_t = crate::http::API_CALLS_PER_KEY_PER_MINUTE,
         value_parser = clap::value_parser!(u32).range(1..))]
     pub api_requests_per_minute: u32,
+    /// The SMTP server for shoppers' emails, e.g. `smtp://user:password@mail.example.com:587?tls=required`
+    /// (STARTTLS), `smtps://user:password@mail.example.com` (implicit TLS) or
+    /// `smtp://127.0.0.1:1025` (a local catcher). Unset: no email is sent.
+    #[arg(long, env = "TALLY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
 }
 
 /// `http(s)://host[:port]` without a path, query or trailing slash (one is tolerated).

@@ -57,6 +57,15 @@ pub struct CustomerProfile {
     pub birthday: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The language of the customer's emails: `en`, `ko`, `ja`, `zh-CN` or `id` (the
+    /// program's default when absent).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Whether the customer agreed to marketing emails (welcome, birthday), as the store
+    /// knows it; unknown (no marketing email) when absent. Messages about their points need
+    /// no consent. Unsubscribing through a message's link is kept apart and wins.
+    #[serde(default)]
+    pub marketing_consent: Option<bool>,
 }
 
 impl CustomerProfile {
@@ -79,6 +88,7 @@ pub enum ProfileError {
     Name,
     Birthday,
     Tags,
+    Language,
 }
 
 impl ProfileError {
@@ -88,6 +98,7 @@ impl ProfileError {
             Self::Name => message!("name must be at most 200 characters"),
             Self::Birthday => message!("birthday must be a date as YYYY-MM-DD"),
             Self::Tags => message!("tags: at most 50, each 1 to 64 characters"),
+            Self::Language => message!("one of en, ko, ja, zh-CN, id"),
         }
     }
 
@@ -98,19 +109,18 @@ impl ProfileError {
             Self::Name => "name",
             Self::Birthday => "birthday",
             Self::Tags => "tags",
+            Self::Language => "language",
         }
     }
 }
 
 impl CustomerProfile {
     pub fn validate(&self) -> Result<(), ProfileError> {
-        if let Some(email) = &self.email {
-            let well_formed = email.len() <= 254
-                && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !well_formed {
-                return Err(ProfileError::Email);
-            }
+        if self.email.as_deref().is_some_and(|email| !is_email(email)) {
+            return Err(ProfileError::Email);
+        }
+        if self.language.as_deref().is_some_and(|tag| !crate::notifications::is_language(tag)) {
+            return Err(ProfileError::Language);
         }
         if self.name.as_ref().is_some_and(|name| name.chars().count() > 200) {
             return Err(ProfileError::Name);
@@ -123,6 +133,13 @@ impl CustomerProfile {
         }
         Ok(())
     }
+}
+
+/// An address like `name@example.com`, at most 254 characters, no spaces.
+pub fn is_email(email: &str) -> bool {
+    email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// `YYYY-MM-DD` naming a real day (leap years included).
@@ -167,8 +184,12 @@ mod tests {
             name: Some("Ana".into()),
             birthday: Some("2000-02-29".into()),
             tags: vec!["vip".into()],
+            language: Some("zh-CN".into()),
+            marketing_consent: Some(true),
         };
         assert_eq!(ok.validate(), Ok(()));
+        let bad_language = CustomerProfile { language: Some("zh".into()), ..ok.clone() };
+        assert_eq!(bad_language.validate(), Err(ProfileError::Language));
         let bad_email = CustomerProfile { email: Some("ana".into()), ..ok.clone() };
         assert_eq!(bad_email.validate(), Err(ProfileError::Email));
         let bad_day = CustomerProfile { birthday: Some("2001-02-29".into()), ..ok.clone() };

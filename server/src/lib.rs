@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod ledger;
 pub mod message;
+pub mod notifications;
 pub mod points;
 pub mod programs;
 pub mod rewards;
@@ -51,6 +52,8 @@ pub struct Application {
     clock: Arc<dyn time::Clock>,
     deliveries: connections::delivery::DeliveryConfig,
     setup_code: Option<String>,
+    /// `--smtp-url` and `--public-url`: where emails go out, and where their links point.
+    mail: Option<(notifications::mailer::Mailer, Arc<str>)>,
 }
 
 impl Application {
@@ -79,6 +82,20 @@ impl Application {
         let proxies = http::client::TrustedProxies::parse(&args.http.trusted_proxies).map_err(StartError::Config)?;
         state.trusted_proxies = Arc::new(proxies);
         state.api_default_rate = args.http.api_requests_per_minute;
+        let mut mail = None;
+        if let Some(url) = &args.http.smtp_url {
+            // The error never quotes the URL: it may hold the SMTP password.
+            let mailer = notifications::mailer::Mailer::from_url(url)
+                .map_err(|error| StartError::Config(format!("TALLY_SMTP_URL / --smtp-url: {error}")))?;
+            let Some(public_url) = state.public_url.clone() else {
+                return Err(StartError::Config(
+                    "TALLY_SMTP_URL / --smtp-url needs TALLY_PUBLIC_URL / --public-url: every email links to this server to unsubscribe".into(),
+                ));
+            };
+            state.mailer = Some(mailer.clone());
+            mail = Some((mailer, public_url));
+            tracing::info!("mail: an SMTP server is configured");
+        }
         state.spawn_limit_upkeep();
         // Until an owner exists, set-up asks for a code that only the server's operator sees.
         let setup_code = console_users::new_setup_code(storage.as_ref(), clock.now()).await?;
@@ -96,7 +113,7 @@ impl Application {
         };
         let points = state.points.clone();
         let router = http::router(state);
-        Ok(Self { listener, router, storage, points, clock, deliveries, setup_code })
+        Ok(Self { listener, router, storage, points, clock, deliveries, setup_code, mail })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -118,7 +135,10 @@ impl Application {
         let delivery = connections::delivery::DeliveryWorker::new(self.storage(), self.clock.clone(), self.deliveries);
         let inbox = connections::inbox::InboxWorker::new(self.points.clone());
         let checkout = connections::checkout::CheckoutWorker::new(self.storage(), self.clock.clone(), self.deliveries);
-        connections::spawn_workers(inbox, delivery, checkout, self.points.outbox_waker())
+        let emails = self.mail.clone().map(|(mailer, public_url)| {
+            notifications::worker::EmailWorker::new(self.storage(), self.clock.clone(), mailer, public_url)
+        });
+        connections::spawn_workers(inbox, delivery, checkout, emails, self.points.outbox_waker())
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.

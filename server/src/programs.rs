@@ -49,6 +49,8 @@ pub struct ProgramSettings {
     /// 100000; the server's `--api-requests-per-minute` (600 unless set) when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_requests_per_minute: Option<u32>,
+    /// Emails to customers and the expiry warning window.
+    pub notifications: crate::notifications::NotificationSettings,
 }
 
 /// `amount` minor units of the program's currency per `points` points.
@@ -165,7 +167,7 @@ fn parse_hex_color(color: &str) -> Option<[u8; 3]> {
 }
 
 /// An absolute http(s) address without spaces or quotes (it ends up in an `href`).
-fn is_page_url(url: &str) -> bool {
+pub(crate) fn is_page_url(url: &str) -> bool {
     let Some(rest) = after_http_scheme(url) else { return false };
     !rest.is_empty()
         && !rest.starts_with('/')
@@ -214,6 +216,7 @@ impl ProgramSettings {
             campaign.validate().map_err(|error| error.within(format_args!("campaigns[{index}]")))?;
         }
         self.widget.validate().map_err(|error| error.within("widget"))?;
+        self.notifications.validate().map_err(|error| error.within("notifications"))?;
         if self.time_zone.as_deref().is_some_and(|name| crate::dashboard::calendar::time_zone(name).is_none()) {
             return Err(FieldError::new(
                 "time_zone",

@@ -159,7 +159,7 @@ pub(super) fn describe(error: reqwest::Error) -> String {
 }
 
 /// 0 to 1, to spread retries.
-pub(super) fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     let mut bytes = [0u8; 2];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
     f64::from(u16::from_le_bytes(bytes)) / f64::from(u16::MAX)

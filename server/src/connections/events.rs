@@ -39,8 +39,10 @@ pub enum EventType {
     CouponUsed,
     #[serde(rename = "tier.changed")]
     TierChanged,
-    /// Points that expire within the warning window (30 days): once per batch of points that
-    /// expire together.
+    /// Points that expire within the program's warning window (30 days unless its
+    /// `notifications.expiry_warning_days` says otherwise): once per batch of points that
+    /// expire together, and once more with `last_chance` when the program has a last-chance
+    /// reminder.
     #[serde(rename = "points.expiring_soon")]
     PointsExpiringSoon,
     /// Sent by Tally to test an endpoint; never caused by a write.
@@ -194,13 +196,15 @@ pub fn of_ledger_write(
     events
 }
 
-/// Points of one batch that expire soon, announced by the upkeep's settle.
-pub fn expiring_soon(write: &LedgerWrite, batch: &ExpiryBatch, result: &WriteResult) -> OutboxEvent {
+/// Points of one batch that expire soon, announced by the upkeep's settle; `last_chance` for
+/// the program's optional second reminder.
+pub fn expiring_soon(write: &LedgerWrite, batch: &ExpiryBatch, result: &WriteResult, last_chance: bool) -> OutboxEvent {
     let customer = write.customer_id.as_str();
     let data = json!({
         "customer_id": customer,
         "points": batch.points,
         "expires_at": batch.expires_at,
+        "last_chance": last_chance,
         "available": result.available,
         "pending": result.pending,
     });

@@ -178,6 +178,7 @@ pub fn spawn_workers(
     inbox: inbox::InboxWorker,
     delivery: delivery::DeliveryWorker,
     checkout: checkout::CheckoutWorker,
+    emails: Option<crate::notifications::worker::EmailWorker>,
     wake: Arc<Notify>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -195,7 +196,14 @@ pub fn spawn_workers(
                 tracing::warn!(%error, "store coupon pass failed; trying again");
                 0
             });
-            if applied + sent + created == 0 {
+            let mailed = match &emails {
+                Some(worker) => worker.run_once().await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "email pass failed; trying again");
+                    0
+                }),
+                None => 0,
+            };
+            if applied + sent + created + mailed == 0 {
                 let _ = tokio::time::timeout(delivery.config().poll, wake.notified()).await;
             }
         }

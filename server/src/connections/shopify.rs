@@ -77,6 +77,15 @@ struct Customer {
     first_name: Option<String>,
     #[serde(default)]
     last_name: Option<String>,
+    /// `{"state": "subscribed", "opt_in_level": ..., "consent_updated_at": ...}`.
+    #[serde(default)]
+    email_marketing_consent: Option<MarketingConsent>,
+}
+
+#[derive(Deserialize)]
+struct MarketingConsent {
+    #[serde(default)]
+    state: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -105,7 +114,17 @@ fn malformed(resource: &'static str, error: impl std::fmt::Display) -> PayloadEr
 }
 
 fn profile(customer: &Customer) -> CustomerProfile {
-    super::store_profile(customer.email.as_deref(), customer.first_name.as_deref(), customer.last_name.as_deref())
+    let mut profile =
+        super::store_profile(customer.email.as_deref(), customer.first_name.as_deref(), customer.last_name.as_deref());
+    // Subscribed agrees; unsubscribed or never subscribed does not; pending (double opt-in not
+    // confirmed yet) and redacted tell nothing.
+    let state = customer.email_marketing_consent.as_ref().and_then(|consent| consent.state.as_deref());
+    profile.marketing_consent = match state.map(str::to_ascii_lowercase).as_deref() {
+        Some("subscribed") => Some(true),
+        Some("unsubscribed" | "not_subscribed") => Some(false),
+        _ => None,
+    };
+    profile
 }
 
 /// What a delivery of `topic` means, or `None` for a topic Tally does not act on.

@@ -9,6 +9,7 @@ pub mod edge;
 mod health;
 pub mod problem;
 mod rate_limit;
+mod unsubscribe;
 mod widget_api;
 
 use std::{path::Path, sync::Arc, time::Duration};
@@ -42,6 +43,8 @@ pub struct AppState {
     pub public_url: Option<Arc<str>>,
     /// Which webhook URLs endpoints may have (`--webhooks-allow-private`).
     pub webhook_urls: UrlPolicy,
+    /// Shoppers' emails go out through it (`--smtp-url`); none: mail is not configured.
+    pub mailer: Option<crate::notifications::mailer::Mailer>,
     pub api_limits: Arc<rate_limit::LimitsByRate>,
     /// Merchant API requests per key a minute where the program does not say
     /// (`--api-requests-per-minute`).
@@ -113,6 +116,7 @@ impl AppState {
             api_default_rate: API_CALLS_PER_KEY_PER_MINUTE,
             public_url: public_url.map(Arc::from),
             webhook_urls: UrlPolicy::default(),
+            mailer: None,
             trusted_proxies: Arc::default(),
             // The same on every replica: derived from the secret key they share.
             device_key: Arc::new(storage.secret_keys().derive("tally console known device v1")),
@@ -144,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(api::routes(&state))
         .merge(connections::routes())
+        .merge(unsubscribe::routes())
         .merge(widget_api::routes(&state))
         .merge(assets::routes(&state))
         .merge(console::routes(&state))

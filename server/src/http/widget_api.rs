@@ -31,7 +31,6 @@ use super::{
 };
 use crate::{
     customer_token::{self, CustomerClaims},
-    points::EXPIRING_SOON_DAYS,
     programs::{Program, WidgetSettings},
     rewards::{Coupon, CouponStatus, RewardKind},
     storage::CheckoutState,
@@ -172,7 +171,7 @@ async fn me(
         pending: 0,
         lifetime_earned: 0,
         expiring_soon: 0,
-        expiring_within_days: EXPIRING_SOON_DAYS,
+        expiring_within_days: program.settings.notifications.expiry_warning_days,
         tier: None,
         next_tier: program.settings.tiers.tiers.first().map(tier_summary),
         to_next_tier: program.settings.tiers.tiers.first().map(|tier| tier.threshold),

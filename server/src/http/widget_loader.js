@@ -39,6 +39,8 @@
           widget = module;
           queued.forEach(function (entry) { module[entry[0]](entry[1]); });
           queued = [];
+          // A link from one of the program's emails (`?tally=open`) opens the panel.
+          if (/[?&]tally=open(&|$)/.test(window.location.search)) module.open();
           document.dispatchEvent(new CustomEvent("tally:ready", { bubbles: true }));
         });
       })

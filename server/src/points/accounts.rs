@@ -12,7 +12,8 @@ use crate::{
     tiers::TierStatus,
 };
 
-/// "Expiring soon" looks this far ahead.
+/// "Expiring soon" looks this far ahead unless the program says otherwise
+/// (`notifications.expiry_warning_days`).
 pub const EXPIRING_SOON_DAYS: u32 = 30;
 
 /// A customer's balances, tier and progress as of now.
@@ -20,6 +21,8 @@ pub const EXPIRING_SOON_DAYS: u32 = 30;
 pub struct AccountView {
     pub record: CustomerRecord,
     pub balances: Balances,
+    /// How far ahead `balances.expiring_soon` looks: the program's warning window.
+    pub expiring_within_days: u32,
     /// Present when the program has tiers: the tier as last recomputed (by a write or the
     /// upkeep), and the current window's progress toward the next.
     pub tiers: Option<TierStatus>,
@@ -55,8 +58,9 @@ impl PointsService {
             let to_next_tier = next_tier.as_ref().map(|next| next.threshold.saturating_sub(qualifying).max(0));
             Some(TierStatus { qualifying, tier, next_tier, to_next_tier })
         };
-        let balances = record.account.balances_at(now, EXPIRING_SOON_DAYS);
-        Ok(Some(AccountView { record, balances, tiers }))
+        let expiring_within_days = program.settings.notifications.expiry_warning_days;
+        let balances = record.account.balances_at(now, expiring_within_days);
+        Ok(Some(AccountView { record, balances, expiring_within_days, tiers }))
     }
 
     /// The account of a customer who must exist.
@@ -87,7 +91,11 @@ impl PointsService {
     /// returns how many entries that took. Idempotent by nature.
     pub async fn settle(&self, program: &Program, customer: CustomerId) -> Result<usize, StorageError> {
         let mut write = LedgerWrite::new(program, customer, None, Operation::Settle, "expiry", self.now());
-        write.effect = Effect::WarnOfExpiry { within_days: EXPIRING_SOON_DAYS };
+        let notifications = &program.settings.notifications;
+        write.effect = Effect::WarnOfExpiry {
+            within_days: notifications.expiry_warning_days,
+            last_chance_days: notifications.last_chance_days,
+        };
         Ok(match self.storage.write_ledger(&write).await? {
             WriteOutcome::Applied(result) => result.entries.len(),
             _ => 0,

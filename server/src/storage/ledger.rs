@@ -125,9 +125,11 @@ pub enum Effect {
         code: String,
     },
     /// The upkeep's settle: each batch of points expiring within `within_days` that was not
-    /// announced yet gets one `points.expiring_soon` event (once per batch, recorded).
+    /// announced yet gets one `points.expiring_soon` event (once per batch, recorded), and
+    /// within `last_chance_days` one more, marked `last_chance`.
     WarnOfExpiry {
         within_days: u32,
+        last_chance_days: Option<u32>,
     },
 }
 

@@ -5,6 +5,7 @@
 mod checkout;
 mod console_users;
 mod customers;
+mod emails;
 mod import;
 mod inbox;
 mod ledger;
@@ -23,6 +24,7 @@ pub use console_users::{ConsoleUserStore, FirstOwner, UserChange};
 pub use customers::{
     CustomerListing, CustomerRecord, CustomerSearch, CustomerSort, CustomerStore, EntryRecord, TierChange,
 };
+pub use emails::{DueEmail, EmailOutcome, EmailRecord, EmailStatus, EmailStore};
 pub use import::{ImportStore, ImportedCustomer, ImportedEntry};
 pub use inbox::{Arrival, InboxItem, InboxStatus, InboxStore, StoreConnection, TopicStatus};
 pub use ledger::{CapCheck, ClientId, Effect, FollowUp, LedgerStore, LedgerWrite, Refusal, WriteOutcome, WriteResult};
@@ -68,6 +70,7 @@ pub trait Storage:
     + InboxStore
     + CheckoutStore
     + PrivacyStore
+    + EmailStore
     + 'static
 {
 }
@@ -85,6 +88,7 @@ impl<T> Storage for T where
         + InboxStore
         + CheckoutStore
         + PrivacyStore
+        + EmailStore
         + 'static
 {
 }

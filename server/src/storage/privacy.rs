@@ -25,6 +25,8 @@ pub struct Pruned {
     pub events: u64,
     /// Expiry warnings whose moment of expiry has passed.
     pub expiry_warnings: u64,
+    /// Emails sent, failed or suppressed before the cutoff (the delivery log's old rows).
+    pub emails: u64,
 }
 
 #[async_trait]

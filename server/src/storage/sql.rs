@@ -4,6 +4,7 @@ mod checkout;
 mod console_users;
 mod customers;
 mod day_earnings;
+mod emails;
 mod import;
 mod inbox;
 mod ledger;

@@ -69,6 +69,8 @@ async fn a_shopify_store_earns_refunds_and_cancels_with_no_merchant_code(db: Db)
     assert_eq!(deliver(&app, &url, "customers/create", "w-customer", &fixture("customer.json")).await, 200);
     app.apply_inbox(clock.clone()).await;
     assert_eq!(app.available(&secret, "207119551").await, Some(0), "{db:?}: the customer joined");
+    let (_, customer) = app.api_get("/api/v1/customers/207119551", &secret).await;
+    assert_eq!(customer["marketing_consent"], true, "{db:?}: email_marketing_consent subscribed: {customer}");
 
     assert_eq!(deliver(&app, &url, "orders/paid", "w-paid", &fixture("order.json")).await, 200);
     // A retry of the same delivery: the same webhook id.

@@ -1891,6 +1891,39 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
             "1 sampai 100000 permintaan per menit",
         ],
     ),
+    // Email settings (`notifications` in the program's settings).
+    (
+        "1 to 100 characters on one line",
+        ["한 줄에 1~100자", "1 行で 1〜100 文字", "一行 1 到 100 个字符", "1 sampai 100 karakter dalam satu baris"],
+    ),
+    (
+        "1 to 200 characters on one line",
+        ["한 줄에 1~200자", "1 行で 1〜200 文字", "一行 1 到 200 个字符", "1 sampai 200 karakter dalam satu baris"],
+    ),
+    ("1 to 5000 characters", ["1~5000자", "1〜5000 文字", "1 到 5000 个字符", "1 sampai 5000 karakter"]),
+    (
+        "one of en, ko, ja, zh-CN, id",
+        ["en, ko, ja, zh-CN, id 중 하나", "en、ko、ja、zh-CN、id のいずれか", "en、ko、ja、zh-CN、id 之一", "salah satu dari en, ko, ja, zh-CN, id"],
+    ),
+    ("0 to 168 hours", ["0~168시간", "0〜168 時間", "0 到 168 小时", "0 sampai 168 jam"]),
+    ("1 to 365 days", ["1~365일", "1〜365 日", "1 到 365 天", "1 sampai 365 hari"]),
+    (
+        "at least 1 day and fewer than expiry_warning_days",
+        [
+            "최소 1일, expiry_warning_days보다 적게",
+            "1 日以上、expiry_warning_days 未満",
+            "至少 1 天，且少于 expiry_warning_days",
+            "minimal 1 hari dan kurang dari expiry_warning_days",
+        ],
+    ),
+    (
+        "one text per message and language",
+        ["메시지와 언어마다 문구 하나", "メッセージと言語ごとに文面は 1 つ", "每种消息和语言只能有一条文本", "satu teks per pesan dan bahasa"],
+    ),
+    (
+        "the template does not render: {0}",
+        ["템플릿을 렌더링할 수 없습니다: {0}", "テンプレートを表示できません：{0}", "模板无法渲染：{0}", "template tidak dapat dirender: {0}"],
+    ),
     (
         "1 to 10080 minutes (a week)",
         ["1~10080분(1주)", "1〜10080 分（1 週間）", "1 到 10080 分钟（一周）", "1 sampai 10080 menit (seminggu)"],

@@ -15,7 +15,7 @@ use crate::{
     customers::{CustomerId, CustomerProfile},
     http::{problem::Problem, AppState},
     ledger::{Points, Timestamp},
-    points::{self, AccountView, AdjustmentRequest, EXPIRING_SOON_DAYS},
+    points::{self, AccountView, AdjustmentRequest},
     programs::Program,
     storage::{EntryRecord, TierChange, WriteResult},
     tiers::TierStatus,
@@ -157,7 +157,7 @@ struct ExpiringSoon {
 
 impl From<AccountView> for CustomerView {
     fn from(view: AccountView) -> Self {
-        let AccountView { record, balances, tiers } = view;
+        let AccountView { record, balances, expiring_within_days, tiers } = view;
         Self {
             customer_id: record.customer_id,
             profile: record.profile,
@@ -165,7 +165,7 @@ impl From<AccountView> for CustomerView {
             pending: balances.pending,
             lifetime_earned: record.lifetime_earned,
             lifetime_redeemed: record.lifetime_redeemed,
-            expiring_soon: ExpiringSoon { points: balances.expiring_soon, within_days: EXPIRING_SOON_DAYS },
+            expiring_soon: ExpiringSoon { points: balances.expiring_soon, within_days: expiring_within_days },
             tiers,
             created_at: record.created_at,
         }

@@ -18,7 +18,7 @@ use crate::{
     dashboard,
     ledger::{LedgerError, Timestamp},
     message::message,
-    points::{AccountView, AdjustmentRequest, PointsError, EXPIRING_SOON_DAYS},
+    points::{AccountView, AdjustmentRequest, PointsError},
     programs::Program,
     rewards::CouponStatus,
     secrets,
@@ -107,7 +107,7 @@ impl CustomerConsole for ConsoleService {
         let rows = listings
             .into_iter()
             .map(|listing| {
-                let balances = listing.account.balances_at(now, EXPIRING_SOON_DAYS);
+                let balances = listing.account.balances_at(now, program.settings.notifications.expiry_warning_days);
                 CustomerRow {
                     tier: tier_name(&program, listing.tier_id.as_deref()),
                     name: listing.profile.name,
@@ -140,7 +140,7 @@ impl CustomerConsole for ConsoleService {
         let program = self.program(&user, program_id).await?;
         let id = parse_customer_id(customer_id)?;
         let storage = self.0.storage.as_ref();
-        let AccountView { record, balances, tiers } = self
+        let AccountView { record, balances, tiers, .. } = self
             .0
             .points
             .account(&program, &id)

@@ -19,7 +19,6 @@ use super::{customers::customer_search, invalid_field, ConsoleService};
 use crate::{
     dashboard,
     http::{problem::Problem, AppState},
-    points::EXPIRING_SOON_DAYS,
     programs::Program,
     storage::{CustomerSearch, HistoryCursor, HistoryFilter, Storage},
 };
@@ -159,7 +158,7 @@ fn customer_lines(
             let now = state.clock.now();
             let mut chunk = String::new();
             for listing in &listings {
-                let balances = listing.account.balances_at(now, EXPIRING_SOON_DAYS);
+                let balances = listing.account.balances_at(now, program.settings.notifications.expiry_warning_days);
                 let tier = listing.tier_id.as_deref().and_then(|id| program.settings.tiers.tier(id));
                 let _ = writeln!(
                     chunk,

@@ -19,6 +19,8 @@ struct CustomerRow {
     name: Option<String>,
     birthday: Option<String>,
     tags: String,
+    language: Option<String>,
+    marketing_consent: Option<bool>,
     created_at_ms: i64,
     last_seq: i64,
     debt: i64,
@@ -33,6 +35,8 @@ impl CustomerRow {
             name: self.name.clone(),
             birthday: self.birthday.clone(),
             tags: json_from_db("customer tags", &self.tags)?,
+            language: self.language.clone(),
+            marketing_consent: self.marketing_consent,
         })
     }
 
@@ -77,7 +81,7 @@ macro_rules! customer_page_sql {
     ($order:literal) => {
         (
             concat!(
-                "SELECT customer_id, email, name, birthday, tags, created_at_ms, last_seq, debt,
+                "SELECT customer_id, email, name, birthday, tags, language, marketing_consent, created_at_ms, last_seq, debt,
                      last_activity_at_ms, tier_id
                  FROM customers WHERE ",
                 matching_customers!(),
@@ -262,10 +266,14 @@ impl CustomerStore for SqlStorage {
         // A new customer is inserted (and told to the outbox in the same transaction); a known
         // one updated.
         const INSERT: &str = "INSERT INTO customers
-                 (program_id, customer_id, email, name, birthday, tags, created_at_ms, updated_at_ms, search_text)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT (program_id, customer_id) DO NOTHING";
+                 (program_id, customer_id, email, name, birthday, tags, created_at_ms, updated_at_ms, search_text,
+                  language, marketing_consent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10) ON CONFLICT (program_id, customer_id) DO NOTHING";
+        // A language or consent left out keeps what was known (a store's order webhook carries
+        // neither).
         const UPDATE: &str = "UPDATE customers SET email = $3, name = $4, birthday = $5, tags = $6,
-                 updated_at_ms = $7, search_text = $8
+                 updated_at_ms = $7, search_text = $8, language = COALESCE($9, language),
+                 marketing_consent = COALESCE($10, marketing_consent)
              WHERE program_id = $1 AND customer_id = $2";
         let tags = serde_json::to_string(&profile.tags).expect("tags serialise");
         let _one_writer = self.sqlite_turn().await;
@@ -282,6 +290,8 @@ impl CustomerStore for SqlStorage {
                     .bind(&tags)
                     .bind(now.0)
                     .bind(profile.search_text())
+                    .bind(&profile.language)
+                    .bind(profile.marketing_consent)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -303,7 +313,7 @@ impl CustomerStore for SqlStorage {
         customer_id: &CustomerId,
         expiry: ExpiryPolicy,
     ) -> Result<Option<CustomerRecord>, StorageError> {
-        const CUSTOMER: &str = "SELECT email, name, birthday, tags, created_at_ms, last_seq, debt,
+        const CUSTOMER: &str = "SELECT email, name, birthday, tags, language, marketing_consent, created_at_ms, last_seq, debt,
                  last_activity_at_ms, tier_id
              FROM customers WHERE program_id = $1 AND customer_id = $2";
         const LIFETIME: &str = "SELECT

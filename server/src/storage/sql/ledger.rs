@@ -69,8 +69,11 @@ const RECORD_TIER_CHANGE: &str = "INSERT INTO tier_changes
      VALUES ($1, $2, $3, $4, $5, $6)";
 /// A batch's warning, once: a second insert of the same moment does nothing.
 const RECORD_EXPIRY_WARNING: &str =
-    "INSERT INTO expiry_warnings (program_id, customer_id, expires_at_ms, points, warned_at_ms)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (program_id, customer_id, expires_at_ms) DO NOTHING";
+    "INSERT INTO expiry_warnings (program_id, customer_id, expires_at_ms, points, warned_at_ms, last_chance_at_ms)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (program_id, customer_id, expires_at_ms) DO NOTHING";
+/// A warned batch's last-chance reminder, once.
+const RECORD_LAST_CHANCE: &str = "UPDATE expiry_warnings SET last_chance_at_ms = $1
+     WHERE program_id = $2 AND customer_id = $3 AND expires_at_ms = $4 AND last_chance_at_ms IS NULL";
 const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -485,19 +488,39 @@ macro_rules! ledger_steps {
 
             /// The `points.expiring_soon` events of batches not announced before.
             async fn warn_of_expiry(conn: &mut Conn, write: &LedgerWrite, account: &Account, result: &WriteResult) -> Result<Vec<events::OutboxEvent>, StorageError> {
-                let Effect::WarnOfExpiry { within_days } = write.effect else { return Ok(Vec::new()) };
+                let Effect::WarnOfExpiry { within_days, last_chance_days } = write.effect else { return Ok(Vec::new()) };
                 let mut warnings = Vec::new();
                 for batch in account.expiry_batches(write.now, within_days) {
+                    // A batch first seen inside the last-chance window gets one warning, the last.
+                    let last_chance = last_chance_days.is_some_and(|days| {
+                        batch.expires_at.0.saturating_sub(write.now.0) <= i64::from(days) * 86_400_000
+                    });
                     let recorded = sqlx::query(RECORD_EXPIRY_WARNING)
                         .bind(&write.program_id)
                         .bind(write.customer_id.as_str())
                         .bind(batch.expires_at.0)
                         .bind(batch.points)
                         .bind(write.now.0)
+                        .bind(last_chance.then_some(write.now.0))
                         .execute(&mut *conn)
                         .await?;
-                    if recorded.rows_affected() == 1 {
-                        warnings.push(events::expiring_soon(write, &batch, result));
+                    let announce = if recorded.rows_affected() == 1 {
+                        true
+                    } else if last_chance {
+                        sqlx::query(RECORD_LAST_CHANCE)
+                            .bind(write.now.0)
+                            .bind(&write.program_id)
+                            .bind(write.customer_id.as_str())
+                            .bind(batch.expires_at.0)
+                            .execute(&mut *conn)
+                            .await?
+                            .rows_affected()
+                            == 1
+                    } else {
+                        false
+                    };
+                    if announce {
+                        warnings.push(events::expiring_soon(write, &batch, result, last_chance));
                     }
                 }
                 Ok(warnings)

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use super::{
     console_users::{commit_audited, commit_if_changed},
     json_from_db, on_pool,
+    emails::plan_emails,
     sealing::Sealed,
     Dialect, Pool, SqlStorage,
 };
@@ -227,6 +228,8 @@ impl OutboxStore for SqlStorage {
             let mut endpoints: HashMap<String, Vec<WebhookEndpoint>> = HashMap::new();
             // Whether the program has a store to create its coupons in (checkout-native coupons).
             let mut store_apis: HashMap<String, bool> = HashMap::new();
+            // What each program's emails are planned from (`None`: it sends none).
+            let mut email_programs = HashMap::new();
             for (_, event_id, program_id, customer_id, event_type, created_at, test_endpoint) in &waiting {
                 if !endpoints.contains_key(program_id) {
                     let rows: Vec<EndpointRow> =
@@ -254,6 +257,9 @@ impl OutboxStore for SqlStorage {
                             .execute(&mut *tx)
                             .await?;
                     }
+                }
+                if let (None, Some(kind), Some(customer_id)) = (test_endpoint, event_type, customer_id) {
+                    plan_emails!(tx, self, email_programs, now, event_id, program_id, customer_id, kind, *created_at);
                 }
                 for endpoint in &endpoints[program_id] {
                     let wanted = match test_endpoint {

@@ -22,7 +22,7 @@ const COPY_CUSTOMER: &str = "INSERT INTO customers
 
 /// Every other row stored under the customer's id, moved to the pseudonym (`$1` program,
 /// `$2` id, `$3` pseudonym).
-const MOVE_ROWS: [&str; 15] = [
+const MOVE_ROWS: [&str; 16] = [
     "UPDATE ledger_entries SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE ledger_consumptions SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE lots SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
@@ -30,6 +30,8 @@ const MOVE_ROWS: [&str; 15] = [
     "UPDATE coupons SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE tier_changes SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE expiry_warnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
+    // The log keeps that a message went out, not to whom.
+    "UPDATE email_messages SET customer_id = $3, to_address = NULL WHERE program_id = $1 AND customer_id = $2",
     "UPDATE customer_earnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE earning_changes SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE customer_day_earnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
@@ -80,6 +82,8 @@ const PRUNE_DELIVERIES: &str = "DELETE FROM webhook_deliveries
 const PRUNE_EVENTS: &str = "DELETE FROM outbox_events WHERE relayed_at_ms < $1
        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = outbox_events.event_id)";
 const PRUNE_EXPIRY_WARNINGS: &str = "DELETE FROM expiry_warnings WHERE expires_at_ms < $1";
+const PRUNE_EMAILS: &str =
+    "DELETE FROM email_messages WHERE status <> 'pending' AND COALESCE(sent_at_ms, created_at_ms) < $1";
 
 #[async_trait]
 impl PrivacyStore for SqlStorage {
@@ -98,6 +102,7 @@ impl PrivacyStore for SqlStorage {
             webhook_deliveries: run(PRUNE_DELIVERIES, cutoff).await?,
             events: run(PRUNE_EVENTS, cutoff).await?,
             expiry_warnings: run(PRUNE_EXPIRY_WARNINGS, cutoff).await?,
+            emails: run(PRUNE_EMAILS, cutoff).await?,
         })
     }
 

@@ -16,8 +16,12 @@ use crate::{
 };
 use async_trait::async_trait;
 
+/// A program's rewards, oldest first.
+pub(super) const REWARDS_OF: &str =
+    "SELECT id, definition, stock, active FROM rewards WHERE program_id = $1 ORDER BY created_at_ms, id";
+
 #[derive(sqlx::FromRow)]
-struct RewardRow {
+pub(super) struct RewardRow {
     id: String,
     definition: String,
     stock: Option<i64>,
@@ -26,7 +30,7 @@ struct RewardRow {
 
 impl RewardRow {
     /// The columns are authoritative for what changes (stock, active); the JSON for the rest.
-    fn into_reward(self) -> Result<Reward, StorageError> {
+    pub(super) fn into_reward(self) -> Result<Reward, StorageError> {
         let mut definition: RewardDefinition = json_from_db("reward definition", &self.definition)?;
         definition.stock = self.stock;
         definition.active = self.active;
@@ -143,9 +147,8 @@ impl RewardStore for SqlStorage {
     }
 
     async fn rewards(&self, program_id: &str) -> Result<Vec<Reward>, StorageError> {
-        const SQL: &str =
-            "SELECT id, definition, stock, active FROM rewards WHERE program_id = $1 ORDER BY created_at_ms, id";
-        let rows: Vec<RewardRow> = on_pool!(self, |pool| sqlx::query_as(SQL).bind(program_id).fetch_all(pool).await?);
+        let rows: Vec<RewardRow> =
+            on_pool!(self, |pool| sqlx::query_as(REWARDS_OF).bind(program_id).fetch_all(pool).await?);
         rows.into_iter().map(RewardRow::into_reward).collect()
     }
 

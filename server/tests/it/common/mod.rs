@@ -198,6 +198,7 @@ pub async fn spawn_app_configured(
             // Tests that play a load balancer send from 127.0.0.1 with X-Forwarded-For.
             trusted_proxies: "127.0.0.1".into(),
             api_requests_per_minute: tally_server::http::API_CALLS_PER_KEY_PER_MINUTE,
+            smtp_url: None,
         },
         database_url: database_url.clone(),
         upkeep_interval: 0,
