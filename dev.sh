@@ -45,7 +45,14 @@ case "${1:-}" in
   demo)
     shift
     scripts/bootstrap
-    exec cargo xtask demo "$@"
+    # A local mail catcher with a web inbox (maildev, from npm): the demo's emails land there.
+    if [ -z "${TALLY_SMTP_URL:-}" ] && [ -x node_modules/.bin/maildev ]; then
+      node_modules/.bin/maildev --ip 127.0.0.1 --smtp 1025 --web 1080 --silent &
+      maildev_pid=$!
+      trap 'kill "$maildev_pid" 2>/dev/null' EXIT
+      export TALLY_SMTP_URL="smtp://127.0.0.1:1025" TALLY_DEMO_MAIL_INBOX="http://127.0.0.1:1080"
+    fi
+    cargo xtask demo "$@"
     ;;
   test)
     scripts/bootstrap

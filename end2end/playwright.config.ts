@@ -12,8 +12,13 @@ const consolePort = Number(process.env.TALLY_E2E_PORT ?? 3400);
 const storefrontPort = consolePort + 1;
 const database = path.join(os.tmpdir(), `tally-e2e-${process.pid}.db`);
 
+// maildev (npm, at the repository's root) catches the demo's emails; its REST API reads them.
+const smtpPort = consolePort + 2;
+const inboxPort = consolePort + 3;
+
 export const consoleUrl = `http://127.0.0.1:${consolePort}`;
 export const storefrontUrl = `http://127.0.0.1:${storefrontPort}`;
+export const inboxUrl = `http://127.0.0.1:${inboxPort}`;
 
 export default defineConfig({
   testDir: "./tests",
@@ -41,13 +46,22 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `"${tallyBin}" demo --database-url "sqlite://${database}" --listen 127.0.0.1:${consolePort} --storefront-listen 127.0.0.1:${storefrontPort}`,
-    cwd: repoRoot,
-    url: `${consoleUrl}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  webServer: [
+    {
+      command: `node_modules/.bin/maildev --ip 127.0.0.1 --smtp ${smtpPort} --web ${inboxPort} --silent`,
+      cwd: repoRoot,
+      url: `${inboxUrl}/email`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+    {
+      command: `"${tallyBin}" demo --database-url "sqlite://${database}" --listen 127.0.0.1:${consolePort} --storefront-listen 127.0.0.1:${storefrontPort} --smtp-url smtp://127.0.0.1:${smtpPort} --mail-inbox-url ${inboxUrl}`,
+      cwd: repoRoot,
+      url: `${consoleUrl}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  ],
 });

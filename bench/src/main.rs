@@ -4,8 +4,11 @@
 //! ratio to pgbench. Then, per database: WooCommerce-shaped store deliveries (acknowledged, and
 //! applied by the inbox: its rate from the first post until none is pending), and earn events
 //! with a webhook endpoint on a receiver in this process, whose p50/p99 columns are the delay
-//! from the write's acknowledgement to the receiver's request. Not a test: nothing here asserts
-//! a speed.
+//! from the write's acknowledgement to the receiver's request. And the emails' share: earn
+//! events again with the program's emails on (one points email per earn, to customers with
+//! addresses), against the earn phase with them off in the same run, and how many messages a
+//! second the worker sent to a local SMTP server (aiosmtpd from the bootstrap's virtualenv,
+//! discarding what it gets). Not a test: nothing here asserts a speed.
 //!
 //! Environment: TALLY_BIN (the release binary), TALLY_TEST_POSTGRES_URL (a server where
 //! databases may be created), BENCH_CLIENTS (default 16), BENCH_SECONDS (default 10).
@@ -62,11 +65,13 @@ async fn main() {
     ];
     let mut postgres_earn_rate = 0.0;
     let mut ratios = Vec::new();
+    let mut email_ratios = Vec::new();
     println!("\n{:<11} {:<14} {:>10} {:>9} {:>9} {:>7}", "database", "phase", "req/s", "p50 ms", "p99 ms", "errors");
     for (label, url) in &databases {
         let phases = bench_database(&tally, url, clients, duration).await;
         let rate = |name: &str| phases.iter().find(|phase| phase.name == name).map_or(0.0, Phase::per_second);
         ratios.push((*label, rate("  …applied") / rate("earn events")));
+        email_ratios.push((*label, rate("earn, emails on") / rate("earn events")));
         for phase in phases {
             println!(
                 "{label:<11} {:<14} {:>10.0} {:>9.2} {:>9.2} {:>7}",
@@ -85,6 +90,10 @@ async fn main() {
     for (label, ratio) in ratios {
         println!("{label}: store deliveries applied per second / REST earn events per second = {ratio:.2}");
     }
+    for (label, ratio) in email_ratios {
+        println!("{label}: earn events/s with emails on / with emails off = {ratio:.2}");
+    }
+    println!("(\"…emails sent\": messages the worker sent per second to a local SMTP server, from the phase's start until none was pending)");
     println!("(\"…applied\": deliveries applied per second; \"webhook latency\": earn events/s with an endpoint, p50/p99 = write acknowledged → receiver got it)");
 
     let tps = pgbench(&admin, &format!("tally_pgbench_{run}"), clients, seconds).await;
@@ -101,6 +110,7 @@ async fn bench_database(tally: &str, url: &str, clients: usize, duration: Durati
     let storage = tally_server::storage::connect_with_keys(url, keys).await.expect("the database opens");
     let (program, key, secret) = Program::create("Bench", "USD", "points", vec![]).unwrap();
     storage.create_program(&program, &key, Timestamp(0)).await.unwrap();
+    let smtp = SmtpSink::start().await;
     let mut server = Command::new(tally)
         .env("TALLY_SECRET_KEY", BENCH_SECRET_KEY)
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url, "--upkeep-interval", "0"])
@@ -108,6 +118,7 @@ async fn bench_database(tally: &str, url: &str, clients: usize, duration: Durati
         .args(["--webhooks-allow-private"])
         // The bench measures the write path, not the rate limit (600 a minute per key by default).
         .args(["--api-requests-per-minute", "1000000000"])
+        .args(["--smtp-url", &format!("smtp://127.0.0.1:{}", smtp.port), "--public-url", "http://127.0.0.1"])
         .env("RUST_LOG", "warn,tally_server=info")
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -124,19 +135,7 @@ async fn bench_database(tally: &str, url: &str, clients: usize, duration: Durati
     let base = Arc::new(format!("http://{addr}"));
     let secret = Arc::new(secret);
 
-    let earn = load("earn events", clients, duration, {
-        let (base, secret) = (base.clone(), secret.clone());
-        move |client: reqwest::Client, n: usize| {
-            let (base, secret) = (base.clone(), secret.clone());
-            async move {
-                let body = json!({"event_id": format!("e{n}"), "customer_id": format!("c{}", n % CUSTOMERS),
-                    "type": "order", "order_id": format!("o{n}"), "currency": "USD", "subtotal": 2_500 + (n % 100) as i64});
-                let response = client.post(format!("{base}/api/v1/events")).bearer_auth(secret.as_str()).json(&body).send().await;
-                response.is_ok_and(|r| r.status() == 201)
-            }
-        }
-    })
-    .await;
+    let earn = earn_phase("earn events", "e", &base, &secret, clients, duration).await;
     let read = load("customer reads", clients, duration, {
         let (base, secret) = (base.clone(), secret.clone());
         move |client: reqwest::Client, n: usize| {
@@ -149,18 +148,124 @@ async fn bench_database(tally: &str, url: &str, clients: usize, duration: Durati
         }
     })
     .await;
+    let (with_emails, sent) = emails(storage.as_ref(), &program, &base, &secret, clients, duration).await;
     let (deliveries, applied) = store_deliveries(storage.as_ref(), &base, &secret, clients, duration).await;
     // The webhook phase starts on an idle outbox: the earlier phases' events (no endpoint
     // wants them) relayed first, so its latency is the pipeline's, not that backlog's.
+    idle_outbox(storage.as_ref()).await;
+    let webhooks = webhook_latency(storage.as_ref(), &base, &secret, clients, duration).await;
+    let _ = server.kill().await;
+    drop(smtp);
+    let mut phases = vec![earn, read, with_emails, sent, deliveries, applied];
+    phases.extend(webhooks);
+    phases
+}
+
+/// Orders of the bench's customers through the REST API (`prefix` keeps each phase's ids apart).
+async fn earn_phase(
+    name: &'static str,
+    prefix: &'static str,
+    base: &Arc<String>,
+    secret: &Arc<String>,
+    clients: usize,
+    duration: Duration,
+) -> Phase {
+    let (base, secret) = (base.clone(), secret.clone());
+    load(name, clients, duration, move |client: reqwest::Client, n: usize| {
+        let (base, secret) = (base.clone(), secret.clone());
+        async move {
+            let body = json!({"event_id": format!("{prefix}{n}"), "customer_id": format!("c{}", n % CUSTOMERS),
+                "type": "order", "order_id": format!("{prefix}{n}"), "currency": "USD", "subtotal": 2_500 + (n % 100) as i64});
+            let response = client.post(format!("{base}/api/v1/events")).bearer_auth(secret.as_str()).json(&body).send().await;
+            response.is_ok_and(|r| r.status() == 201)
+        }
+    })
+    .await
+}
+
+/// Waits (five minutes at most) until the outbox has relayed and delivered what it holds.
+async fn idle_outbox(storage: &dyn tally_server::storage::Storage) {
     let waited = Instant::now();
     while storage.outbox_backlog().await.expect("the database answers") > 0 && waited.elapsed() < Duration::from_secs(300) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let webhooks = webhook_latency(storage.as_ref(), &base, &secret, clients, duration).await;
-    let _ = server.kill().await;
-    let mut phases = vec![earn, read, deliveries, applied];
-    phases.extend(webhooks);
-    phases
+}
+
+/// aiosmtpd on a free port, discarding what it receives; stopped when dropped.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SmtpSink {
+    async fn start() -> Self {
+        let venv = std::env::var("TALLY_VENV").map(std::path::PathBuf::from).unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/tally-venv")
+        });
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(venv.join("bin/python"))
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Sink"])
+            .spawn()
+            .expect("aiosmtpd starts (scripts/bootstrap installs it)");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Self { child, port };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("aiosmtpd listens on {port}");
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Earn events with the program's emails on (each earn one points email: no batching, every
+/// customer with an address), then the worker's rate: messages sent from the phase's start until
+/// none is pending. The emails are switched off again for the phases after.
+async fn emails(
+    storage: &dyn tally_server::storage::Storage,
+    program: &Program,
+    base: &Arc<String>,
+    secret: &Arc<String>,
+    clients: usize,
+    duration: Duration,
+) -> (Phase, Phase) {
+    use tally_server::{customers::{CustomerId, CustomerProfile}, storage::EmailStatus};
+    idle_outbox(storage).await;
+    for n in 0..CUSTOMERS {
+        let profile = CustomerProfile { email: Some(format!("c{n}@bench.example")), ..CustomerProfile::default() };
+        let id = CustomerId::parse(&format!("c{n}")).unwrap();
+        storage.upsert_customer(&program.id, &id, &profile, Timestamp(0)).await.expect("the database answers");
+    }
+    let mut mailing = program.clone();
+    mailing.settings.notifications.sender_address = Some("loyalty@bench.example".into());
+    mailing.settings.notifications.earned_batch_hours = 0;
+    storage.upsert_program(&mailing).await.expect("the database answers");
+    let started = Instant::now();
+    let earn = earn_phase("earn, emails on", "m", base, secret, clients, duration).await;
+    let count = |counts: &[(EmailStatus, u64)], status| counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
+    let sent = loop {
+        let counts = storage.email_counts(&program.id).await.expect("the database answers");
+        let backlog = storage.outbox_backlog().await.expect("the database answers");
+        if (count(&counts, EmailStatus::Pending) == 0 && backlog == 0) || started.elapsed() > Duration::from_secs(600) {
+            break count(&counts, EmailStatus::Sent);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let sent = Phase {
+        name: "  …emails sent",
+        requests: usize::try_from(sent).unwrap_or(usize::MAX),
+        errors: 0,
+        elapsed: started.elapsed(),
+        latencies: Vec::new(),
+    };
+    storage.upsert_program(program).await.expect("the database answers");
+    (earn, sent)
 }
 
 /// WooCommerce-shaped order deliveries, signed as WooCommerce signs them, to a connection: the

@@ -186,6 +186,10 @@ pub struct DemoArgs {
     /// … and about this many ledger entries between them (a year of history).
     #[arg(long, default_value_t = 0)]
     pub entries: u64,
+    /// The web inbox of the mail catcher the demo's emails go to (`./dev.sh demo` starts
+    /// maildev there), printed with the other addresses.
+    #[arg(long, env = "TALLY_DEMO_MAIL_INBOX")]
+    pub mail_inbox_url: Option<String>,
 }
 
 impl DemoArgs {

@@ -46,7 +46,12 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
             .map_err(|error| StartError::Config(format!("cannot seed the scale program: {error}")))?;
         println!("  seeded in {:.1} s (kept: later runs reuse it)", started.elapsed().as_secs_f64());
     }
-    let app = Application::with_storage(&args.serve_args(), storage).await?;
+    let mut serve_args = args.serve_args();
+    // Emails link back here to unsubscribe: the demo's own address unless one is given.
+    if serve_args.http.smtp_url.is_some() && serve_args.http.public_url.is_none() {
+        serve_args.http.public_url = Some(format!("http://{}", browsable(args.http.listen)));
+    }
+    let app = Application::with_storage(&serve_args, storage).await?;
     crate::jobs::spawn_fold(app.storage());
     app.spawn_connection_workers();
     let tally_url = format!("http://{}", browsable(app.local_addr()));
@@ -54,8 +59,10 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
 
     let page = include_str!("demo_storefront.html").replace("__TALLY_URL__", &tally_url);
     let signed_in = page.clone();
+    let (buyer, shop) = (points.clone(), program.clone());
     let storefront = Router::new()
         .route("/", get(move |query| storefront_page(signed_in.clone(), query, true)))
+        .route("/buy", axum::routing::post(move || buy(buyer.clone(), shop.clone())))
         .route("/guest", get(move |query| storefront_page(page.clone(), query, false)))
         .route("/join", get(|| async { Html(include_str!("demo_join.html")) }));
 
@@ -64,6 +71,11 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     println!("                    (read-only: {DEMO_VIEWER_EMAIL}, same password)");
     println!("  Demo storefront:  {storefront_url}/   (signed in as {DEMO_SHOPPER}; /guest for a visitor, ?locale=ko)");
     println!("  Merchant API key: {DEMO_SECRET_KEY}   (e.g. curl -H 'Authorization: Bearer {DEMO_SECRET_KEY}' {tally_url}/api/v1/customers/{DEMO_SHOPPER})");
+    match (&args.http.smtp_url, &args.mail_inbox_url) {
+        (Some(_), Some(inbox)) => println!("  Mail inbox:       {inbox}   (the demo shopper's emails arrive here)"),
+        (Some(_), None) => println!("  Mail:             sent through --smtp-url"),
+        (None, _) => println!("  Mail:             off (./dev.sh demo starts a mail catcher; or pass --smtp-url)"),
+    }
     println!("  Database:         {}", args.database_url);
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(());
@@ -87,8 +99,9 @@ pub const DEMO_OWNER_PASSWORD: &str = "demo-password";
 /// A read-only user of the demo program, with the owner's password.
 pub const DEMO_VIEWER_EMAIL: &str = "viewer@demo.test";
 
-/// The shopper the demo storefront signs in.
+/// The shopper the demo storefront signs in, and where their emails go.
 pub const DEMO_SHOPPER: &str = "demo-shopper";
+pub const DEMO_SHOPPER_EMAIL: &str = "shopper@demo.test";
 
 #[derive(serde::Deserialize)]
 struct PageQuery {
@@ -110,6 +123,25 @@ async fn storefront_page(page: String, Query(query): Query<PageQuery>, signed_in
         .map(|locale| format!(r#" data-locale="{locale}""#))
         .unwrap_or_default();
     Html(page.replace("__WIDGET_ATTRIBUTES__", &format!("{token_attribute}{locale_attribute}")))
+}
+
+/// The storefront's "Buy" button: the shop's backend reports a $24.00 order for the signed-in
+/// shopper, as a merchant's would, then shows the page with the widget open.
+async fn buy(points: PointsService, program: Program) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let id = format!("demo-buy-{}", secrets::random_token("", 8));
+    let order = OrderEvent {
+        event_id: id.clone(),
+        customer_id: DEMO_SHOPPER.into(),
+        order_id: id,
+        occurred_at: None,
+        currency: program.currency.clone(),
+        order: Order { subtotal: 2_400, shipping: 0, tax: 0, discount: 0, lines: Vec::new() },
+    };
+    match points.record_order(&program, &order).await {
+        Ok(_) => axum::response::Redirect::to("/?tally=open").into_response(),
+        Err(error) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    }
 }
 
 /// Demo data, written idempotently: a shopper with points, rewards to redeem.
@@ -135,7 +167,12 @@ async fn seed(points: &PointsService, program: &Program) -> Result<(), StartErro
         }
     }
     let shopper = CustomerId::parse(DEMO_SHOPPER).expect("a valid id");
-    let profile = CustomerProfile { name: Some("Demo Shopper".into()), ..CustomerProfile::default() };
+    let profile = CustomerProfile {
+        name: Some("Demo Shopper".into()),
+        email: Some(DEMO_SHOPPER_EMAIL.into()),
+        marketing_consent: Some(true),
+        ..CustomerProfile::default()
+    };
     storage.upsert_customer(&program.id, &shopper, &profile, now).await?;
     // A past order of USD 1,200.00: 1,200 points, enough for the Silver tier.
     let order = OrderEvent {
@@ -195,6 +232,12 @@ fn browsable(addr: SocketAddr) -> SocketAddr {
 
 fn demo_settings(storefront_url: &str) -> ProgramSettings {
     serde_json::from_value(json!({
+        "notifications": {
+            "sender_name": "Demo Store Rewards",
+            "sender_address": "rewards@demo.test",
+            "storefront_url": format!("{storefront_url}/"),
+            "earned_batch_hours": 0
+        },
         "widget": {
             "primary_color": "#0f766e",
             "join_url": format!("{storefront_url}/join"),

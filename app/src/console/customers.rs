@@ -234,7 +234,8 @@ pub fn CustomerPage() -> impl IntoView {
 
 #[component]
 fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> impl IntoView {
-    let CustomerDetail { user, program, customer, entries, older, coupons, next_adjustment_id } = detail;
+    let CustomerDetail { user, program, customer, entries, older, coupons, emails, next_adjustment_id } = detail;
+    let emails_program = program.id.clone();
     let can_write = user.role != "viewer";
     let older_link =
         older.map(|before| format!("{}?before={before}", customer_path(&program.id, &customer.customer_id)));
@@ -297,6 +298,10 @@ fn CustomerView(detail: CustomerDetail, adjust: ServerAction<AdjustPoints>) -> i
                         </table>
                     }.into_any()
                 }}
+            </section>
+            <section class="section" aria-labelledby="emails-title">
+                <h2 id="emails-title">{tr("Emails")}</h2>
+                <super::emails::EmailLog log=emails program_id=emails_program/>
             </section>
         </main>
     }

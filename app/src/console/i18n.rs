@@ -233,6 +233,7 @@ mod tests {
             ("customers.rs", include_str!("customers.rs")),
             ("dashboard.rs", include_str!("dashboard.rs")),
             ("earning.rs", include_str!("earning.rs")),
+            ("emails.rs", include_str!("emails.rs")),
             ("forms.rs", include_str!("forms.rs")),
             ("install.rs", include_str!("install.rs")),
             ("loyalty.rs", include_str!("loyalty.rs")),

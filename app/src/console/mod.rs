@@ -12,6 +12,7 @@ pub mod connections;
 pub mod customers;
 mod dashboard;
 pub mod earning;
+pub mod emails;
 mod forms;
 pub mod i18n;
 pub mod install;
@@ -51,6 +52,7 @@ pub trait ConsoleBackend:
     + install::InstallConsole
     + connections::ConnectionsConsole
     + settings::SettingsConsole
+    + emails::EmailsConsole
     + earning::EarningConsole
     + loyalty::LoyaltyConsole
     + users::UsersConsole
@@ -65,6 +67,7 @@ impl<T> ConsoleBackend for T where
         + install::InstallConsole
         + connections::ConnectionsConsole
         + settings::SettingsConsole
+        + emails::EmailsConsole
         + earning::EarningConsole
         + loyalty::LoyaltyConsole
         + users::UsersConsole
@@ -197,6 +200,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/programs/:program/connections") view=connections::ConnectionsPage
                     ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/settings") view=settings::SettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/emails") view=emails::EmailsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/earning") view=earning::EarningPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/loyalty") view=loyalty::LoyaltyPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
@@ -288,6 +292,7 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         ("earning", tr("Earning rules"), format!("{base}/earning")),
         ("loyalty", tr("Tiers & campaigns"), format!("{base}/loyalty")),
         ("settings", tr("Settings"), format!("{base}/settings")),
+        ("emails", tr("Emails"), format!("{base}/emails")),
         ("install", tr("Install & API keys"), format!("{base}/install")),
         ("connections", tr("Connections"), format!("{base}/connections")),
     ];

@@ -233,6 +233,8 @@ pub struct CustomerDetail {
     /// The `before` of the next (older) page of entries.
     pub older: Option<u64>,
     pub coupons: Vec<CouponRow>,
+    /// The emails Tally sent (or held back), newest first.
+    pub emails: Vec<EmailLogRow>,
     /// A fresh id for the adjustment form: submitting it twice applies it once.
     pub next_adjustment_id: String,
 }
@@ -653,4 +655,70 @@ pub struct DeliveryRow {
     pub latency_ms: Option<i64>,
     pub last_error: Option<String>,
     pub created_at: String,
+}
+
+/// A program's emails as the console's form edits them (text as typed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailsForm {
+    pub sender_name: String,
+    pub sender_address: String,
+    pub reply_to: String,
+    pub storefront_url: String,
+    /// `en`, `ko`, `ja`, `zh-CN` or `id`.
+    pub default_language: String,
+    pub earned_batch_hours: String,
+    pub expiry_warning_days: String,
+    /// Empty: no last-chance reminder.
+    pub last_chance_days: String,
+    /// The messages switched on, by kind (`welcome`, `points_earned`, …).
+    pub enabled: Vec<String>,
+    /// Every message in every language: the merchant's words or Tally's.
+    pub texts: Vec<EmailText>,
+}
+
+/// One message's subject and body in one language.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailText {
+    pub kind: String,
+    pub language: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// A message in the delivery log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailLogRow {
+    pub id: i64,
+    pub customer_id: String,
+    pub kind: String,
+    /// `pending`, `sent`, `failed`, `bounced` or `suppressed`.
+    pub status: String,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub to_address: Option<String>,
+    pub subject: Option<String>,
+    /// Why it failed, bounced or was suppressed.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailsBoard {
+    pub user: SignedInUser,
+    pub program: ProgramHeader,
+    /// Whether this server has an SMTP server (`TALLY_SMTP_URL`).
+    pub mail_configured: bool,
+    pub form: EmailsForm,
+    /// The values a text may use (`points`, `balance`, …).
+    pub values: Vec<String>,
+    /// Newest first.
+    pub log: Vec<EmailLogRow>,
+}
+
+/// A message as it would be sent, with sample values.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailPreview {
+    /// The message and language previewed (`points_earned-ko`).
+    pub of: String,
+    pub subject: String,
+    pub html: String,
 }

@@ -155,16 +155,43 @@ impl Default for NotificationSettings {
 impl NotificationSettings {
     /// Whether `kind` is sent: the program has a sender and the message is on.
     pub fn sends(&self, kind: MessageKind) -> bool {
-        self.sender_address.is_some()
-            && match kind {
-                MessageKind::Welcome => self.welcome,
-                MessageKind::PointsEarned => self.points_earned,
-                MessageKind::RewardUnlocked => self.reward_unlocked,
-                MessageKind::PointsExpiring => self.points_expiring,
-                MessageKind::LastChance => self.points_expiring && self.last_chance_days.is_some(),
-                MessageKind::TierUp => self.tier_up,
-                MessageKind::Birthday => self.birthday,
-            }
+        self.sender_address.is_some() && self.switched_on(kind)
+    }
+
+    /// Whether `kind` is on, sender or not; the last chance follows the expiry warnings and
+    /// its days.
+    pub fn switched_on(&self, kind: MessageKind) -> bool {
+        match kind {
+            MessageKind::LastChance => self.points_expiring && self.last_chance_days.is_some(),
+            other => self.switch(other).is_some_and(|on| *on),
+        }
+    }
+
+    /// The switch of `kind` (the last chance has none: its days turn it on).
+    fn switch(&self, kind: MessageKind) -> Option<&bool> {
+        Some(match kind {
+            MessageKind::Welcome => &self.welcome,
+            MessageKind::PointsEarned => &self.points_earned,
+            MessageKind::RewardUnlocked => &self.reward_unlocked,
+            MessageKind::PointsExpiring => &self.points_expiring,
+            MessageKind::TierUp => &self.tier_up,
+            MessageKind::Birthday => &self.birthday,
+            MessageKind::LastChance => return None,
+        })
+    }
+
+    /// Turns `kind` on or off (the last chance: see [`Self::switched_on`]).
+    pub fn set_switch(&mut self, kind: MessageKind, on: bool) {
+        let switch = match kind {
+            MessageKind::Welcome => &mut self.welcome,
+            MessageKind::PointsEarned => &mut self.points_earned,
+            MessageKind::RewardUnlocked => &mut self.reward_unlocked,
+            MessageKind::PointsExpiring => &mut self.points_expiring,
+            MessageKind::TierUp => &mut self.tier_up,
+            MessageKind::Birthday => &mut self.birthday,
+            MessageKind::LastChance => return,
+        };
+        *switch = on;
     }
 
     pub fn default_lang(&self) -> Lang {

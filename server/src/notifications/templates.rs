@@ -68,20 +68,25 @@ fn environment() -> Environment<'static> {
     env
 }
 
-/// Whether a merchant's template compiles and renders (with sample values).
-pub fn check(source: &str) -> Result<(), String> {
-    let sample = Values {
+/// Values that show what a message looks like (the console's preview and test sends).
+pub fn sample_values(program_name: &str, points_name: &str, store_url: Option<String>) -> Values {
+    Values {
         customer_name: Some("Ana".into()),
-        program_name: "Shop".into(),
-        points_name: "points".into(),
+        program_name: program_name.to_owned(),
+        points_name: points_name.to_owned(),
         points: 100,
         balance: 500,
         reward_name: Some("Free shipping".into()),
         reward_points: Some(400),
         expires_on: Some("2030-01-31".into()),
         tier_name: Some("Gold".into()),
-        store_url: Some("https://shop.example/?tally=open".into()),
-    };
+        store_url,
+    }
+}
+
+/// Whether a merchant's template compiles and renders (with sample values).
+pub fn check(source: &str) -> Result<(), String> {
+    let sample = sample_values("Shop", "points", Some("https://shop.example/?tally=open".into()));
     fill(&environment(), source, &context_of(Lang::En, &sample)).map(drop)
 }
 
@@ -123,6 +128,11 @@ pub fn render(
         Some(text) => (text.subject.as_str(), text.body.as_str()),
         None => default_text(kind, lang),
     };
+    render_text(subject, body, lang, values, frame)
+}
+
+/// A message from this subject and body (templates) in `lang`.
+pub fn render_text(subject: &str, body: &str, lang: Lang, values: &Values, frame: &Frame) -> Result<Rendered, String> {
     let env = environment();
     let context = context_of(lang, values);
     // One line, whatever the template did.

@@ -176,7 +176,7 @@ fn values_of(program: &Program, email: &DueEmail, customer_name: Option<String>,
     }
 }
 
-fn frame_of(program: &Program, unsubscribe_url: String) -> Frame {
+pub(crate) fn frame_of(program: &Program, unsubscribe_url: String) -> Frame {
     let widget = &program.settings.widget;
     Frame {
         color: widget.primary_color.clone().unwrap_or_else(|| DEFAULT_COLOR.to_owned()),

@@ -112,6 +112,9 @@ pub trait EmailStore: Send + Sync {
     /// Records that the customer unsubscribed (the first time counts); `false` if there is no
     /// such customer.
     async fn unsubscribe(&self, program_id: &str, customer_id: &str, now: Timestamp) -> Result<bool, StorageError>;
+    /// How many of the program's messages stand at each status (the bench's drain, the
+    /// console's summary).
+    async fn email_counts(&self, program_id: &str) -> Result<Vec<(EmailStatus, u64)>, StorageError>;
     /// When the customer unsubscribed, if they did.
     async fn unsubscribed_at(&self, program_id: &str, customer_id: &str) -> Result<Option<Timestamp>, StorageError>;
 }

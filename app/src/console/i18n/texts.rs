@@ -3,6 +3,54 @@
 
 /// Texts the console's own code marks (`tr`, `trf`, `t`), by English wording.
 pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
+    // The emails page (`emails.rs`).
+    ("Welcome", ["환영", "ウェルカム", "欢迎", "Selamat datang"]),
+    ("When a customer joins (needs their marketing consent).", ["고객이 가입할 때(마케팅 수신 동의 필요).", "顧客が参加したとき（マーケティングの同意が必要）。", "客户加入时（需要其营销同意）。", "Saat pelanggan bergabung (perlu persetujuan pemasaran)."]),
+    ("Points earned", ["포인트 적립", "ポイント獲得", "获得积分", "Poin didapat"]),
+    ("After an order or action; at most one per period, summing what came in.", ["주문이나 활동 후; 기간마다 최대 한 번, 들어온 포인트를 합산합니다.", "注文やアクションの後。期間ごとに最大 1 通で、獲得分を合計します。", "订单或行为之后；每个周期最多一封，汇总期间获得的积分。", "Setelah pesanan atau aksi; paling banyak satu per periode, menjumlahkan yang masuk."]),
+    ("Reward unlocked", ["리워드 달성", "特典の解放", "奖励已解锁", "Hadiah terbuka"]),
+    ("When the balance first reaches the cost of a reward they can redeem.", ["잔액이 교환 가능한 리워드의 비용에 처음 도달할 때.", "残高が交換できる特典の必要ポイントに初めて届いたとき。", "余额首次达到可兑换奖励所需积分时。", "Saat saldo pertama kali mencapai biaya hadiah yang bisa ditukar."]),
+    ("Points expiring", ["포인트 만료 예정", "ポイント失効予定", "积分即将过期", "Poin akan kedaluwarsa"]),
+    ("Days before a batch of points expires, once per batch.", ["포인트 묶음이 만료되기 며칠 전, 묶음마다 한 번.", "ポイントのまとまりが失効する数日前に、まとまりごとに 1 回。", "一批积分过期前若干天，每批一次。", "Beberapa hari sebelum sekelompok poin kedaluwarsa, sekali per kelompok."]),
+    ("Last chance", ["마지막 기회", "最後のチャンス", "最后机会", "Kesempatan terakhir"]),
+    ("A second reminder shortly before points expire (set its days).", ["포인트 만료 직전의 두 번째 알림(일수를 설정하세요).", "ポイント失効の直前に 2 回目のお知らせ（日数を設定）。", "积分过期前不久的第二次提醒（请设置天数）。", "Pengingat kedua sesaat sebelum poin kedaluwarsa (atur jumlah harinya)."]),
+    ("Tier up", ["등급 상승", "ランクアップ", "等级提升", "Naik tingkat"]),
+    ("When a customer moves up a tier.", ["고객의 등급이 올라갈 때.", "顧客のランクが上がったとき。", "客户升级时。", "Saat pelanggan naik tingkat."]),
+    ("Birthday", ["생일", "誕生日", "生日", "Ulang tahun"]),
+    ("When the birthday action awards points (needs their marketing consent).", ["생일 활동으로 포인트가 지급될 때(마케팅 수신 동의 필요).", "誕生日アクションでポイントが付与されたとき（マーケティングの同意が必要）。", "生日行为发放积分时（需要其营销同意）。", "Saat aksi ulang tahun memberi poin (perlu persetujuan pemasaran)."]),
+    ("Loading emails…", ["이메일을 불러오는 중…", "メールを読み込み中…", "正在加载邮件…", "Memuat email…"]),
+    ("A test message went to {0}.", ["테스트 메시지를 {0}(으)로 보냈습니다.", "テストメッセージを {0} に送信しました。", "测试邮件已发送至 {0}。", "Pesan uji terkirim ke {0}."]),
+    ("Emails", ["이메일", "メール", "邮件", "Email"]),
+    ("This server sends email: set a sender below and the messages switched on go out.", ["이 서버는 이메일을 보냅니다: 아래에 보내는 사람을 설정하면 켜진 메시지가 발송됩니다.", "このサーバーはメールを送信できます。下で送信元を設定すると、オンにしたメッセージが送られます。", "此服务器可发送邮件：在下方设置发件人后，已开启的消息即会发出。", "Server ini mengirim email: atur pengirim di bawah dan pesan yang aktif akan terkirim."]),
+    ("This server sends no email yet: its operator sets TALLY_SMTP_URL (and TALLY_PUBLIC_URL). You can prepare everything here meanwhile.", ["이 서버는 아직 이메일을 보내지 않습니다: 운영자가 TALLY_SMTP_URL(및 TALLY_PUBLIC_URL)을 설정해야 합니다. 그동안 여기서 모든 것을 준비할 수 있습니다.", "このサーバーはまだメールを送信しません。運用者が TALLY_SMTP_URL（と TALLY_PUBLIC_URL）を設定します。その間にここですべて準備できます。", "此服务器尚未发送邮件：需由运维人员设置 TALLY_SMTP_URL（以及 TALLY_PUBLIC_URL）。在此期间，您可以先在这里准备好一切。", "Server ini belum mengirim email: operatornya mengatur TALLY_SMTP_URL (dan TALLY_PUBLIC_URL). Sementara itu Anda bisa menyiapkan semuanya di sini."]),
+    ("Email settings", ["이메일 설정", "メール設定", "邮件设置", "Pengaturan email"]),
+    ("Sender", ["보내는 사람", "送信元", "发件人", "Pengirim"]),
+    ("From address (no email is sent without one)", ["보내는 사람 주소(없으면 이메일을 보내지 않습니다)", "送信元アドレス（未設定ならメールは送られません）", "发件人地址（未填写则不发送邮件）", "Alamat pengirim (tanpa ini tidak ada email yang dikirim)"]),
+    ("From name (empty: the program's name)", ["보내는 사람 이름(비우면 프로그램 이름)", "送信者名（空欄ならプログラム名）", "发件人名称（留空则用计划名称）", "Nama pengirim (kosong: nama program)"]),
+    ("Reply-to address (optional)", ["회신 주소(선택)", "返信先アドレス（任意）", "回复地址（可选）", "Alamat balasan (opsional)"]),
+    ("Storefront address (every message links there with the widget open)", ["스토어 주소(모든 메시지가 위젯이 열린 상태로 이곳에 연결됩니다)", "ストアのアドレス（各メッセージはウィジェットを開いた状態でここにリンクします）", "商店地址（每封邮件都链接到这里并打开小组件）", "Alamat toko (setiap pesan menaut ke sini dengan widget terbuka)"]),
+    ("Language for customers whose profile names none", ["프로필에 언어가 없는 고객의 언어", "プロフィールに言語がない顧客の言語", "资料中未指定语言的客户所用语言", "Bahasa untuk pelanggan yang profilnya tidak menyebut bahasa"]),
+    ("Messages", ["메시지", "メッセージ", "消息", "Pesan"]),
+    ("Points earned: at most one email per customer in this many hours (0: one per earn)", ["포인트 적립: 고객당 이 시간 동안 최대 한 통(0: 적립마다 한 통)", "ポイント獲得：顧客ごとにこの時間内で最大 1 通（0：獲得ごとに 1 通）", "获得积分：每位客户在此小时数内最多一封（0：每次获得一封）", "Poin didapat: paling banyak satu email per pelanggan dalam sekian jam ini (0: satu per perolehan)"]),
+    ("Points expiring: days before they expire (also the widget's “expiring soon”)", ["포인트 만료 예정: 만료 며칠 전(위젯의 “곧 만료”에도 적용)", "ポイント失効予定：失効の何日前か（ウィジェットの「まもなく失効」にも使われます）", "积分即将过期：过期前的天数（也用于小组件的“即将过期”）", "Poin akan kedaluwarsa: berapa hari sebelum kedaluwarsa (juga untuk “segera kedaluwarsa” di widget)"]),
+    ("Last chance: days before they expire (empty: none)", ["마지막 기회: 만료 며칠 전(비우면 없음)", "最後のチャンス：失効の何日前か（空欄なら送らない）", "最后机会：过期前的天数（留空则不发送）", "Kesempatan terakhir: berapa hari sebelum kedaluwarsa (kosong: tidak ada)"]),
+    ("Welcome and birthday messages are marketing: they go only to customers who gave marketing consent. The others are about the customer's own points. Every message has a one-click unsubscribe link.", ["환영 및 생일 메시지는 마케팅 메시지로, 마케팅 수신에 동의한 고객에게만 발송됩니다. 나머지는 고객 본인의 포인트에 관한 메시지입니다. 모든 메시지에는 원클릭 수신 거부 링크가 있습니다.", "ウェルカムと誕生日のメッセージはマーケティングで、マーケティングに同意した顧客にだけ送られます。その他は顧客自身のポイントに関するお知らせです。すべてのメッセージにワンクリックの配信停止リンクがあります。", "欢迎和生日邮件属于营销邮件，只发给已同意接收营销信息的客户。其他邮件与客户自己的积分有关。每封邮件都有一键退订链接。", "Pesan selamat datang dan ulang tahun adalah pemasaran: hanya dikirim ke pelanggan yang memberi persetujuan pemasaran. Yang lain tentang poin milik pelanggan sendiri. Setiap pesan memiliki tautan berhenti berlangganan satu klik."]),
+    ("Words", ["문구", "文面", "文案", "Kata-kata"]),
+    ("Message", ["메시지", "メッセージ", "消息", "Pesan"]),
+    ("Subject", ["제목", "件名", "主题", "Subjek"]),
+    ("Body (plain text; a blank line starts a paragraph)", ["본문(일반 텍스트, 빈 줄로 문단을 나눕니다)", "本文（プレーンテキスト。空行で段落を分けます）", "正文（纯文本；空行开始新段落）", "Isi (teks biasa; baris kosong memulai paragraf)"]),
+    ("Values you can use:", ["사용할 수 있는 값:", "使える値：", "可使用的值：", "Nilai yang bisa dipakai:"]),
+    ("Subject:", ["제목:", "件名：", "主题：", "Subjek:"]),
+    ("Send me a test", ["나에게 테스트 보내기", "自分にテスト送信", "给我发送测试邮件", "Kirimi saya pesan uji"]),
+    ("Save emails", ["이메일 저장", "メールを保存", "保存邮件设置", "Simpan email"]),
+    ("Delivery log", ["발송 기록", "配信ログ", "发送记录", "Log pengiriman"]),
+    ("No messages yet.", ["아직 메시지가 없습니다.", "まだメッセージはありません。", "还没有消息。", "Belum ada pesan."]),
+    ("When", ["시각", "日時", "时间", "Waktu"]),
+    ("Subject or reason", ["제목 또는 사유", "件名または理由", "主题或原因", "Subjek atau alasan"]),
+    ("waiting", ["대기 중", "待機中", "等待中", "menunggu"]),
+    ("sent", ["발송됨", "送信済み", "已发送", "terkirim"]),
+    ("bounced", ["반송됨", "不達", "被退回", "ditolak"]),
+    ("not sent", ["보내지 않음", "未送信", "未发送", "tidak dikirim"]),
     // The connections page (`connections.rs`).
     (
         "created in the store",
@@ -1101,6 +1149,45 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
 /// Messages the server sends (refusals, field messages, previews), translated when they
 /// reach a page: `i18n::tr_text` looks them up as they come, `trf` fills the templates.
 pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
+    // Email settings (`notifications` in the program's settings).
+    (
+        "1 to 100 characters on one line",
+        ["한 줄에 1~100자", "1 行で 1〜100 文字", "一行 1 到 100 个字符", "1 sampai 100 karakter dalam satu baris"],
+    ),
+    (
+        "1 to 200 characters on one line",
+        ["한 줄에 1~200자", "1 行で 1〜200 文字", "一行 1 到 200 个字符", "1 sampai 200 karakter dalam satu baris"],
+    ),
+    ("1 to 5000 characters", ["1~5000자", "1〜5000 文字", "1 到 5000 个字符", "1 sampai 5000 karakter"]),
+    (
+        "one of en, ko, ja, zh-CN, id",
+        ["en, ko, ja, zh-CN, id 중 하나", "en、ko、ja、zh-CN、id のいずれか", "en、ko、ja、zh-CN、id 之一", "salah satu dari en, ko, ja, zh-CN, id"],
+    ),
+    ("0 to 168 hours", ["0~168시간", "0〜168 時間", "0 到 168 小时", "0 sampai 168 jam"]),
+    ("1 to 365 days", ["1~365일", "1〜365 日", "1 到 365 天", "1 sampai 365 hari"]),
+    (
+        "at least 1 day and fewer than expiry_warning_days",
+        [
+            "최소 1일, expiry_warning_days보다 적게",
+            "1 日以上、expiry_warning_days 未満",
+            "至少 1 天，且少于 expiry_warning_days",
+            "minimal 1 hari dan kurang dari expiry_warning_days",
+        ],
+    ),
+    (
+        "one text per message and language",
+        ["메시지와 언어마다 문구 하나", "メッセージと言語ごとに文面は 1 つ", "每种消息和语言只能有一条文本", "satu teks per pesan dan bahasa"],
+    ),
+    (
+        "the template does not render: {0}",
+        ["템플릿을 렌더링할 수 없습니다: {0}", "テンプレートを表示できません：{0}", "模板无法渲染：{0}", "template tidak dapat dirender: {0}"],
+    ),
+    ("set a From address and save first", ["먼저 보내는 사람 주소를 입력하고 저장하세요", "先に送信元アドレスを入力して保存してください", "请先填写发件人地址并保存", "isi alamat pengirim dan simpan dulu"]),
+    ("Test", ["테스트", "テスト", "测试", "Uji"]),
+    (
+        "The SMTP server did not take the message: {0}",
+        ["SMTP 서버가 메시지를 받지 않았습니다: {0}", "SMTP サーバーがメッセージを受け付けませんでした：{0}", "SMTP 服务器未接收该邮件：{0}", "Server SMTP tidak menerima pesan: {0}"],
+    ),
     // Store connections and webhook endpoints in the console.
     (
         "a key of 1 to 500 characters",
@@ -1890,39 +1977,6 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
             "每分钟 1 到 100000 个请求",
             "1 sampai 100000 permintaan per menit",
         ],
-    ),
-    // Email settings (`notifications` in the program's settings).
-    (
-        "1 to 100 characters on one line",
-        ["한 줄에 1~100자", "1 行で 1〜100 文字", "一行 1 到 100 个字符", "1 sampai 100 karakter dalam satu baris"],
-    ),
-    (
-        "1 to 200 characters on one line",
-        ["한 줄에 1~200자", "1 行で 1〜200 文字", "一行 1 到 200 个字符", "1 sampai 200 karakter dalam satu baris"],
-    ),
-    ("1 to 5000 characters", ["1~5000자", "1〜5000 文字", "1 到 5000 个字符", "1 sampai 5000 karakter"]),
-    (
-        "one of en, ko, ja, zh-CN, id",
-        ["en, ko, ja, zh-CN, id 중 하나", "en、ko、ja、zh-CN、id のいずれか", "en、ko、ja、zh-CN、id 之一", "salah satu dari en, ko, ja, zh-CN, id"],
-    ),
-    ("0 to 168 hours", ["0~168시간", "0〜168 時間", "0 到 168 小时", "0 sampai 168 jam"]),
-    ("1 to 365 days", ["1~365일", "1〜365 日", "1 到 365 天", "1 sampai 365 hari"]),
-    (
-        "at least 1 day and fewer than expiry_warning_days",
-        [
-            "최소 1일, expiry_warning_days보다 적게",
-            "1 日以上、expiry_warning_days 未満",
-            "至少 1 天，且少于 expiry_warning_days",
-            "minimal 1 hari dan kurang dari expiry_warning_days",
-        ],
-    ),
-    (
-        "one text per message and language",
-        ["메시지와 언어마다 문구 하나", "メッセージと言語ごとに文面は 1 つ", "每种消息和语言只能有一条文本", "satu teks per pesan dan bahasa"],
-    ),
-    (
-        "the template does not render: {0}",
-        ["템플릿을 렌더링할 수 없습니다: {0}", "テンプレートを表示できません：{0}", "模板无法渲染：{0}", "template tidak dapat dirender: {0}"],
     ),
     (
         "1 to 10080 minutes (a week)",

@@ -185,6 +185,7 @@ impl CustomerConsole for ConsoleService {
                     expires_at: coupon.expires_at.to_string(),
                 })
                 .collect(),
+            emails: self.customer_emails(&program.id, id.as_str()).await?,
             next_adjustment_id: secrets::random_token("console_", 12),
         })
     }

@@ -5,6 +5,7 @@
 mod connections;
 mod customers;
 mod earning;
+mod emails;
 mod export;
 mod install;
 mod loyalty;

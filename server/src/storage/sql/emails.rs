@@ -282,6 +282,19 @@ impl EmailStore for SqlStorage {
         Ok(changed == 1)
     }
 
+    async fn email_counts(&self, program_id: &str) -> Result<Vec<(EmailStatus, u64)>, StorageError> {
+        const COUNTS: &str = "SELECT status, COUNT(*) FROM email_messages WHERE program_id = $1 GROUP BY status";
+        let rows: Vec<(String, i64)> =
+            on_pool!(self, |pool| sqlx::query_as(COUNTS).bind(program_id).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(|(status, count)| {
+                let status =
+                    EmailStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("email status {status:?}")))?;
+                Ok((status, u64::try_from(count).unwrap_or(0)))
+            })
+            .collect()
+    }
+
     async fn unsubscribed_at(&self, program_id: &str, customer_id: &str) -> Result<Option<Timestamp>, StorageError> {
         let at: Option<Option<i64>> = on_pool!(self, |pool| sqlx::query_scalar(UNSUBSCRIBED_AT)
             .bind(program_id)
