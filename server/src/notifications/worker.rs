@@ -24,8 +24,8 @@ use crate::{
 
 /// A sending server gets this long; the lease covers a few of them.
 const LEASE: Duration = Duration::from_secs(5 * 60);
-/// Messages claimed and sent concurrently per pass.
-const BATCH: u32 = 32;
+/// Messages claimed and sent concurrently per pass (over the mailer's pooled connections).
+const BATCH: u32 = 128;
 /// A message first tried this long after it became due (mail was not configured, or the
 /// server was down for days) is news no longer: it is suppressed, not sent late.
 const STALE_AFTER_MS: i64 = 3 * 86_400_000;

@@ -33,7 +33,17 @@ fn venv_python() -> PathBuf {
         .join("bin/python")
 }
 
-/// aiosmtpd on a free port, killed when dropped.
+/// A port for this process's next SMTP server. Not "bind port 0 and let go": two tests
+/// starting at once could be handed the same released port, and one would read the other's
+/// mail. Below Linux's ephemeral range, apart per process, one per server.
+fn smtp_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 40;
+    10_000 + (std::process::id() % 500) as u16 * 40 + slot
+}
+
+/// aiosmtpd on a free port (refusing addresses that start with "bounce", see
+/// `tests/fixtures/smtp/bouncing.py`), killed when dropped.
 struct SmtpServer {
     child: std::process::Child,
     port: u16,
@@ -49,16 +59,23 @@ impl Drop for SmtpServer {
 
 impl SmtpServer {
     async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(smtp_port()).await
+    }
+
+    async fn start_on(port: u16) -> Self {
         let maildir = std::env::temp_dir().join(crate::common::unique_name("tally-maildir"));
+        let handlers = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp");
         let child = std::process::Command::new(venv_python())
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .env("PYTHONPATH", handlers)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "bouncing.BouncingMailbox"])
             .arg(&maildir)
             .spawn()
             .unwrap_or_else(|error| panic!("aiosmtpd starts (scripts/bootstrap installs it): {error}"));
+        let mut server = Self { child, port, maildir };
         for _ in 0..100 {
+            assert!(server.child.try_wait().unwrap().is_none(), "aiosmtpd exited: is port {port} taken?");
             if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Self { child, port, maildir };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -381,4 +398,43 @@ async fn a_bad_smtp_url_is_refused_without_quoting_its_password() {
         assert!(!error.contains("s3cret"), "{error}");
     }
     assert!(Mailer::from_url("smtps://user:s3cret@mail.example.com").is_ok());
+}
+
+each_db! {
+/// A 5xx at SMTP time is a bounce, recorded with the server's answer and not retried; a server
+/// that cannot be reached leaves the message pending for a retry on the webhook schedule, and the
+/// retry sends it.
+#[tokio::test]
+async fn a_refused_address_bounces_and_an_unreachable_server_is_tried_again(db: Db) {
+    let (app, clock) = spawn_app_at(db).await;
+    let smtp = SmtpServer::start().await;
+    let secret = mailing_program(&app).await;
+    put_customer(&app, &secret, "gone", json!({"email": "bounce@example.com"})).await;
+    put_customer(&app, &secret, "ana", json!({"email": "ana@example.com", "language": "en"})).await;
+    order(&app, &secret, "o-1", "gone", 10_000).await;
+    let mail = Mail::new(&app, clock.clone(), &smtp);
+    mail.pass().await;
+    let program = program_id(&app).await;
+    let gone = app.storage.emails(&program, Some("gone"), None, 10).await.unwrap();
+    let bounced: Vec<_> = gone.iter().filter(|email| email.kind == tally_server::notifications::MessageKind::PointsEarned).collect();
+    assert_eq!(bounced[0].status, EmailStatus::Bounced, "{db:?}: {gone:?}");
+    assert!(bounced[0].last_error.as_deref().unwrap_or_default().contains("No such user"), "{db:?}: {gone:?}");
+    assert_eq!(bounced[0].attempts, 1);
+
+    // The SMTP server goes away: the message waits for its retry.
+    let port = smtp.port;
+    drop(smtp);
+    order(&app, &secret, "o-2", "ana", 10_000).await;
+    mail.pass().await;
+    let log = app.storage.emails(&program, Some("ana"), None, 10).await.unwrap();
+    let earned = log.iter().find(|email| email.kind == tally_server::notifications::MessageKind::PointsEarned).unwrap();
+    assert_eq!((earned.status, earned.attempts), (EmailStatus::Pending, 1), "{db:?}: {log:?}");
+    assert!(earned.send_after.0 > clock.now().0, "{db:?}: retried later");
+    // Back, and past the retry: sent once.
+    let smtp = SmtpServer::start_on(port).await;
+    clock.set(Timestamp(earned.send_after.0 + 1));
+    mail.pass().await;
+    assert_eq!(subjects_to(&smtp.received(), "ana@example.com"), ["You earned 100 points"], "{db:?}");
+    app.stop().await;
+}
 }
