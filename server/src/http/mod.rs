@@ -53,6 +53,9 @@ pub struct AppState {
     pub trusted_proxies: Arc<client::TrustedProxies>,
     /// Signs the known-device cookie of console sign-ins.
     pub device_key: Arc<[u8; 32]>,
+    /// Checks the unsubscribe links in emails (the email worker signs them with the same key).
+    #[from_ref(skip)]
+    pub unsubscribe_key: Arc<[u8; 32]>,
 }
 
 /// Sign-in limits. Guessing is bounded per client address and per account and address; an
@@ -120,6 +123,7 @@ impl AppState {
             trusted_proxies: Arc::default(),
             // The same on every replica: derived from the secret key they share.
             device_key: Arc::new(storage.secret_keys().derive("tally console known device v1")),
+            unsubscribe_key: Arc::new(storage.secret_keys().derive(crate::notifications::unsubscribe::KEY_PURPOSE)),
             storage,
             clock,
             leptos_options,

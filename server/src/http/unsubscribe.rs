@@ -30,16 +30,13 @@ struct Link {
 /// Who the link is for: the program's name and the customer's language, or `None` for a
 /// link that is not ours.
 async fn recipient(state: &AppState, token: &str) -> Result<Option<(String, String, String, Lang)>, Response> {
-    let key = state.storage.secret_keys().derive(unsubscribe::KEY_PURPOSE);
-    let Some((program_id, customer_id)) = unsubscribe::verify(&key, token) else { return Ok(None) };
+    let Some((program_id, customer_id)) = unsubscribe::verify(&state.unsubscribe_key, token) else { return Ok(None) };
     let unavailable = |_| (StatusCode::SERVICE_UNAVAILABLE, "The database did not answer. Try again in a moment.").into_response();
     let Some(program) = state.storage.program_by_id(&program_id).await.map_err(unavailable)? else { return Ok(None) };
     let Ok(id) = CustomerId::parse(&customer_id) else { return Ok(None) };
     let customer = state.storage.customer(&program.id, &id, program.settings.expiry).await.map_err(unavailable)?;
-    let lang = customer
-        .and_then(|customer| customer.profile.language)
-        .and_then(|tag| Lang::from_tag(&tag))
-        .unwrap_or(program.settings.notifications.default_lang());
+    let language = customer.and_then(|customer| customer.profile.language);
+    let lang = program.settings.notifications.lang_for(language.as_deref());
     Ok(Some((program.id, program.name, customer_id, lang)))
 }
 

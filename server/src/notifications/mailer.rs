@@ -73,9 +73,7 @@ fn mailbox(address: &str) -> Result<Mailbox, MailError> {
 /// The MIME message: multipart/alternative, text first (clients show the last part they can).
 pub fn build(email: &OutgoingEmail) -> Result<Message, MailError> {
     let mut builder = Message::builder()
-        .from(Mailbox::new(email.from_name.clone(), email.from_address.parse().map_err(|_| {
-            MailError::Address(email.from_address.clone())
-        })?))
+        .from(Mailbox::new(email.from_name.clone(), mailbox(&email.from_address)?.email))
         .to(mailbox(&email.to)?)
         .subject(&email.subject)
         .message_id(Some(email.message_id.clone()));

@@ -198,6 +198,17 @@ impl NotificationSettings {
         self.default_language.as_deref().and_then(Lang::from_tag).unwrap_or_default()
     }
 
+    /// The language of a customer whose profile says `language`: theirs, else the program's.
+    pub fn lang_for(&self, language: Option<&str>) -> Lang {
+        language.and_then(Lang::from_tag).unwrap_or(self.default_lang())
+    }
+
+    /// The storefront with the widget open (`?tally=open`), where every message links.
+    pub fn store_link(&self) -> Option<String> {
+        let url = self.storefront_url.as_deref()?;
+        Some(format!("{url}{}tally=open", if url.contains('?') { '&' } else { '?' }))
+    }
+
     /// The merchant's text of `kind` in `lang`, if they wrote one.
     pub fn text(&self, kind: MessageKind, lang: Lang) -> Option<&MessageText> {
         self.texts.iter().find(|text| text.kind == kind && Lang::from_tag(&text.language) == Some(lang))

@@ -52,6 +52,21 @@ pub struct Frame {
     pub unsubscribe_url: String,
 }
 
+/// The widget's default indigo.
+const DEFAULT_COLOR: &str = "#4f46e5";
+
+impl Frame {
+    /// In the program's widget colours.
+    pub fn of(program: &crate::programs::Program, unsubscribe_url: String) -> Self {
+        let widget = &program.settings.widget;
+        Self {
+            color: widget.primary_color.clone().unwrap_or_else(|| DEFAULT_COLOR.to_owned()),
+            on_color: widget.on_primary_color().unwrap_or("#ffffff").to_owned(),
+            unsubscribe_url,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,

@@ -6,8 +6,6 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use tally_app::lang::Lang;
-
 use super::{
     mailer::{MailError, Mailer, OutgoingEmail},
     templates::{self, Frame, Values},
@@ -103,22 +101,26 @@ impl EmailWorker {
         if email.kind.class() == MessageClass::Marketing && customer.profile.marketing_consent != Some(true) {
             return Ok(suppressed("no marketing consent"));
         }
-        let lang = customer.profile.language.as_deref().and_then(Lang::from_tag).unwrap_or(settings.default_lang());
+        let lang = settings.lang_for(customer.profile.language.as_deref());
         let values = values_of(program, email, customer.profile.name.clone(), customer.account.available(now));
         let unsubscribe_url = unsubscribe::link(&self.public_url, &self.unsubscribe_key, &program.id, &email.customer_id);
-        let frame = frame_of(program, unsubscribe_url.clone());
-        let failed = |status, error: String, retry_at| EmailOutcome {
+        let frame = Frame::of(program, unsubscribe_url.clone());
+        // An attempt at the address: when it ended, in which language, with which subject.
+        let attempted = |status, subject: Option<&str>, error: Option<String>, retry_at| EmailOutcome {
             status,
-            at: now,
+            at: self.clock.now(),
             retry_at,
             to_address: Some(address.clone()),
             language: Some(lang.tag().to_owned()),
-            subject: None,
-            error: Some(error),
+            subject: subject.map(str::to_owned),
+            error,
         };
         let rendered = match templates::render(settings, email.kind, lang, &values, &frame) {
             Ok(rendered) => rendered,
-            Err(error) => return Ok(failed(EmailStatus::Failed, format!("the template does not render: {error}"), None)),
+            Err(error) => {
+                let error = format!("the template does not render: {error}");
+                return Ok(attempted(EmailStatus::Failed, None, Some(error), None));
+            }
         };
         let sender_name = settings.sender_name.clone().unwrap_or_else(|| program.name.clone());
         let outgoing = OutgoingEmail {
@@ -132,24 +134,17 @@ impl EmailWorker {
             unsubscribe_url: Some(unsubscribe_url),
             message_id: email.message_id.clone(),
         };
-        let mut outcome = match self.mailer.send(&outgoing).await {
-            Ok(()) => EmailOutcome {
-                status: EmailStatus::Sent,
-                at: self.clock.now(),
-                retry_at: None,
-                to_address: Some(address.clone()),
-                language: Some(lang.tag().to_owned()),
-                subject: None,
-                error: None,
-            },
-            Err(MailError::Send { message, permanent: true }) => failed(EmailStatus::Bounced, message, None),
+        let subject = Some(rendered.subject.as_str());
+        Ok(match self.mailer.send(&outgoing).await {
+            Ok(()) => attempted(EmailStatus::Sent, subject, None, None),
+            Err(MailError::Send { message, permanent: true }) => {
+                attempted(EmailStatus::Bounced, subject, Some(message), None)
+            }
             Err(error) => match next_attempt(email.attempts + 1, self.clock.now(), jitter()) {
-                Some(retry_at) => failed(EmailStatus::Pending, error.to_string(), Some(retry_at)),
-                None => failed(EmailStatus::Failed, error.to_string(), None),
+                Some(retry_at) => attempted(EmailStatus::Pending, subject, Some(error.to_string()), Some(retry_at)),
+                None => attempted(EmailStatus::Failed, subject, Some(error.to_string()), None),
             },
-        };
-        outcome.subject = Some(rendered.subject);
-        Ok(outcome)
+        })
     }
 }
 
@@ -158,10 +153,6 @@ fn values_of(program: &Program, email: &DueEmail, customer_name: Option<String>,
     let data = &email.data;
     let text = |key: &str| data[key].as_str().map(str::to_owned);
     let settings = &program.settings;
-    let store_url = settings.notifications.storefront_url.as_deref().map(|url| {
-        let joiner = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{joiner}tally=open")
-    });
     Values {
         customer_name,
         program_name: program.name.clone(),
@@ -172,18 +163,6 @@ fn values_of(program: &Program, email: &DueEmail, customer_name: Option<String>,
         reward_points: data["reward_points"].as_i64(),
         expires_on: text("expires_at").map(|at| at.chars().take(10).collect()),
         tier_name: text("tier_id").map(|id| settings.tiers.tier(&id).map_or(id.clone(), |tier| tier.name.clone())),
-        store_url,
+        store_url: settings.notifications.store_link(),
     }
 }
-
-pub(crate) fn frame_of(program: &Program, unsubscribe_url: String) -> Frame {
-    let widget = &program.settings.widget;
-    Frame {
-        color: widget.primary_color.clone().unwrap_or_else(|| DEFAULT_COLOR.to_owned()),
-        on_color: widget.on_primary_color().unwrap_or("#ffffff").to_owned(),
-        unsubscribe_url,
-    }
-}
-
-/// The widget's default indigo.
-const DEFAULT_COLOR: &str = "#4f46e5";

@@ -133,13 +133,10 @@ impl ConsoleService {
     /// `text` rendered with sample values, as the program would send it.
     fn render_sample(&self, program: &Program, text: &EmailText) -> Result<templates::Rendered, ConsoleError> {
         let (_, lang) = text_of(text)?;
-        let settings = &program.settings.notifications;
-        let store_url = settings.storefront_url.as_deref().map(|url| {
-            format!("{url}{}tally=open", if url.contains('?') { '&' } else { '?' })
-        });
+        let store_url = program.settings.notifications.store_link();
         let values = templates::sample_values(&program.name, &program.points_name, store_url);
         let unsubscribe = format!("{}/email/unsubscribe", self.0.public_url.as_deref().unwrap_or(""));
-        let frame = crate::notifications::worker::frame_of(program, unsubscribe);
+        let frame = templates::Frame::of(program, unsubscribe);
         templates::render_text(&text.subject, &text.body, lang, &values, &frame)
             .map_err(|error| invalid("texts", message!("the template does not render: {0}", error)))
     }

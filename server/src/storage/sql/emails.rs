@@ -48,11 +48,12 @@ const UNSUBSCRIBE: &str = "UPDATE customers SET unsubscribed_at_ms = COALESCE(un
      WHERE program_id = $2 AND customer_id = $3";
 const UNSUBSCRIBED_AT: &str = "SELECT unsubscribed_at_ms FROM customers WHERE program_id = $1 AND customer_id = $2";
 
-/// Plans the messages of one relayed event through `$conn` (the relay's transaction):
-/// `$programs` caches each program's planning inputs for the pass (`None`: it sends no email).
+/// Plans the messages of one relayed event (`$payload`, as stored) through `$conn` (the
+/// relay's transaction): `$programs` caches each program's planning inputs for the pass
+/// (`None`: it sends no email).
 macro_rules! plan_emails {
-    ($conn:expr, $storage:expr, $programs:expr, $now:expr, $event_id:expr, $program_id:expr, $customer_id:expr,
-     $event_type:expr, $created_at:expr) => {{
+    ($conn:expr, $programs:expr, $now:expr, $event_id:expr, $program_id:expr, $customer_id:expr,
+     $event_type:expr, $created_at:expr, $payload:expr) => {{
         let (program_id, customer_id): (&String, &String) = ($program_id, $customer_id);
         if !$programs.contains_key(program_id) {
             let settings: Option<String> =
@@ -73,8 +74,7 @@ macro_rules! plan_emails {
             $programs.insert(program_id.clone(), planning);
         }
         if let Some((settings, rewards)) = &$programs[program_id] {
-            let payload: String = sqlx::query_scalar(PAYLOAD_OF).bind($event_id).fetch_one(&mut *$conn).await?;
-            let event: serde_json::Value = super::json_from_db("outbox event", &payload)?;
+            let event: serde_json::Value = super::json_from_db("outbox event", $payload)?;
             let tier: Option<String> = if rewards.is_empty() {
                 None
             } else {
@@ -163,6 +163,11 @@ type LogRow = (
     i64,
 );
 
+/// The `Message-ID` header of a stored message id: the same on every attempt.
+fn message_id_header(message_id: &str) -> String {
+    format!("<{message_id}@tally>")
+}
+
 fn kind_from_db(kind: &str) -> Result<MessageKind, StorageError> {
     MessageKind::parse(kind).ok_or_else(|| StorageError::Corrupt(format!("email kind {kind:?}")))
 }
@@ -189,7 +194,7 @@ impl EmailStore for SqlStorage {
             .map(|(id, message_id, program_id, customer_id, kind, data, points, attempts, due_at)| {
                 Ok(DueEmail {
                     id,
-                    message_id: format!("<{message_id}@tally>"),
+                    message_id: message_id_header(&message_id),
                     program_id,
                     customer_id,
                     kind: kind_from_db(&kind)?,
@@ -251,7 +256,7 @@ impl EmailStore for SqlStorage {
                     row;
                 Ok(EmailRecord {
                     id,
-                    message_id: format!("<{message_id}@tally>"),
+                    message_id: message_id_header(&message_id),
                     customer_id,
                     kind: kind_from_db(&kind)?,
                     status: EmailStatus::parse(&status)

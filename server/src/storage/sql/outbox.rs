@@ -47,10 +47,11 @@ pub(super) use insert_events;
 const INSERT_TEST_EVENT: &str = "INSERT INTO outbox_events
          (event_id, program_id, customer_id, event_type, payload, created_at_ms, endpoint_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
-const WAITING_SQLITE: &str = "SELECT id, event_id, program_id, customer_id, event_type, created_at_ms, endpoint_id
+/// The payload comes along: coupon creation and email planning read it.
+const WAITING_SQLITE: &str = "SELECT id, event_id, program_id, customer_id, event_type, created_at_ms, endpoint_id, payload
      FROM outbox_events WHERE relayed_at_ms IS NULL ORDER BY id LIMIT $1";
 /// Replicas relaying at once take different events.
-const WAITING_POSTGRES: &str = "SELECT id, event_id, program_id, customer_id, event_type, created_at_ms, endpoint_id
+const WAITING_POSTGRES: &str = "SELECT id, event_id, program_id, customer_id, event_type, created_at_ms, endpoint_id, payload
      FROM outbox_events WHERE relayed_at_ms IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
 const ENDPOINTS_OF: &str = "SELECT id, program_id, url, description, event_types, secret, previous_secret,
          previous_until_ms, created_at_ms, disabled, failing_since_ms
@@ -61,7 +62,6 @@ const ENDPOINT: &str = "SELECT id, program_id, url, description, event_types, se
 const ENDPOINT_BY_ID: &str = "SELECT id, program_id, url, description, event_types, secret, previous_secret,
          previous_until_ms, created_at_ms, disabled, failing_since_ms
      FROM webhook_endpoints WHERE id = $1";
-const PAYLOAD_OF: &str = "SELECT payload FROM outbox_events WHERE event_id = $1";
 
 /// The code of the coupon a `reward.redeemed` event carries.
 fn redeemed_coupon_code(payload: &str) -> Result<String, StorageError> {
@@ -176,7 +176,7 @@ fn event_types_json(endpoint: &WebhookEndpoint) -> String {
     serde_json::to_string(&endpoint.event_types).expect("event types serialise")
 }
 
-type WaitingRow = (i64, String, String, Option<String>, String, i64, Option<String>);
+type WaitingRow = (i64, String, String, Option<String>, String, i64, Option<String>, String);
 type DeliveryRow =
     (i64, String, String, String, i64, i64, i64, Option<i64>, Option<i64>, Option<String>, Option<i64>, Option<i64>);
 
@@ -230,7 +230,7 @@ impl OutboxStore for SqlStorage {
             let mut store_apis: HashMap<String, bool> = HashMap::new();
             // What each program's emails are planned from (`None`: it sends none).
             let mut email_programs = HashMap::new();
-            for (_, event_id, program_id, customer_id, event_type, created_at, test_endpoint) in &waiting {
+            for (_, event_id, program_id, customer_id, event_type, created_at, test_endpoint, payload) in &waiting {
                 if !endpoints.contains_key(program_id) {
                     let rows: Vec<EndpointRow> =
                         sqlx::query_as(ENDPOINTS_OF).bind(program_id).fetch_all(&mut *tx).await?;
@@ -247,8 +247,7 @@ impl OutboxStore for SqlStorage {
                         store_apis.insert(program_id.clone(), count > 0);
                     }
                     if store_apis[program_id] {
-                        let payload: String = sqlx::query_scalar(PAYLOAD_OF).bind(event_id).fetch_one(&mut *tx).await?;
-                        let code = redeemed_coupon_code(&payload)?;
+                        let code = redeemed_coupon_code(payload)?;
                         sqlx::query(super::checkout::QUEUE_STORE_COUPONS)
                             .bind(program_id)
                             .bind(&code)
@@ -259,7 +258,7 @@ impl OutboxStore for SqlStorage {
                     }
                 }
                 if let (None, Some(kind), Some(customer_id)) = (test_endpoint, event_type, customer_id) {
-                    plan_emails!(tx, self, email_programs, now, event_id, program_id, customer_id, kind, *created_at);
+                    plan_emails!(tx, email_programs, now, event_id, program_id, customer_id, kind, *created_at, payload);
                 }
                 for endpoint in &endpoints[program_id] {
                     let wanted = match test_endpoint {
