@@ -294,6 +294,18 @@ async fn each_message_is_sent_when_it_should_be_in_the_customers_language(db: Db
     assert_eq!(app.client.post(&forged).send().await.unwrap().status(), 400, "{db:?}");
     let done = app.client.post(&unsubscribe).form(&[("List-Unsubscribe", "One-Click")]).send().await.unwrap();
     assert_eq!(done.status(), 200, "{db:?}");
+    let again = app.client.post(&unsubscribe).form(&[("List-Unsubscribe", "One-Click")]).send().await.unwrap();
+    assert_eq!(again.status(), 200, "{db:?}: a second click is the same answer");
+    for bad in ["/email/unsubscribe", "/email/unsubscribe?t=%00", "/email/unsubscribe?t=a.b"] {
+        assert_eq!(app.client.post(app.url(bad)).send().await.unwrap().status(), 400, "{db:?}: {bad}");
+    }
+    let huge = app.url(&format!("/email/unsubscribe?t={}", "A".repeat(20_000)));
+    assert_eq!(app.client.get(huge).send().await.unwrap().status(), 400, "{db:?}");
+    // Profiles refuse what is not a language or a consent.
+    for (profile, field) in [(json!({"language": "xx"}), "language"), (json!({"marketing_consent": "yes"}), "marketing_consent")] {
+        let (status, problem) = app.api_send(Method::PUT, "/api/v1/customers/ana", &secret, &profile).await;
+        assert!((400..500).contains(&status), "{db:?}: {field}: {status} {problem}");
+    }
     let sent = smtp.received().len();
     clock.set(hours(60 * 24));
     order(&app, &secret, "o-5", "ana", 10_000).await;
