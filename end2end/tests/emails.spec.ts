@@ -63,7 +63,7 @@ test("the emails page previews every message in every language (screenshots kept
   await expect(page.locator('[data-mail="configured"]')).toBeVisible();
   const form = page.getByRole("form", { name: "Email settings" });
   const preview = form.locator("[data-preview-subject]");
-  const kinds = ["welcome", "points_earned", "reward_unlocked", "points_expiring", "last_chance", "tier_up", "birthday"];
+  const kinds = ["welcome", "points_earned", "reward_unlocked", "points_expiring", "last_chance", "tier_up", "tier_at_risk", "birthday"];
   const languages = ["en", "ko", "ja", "zh-CN", "id"];
   for (const kind of kinds) {
     await form.locator('select[name="edit_kind"]').selectOption(kind);

@@ -59,6 +59,23 @@ pub struct TierLadder {
     pub tiers: Vec<Tier>,
 }
 
+/// The rolling window's length: 365 days.
+const ROLLING_WINDOW_MS: i64 = 365 * 86_400_000;
+
+/// A tier the rolling window is about to take away: old qualifying activity leaves the window
+/// before `drops_at` and nothing new has replaced it yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierRisk {
+    pub tier: Tier,
+    /// The first moment the customer would no longer qualify.
+    pub drops_at: Timestamp,
+    /// What the customer must add (points or minor units, by the ladder's basis) before
+    /// `drops_at` to keep the tier.
+    pub needed: i64,
+    /// The tier they would fall to, if any.
+    pub falls_to: Option<Tier>,
+}
+
 /// Where a customer stands on the ladder: what counts toward tiers in the current window, the
 /// tier, the next one up and what is still missing to reach it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -116,9 +133,47 @@ impl TierLadder {
     pub fn window_start(&self, now: Timestamp) -> Timestamp {
         match self.window {
             TierWindow::Lifetime => Timestamp(i64::MIN),
-            TierWindow::Rolling12Months => Timestamp(now.0 - 365 * 86_400_000),
+            TierWindow::Rolling12Months => Timestamp(now.0 - ROLLING_WINDOW_MS),
             TierWindow::CalendarYear => now.start_of(Period::Year),
         }
+    }
+
+    /// Whether the customer's `tier_id` falls within `days` of `now` if they add nothing:
+    /// `leaving` is their qualifying activity (moment, amount) that leaves the window by then,
+    /// oldest first, and `qualifying` their total now. Only a rolling window drops a tier this
+    /// way (a calendar year starts everyone afresh; a lifetime never drops).
+    pub fn at_risk(
+        &self,
+        tier_id: Option<&str>,
+        qualifying: i64,
+        leaving: &[(Timestamp, i64)],
+        now: Timestamp,
+        days: u32,
+    ) -> Option<TierRisk> {
+        let tier = self.tier(tier_id?)?;
+        if self.window != TierWindow::Rolling12Months {
+            return None;
+        }
+        let horizon = now.plus_days(days);
+        let mut left = qualifying;
+        for &(at, amount) in leaving {
+            // Counted while `at >= moment - 365 days`: gone a millisecond after its year.
+            let gone_at = Timestamp(at.0.saturating_add(ROLLING_WINDOW_MS + 1));
+            if gone_at > horizon {
+                break;
+            }
+            left = left.saturating_sub(amount);
+            if left < tier.threshold {
+                let falls_to = self.status(left).tier;
+                return Some(TierRisk {
+                    tier: tier.clone(),
+                    drops_at: gone_at.max(now),
+                    needed: tier.threshold - left,
+                    falls_to,
+                });
+            }
+        }
+        None
     }
 
     /// The tier for a qualifying total, and the next one up.
@@ -188,6 +243,30 @@ mod tests {
         bad.tiers[1].threshold = 500;
         assert_eq!(bad.validate().unwrap_err().field, "tiers[1].threshold");
         assert_eq!(ladder().validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_rolling_window_puts_a_tier_at_risk_when_what_leaves_it_takes_the_total_below() {
+        let day = |n: i64| Timestamp(n * 86_400_000);
+        let rolling = TierLadder { window: TierWindow::Rolling12Months, ..ladder() };
+        let now = day(400);
+        // 600 in the window: 300 from day 40 (leaves on day 405), 300 from day 100 (day 465).
+        let leaving = [(day(40), 300), (day(100), 300)];
+        let risk = rolling.at_risk(Some("silver"), 600, &leaving, now, 30).expect("at risk");
+        assert_eq!(
+            (risk.tier.id.as_str(), risk.drops_at, risk.needed, risk.falls_to),
+            ("silver", Timestamp(day(405).0 + 1), 200, None)
+        );
+        // Further out than the warning looks, or still above the threshold after: no risk.
+        assert_eq!(rolling.at_risk(Some("silver"), 600, &leaving, now, 4), None);
+        assert_eq!(rolling.at_risk(Some("silver"), 900, &leaving, now, 30), None);
+        // Gold falls to silver; no tier, a lifetime or a calendar year: nothing to warn of.
+        let gold = rolling.at_risk(Some("gold"), 2_100, &[(day(40), 300)], now, 30).expect("gold at risk");
+        assert_eq!((gold.needed, gold.falls_to.map(|t| t.id)), (200, Some("silver".into())));
+        assert_eq!(rolling.at_risk(None, 600, &leaving, now, 30), None);
+        assert_eq!(ladder().at_risk(Some("silver"), 600, &leaving, now, 30), None);
+        let yearly = TierLadder { window: TierWindow::CalendarYear, ..ladder() };
+        assert_eq!(yearly.at_risk(Some("silver"), 600, &leaving, now, 30), None);
     }
 
     #[test]

@@ -66,13 +66,14 @@ pub async fn send_test_email(program: String, csrf: String, text: EmailText) -> 
 }
 
 /// Every message, by kind: its name and when it is sent.
-pub const KINDS: [(&str, &str, &str); 7] = [
+pub const KINDS: [(&str, &str, &str); 8] = [
     ("welcome", t("Welcome"), t("When a customer joins (needs their marketing consent).")),
     ("points_earned", t("Points earned"), t("After an order or action; at most one per period, summing what came in.")),
     ("reward_unlocked", t("Reward unlocked"), t("When the balance first reaches the cost of a reward they can redeem.")),
     ("points_expiring", t("Points expiring"), t("Days before a batch of points expires, once per batch.")),
     ("last_chance", t("Last chance"), t("A second reminder shortly before points expire (set its days).")),
     ("tier_up", t("Tier up"), t("When a customer moves up a tier.")),
+    ("tier_at_risk", t("Tier at risk"), t("Before a rolling 12-month window would take a customer's tier, once until they are safe again (off unless switched on).")),
     ("birthday", t("Birthday"), t("When the birthday action awards points (needs their marketing consent).")),
 ];
 
@@ -220,6 +221,7 @@ fn EmailsView(board: EmailsBoard) -> impl IntoView {
                     {text(t("Points earned: at most one email per customer in this many hours (0: one per earn)"), "earned_batch_hours")}
                     {text(t("Points expiring: days before they expire (also the widget's “expiring soon”)"), "expiry_warning_days")}
                     {text(t("Last chance: days before they expire (empty: none)"), "last_chance_days")}
+                    {text(t("Tier at risk: days before the tier would end"), "tier_at_risk_days")}
                     <p class="muted">{tr("Welcome and birthday messages are marketing: they go only to customers who gave marketing consent. The others are about the customer's own points. Every message has a one-click unsubscribe link.")}</p>
                 </section>
                 <section class="section">
@@ -332,6 +334,7 @@ fn slot<'a>(form: &'a mut EmailsForm, field: &str) -> &'a mut String {
         "earned_batch_hours" => &mut form.earned_batch_hours,
         "expiry_warning_days" => &mut form.expiry_warning_days,
         "last_chance_days" => &mut form.last_chance_days,
+        "tier_at_risk_days" => &mut form.tier_at_risk_days,
         _ => &mut form.storefront_url,
     }
 }

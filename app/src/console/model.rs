@@ -670,6 +670,7 @@ pub struct EmailsForm {
     pub expiry_warning_days: String,
     /// Empty: no last-chance reminder.
     pub last_chance_days: String,
+    pub tier_at_risk_days: String,
     /// The messages switched on, by kind (`welcome`, `points_earned`, …).
     pub enabled: Vec<String>,
     /// Every message in every language: the merchant's words or Tally's.

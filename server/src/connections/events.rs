@@ -13,6 +13,7 @@ use crate::{
     rewards::Coupon,
     secrets,
     storage::{EntryRecord, LedgerWrite, TierChange, WriteResult},
+    tiers::TierRisk,
 };
 
 /// Every kind of event, by the name receivers see (`points.earned`, ...).
@@ -39,6 +40,11 @@ pub enum EventType {
     CouponUsed,
     #[serde(rename = "tier.changed")]
     TierChanged,
+    /// A rolling window is about to take the customer's tier (within the program's
+    /// `notifications.tier_at_risk_days`, 30 unless it says otherwise): once per episode,
+    /// again only after the customer was safe in between.
+    #[serde(rename = "tier.at_risk")]
+    TierAtRisk,
     /// Points that expire within the program's warning window (30 days unless its
     /// `notifications.expiry_warning_days` says otherwise): once per batch of points that
     /// expire together, and once more with `last_chance` when the program has a last-chance
@@ -51,7 +57,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::CustomerCreated,
         Self::PointsEarned,
         Self::PointsRedeemed,
@@ -61,6 +67,7 @@ impl EventType {
         Self::RewardRedeemed,
         Self::CouponUsed,
         Self::TierChanged,
+        Self::TierAtRisk,
         Self::PointsExpiringSoon,
         Self::WebhookTest,
     ];
@@ -76,6 +83,7 @@ impl EventType {
             Self::RewardRedeemed => "reward.redeemed",
             Self::CouponUsed => "coupon.used",
             Self::TierChanged => "tier.changed",
+            Self::TierAtRisk => "tier.at_risk",
             Self::PointsExpiringSoon => "points.expiring_soon",
             Self::WebhookTest => "webhook.test",
         }
@@ -209,6 +217,23 @@ pub fn expiring_soon(write: &LedgerWrite, batch: &ExpiryBatch, result: &WriteRes
         "pending": result.pending,
     });
     OutboxEvent::new(&write.program_id, Some(customer), EventType::PointsExpiringSoon, write.now, data)
+}
+
+/// A tier the rolling window is about to take, announced by the upkeep's settle: what the
+/// customer must add before `drops_at` (points or minor units, by `basis`) to keep it.
+pub fn tier_at_risk(write: &LedgerWrite, risk: &TierRisk, qualifying: i64, result: &WriteResult) -> OutboxEvent {
+    let customer = write.customer_id.as_str();
+    let data = json!({
+        "customer_id": customer,
+        "tier": risk.tier.id,
+        "drops_at": risk.drops_at,
+        "basis": write.tiers.basis,
+        "qualifying": qualifying,
+        "needed": risk.needed,
+        "falls_to": risk.falls_to.as_ref().map(|tier| &tier.id),
+        "available": result.available,
+    });
+    OutboxEvent::new(&write.program_id, Some(customer), EventType::TierAtRisk, write.now, data)
 }
 
 /// A coupon used by an order at the store's checkout.

@@ -37,6 +37,8 @@ pub enum MessageKind {
     /// The optional second warning, a few days before the batch expires.
     LastChance,
     TierUp,
+    /// Optional: the rolling window is about to take the customer's tier.
+    TierAtRisk,
     Birthday,
 }
 
@@ -50,13 +52,14 @@ pub enum MessageClass {
 }
 
 impl MessageKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Welcome,
         Self::PointsEarned,
         Self::RewardUnlocked,
         Self::PointsExpiring,
         Self::LastChance,
         Self::TierUp,
+        Self::TierAtRisk,
         Self::Birthday,
     ];
 
@@ -68,6 +71,7 @@ impl MessageKind {
             Self::PointsExpiring => "points_expiring",
             Self::LastChance => "last_chance",
             Self::TierUp => "tier_up",
+            Self::TierAtRisk => "tier_at_risk",
             Self::Birthday => "birthday",
         }
     }
@@ -97,7 +101,10 @@ pub struct MessageText {
     pub body: String,
 }
 
-/// A program's emails. Every message is on by default, and none is sent until
+/// A tier at risk is announced this many days ahead unless the program says otherwise.
+pub const TIER_AT_RISK_DAYS: u32 = 30;
+
+/// A program's emails. Every message but the tier at risk is on by default, and none is sent until
 /// `sender_address` is set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -125,6 +132,11 @@ pub struct NotificationSettings {
     /// when absent.
     pub last_chance_days: Option<u32>,
     pub tier_up: bool,
+    /// Off unless switched on: a warning before a rolling window takes the customer's tier.
+    pub tier_at_risk: bool,
+    /// A tier at risk is announced (emails and `tier.at_risk` events) this many days before the
+    /// window would take it: 1 to 365.
+    pub tier_at_risk_days: u32,
     pub birthday: bool,
     /// The merchant's texts; Tally's defaults for the others.
     pub texts: Vec<MessageText>,
@@ -146,6 +158,8 @@ impl Default for NotificationSettings {
             expiry_warning_days: crate::points::EXPIRING_SOON_DAYS,
             last_chance_days: None,
             tier_up: true,
+            tier_at_risk: false,
+            tier_at_risk_days: TIER_AT_RISK_DAYS,
             birthday: true,
             texts: Vec::new(),
         }
@@ -175,6 +189,7 @@ impl NotificationSettings {
             MessageKind::RewardUnlocked => &self.reward_unlocked,
             MessageKind::PointsExpiring => &self.points_expiring,
             MessageKind::TierUp => &self.tier_up,
+            MessageKind::TierAtRisk => &self.tier_at_risk,
             MessageKind::Birthday => &self.birthday,
             MessageKind::LastChance => return None,
         })
@@ -188,6 +203,7 @@ impl NotificationSettings {
             MessageKind::RewardUnlocked => &mut self.reward_unlocked,
             MessageKind::PointsExpiring => &mut self.points_expiring,
             MessageKind::TierUp => &mut self.tier_up,
+            MessageKind::TierAtRisk => &mut self.tier_at_risk,
             MessageKind::Birthday => &mut self.birthday,
             MessageKind::LastChance => return,
         };
@@ -243,6 +259,9 @@ impl NotificationSettings {
         }
         if !(1..=365).contains(&self.expiry_warning_days) {
             return Err(FieldError::new("expiry_warning_days", message!("1 to 365 days")));
+        }
+        if !(1..=365).contains(&self.tier_at_risk_days) {
+            return Err(FieldError::new("tier_at_risk_days", message!("1 to 365 days")));
         }
         if self.last_chance_days.is_some_and(|days| days == 0 || days >= self.expiry_warning_days) {
             return Err(FieldError::new(

@@ -105,6 +105,18 @@ pub fn plan(program: &Program<'_>, event: &Event<'_>) -> Vec<Planned> {
                 }
             }
         }
+        // The event comes once per episode: so does its message.
+        EventType::TierAtRisk if sends(MessageKind::TierAtRisk) => planned.push(Planned::Once {
+            kind: MessageKind::TierAtRisk,
+            dedupe_key: format!("tier_at_risk:{}", event.event_id),
+            data: json!({
+                "tier_id": data["tier"],
+                "drops_at": data["drops_at"],
+                "needed": data["needed"],
+                "basis": data["basis"],
+            }),
+            points: 0,
+        }),
         _ => {}
     }
     if sends(MessageKind::RewardUnlocked) {
@@ -245,5 +257,15 @@ mod tests {
         let planned = run(&with_reminder, &[], EventType::PointsExpiringSoon, data);
         assert!(matches!(&planned[..], [Planned::Gathered { kind: MessageKind::LastChance, dedupe_key, points: 40, .. }]
             if dedupe_key == "last_chance:2026-03-01T00:00:00.000Z"));
+    }
+
+    #[test]
+    fn a_tier_at_risk_is_told_only_when_switched_on() {
+        let data = json!({"tier": "gold", "drops_at": "2026-03-01T00:00:00.000Z", "needed": 120, "basis": "points_earned"});
+        assert!(run(&settings(), &[], EventType::TierAtRisk, data.clone()).is_empty(), "off by default");
+        let on = NotificationSettings { tier_at_risk: true, ..settings() };
+        let planned = run(&on, &[], EventType::TierAtRisk, data);
+        let [Planned::Once { kind: MessageKind::TierAtRisk, dedupe_key, data, .. }] = &planned[..] else { panic!("{planned:?}") };
+        assert_eq!((dedupe_key.as_str(), &data["tier_id"], &data["needed"]), ("tier_at_risk:evt_1", &json!("gold"), &json!(120)));
     }
 }

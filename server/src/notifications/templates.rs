@@ -12,7 +12,7 @@ use tally_app::lang::Lang;
 use super::{MessageKind, NotificationSettings};
 
 /// The values a text may use, for the console's help.
-pub const VALUES: [&str; 11] = [
+pub const VALUES: [&str; 12] = [
     "greeting",
     "customer_name",
     "program_name",
@@ -23,6 +23,7 @@ pub const VALUES: [&str; 11] = [
     "reward_points",
     "expires_on",
     "tier_name",
+    "to_keep",
     "store_url",
 ];
 
@@ -39,6 +40,8 @@ pub struct Values {
     /// `YYYY-MM-DD`.
     pub expires_on: Option<String>,
     pub tier_name: Option<String>,
+    /// What keeps a tier at risk: `120 points` or `USD 12.00`.
+    pub to_keep: Option<String>,
     /// The storefront with the widget open.
     pub store_url: Option<String>,
 }
@@ -95,6 +98,7 @@ pub fn sample_values(program_name: &str, points_name: &str, store_url: Option<St
         reward_points: Some(400),
         expires_on: Some("2030-01-31".into()),
         tier_name: Some("Gold".into()),
+        to_keep: Some(format!("120 {points_name}")),
         store_url,
     }
 }
@@ -117,6 +121,7 @@ fn context_of(lang: Lang, values: &Values) -> Value {
         reward_points => values.reward_points.unwrap_or_default(),
         expires_on => values.expires_on.clone().unwrap_or_default(),
         tier_name => values.tier_name.clone().unwrap_or_default(),
+        to_keep => values.to_keep.clone().unwrap_or_default(),
         store_url => values.store_url.clone().unwrap_or_default(),
     }
 }
@@ -274,6 +279,10 @@ pub fn default_text(kind: MessageKind, lang: Lang) -> (&'static str, &'static st
             "Welcome to {{ tier_name }}",
             "{{ greeting }}\n\nCongratulations: you have reached the {{ tier_name }} tier at {{ program_name }}.",
         ),
+        (Lang::En, TierAtRisk) => (
+            "Keep your {{ tier_name }} tier: {{ to_keep }} more by {{ expires_on }}",
+            "{{ greeting }}\n\nYour {{ tier_name }} tier at {{ program_name }} ends on {{ expires_on }}, when older orders leave your 12 months. Another {{ to_keep }} before then keeps it.",
+        ),
         (Lang::En, Birthday) => (
             "Happy birthday from {{ program_name }}",
             "{{ greeting }}\n\nHappy birthday! Here are {{ points }} {{ points_name }} from {{ program_name }}. Your balance is now {{ balance }} {{ points_name }}.",
@@ -301,6 +310,10 @@ pub fn default_text(kind: MessageKind, lang: Lang) -> (&'static str, &'static st
         (Lang::Ko, TierUp) => (
             "{{ tier_name }} 등급이 되었습니다",
             "{{ greeting }}\n\n축하합니다! {{ program_name }}에서 {{ tier_name }} 등급에 도달했습니다.",
+        ),
+        (Lang::Ko, TierAtRisk) => (
+            "{{ tier_name }} 등급 유지: {{ expires_on }}까지 {{ to_keep }} 더 필요합니다",
+            "{{ greeting }}\n\n지난 12개월의 이전 주문이 빠지면서 {{ program_name }}의 {{ tier_name }} 등급이 {{ expires_on }}에 종료됩니다. 그 전에 {{ to_keep }}을(를) 더 모으면 등급이 유지됩니다.",
         ),
         (Lang::Ko, Birthday) => (
             "{{ program_name }}에서 생일을 축하드립니다",
@@ -330,6 +343,10 @@ pub fn default_text(kind: MessageKind, lang: Lang) -> (&'static str, &'static st
             "{{ tier_name }} ランクになりました",
             "{{ greeting }}\n\nおめでとうございます！{{ program_name }}で {{ tier_name }} ランクに到達しました。",
         ),
+        (Lang::Ja, TierAtRisk) => (
+            "{{ tier_name }} ランクの維持：{{ expires_on }} までにあと {{ to_keep }}",
+            "{{ greeting }}\n\n過去12か月から以前のご注文が外れるため、{{ program_name }}の {{ tier_name }} ランクは {{ expires_on }} に終了します。それまでにあと {{ to_keep }} でランクを維持できます。",
+        ),
         (Lang::Ja, Birthday) => (
             "{{ program_name }}からお誕生日のお祝い",
             "{{ greeting }}\n\nお誕生日おめでとうございます！{{ program_name }}から {{ points }} {{ points_name }} をお贈りします。現在の残高は {{ balance }} {{ points_name }} です。",
@@ -358,6 +375,10 @@ pub fn default_text(kind: MessageKind, lang: Lang) -> (&'static str, &'static st
             "欢迎升级到{{ tier_name }}",
             "{{ greeting }}\n\n恭喜！您已在{{ program_name }}达到{{ tier_name }}等级。",
         ),
+        (Lang::Zh, TierAtRisk) => (
+            "保住{{ tier_name }}等级：{{ expires_on }}前还需 {{ to_keep }}",
+            "{{ greeting }}\n\n由于较早的订单将移出最近 12 个月，您在{{ program_name }}的{{ tier_name }}等级将于 {{ expires_on }} 结束。在此之前再获得 {{ to_keep }} 即可保住等级。",
+        ),
         (Lang::Zh, Birthday) => (
             "{{ program_name }}祝您生日快乐",
             "{{ greeting }}\n\n生日快乐！{{ program_name }}送您 {{ points }} {{ points_name }}。您当前的余额为 {{ balance }} {{ points_name }}。",
@@ -385,6 +406,10 @@ pub fn default_text(kind: MessageKind, lang: Lang) -> (&'static str, &'static st
         (Lang::Id, TierUp) => (
             "Selamat datang di {{ tier_name }}",
             "{{ greeting }}\n\nSelamat! Anda telah mencapai tingkat {{ tier_name }} di {{ program_name }}.",
+        ),
+        (Lang::Id, TierAtRisk) => (
+            "Pertahankan tingkat {{ tier_name }}: {{ to_keep }} lagi sebelum {{ expires_on }}",
+            "{{ greeting }}\n\nTingkat {{ tier_name }} Anda di {{ program_name }} berakhir pada {{ expires_on }}, saat pesanan lama keluar dari 12 bulan terakhir Anda. Tambahan {{ to_keep }} sebelum tanggal itu mempertahankannya.",
         ),
         (Lang::Id, Birthday) => (
             "Selamat ulang tahun dari {{ program_name }}",

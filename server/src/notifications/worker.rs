@@ -6,6 +6,8 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use tally_app::console::money::format_money;
+
 use super::{
     mailer::{MailError, Mailer, OutgoingEmail},
     templates::{self, Frame, Values},
@@ -161,8 +163,12 @@ fn values_of(program: &Program, email: &DueEmail, customer_name: Option<String>,
         balance,
         reward_name: text("reward_name"),
         reward_points: data["reward_points"].as_i64(),
-        expires_on: text("expires_at").map(|at| at.chars().take(10).collect()),
+        expires_on: text("expires_at").or_else(|| text("drops_at")).map(|at| at.chars().take(10).collect()),
         tier_name: text("tier_id").map(|id| settings.tiers.tier(&id).map_or(id.clone(), |tier| tier.name.clone())),
+        to_keep: data["needed"].as_i64().map(|needed| match data["basis"].as_str() {
+            Some("amount_spent") => format_money(needed, &program.currency),
+            _ => format!("{needed} {}", program.points_name),
+        }),
         store_url: settings.notifications.store_link(),
     }
 }

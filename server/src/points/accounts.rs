@@ -87,14 +87,16 @@ impl PointsService {
         self.write(write, "adjustment_id").await
     }
 
-    /// Writes what time has done to the customer's points (expiry entries, tier demotions);
+    /// Writes what time has done to the customer's points (expiry entries, tier demotions) and
+    /// what it is about to do (expiry and tier warnings);
     /// returns how many entries that took. Idempotent by nature.
     pub async fn settle(&self, program: &Program, customer: CustomerId) -> Result<usize, StorageError> {
         let mut write = LedgerWrite::new(program, customer, None, Operation::Settle, "expiry", self.now());
         let notifications = &program.settings.notifications;
-        write.effect = Effect::WarnOfExpiry {
-            within_days: notifications.expiry_warning_days,
+        write.effect = Effect::Upkeep {
+            expiry_within_days: notifications.expiry_warning_days,
             last_chance_days: notifications.last_chance_days,
+            tier_at_risk_days: notifications.tier_at_risk_days,
         };
         Ok(match self.storage.write_ledger(&write).await? {
             WriteOutcome::Applied(result) => result.entries.len(),

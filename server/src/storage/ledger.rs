@@ -124,12 +124,15 @@ pub enum Effect {
     ReleaseUsedCoupon {
         code: String,
     },
-    /// The upkeep's settle: each batch of points expiring within `within_days` that was not
-    /// announced yet gets one `points.expiring_soon` event (once per batch, recorded), and
-    /// within `last_chance_days` one more, marked `last_chance`.
-    WarnOfExpiry {
-        within_days: u32,
+    /// The upkeep's settle: each batch of points expiring within `expiry_within_days` that was
+    /// not announced yet gets one `points.expiring_soon` event (once per batch, recorded), and
+    /// within `last_chance_days` one more, marked `last_chance`. A tier that the rolling window
+    /// takes within `tier_at_risk_days` gets one `tier.at_risk` event per episode (recorded
+    /// until the customer is safe again).
+    Upkeep {
+        expiry_within_days: u32,
         last_chance_days: Option<u32>,
+        tier_at_risk_days: u32,
     },
 }
 

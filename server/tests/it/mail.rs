@@ -17,7 +17,7 @@ use tally_server::{
     notifications::{
         mailer::{Mailer, OutgoingEmail},
         worker::EmailWorker,
-        NotificationSettings,
+        MessageKind, NotificationSettings,
     },
     points::PointsService,
     storage::EmailStatus,
@@ -318,6 +318,65 @@ async fn each_message_is_sent_when_it_should_be_in_the_customers_language(db: Db
     let bo = app.storage.emails(&program_id(&app).await, Some("bo"), None, 50).await.unwrap();
     assert!(bo.iter().any(|email| email.status == EmailStatus::Suppressed
         && email.last_error.as_deref() == Some("no marketing consent")), "{db:?}: {bo:?}");
+    app.stop().await;
+}
+}
+
+each_db! {
+/// A tier that a rolling 12-month window is about to take is told once, 30 days ahead, with
+/// what keeps it; earning enough ends the episode, and the next risk is told again.
+#[tokio::test]
+async fn a_tier_at_risk_is_told_once_per_episode_before_the_rolling_window_takes_it(db: Db) {
+    let (app, clock) = spawn_app_at(db).await;
+    let smtp = SmtpServer::start().await;
+    let (mut program, secret) = app.create_program("Tea House").await;
+    program.settings.tiers = serde_json::from_value(json!({"window": "rolling12_months",
+        "tiers": [{"id": "silver", "name": "Silver", "threshold": 300}]})).unwrap();
+    let mut notifications = NotificationSettings { sender_address: Some("club@tea.example".into()), ..Default::default() };
+    for kind in MessageKind::ALL {
+        notifications.set_switch(kind, kind == MessageKind::TierAtRisk);
+    }
+    program.settings.notifications = notifications;
+    program.settings.validate().unwrap();
+    app.storage.upsert_program(&program).await.unwrap();
+    let mail = Mail::new(&app, clock.clone(), &smtp);
+    put_customer(&app, &secret, "cy", json!({"email": "cy@example.com", "language": "en"})).await;
+    let day = |n: u32| T0.plus_days(n);
+    let upkeep = |at: Timestamp| {
+        let (storage, clock) = (app.storage.clone(), clock.clone());
+        async move {
+            clock.set(at);
+            run_upkeep(&PointsService::new(storage, clock)).await.unwrap();
+        }
+    };
+    order(&app, &secret, "o-1", "cy", 30_000).await;
+    upkeep(day(300)).await;
+    mail.pass().await;
+    assert!(smtp.received().is_empty(), "{db:?}: day 0's 300 points leave on day 365, more than 30 days ahead");
+    upkeep(day(340)).await;
+    mail.pass().await;
+    upkeep(day(341)).await;
+    mail.pass().await;
+    let received = smtp.received();
+    assert_eq!(subjects_to(&received, "cy@example.com"), ["Keep your Silver tier: 300 points more by 2027-01-01"], "{db:?}");
+    assert!(received[0]["text"].as_str().unwrap().contains("Another 300 points before then keeps it."), "{}", received[0]["text"]);
+    // Not enough yet (still the same episode: no second message), then enough: safe.
+    clock.set(day(342));
+    order(&app, &secret, "o-2", "cy", 10_000).await;
+    upkeep(day(342)).await;
+    clock.set(day(343));
+    order(&app, &secret, "o-3", "cy", 20_000).await;
+    upkeep(day(343)).await;
+    upkeep(day(366)).await;
+    mail.pass().await;
+    assert_eq!(smtp.received().len(), 1, "{db:?}: told once");
+    let (_, account) = app.api_get("/api/v1/customers/cy", &secret).await;
+    assert_eq!(account["tiers"]["tier"]["id"], "silver", "{db:?}: kept: {account}");
+    // Day 342's 100 points leave on day 707: at risk again, told again, 100 short.
+    upkeep(day(680)).await;
+    mail.pass().await;
+    let subjects = subjects_to(&smtp.received(), "cy@example.com");
+    assert_eq!(subjects[1..], ["Keep your Silver tier: 100 points more by 2027-12-09"], "{db:?}: {subjects:?}");
     app.stop().await;
 }
 }

@@ -328,6 +328,37 @@ async fn points_expiring_soon_are_announced_once_per_batch(db: Db) {
 }
 
 each_db! {
+/// The upkeep tells of a tier that a rolling window takes within 30 days, once, with what
+/// keeps it and where the customer would fall (amount-spent ladders count minor units).
+#[tokio::test]
+async fn a_tier_at_risk_is_announced_once_with_what_keeps_it(db: Db) {
+    let (app, clock) = spawn_app_at(db).await;
+    let (mut program, secret) = app.create_program("Shop").await;
+    program.settings.tiers = serde_json::from_value(json!({"window": "rolling12_months", "basis": "amount_spent",
+        "tiers": [{"id": "silver", "name": "Silver", "threshold": 10_000}, {"id": "gold", "name": "Gold", "threshold": 50_000}]})).unwrap();
+    app.storage.upsert_program(&program).await.unwrap();
+    let receiver = Receiver::start(0, Duration::ZERO).await;
+    create_endpoint(&app, &secret, json!({"url": receiver.url, "event_types": ["tier.at_risk"]})).await;
+    assert_eq!(order(&app, &secret, "o-1", "ana", 45_000).await.0, 201);
+    clock.set(T0.plus_days(100));
+    assert_eq!(order(&app, &secret, "o-2", "ana", 15_000).await.0, 201);
+    let worker = worker(&app, clock.clone());
+    for day in [330, 340, 350] {
+        clock.set(T0.plus_days(day));
+        run_upkeep(&PointsService::new(app.storage.clone(), clock.clone())).await.unwrap();
+    }
+    drain(&worker).await;
+    assert_eq!(receiver.types(), ["tier.at_risk"], "{db:?}: day 0's order leaves on day 365: once");
+    let data = &receiver.received()[0].event()["data"];
+    assert_eq!(data["tier"], "gold", "{db:?}: {data}");
+    assert_eq!((data["needed"].as_i64(), data["qualifying"].as_i64()), (Some(35_000), Some(60_000)), "{db:?}: {data}");
+    assert_eq!((&data["falls_to"], &data["basis"]), (&json!("silver"), &json!("amount_spent")), "{db:?}");
+    assert_eq!(data["drops_at"], json!(tally_server::ledger::Timestamp(T0.plus_days(365).0 + 1)), "{db:?}");
+    app.stop().await;
+}
+}
+
+each_db! {
 /// The outbox is part of the write: when its insert fails, the write fails whole (nothing in
 /// the ledger); when the write fails, no event is left behind.
 #[tokio::test]

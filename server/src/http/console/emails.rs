@@ -52,6 +52,7 @@ fn form_of(program: &Program) -> EmailsForm {
         earned_batch_hours: settings.earned_batch_hours.to_string(),
         expiry_warning_days: settings.expiry_warning_days.to_string(),
         last_chance_days: settings.last_chance_days.map(|days| days.to_string()).unwrap_or_default(),
+        tier_at_risk_days: settings.tier_at_risk_days.to_string(),
         enabled: MessageKind::ALL
             .into_iter()
             .filter(|kind| *kind != MessageKind::LastChance && settings.switched_on(*kind))
@@ -87,6 +88,7 @@ fn apply(program: &mut Program, form: &EmailsForm) -> Result<(), ConsoleError> {
     notifications.expiry_warning_days = whole("expiry_warning_days", &form.expiry_warning_days)?;
     notifications.last_chance_days =
         optional(&form.last_chance_days).map(|days| whole("last_chance_days", &days)).transpose()?;
+    notifications.tier_at_risk_days = whole("tier_at_risk_days", &form.tier_at_risk_days)?;
     for kind in MessageKind::ALL {
         notifications.set_switch(kind, form.enabled.iter().any(|name| name == kind.as_str()));
     }

@@ -239,6 +239,24 @@ pub(super) fn qualifying_sql(basis: TierBasis) -> &'static str {
     }
 }
 
+/// A customer's qualifying activity from `$3` until before `$4` (moment, amount), oldest first:
+/// what leaves a rolling window between two moments.
+pub(super) fn leaving_sql(basis: TierBasis) -> &'static str {
+    match basis {
+        TierBasis::PointsEarned => {
+            "SELECT created_at_ms, points FROM ledger_entries
+             WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3 AND created_at_ms < $4
+               AND (kind = 'earn' OR (kind IN ('reverse', 'void') AND order_id IS NOT NULL))
+             ORDER BY created_at_ms"
+        }
+        TierBasis::AmountSpent => {
+            "SELECT created_at_ms, amount - refunded FROM orders
+             WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3 AND created_at_ms < $4
+             ORDER BY created_at_ms"
+        }
+    }
+}
+
 #[async_trait]
 impl CustomerStore for SqlStorage {
     async fn order_customer(&self, program_id: &str, order_id: &str) -> Result<Option<String>, StorageError> {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 
 use super::console_users::insert_audit;
-use super::customers::{qualifying_sql, LotRow, OPEN_LOTS};
+use super::customers::{leaving_sql, qualifying_sql, LotRow, OPEN_LOTS};
 use super::outbox::insert_events;
 use super::referrals::MARK_REFERRAL_REWARDED;
 use super::reports::{ADD_OPEN_POINTS, ADD_SLOT_FLOWS, APPEND_EARNINGS};
@@ -27,7 +27,15 @@ use crate::{
         Effect, EntryRecord, FollowUp, LedgerStore, LedgerWrite, Refusal, StorageError, TierChange, WriteOutcome,
         WriteResult,
     },
+    tiers::TierWindow,
 };
+
+/// The customer's tier after a write and what it rests on.
+struct TierState {
+    qualifying: i64,
+    tier: Option<String>,
+    change: Option<TierChange>,
+}
 
 /// SQLite takes the write lock at BEGIN (a deferred transaction could fail to upgrade its read
 /// lock under contention); PostgreSQL locks the customer's row instead.
@@ -74,6 +82,15 @@ const RECORD_EXPIRY_WARNING: &str =
 /// A warned batch's last-chance reminder, once.
 const RECORD_LAST_CHANCE: &str = "UPDATE expiry_warnings SET last_chance_at_ms = $1
      WHERE program_id = $2 AND customer_id = $3 AND expires_at_ms = $4 AND last_chance_at_ms IS NULL";
+/// A tier at risk, warned once per episode: a second insert for the same tier does nothing,
+/// another tier at risk (after a drop) starts a new episode.
+const RECORD_TIER_RISK: &str = "INSERT INTO tier_risk_warnings (program_id, customer_id, tier_id, drops_at_ms, warned_at_ms)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (program_id, customer_id) DO UPDATE SET tier_id = excluded.tier_id,
+         drops_at_ms = excluded.drops_at_ms, warned_at_ms = excluded.warned_at_ms
+     WHERE tier_risk_warnings.tier_id <> excluded.tier_id";
+/// The customer is safe again: the episode ends, and the next risk warns again.
+const CLEAR_TIER_RISK: &str = "DELETE FROM tier_risk_warnings WHERE program_id = $1 AND customer_id = $2";
 const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -179,7 +196,7 @@ macro_rules! ledger_steps {
             async fn check_effect(conn: &mut Conn, write: &LedgerWrite) -> Result<Option<Refusal>, StorageError> {
                 let program = write.program_id.as_str();
                 match &write.effect {
-                    Effect::None | Effect::WarnOfExpiry { .. } => Ok(None),
+                    Effect::None | Effect::Upkeep { .. } => Ok(None),
                     Effect::IssueCoupon { coupon, per_customer_limit, uses_stock } => {
                         if let Some(limit) = per_customer_limit {
                             let live: i64 = sqlx::query_scalar(COUNT_LIVE_COUPONS)
@@ -453,7 +470,7 @@ macro_rules! ledger_steps {
             }
 
             /// The tier from the qualifying total after the write; a change is recorded.
-            async fn update_tier(conn: &mut Conn, write: &LedgerWrite, tier_before: &Option<String>) -> Result<Option<TierChange>, StorageError> {
+            async fn update_tier(conn: &mut Conn, write: &LedgerWrite, tier_before: &Option<String>) -> Result<Option<TierState>, StorageError> {
                 if write.tiers.tiers.is_empty() {
                     return Ok(None);
                 }
@@ -465,6 +482,7 @@ macro_rules! ledger_steps {
                     .fetch_one(&mut *conn)
                     .await?;
                 let tier_after = write.tiers.status(qualifying).tier.map(|tier| tier.id);
+                let mut change = None;
                 if tier_after != *tier_before {
                     sqlx::query(SET_TIER).bind(&tier_after).bind(program).bind(customer).execute(&mut *conn).await?;
                     sqlx::query(RECORD_TIER_CHANGE)
@@ -476,19 +494,51 @@ macro_rules! ledger_steps {
                         .bind(qualifying)
                         .execute(&mut *conn)
                         .await?;
-                    return Ok(Some(TierChange {
+                    change = Some(TierChange {
                         changed_at: write.now,
                         from_tier: tier_before.clone(),
-                        to_tier: tier_after,
+                        to_tier: tier_after.clone(),
                         qualifying,
-                    }));
+                    });
                 }
-                Ok(None)
+                Ok(Some(TierState { qualifying, tier: tier_after, change }))
+            }
+
+            /// The upkeep's `tier.at_risk` event: the rolling window takes the customer's tier
+            /// within the program's warning days and this episode was not announced yet.
+            async fn warn_of_tier_risk(conn: &mut Conn, write: &LedgerWrite, state: Option<&TierState>, result: &WriteResult) -> Result<Option<events::OutboxEvent>, StorageError> {
+                let Effect::Upkeep { tier_at_risk_days: days, .. } = write.effect else { return Ok(None) };
+                let Some(state) = state.filter(|state| state.tier.is_some()) else { return Ok(None) };
+                if write.tiers.window != TierWindow::Rolling12Months {
+                    return Ok(None);
+                }
+                let (program, customer) = (write.program_id.as_str(), write.customer_id.as_str());
+                let leaving: Vec<(i64, i64)> = sqlx::query_as(leaving_sql(write.tiers.basis))
+                    .bind(program)
+                    .bind(customer)
+                    .bind(write.tiers.window_start(write.now).0)
+                    .bind(write.tiers.window_start(write.now.plus_days(days)).0)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let leaving: Vec<_> = leaving.into_iter().map(|(at, amount)| (Timestamp(at), amount)).collect();
+                let Some(risk) = write.tiers.at_risk(state.tier.as_deref(), state.qualifying, &leaving, write.now, days) else {
+                    sqlx::query(CLEAR_TIER_RISK).bind(program).bind(customer).execute(&mut *conn).await?;
+                    return Ok(None);
+                };
+                let recorded = sqlx::query(RECORD_TIER_RISK)
+                    .bind(program)
+                    .bind(customer)
+                    .bind(&risk.tier.id)
+                    .bind(risk.drops_at.0)
+                    .bind(write.now.0)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok((recorded.rows_affected() == 1).then(|| events::tier_at_risk(write, &risk, state.qualifying, result)))
             }
 
             /// The `points.expiring_soon` events of batches not announced before.
             async fn warn_of_expiry(conn: &mut Conn, write: &LedgerWrite, account: &Account, result: &WriteResult) -> Result<Vec<events::OutboxEvent>, StorageError> {
-                let Effect::WarnOfExpiry { within_days, last_chance_days } = write.effect else { return Ok(Vec::new()) };
+                let Effect::Upkeep { expiry_within_days: within_days, last_chance_days, .. } = write.effect else { return Ok(Vec::new()) };
                 let mut warnings = Vec::new();
                 for batch in account.expiry_batches(write.now, within_days) {
                     // A batch first seen inside the last-chance window gets one warning, the last.
@@ -556,7 +606,7 @@ macro_rules! ledger_steps {
                 save_order(conn, write, &order).await?;
                 save_totals_and_customer(conn, write, &records, (&lots_before, activity_before), &account).await?;
                 issue_coupon(conn, write).await?;
-                let tier_change = update_tier(conn, write, &locked.tier).await?;
+                let tier = update_tier(conn, write, &locked.tier).await?;
                 let coupon = match &write.effect {
                     Effect::IssueCoupon { coupon, .. } => Some(coupon.clone()),
                     _ => None,
@@ -569,8 +619,10 @@ macro_rules! ledger_steps {
                     coupon,
                     released_coupons: Vec::new(),
                 };
-                let mut events = events::of_ledger_write(write, &result, locked.created, tier_change.as_ref());
+                let tier_change = tier.as_ref().and_then(|tier| tier.change.as_ref());
+                let mut events = events::of_ledger_write(write, &result, locked.created, tier_change);
                 events.extend(warn_of_expiry(conn, write, &account, &result).await?);
+                events.extend(warn_of_tier_risk(conn, write, tier.as_ref(), &result).await?);
                 insert_events!($db, &mut *conn, &events);
                 Ok(WriteOutcome::Applied(result))
             }

@@ -22,7 +22,7 @@ const COPY_CUSTOMER: &str = "INSERT INTO customers
 
 /// Every other row stored under the customer's id, moved to the pseudonym (`$1` program,
 /// `$2` id, `$3` pseudonym).
-const MOVE_ROWS: [&str; 16] = [
+const MOVE_ROWS: [&str; 17] = [
     "UPDATE ledger_entries SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE ledger_consumptions SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE lots SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
@@ -30,6 +30,7 @@ const MOVE_ROWS: [&str; 16] = [
     "UPDATE coupons SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE tier_changes SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE expiry_warnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
+    "UPDATE tier_risk_warnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     // The log keeps that a message went out, not to whom.
     "UPDATE email_messages SET customer_id = $3, to_address = NULL WHERE program_id = $1 AND customer_id = $2",
     "UPDATE customer_earnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
