@@ -186,7 +186,9 @@ async fn earn_phase(
 /// Waits (five minutes at most) until the outbox has relayed and delivered what it holds.
 async fn idle_outbox(storage: &dyn tally_server::storage::Storage) {
     let waited = Instant::now();
-    while storage.outbox_backlog().await.expect("the database answers") > 0 && waited.elapsed() < Duration::from_secs(300) {
+    while storage.outbox_backlog().await.expect("the database answers") > 0
+        && waited.elapsed() < Duration::from_secs(300)
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -235,7 +237,10 @@ async fn emails(
     clients: usize,
     duration: Duration,
 ) -> (Phase, Phase) {
-    use tally_server::{customers::{CustomerId, CustomerProfile}, storage::EmailStatus};
+    use tally_server::{
+        customers::{CustomerId, CustomerProfile},
+        storage::EmailStatus,
+    };
     idle_outbox(storage).await;
     for n in 0..CUSTOMERS {
         let profile = CustomerProfile { email: Some(format!("c{n}@bench.example")), ..CustomerProfile::default() };
@@ -248,7 +253,8 @@ async fn emails(
     storage.upsert_program(&mailing).await.expect("the database answers");
     let started = Instant::now();
     let earn = earn_phase("earn, emails on", "m", base, secret, clients, duration).await;
-    let count = |counts: &[(EmailStatus, u64)], status| counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
+    let count =
+        |counts: &[(EmailStatus, u64)], status| counts.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
     let sent = loop {
         let counts = storage.email_counts(&program.id).await.expect("the database answers");
         let backlog = storage.outbox_backlog().await.expect("the database answers");
@@ -370,7 +376,9 @@ async fn webhook_latency(
     let mut phases = Vec::new();
     for (name, clients, prefix) in [("webhook latency", clients, "h"), ("  …2 clients", 2, "l")] {
         let waited = Instant::now();
-        while storage.outbox_backlog().await.expect("the database answers") > 0 && waited.elapsed() < Duration::from_secs(300) {
+        while storage.outbox_backlog().await.expect("the database answers") > 0
+            && waited.elapsed() < Duration::from_secs(300)
+        {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         acked.lock().unwrap().clear();
@@ -424,13 +432,7 @@ async fn webhook_phase(
         .filter_map(|(order, at)| received.get(order).map(|got| got.saturating_duration_since(*at)))
         .collect();
     latencies.sort();
-    Phase {
-        name,
-        requests: phase.requests,
-        errors: expected - latencies.len(),
-        elapsed: phase.elapsed,
-        latencies,
-    }
+    Phase { name, requests: phase.requests, errors: expected - latencies.len(), elapsed: phase.elapsed, latencies }
 }
 
 /// `clients` tasks call `request` back to back for `duration`; returns what they measured.

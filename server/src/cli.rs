@@ -1,10 +1,14 @@
-//! `tally program ...` and `tally user ...`: program and console-user administration from the
-//! command line.
+//! `tally program ...`, `tally user ...` and `tally import ...`: program and console-user
+//! administration and imports from the command line.
+
+use std::sync::Arc;
 
 use crate::{
-    config::{ProgramArgs, ProgramCommand, UserArgs, UserCommand},
+    config::{ImportArgs, ProgramArgs, ProgramCommand, UserArgs, UserCommand},
     console_users::{ConsoleUser, Email, NewPassword, Role},
+    imports::{self, Field, Mode, Preset},
     ledger::{Clock, SystemClock},
+    points::{ImportUpload, PointsError, PointsService},
     programs::{ApiKeyRecord, CreatedProgram, Program},
     secrets, storage,
 };
@@ -19,6 +23,107 @@ pub enum CliError {
     UnknownProgram(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Points(#[from] PointsError),
+}
+
+/// `tally import`: the file checked (and its errors printed by line), then, unless
+/// `--dry-run`, written with progress on standard error.
+pub async fn import(args: ImportArgs) -> Result<(), CliError> {
+    let mode = Mode::parse(&args.mode).ok_or_else(|| CliError::Invalid("--mode: add or set".into()))?;
+    let content =
+        std::fs::read(&args.file).map_err(|error| CliError::Invalid(format!("{}: {error}", args.file.display())))?;
+    let content = String::from_utf8(content)
+        .map_err(|_| CliError::Invalid(format!("{}: not UTF-8 text (save the CSV as UTF-8)", args.file.display())))?;
+    let headers = imports::headers(&content).map_err(|message| CliError::Invalid(message.to_string()))?;
+    let mut mapping = match &args.preset {
+        Some(name) => {
+            let preset = Preset::parse(name)
+                .ok_or_else(|| CliError::Invalid("--preset: tally, smile_io, loyaltylion or woocommerce".into()))?;
+            Some(imports::mapping_of(preset, &headers))
+        }
+        None => None,
+    };
+    for pair in &args.map {
+        let (column, field) =
+            pair.rsplit_once('=').ok_or_else(|| CliError::Invalid(format!("--map {pair:?}: COLUMN=FIELD")))?;
+        let index = headers
+            .iter()
+            .position(|header| header == column.trim())
+            .ok_or_else(|| CliError::Invalid(format!("--map {pair:?}: the file has no column {column:?}")))?;
+        let field = match field.trim() {
+            "" => None,
+            name => Some(
+                Field::parse(name).ok_or_else(|| CliError::Invalid(format!("--map {pair:?}: no field {name:?}")))?,
+            ),
+        };
+        let mapping = mapping.get_or_insert_with(|| imports::guess(&headers).1);
+        mapping[index] = field;
+    }
+    let storage = storage::connect(&args.database_url).await?;
+    let program =
+        storage.program_by_id(&args.program).await?.ok_or_else(|| CliError::UnknownProgram(args.program.clone()))?;
+    let points = PointsService::new(storage, Arc::new(SystemClock));
+    let file_name =
+        args.file.file_name().map_or_else(|| "import.csv".into(), |name| name.to_string_lossy().into_owned());
+    let upload = ImportUpload { file_name: &file_name, content: &content, mapping, mode: Some(mode), created_by: None };
+    let uploaded = points.upload_import(&program, upload).await?;
+    let run = &uploaded.run;
+    eprintln!(
+        "{file_name}: rows to import: {}, new customers among them: {}, rows with errors (left out): {}",
+        run.total_rows, run.new_customers, run.rejected_rows
+    );
+    eprintln!("columns: {}", describe_mapping(&uploaded.headers, &run.mapping));
+    for error in &run.errors {
+        let column = error.column.as_deref().map(|column| format!(" ({column})")).unwrap_or_default();
+        eprintln!("  line {}{column}: {}", error.line, crate::message::fill_stored(&error.template, &error.values));
+    }
+    if args.dry_run {
+        eprintln!("dry run: nothing written (import {})", run.import_id);
+        return Ok(());
+    }
+    let started = points.start_import(&program, &run.import_id).await?;
+    let clock = std::time::Instant::now();
+    let total = started.total_rows.max(1);
+    let progress = {
+        let (storage, program_id, import_id) = (points.storage_handle(), program.id.clone(), started.import_id.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                if let Ok(Some(run)) = storage.import_run(&program_id, &import_id).await {
+                    eprintln!("  {} of {} rows ({}%)", run.done_rows, run.total_rows, run.done_rows * 100 / total);
+                }
+            }
+        })
+    };
+    let done = points.run_import(&program, started).await;
+    progress.abort();
+    let done = done?;
+    let seconds = clock.elapsed().as_secs_f64();
+    eprintln!(
+        "done in {seconds:.1} s ({:.0} rows/s): {} written, {} unchanged, {} refused",
+        done.done_rows as f64 / seconds.max(0.001),
+        done.written,
+        done.unchanged,
+        done.failed
+    );
+    for error in done.errors.iter().skip(run.errors.len()) {
+        eprintln!("  line {}: {}", error.line, crate::message::fill_stored(&error.template, &error.values));
+    }
+    Ok(())
+}
+
+/// `Email → email, Points balance → points, Notes (ignored)`.
+fn describe_mapping(headers: &[String], mapping: &imports::Mapping) -> String {
+    headers
+        .iter()
+        .zip(mapping)
+        .map(|(header, field)| match field {
+            Some(field) => format!("{header} → {}", field.as_str()),
+            None => format!("{header} (ignored)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub async fn program(args: ProgramArgs) -> Result<(), CliError> {

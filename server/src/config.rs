@@ -25,6 +25,35 @@ pub enum Command {
     /// Manage console users (`tally admin …`, the older name, still works).
     #[command(alias = "admin")]
     User(UserArgs),
+    /// Import balances from a CSV file (Smile.io, LoyaltyLion, WooCommerce Points and Rewards
+    /// exports, or Tally's own columns): checks every row first, then writes them.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://tally.db")]
+    pub database_url: String,
+    /// The program's id (prg_...).
+    #[arg(long)]
+    pub program: String,
+    /// The CSV file: a header line, then one row per customer.
+    pub file: std::path::PathBuf,
+    /// add: the points column is added to each balance; set: each balance becomes it.
+    #[arg(long, default_value = "add")]
+    pub mode: String,
+    /// Read the columns as this export's: tally, smile_io, loyaltylion or woocommerce (by
+    /// default the one the headers match, or the mapping last used for these headers).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// A column and the field it fills, e.g. `--map "Points balance=points"` (repeatable;
+    /// fields: customer_id, email, name, first_name, last_name, points, lifetime, tier,
+    /// birthday, marketing_consent; `=` alone ignores the column).
+    #[arg(long = "map")]
+    pub map: Vec<String>,
+    /// Check the file and print the counts and errors; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -143,7 +143,7 @@ pub fn is_email(email: &str) -> bool {
 }
 
 /// `YYYY-MM-DD` naming a real day (leap years included).
-fn is_date(text: &str) -> bool {
+pub fn is_date(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     let [year, month, day] = parts.as_slice() else { return false };
     if year.len() != 4 || month.len() != 2 || day.len() != 2 {

@@ -66,6 +66,28 @@ pub async fn run_upkeep(points: &PointsService) -> Result<UpkeepReport, StorageE
     Ok(report)
 }
 
+/// How often a process looks for imports another replica started (its own wake it at once).
+const IMPORT_POLL: Duration = Duration::from_secs(5);
+
+/// Runs started imports to their end, one at a time: woken when this process starts one, else
+/// every [`IMPORT_POLL`]. Safe on several replicas: an import is leased to one.
+pub fn spawn_imports(points: PointsService) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let waker = points.import_waker();
+        loop {
+            match points.run_next_import().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => tracing::error!(%error, "the import worker failed; retrying"),
+            }
+            tokio::select! {
+                _ = waker.notified() => {}
+                _ = tokio::time::sleep(IMPORT_POLL) => {}
+            }
+        }
+    })
+}
+
 /// How often the writes' recorded changes are folded into the dashboard's running totals.
 pub const FOLD_INTERVAL: Duration = Duration::from_secs(5);
 /// Changes folded per transaction.

@@ -9,6 +9,7 @@ pub mod customers;
 pub mod dashboard;
 pub mod demo;
 pub mod http;
+pub mod imports;
 pub mod jobs;
 pub mod ledger;
 pub mod message;
@@ -129,8 +130,9 @@ impl Application {
         self.setup_code.as_deref()
     }
 
-    /// Starts this process's connection workers (the stores' inbox, webhook deliveries, coupons created in stores), woken
-    /// by the writes and deliveries this server takes.
+    /// Starts this process's workers: the connections' (the stores' inbox, webhook deliveries,
+    /// coupons created in stores, emails), woken by the writes and deliveries this server
+    /// takes, and the imports'.
     pub fn spawn_connection_workers(&self) -> tokio::task::JoinHandle<()> {
         let delivery = connections::delivery::DeliveryWorker::new(self.storage(), self.clock.clone(), self.deliveries);
         let inbox = connections::inbox::InboxWorker::new(self.points.clone());
@@ -138,6 +140,7 @@ impl Application {
         let emails = self.mail.clone().map(|(mailer, public_url)| {
             notifications::worker::EmailWorker::new(self.storage(), self.clock.clone(), mailer, public_url)
         });
+        jobs::spawn_imports(self.points.clone());
         connections::spawn_workers(inbox, delivery, checkout, emails, self.points.outbox_waker())
     }
 

@@ -10,6 +10,7 @@ async fn main() -> std::process::ExitCode {
         Command::Demo(args) => tally_server::demo::run(args).await.map_err(Into::into),
         Command::Program(args) => tally_server::cli::program(args).await.map_err(Into::into),
         Command::User(args) => tally_server::cli::user(args).await.map_err(Into::into),
+        Command::Import(args) => tally_server::cli::import(args).await.map_err(Into::into),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

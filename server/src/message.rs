@@ -31,6 +31,15 @@ impl Message {
         Self { template, values }
     }
 
+    /// The English template, as kept with what it describes (an import's row errors).
+    pub fn template(&self) -> &'static str {
+        self.template
+    }
+
+    pub fn values_text(&self) -> &[String] {
+        &self.values
+    }
+
     /// The message in the language of the page being answered.
     pub fn translated(&self) -> String {
         i18n::trf(self.template, &self.values())
@@ -45,6 +54,12 @@ impl fmt::Display for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&i18n::fill(self.template, &self.values()))
     }
+}
+
+/// A message kept as its template and values (an import's row errors), in English.
+pub fn fill_stored(template: &str, values: &[String]) -> String {
+    let values: Vec<&dyn fmt::Display> = values.iter().map(|value| value as _).collect();
+    i18n::fill(template, &values)
 }
 
 /// A field of a request and what is wrong with it.

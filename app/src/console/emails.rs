@@ -29,8 +29,12 @@ pub trait EmailsConsole: Send + Sync {
         form: EmailsForm,
     ) -> Result<EmailsForm, ConsoleError>;
     /// The message of `text` with sample values, as it would be sent.
-    async fn preview_email(&self, session: Option<&str>, program_id: &str, text: EmailText)
-        -> Result<EmailPreview, ConsoleError>;
+    async fn preview_email(
+        &self,
+        session: Option<&str>,
+        program_id: &str,
+        text: EmailText,
+    ) -> Result<EmailPreview, ConsoleError>;
     /// Sends the message of `text`, with sample values, to the signed-in user; their address.
     async fn send_test_email(
         &self,
@@ -154,7 +158,8 @@ fn EmailsView(board: EmailsBoard) -> impl IntoView {
     let language = RwSignal::new(draft.with_untracked(|form| form.default_language.clone()));
     let editing = move || {
         let (kind, language) = (kind.get(), language.get());
-        draft.with(|form| form.texts.iter().find(|text| text.kind == kind && text.language == language).cloned())
+        draft
+            .with(|form| form.texts.iter().find(|text| text.kind == kind && text.language == language).cloned())
             .unwrap_or(EmailText { kind, language, ..EmailText::default() })
     };
     let edit = move |change: &dyn Fn(&mut EmailText)| {

@@ -179,7 +179,12 @@ pub fn of_ledger_write(
     let event = |event_type, data| OutboxEvent::new(program, Some(customer), event_type, write.now, data);
     let mut events = Vec::with_capacity(result.entries.len() + 1);
     if customer_created {
-        events.push(event(EventType::CustomerCreated, json!({ "customer_id": customer })));
+        let mut data = json!({ "customer_id": customer });
+        // Customers brought by an import are told apart (no welcome email for each of them).
+        if write.source == "import" {
+            data["source"] = json!("import");
+        }
+        events.push(event(EventType::CustomerCreated, data));
     }
     for entry in &result.entries {
         events.push(event(EventType::of_entry(entry.kind), entry_data(customer, entry, result)));

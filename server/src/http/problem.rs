@@ -104,9 +104,10 @@ impl From<PointsError> for Problem {
         let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
         match error {
             PointsError::Invalid { field, message } => Self::invalid_field(field, message),
-            PointsError::NoCustomer(_) | PointsError::NoOrder(_) | PointsError::NoCoupon(_) => {
-                Self::not_found(capitalised(&detail))
-            }
+            PointsError::NoCustomer(_)
+            | PointsError::NoOrder(_)
+            | PointsError::NoCoupon(_)
+            | PointsError::NoImport(_) => Self::not_found(capitalised(&detail)),
             PointsError::IdempotencyConflict { field, id } => Self::idempotency_conflict(field, &id),
             PointsError::Refused(refusal) => match refusal {
                 Refusal::Ledger(LedgerError::InsufficientPoints { available, requested }) => Self::new(
@@ -141,6 +142,7 @@ impl From<PointsError> for Problem {
             }
             PointsError::RewardUnavailable => refused(unprocessable, "reward_unavailable", "Reward unavailable"),
             PointsError::TierRequired { .. } => refused(unprocessable, "tier_required", "Tier required"),
+            PointsError::ImportStarted => refused(StatusCode::CONFLICT, "import_started", "Import started"),
             PointsError::CouponUnusable(status) => {
                 let code = match status {
                     crate::rewards::CouponStatus::Consumed => "coupon_already_consumed",

@@ -31,7 +31,8 @@ struct Link {
 /// link that is not ours.
 async fn recipient(state: &AppState, token: &str) -> Result<Option<(String, String, String, Lang)>, Response> {
     let Some((program_id, customer_id)) = unsubscribe::verify(&state.unsubscribe_key, token) else { return Ok(None) };
-    let unavailable = |_| (StatusCode::SERVICE_UNAVAILABLE, "The database did not answer. Try again in a moment.").into_response();
+    let unavailable =
+        |_| (StatusCode::SERVICE_UNAVAILABLE, "The database did not answer. Try again in a moment.").into_response();
     let Some(program) = state.storage.program_by_id(&program_id).await.map_err(unavailable)? else { return Ok(None) };
     let Ok(id) = CustomerId::parse(&customer_id) else { return Ok(None) };
     let customer = state.storage.customer(&program.id, &id, program.settings.expiry).await.map_err(unavailable)?;
@@ -75,7 +76,8 @@ async fn confirm(State(state): State<AppState>, Query(link): Query<Link>) -> Res
                 }
                 Err(error) => {
                     tracing::error!(%error, "an unsubscribe could not be recorded");
-                    (StatusCode::SERVICE_UNAVAILABLE, "The database did not answer. Try again in a moment.").into_response()
+                    (StatusCode::SERVICE_UNAVAILABLE, "The database did not answer. Try again in a moment.")
+                        .into_response()
                 }
             }
         }

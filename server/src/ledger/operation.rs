@@ -31,6 +31,11 @@ pub enum Operation {
     Restore {
         points: Points,
     },
+    /// An import that sets the balance: the available points become `points` by one
+    /// adjustment of the difference (none when they already are).
+    SetBalance {
+        points: Points,
+    },
     /// A refund of `amount` of the order's money: points in proportion (I4 bounds them).
     Refund {
         order_id: String,
@@ -50,7 +55,12 @@ impl Operation {
             Self::EarnOrder { order_id, .. } | Self::Refund { order_id, .. } | Self::CancelOrder { order_id } => {
                 Some(order_id)
             }
-            Self::Earn { .. } | Self::Redeem { .. } | Self::Adjust { .. } | Self::Restore { .. } | Self::Settle => None,
+            Self::Earn { .. }
+            | Self::Redeem { .. }
+            | Self::Adjust { .. }
+            | Self::Restore { .. }
+            | Self::SetBalance { .. }
+            | Self::Settle => None,
         }
     }
 
@@ -79,6 +89,14 @@ impl Operation {
             Self::Redeem { points } => account.redeem(now, *points),
             Self::Adjust { points } => account.adjust(now, *points),
             Self::Restore { points } => account.restore(now, *points),
+            Self::SetBalance { points } => {
+                let mut entries = account.settle(now);
+                let difference = points.saturating_sub(account.available(now));
+                if difference != 0 {
+                    entries.extend(account.adjust(now, difference)?);
+                }
+                Ok(entries)
+            }
             Self::Refund { order_id, amount } => {
                 if !order.recorded {
                     return Err(LedgerError::UnknownOrder);

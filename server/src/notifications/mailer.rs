@@ -59,10 +59,11 @@ impl Mailer {
 
     pub async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
         let message = build(email)?;
-        self.transport.send(message).await.map(|_| ()).map_err(|error| MailError::Send {
-            permanent: error.is_permanent(),
-            message: error.to_string(),
-        })
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|error| MailError::Send { permanent: error.is_permanent(), message: error.to_string() })
     }
 }
 

@@ -232,9 +232,11 @@ impl NotificationSettings {
 
     pub fn validate(&self) -> Result<(), FieldError> {
         let header_safe = |text: &str| !text.chars().any(char::is_control);
-        if self.sender_name.as_deref().is_some_and(|name| {
-            name.trim().is_empty() || name.chars().count() > 100 || !header_safe(name)
-        }) {
+        if self
+            .sender_name
+            .as_deref()
+            .is_some_and(|name| name.trim().is_empty() || name.chars().count() > 100 || !header_safe(name))
+        {
             return Err(FieldError::new("sender_name", message!("1 to 100 characters on one line")));
         }
         for (field, address) in [("sender_address", &self.sender_address), ("reply_to", &self.reply_to)] {
@@ -275,7 +277,10 @@ impl NotificationSettings {
                 return Err(FieldError::new(field("language"), message!("one of en, ko, ja, zh-CN, id")));
             }
             let lang = Lang::from_tag(&text.language);
-            if self.texts[..index].iter().any(|other| other.kind == text.kind && Lang::from_tag(&other.language) == lang) {
+            if self.texts[..index]
+                .iter()
+                .any(|other| other.kind == text.kind && Lang::from_tag(&other.language) == lang)
+            {
                 return Err(FieldError::new(field("language"), message!("one text per message and language")));
             }
             if text.subject.trim().is_empty() || text.subject.chars().count() > 200 || !header_safe(&text.subject) {

@@ -50,12 +50,15 @@ pub fn plan(program: &Program<'_>, event: &Event<'_>) -> Vec<Planned> {
     let points = data["points"].as_i64().unwrap_or(0);
     let mut planned = Vec::new();
     match event.event_type {
-        EventType::CustomerCreated if sends(MessageKind::Welcome) => planned.push(Planned::Once {
-            kind: MessageKind::Welcome,
-            dedupe_key: "welcome".into(),
-            data: json!({}),
-            points: 0,
-        }),
+        // An import brings members who joined elsewhere long ago: no welcome for them.
+        EventType::CustomerCreated if sends(MessageKind::Welcome) && data["source"] != "import" => {
+            planned.push(Planned::Once {
+                kind: MessageKind::Welcome,
+                dedupe_key: "welcome".into(),
+                data: json!({}),
+                points: 0,
+            })
+        }
         EventType::PointsEarned if data["entry"]["source"] == "birthday" => {
             if sends(MessageKind::Birthday) {
                 // A birthday earns once a year: the year keeps it once.
@@ -138,7 +141,8 @@ fn reward_unlocked(program: &Program<'_>, event: &Event<'_>) -> Option<Planned> 
         .as_str()
         .and_then(Timestamp::parse_rfc3339)
         .is_none_or(|at| at <= event.created_at);
-    if points <= 0 || !available_now {
+    // Balances an import brings were reachable before; the shopper hears of rewards as they earn.
+    if points <= 0 || !available_now || data["entry"]["source"] == "import" {
         return None;
     }
     let before = after.saturating_sub(points);
@@ -219,8 +223,11 @@ mod tests {
     fn earning_feeds_the_digest_and_crossing_a_cost_unlocks_the_dearest_reward() {
         let rewards = [reward("small", 100), reward("big", 300), reward("huge", 1000)];
         let planned = run(&settings(), &rewards, EventType::PointsEarned, earned(250, 320, "purchase"));
-        assert!(matches!(&planned[0], Planned::Gathered { kind: MessageKind::PointsEarned, points: 250, period_ms, .. }
-            if *period_ms == 24 * 3_600_000), "{planned:?}");
+        assert!(
+            matches!(&planned[0], Planned::Gathered { kind: MessageKind::PointsEarned, points: 250, period_ms, .. }
+            if *period_ms == 24 * 3_600_000),
+            "{planned:?}"
+        );
         let Planned::Once { kind, dedupe_key, points, .. } = &planned[1] else { panic!("{planned:?}") };
         assert_eq!((kind, dedupe_key.as_str(), *points), (&MessageKind::RewardUnlocked, "reward:big", 320));
         // Already above every cost reached: nothing is unlocked again.
@@ -233,10 +240,16 @@ mod tests {
         let mut pending = earned(250, 0, "purchase");
         pending["entry"]["available_at"] = json!("2026-02-01T00:00:00.000Z");
         let planned = run(&settings(), &[reward("r", 100)], EventType::PointsEarned, pending);
-        assert!(matches!(planned.as_slice(), [Planned::Gathered { kind: MessageKind::PointsEarned, .. }]), "{planned:?}");
+        assert!(
+            matches!(planned.as_slice(), [Planned::Gathered { kind: MessageKind::PointsEarned, .. }]),
+            "{planned:?}"
+        );
         let planned = run(&settings(), &[], EventType::PointsEarned, earned(200, 200, "birthday"));
-        assert!(matches!(&planned[..], [Planned::Once { kind: MessageKind::Birthday, dedupe_key, points: 200, .. }]
-            if dedupe_key == "birthday:2026"), "{planned:?}");
+        assert!(
+            matches!(&planned[..], [Planned::Once { kind: MessageKind::Birthday, dedupe_key, points: 200, .. }]
+            if dedupe_key == "birthday:2026"),
+            "{planned:?}"
+        );
     }
 
     #[test]
@@ -255,17 +268,25 @@ mod tests {
         assert!(run(&settings(), &[], EventType::PointsExpiringSoon, data.clone()).is_empty());
         let with_reminder = NotificationSettings { last_chance_days: Some(7), ..settings() };
         let planned = run(&with_reminder, &[], EventType::PointsExpiringSoon, data);
-        assert!(matches!(&planned[..], [Planned::Gathered { kind: MessageKind::LastChance, dedupe_key, points: 40, .. }]
-            if dedupe_key == "last_chance:2026-03-01T00:00:00.000Z"));
+        assert!(
+            matches!(&planned[..], [Planned::Gathered { kind: MessageKind::LastChance, dedupe_key, points: 40, .. }]
+            if dedupe_key == "last_chance:2026-03-01T00:00:00.000Z")
+        );
     }
 
     #[test]
     fn a_tier_at_risk_is_told_only_when_switched_on() {
-        let data = json!({"tier": "gold", "drops_at": "2026-03-01T00:00:00.000Z", "needed": 120, "basis": "points_earned"});
+        let data =
+            json!({"tier": "gold", "drops_at": "2026-03-01T00:00:00.000Z", "needed": 120, "basis": "points_earned"});
         assert!(run(&settings(), &[], EventType::TierAtRisk, data.clone()).is_empty(), "off by default");
         let on = NotificationSettings { tier_at_risk: true, ..settings() };
         let planned = run(&on, &[], EventType::TierAtRisk, data);
-        let [Planned::Once { kind: MessageKind::TierAtRisk, dedupe_key, data, .. }] = &planned[..] else { panic!("{planned:?}") };
-        assert_eq!((dedupe_key.as_str(), &data["tier_id"], &data["needed"]), ("tier_at_risk:evt_1", &json!("gold"), &json!(120)));
+        let [Planned::Once { kind: MessageKind::TierAtRisk, dedupe_key, data, .. }] = &planned[..] else {
+            panic!("{planned:?}")
+        };
+        assert_eq!(
+            (dedupe_key.as_str(), &data["tier_id"], &data["needed"]),
+            ("tier_at_risk:evt_1", &json!("gold"), &json!(120))
+        );
     }
 }

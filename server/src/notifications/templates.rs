@@ -235,7 +235,9 @@ pub fn layout_words(lang: Lang) -> LayoutWords {
             "You get this email as a member of the {{ program_name }} loyalty program.",
             "Unsubscribe",
         ),
-        Lang::Ko => ("내 리워드 보기", "{{ program_name }} 로열티 프로그램 회원이어서 이 이메일을 받으셨습니다.", "수신 거부"),
+        Lang::Ko => {
+            ("내 리워드 보기", "{{ program_name }} 로열티 프로그램 회원이어서 이 이메일을 받으셨습니다.", "수신 거부")
+        }
         Lang::Ja => (
             "特典を見る",
             "{{ program_name }} のロイヤルティプログラムの会員のため、このメールをお送りしています。",

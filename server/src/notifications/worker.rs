@@ -105,7 +105,8 @@ impl EmailWorker {
         }
         let lang = settings.lang_for(customer.profile.language.as_deref());
         let values = values_of(program, email, customer.profile.name.clone(), customer.account.available(now));
-        let unsubscribe_url = unsubscribe::link(&self.public_url, &self.unsubscribe_key, &program.id, &email.customer_id);
+        let unsubscribe_url =
+            unsubscribe::link(&self.public_url, &self.unsubscribe_key, &program.id, &email.customer_id);
         let frame = Frame::of(program, unsubscribe_url.clone());
         // An attempt at the address: when it ended, in which language, with which subject.
         let attempted = |status, subject: Option<&str>, error: Option<String>, retry_at| EmailOutcome {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use accounts::{AccountView, AdjustmentRequest, EXPIRING_SOON_DAYS};
+pub use imports::{ImportUpload, UploadedImport, IMPORT_BATCH, MAX_IMPORT_BYTES};
 pub use orders::{ActionEvent, OrderEvent, ReferralEvent, Refund};
 pub use privacy::CustomerExport;
 pub use redemptions::Redemption;
@@ -44,6 +45,8 @@ pub struct PointsService {
     clock: Arc<dyn Clock>,
     /// Told after every write: the delivery worker sends the write's events at once.
     outbox: Arc<tokio::sync::Notify>,
+    /// Told when an import starts: this process's import worker takes it at once.
+    imports: Arc<tokio::sync::Notify>,
 }
 
 /// A write that went through: applied now, or the original result of an earlier one.
@@ -66,6 +69,11 @@ pub enum PointsError {
     NoOrder(String),
     #[error("{}", self.message())]
     NoCoupon(String),
+    #[error("{}", self.message())]
+    NoImport(String),
+    /// The import is running or done: its mapping and mode stay as they ran.
+    #[error("{}", self.message())]
+    ImportStarted,
     /// The client id was used before for another request (another body, customer or order).
     #[error("{}", self.message())]
     IdempotencyConflict { field: &'static str, id: String },
@@ -99,6 +107,8 @@ impl PointsError {
             Self::NoCustomer(id) => message!("no customer has the id {0} in this program", quoted(id)),
             Self::NoOrder(id) => message!("no order {0} was reported in this program", quoted(id)),
             Self::NoCoupon(code) => message!("no coupon {0} in this program", quoted(code)),
+            Self::NoImport(id) => message!("no import {0} in this program", quoted(id)),
+            Self::ImportStarted => message!("this import has started: upload the file again to change it"),
             Self::IdempotencyConflict { field, id } => {
                 message!("{0} {1} was already used for a different request; use a new {0}", field, quoted(id))
             }
@@ -169,7 +179,12 @@ fn client_id(kind: &'static str, field: &str, id: &str, request: &impl Serialize
 
 impl PointsService {
     pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> Self {
-        Self { storage, clock, outbox: Arc::new(tokio::sync::Notify::new()) }
+        Self {
+            storage,
+            clock,
+            outbox: Arc::new(tokio::sync::Notify::new()),
+            imports: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     /// What wakes the delivery worker of this process.
@@ -188,6 +203,11 @@ impl PointsService {
 
     pub fn storage(&self) -> &dyn Storage {
         self.storage.as_ref()
+    }
+
+    /// The storage, to keep (a task that outlives the borrow).
+    pub fn storage_handle(&self) -> Arc<dyn Storage> {
+        self.storage.clone()
     }
 
     /// Hands the write to storage and names the client id field in a conflict.

@@ -96,8 +96,12 @@ pub struct EmailOutcome {
 pub trait EmailStore: Send + Sync {
     /// Leases up to `limit` due messages (oldest first) until `lease_until`; replicas never
     /// claim the same one while its lease runs.
-    async fn claim_emails(&self, now: Timestamp, lease_until: Timestamp, limit: u32)
-        -> Result<Vec<DueEmail>, StorageError>;
+    async fn claim_emails(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DueEmail>, StorageError>;
     /// Records a pass's outcomes (and ends their leases) in one transaction.
     async fn record_emails(&self, outcomes: &[(i64, EmailOutcome)]) -> Result<(), StorageError>;
     /// The program's messages, newest first, of one customer when given, before the id

@@ -134,6 +134,21 @@ pub enum Effect {
         last_chance_days: Option<u32>,
         tier_at_risk_days: u32,
     },
+    /// An imported row: the profile fields the file has (the others are kept) and what the
+    /// customer brings toward tiers, counted from the import's moment like an earning.
+    Import {
+        profile: ProfilePatch,
+        qualifying: Option<i64>,
+    },
+}
+
+/// Profile fields to set, each only when present.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfilePatch {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub birthday: Option<String>,
+    pub marketing_consent: Option<bool>,
 }
 
 /// What a write committed, stored with its client id and returned again on a replay.
@@ -194,4 +209,8 @@ pub trait LedgerStore: Send + Sync {
     /// updates lots, order totals and the customer, stores the result under the client id, and
     /// commits. Acknowledged only once committed.
     async fn write_ledger(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError>;
+    /// Several writes in one transaction, each in a savepoint of its own (one refused or
+    /// replayed is undone alone), committed once: one disk flush for all (imports). An error
+    /// undoes the whole batch; the caller may write them one by one instead.
+    async fn write_ledger_batch(&self, writes: &[LedgerWrite]) -> Result<Vec<WriteOutcome>, StorageError>;
 }

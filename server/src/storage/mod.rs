@@ -25,9 +25,14 @@ pub use customers::{
     CustomerListing, CustomerRecord, CustomerSearch, CustomerSort, CustomerStore, EntryRecord, TierChange,
 };
 pub use emails::{DueEmail, EmailOutcome, EmailRecord, EmailStatus, EmailStore};
-pub use import::{ImportStore, ImportedCustomer, ImportedEntry};
+pub use import::{
+    ImportProgress, ImportRun, ImportStatus, ImportStore, ImportedCustomer, ImportedEntry, StoredRowError,
+    MAX_STORED_ERRORS,
+};
 pub use inbox::{Arrival, InboxItem, InboxStatus, InboxStore, StoreConnection, TopicStatus};
-pub use ledger::{CapCheck, ClientId, Effect, FollowUp, LedgerStore, LedgerWrite, Refusal, WriteOutcome, WriteResult};
+pub use ledger::{
+    CapCheck, ClientId, Effect, FollowUp, LedgerStore, LedgerWrite, ProfilePatch, Refusal, WriteOutcome, WriteResult,
+};
 pub use outbox::{Attempt, DeliveryRecord, DeliveryStatus, DueDelivery, OutboxStore};
 pub use privacy::{Erasure, PrivacyStore, Pruned};
 pub use programs::{ApiKeyInfo, ProgramStore};

@@ -158,7 +158,8 @@ async fn order(app: &TestApp, secret: &str, id: &str, customer: &str, subtotal: 
 async fn mailing_program(app: &TestApp) -> String {
     let (mut program, secret) = app.create_program("Coffee Club").await;
     program.settings.expiry = ExpiryPolicy::AfterEarning { days: 60 };
-    program.settings.tiers = serde_json::from_value(json!({"tiers": [{"id": "silver", "name": "Silver", "threshold": 300}]})).unwrap();
+    program.settings.tiers =
+        serde_json::from_value(json!({"tiers": [{"id": "silver", "name": "Silver", "threshold": 300}]})).unwrap();
     program.settings.actions = serde_json::from_value(json!([{"action": "birthday", "points": 200}])).unwrap();
     program.settings.notifications = NotificationSettings {
         sender_address: Some("loyalty@coffee.example".into()),
@@ -420,7 +421,6 @@ async fn a_message_is_sent_once_across_restarts_and_a_dead_worker(db: Db) {
 }
 }
 
-
 #[tokio::test]
 async fn a_message_reaches_a_real_smtp_server_with_both_parts_and_one_click_unsubscribe() {
     let server = SmtpServer::start().await;
@@ -464,7 +464,9 @@ async fn a_message_reaches_a_real_smtp_server_with_both_parts_and_one_click_unsu
 /// In a runtime: lettre's connection pool starts a task.
 #[tokio::test]
 async fn a_bad_smtp_url_is_refused_without_quoting_its_password() {
-    for url in ["ftp://mail.example.com", "smtp://user:s3cret@exa mple.com", "smtp://user:s3cret@mail.example.com:99999"] {
+    for url in
+        ["ftp://mail.example.com", "smtp://user:s3cret@exa mple.com", "smtp://user:s3cret@mail.example.com:99999"]
+    {
         let error = Mailer::from_url(url).err().unwrap_or_else(|| panic!("{url} is refused")).to_string();
         assert!(!error.contains("s3cret"), "{error}");
     }

@@ -1164,7 +1164,12 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
     ("1 to 5000 characters", ["1~5000자", "1〜5000 文字", "1 到 5000 个字符", "1 sampai 5000 karakter"]),
     (
         "one of en, ko, ja, zh-CN, id",
-        ["en, ko, ja, zh-CN, id 중 하나", "en、ko、ja、zh-CN、id のいずれか", "en、ko、ja、zh-CN、id 之一", "salah satu dari en, ko, ja, zh-CN, id"],
+        [
+            "en, ko, ja, zh-CN, id 중 하나",
+            "en、ko、ja、zh-CN、id のいずれか",
+            "en、ko、ja、zh-CN、id 之一",
+            "salah satu dari en, ko, ja, zh-CN, id",
+        ],
     ),
     ("0 to 168 hours", ["0~168시간", "0〜168 時間", "0 到 168 小时", "0 sampai 168 jam"]),
     ("1 to 365 days", ["1~365일", "1〜365 日", "1 到 365 天", "1 sampai 365 hari"]),
@@ -1179,17 +1184,40 @@ pub(super) const SERVER_TEXTS: &[(&str, [&str; 4])] = &[
     ),
     (
         "one text per message and language",
-        ["메시지와 언어마다 문구 하나", "メッセージと言語ごとに文面は 1 つ", "每种消息和语言只能有一条文本", "satu teks per pesan dan bahasa"],
+        [
+            "메시지와 언어마다 문구 하나",
+            "メッセージと言語ごとに文面は 1 つ",
+            "每种消息和语言只能有一条文本",
+            "satu teks per pesan dan bahasa",
+        ],
     ),
     (
         "the template does not render: {0}",
-        ["템플릿을 렌더링할 수 없습니다: {0}", "テンプレートを表示できません：{0}", "模板无法渲染：{0}", "template tidak dapat dirender: {0}"],
+        [
+            "템플릿을 렌더링할 수 없습니다: {0}",
+            "テンプレートを表示できません：{0}",
+            "模板无法渲染：{0}",
+            "template tidak dapat dirender: {0}",
+        ],
     ),
-    ("set a From address and save first", ["먼저 보내는 사람 주소를 입력하고 저장하세요", "先に送信元アドレスを入力して保存してください", "请先填写发件人地址并保存", "isi alamat pengirim dan simpan dulu"]),
+    (
+        "set a From address and save first",
+        [
+            "먼저 보내는 사람 주소를 입력하고 저장하세요",
+            "先に送信元アドレスを入力して保存してください",
+            "请先填写发件人地址并保存",
+            "isi alamat pengirim dan simpan dulu",
+        ],
+    ),
     ("Test", ["테스트", "テスト", "测试", "Uji"]),
     (
         "The SMTP server did not take the message: {0}",
-        ["SMTP 서버가 메시지를 받지 않았습니다: {0}", "SMTP サーバーがメッセージを受け付けませんでした：{0}", "SMTP 服务器未接收该邮件：{0}", "Server SMTP tidak menerima pesan: {0}"],
+        [
+            "SMTP 서버가 메시지를 받지 않았습니다: {0}",
+            "SMTP サーバーがメッセージを受け付けませんでした：{0}",
+            "SMTP 服务器未接收该邮件：{0}",
+            "Server SMTP tidak menerima pesan: {0}",
+        ],
     ),
     // Store connections and webhook endpoints in the console.
     (

@@ -64,7 +64,8 @@ fn form_of(program: &Program) -> EmailsForm {
 
 /// The message text of a form's row; the row's field names the error.
 fn text_of(text: &EmailText) -> Result<(MessageKind, Lang), ConsoleError> {
-    let kind = MessageKind::parse(&text.kind).ok_or_else(|| invalid("texts", message!("one text per message and language")))?;
+    let kind = MessageKind::parse(&text.kind)
+        .ok_or_else(|| invalid("texts", message!("one text per message and language")))?;
     let lang = Some(text.language.as_str())
         .filter(|tag| crate::notifications::is_language(tag))
         .and_then(Lang::from_tag)
@@ -74,9 +75,8 @@ fn text_of(text: &EmailText) -> Result<(MessageKind, Lang), ConsoleError> {
 
 fn apply(program: &mut Program, form: &EmailsForm) -> Result<(), ConsoleError> {
     let optional = |text: &str| Some(text.trim().to_owned()).filter(|text| !text.is_empty());
-    let whole = |field: &str, text: &str| {
-        text.trim().parse::<u32>().map_err(|_| invalid(field, message!("a whole number")))
-    };
+    let whole =
+        |field: &str, text: &str| text.trim().parse::<u32>().map_err(|_| invalid(field, message!("a whole number")));
     let mut settings = program.settings.clone();
     let notifications = &mut settings.notifications;
     notifications.sender_name = optional(&form.sender_name);
@@ -107,7 +107,8 @@ fn apply(program: &mut Program, form: &EmailsForm) -> Result<(), ConsoleError> {
         }
     }
     notifications.texts = texts;
-    let (name, points_name, origins) = (program.name.clone(), program.points_name.clone(), program.allowed_origins.clone());
+    let (name, points_name, origins) =
+        (program.name.clone(), program.points_name.clone(), program.allowed_origins.clone());
     program.update(&name, &points_name, origins, settings).map_err(invalid_field)
 }
 
@@ -127,8 +128,13 @@ fn log_row(record: EmailRecord) -> EmailLogRow {
 
 impl ConsoleService {
     /// A customer's messages, newest first, for their page.
-    pub(super) async fn customer_emails(&self, program_id: &str, customer_id: &str) -> Result<Vec<EmailLogRow>, ConsoleError> {
-        let records = self.0.storage.emails(program_id, Some(customer_id), None, LOG_ROWS).await.map_err(unavailable)?;
+    pub(super) async fn customer_emails(
+        &self,
+        program_id: &str,
+        customer_id: &str,
+    ) -> Result<Vec<EmailLogRow>, ConsoleError> {
+        let records =
+            self.0.storage.emails(program_id, Some(customer_id), None, LOG_ROWS).await.map_err(unavailable)?;
         Ok(records.into_iter().map(log_row).collect())
     }
 
@@ -189,7 +195,11 @@ impl EmailsConsole for ConsoleService {
         let (_, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         let rendered = self.render_sample(&program, &text)?;
-        Ok(EmailPreview { of: format!("{}-{}", text.kind, text.language), subject: rendered.subject, html: rendered.html })
+        Ok(EmailPreview {
+            of: format!("{}-{}", text.kind, text.language),
+            subject: rendered.subject,
+            html: rendered.html,
+        })
     }
 
     async fn send_test_email(
@@ -226,7 +236,10 @@ impl EmailsConsole for ConsoleService {
         };
         mailer.send(&email).await.map_err(|error| {
             tracing::warn!(%error, "a test email was not sent");
-            ConsoleError::Invalid { field: "mail".into(), message: trf("The SMTP server did not take the message: {0}", &[&error]) }
+            ConsoleError::Invalid {
+                field: "mail".into(),
+                message: trf("The SMTP server did not take the message: {0}", &[&error]),
+            }
         })?;
         Ok(address)
     }

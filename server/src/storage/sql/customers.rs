@@ -228,13 +228,17 @@ impl EntryRow {
 pub(super) fn qualifying_sql(basis: TierBasis) -> &'static str {
     match basis {
         TierBasis::PointsEarned => {
-            "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM ledger_entries
-             WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3
-               AND (kind = 'earn' OR (kind IN ('reverse', 'void') AND order_id IS NOT NULL))"
+            "SELECT CAST(COALESCE((SELECT SUM(points) FROM ledger_entries
+                 WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3
+                   AND (kind = 'earn' OR (kind IN ('reverse', 'void') AND order_id IS NOT NULL))), 0)
+               + COALESCE((SELECT imported_qualifying FROM customers
+                 WHERE program_id = $1 AND customer_id = $2 AND imported_qualifying_at_ms >= $3), 0) AS BIGINT)"
         }
         TierBasis::AmountSpent => {
-            "SELECT CAST(COALESCE(SUM(amount - refunded), 0) AS BIGINT) FROM orders
-             WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3"
+            "SELECT CAST(COALESCE((SELECT SUM(amount - refunded) FROM orders
+                 WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3), 0)
+               + COALESCE((SELECT imported_qualifying FROM customers
+                 WHERE program_id = $1 AND customer_id = $2 AND imported_qualifying_at_ms >= $3), 0) AS BIGINT)"
         }
     }
 }
@@ -247,12 +251,20 @@ pub(super) fn leaving_sql(basis: TierBasis) -> &'static str {
             "SELECT created_at_ms, points FROM ledger_entries
              WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3 AND created_at_ms < $4
                AND (kind = 'earn' OR (kind IN ('reverse', 'void') AND order_id IS NOT NULL))
-             ORDER BY created_at_ms"
+             UNION ALL
+             SELECT imported_qualifying_at_ms, imported_qualifying FROM customers
+             WHERE program_id = $1 AND customer_id = $2 AND imported_qualifying_at_ms >= $3
+               AND imported_qualifying_at_ms < $4
+             ORDER BY 1"
         }
         TierBasis::AmountSpent => {
             "SELECT created_at_ms, amount - refunded FROM orders
              WHERE program_id = $1 AND customer_id = $2 AND created_at_ms >= $3 AND created_at_ms < $4
-             ORDER BY created_at_ms"
+             UNION ALL
+             SELECT imported_qualifying_at_ms, imported_qualifying FROM customers
+             WHERE program_id = $1 AND customer_id = $2 AND imported_qualifying_at_ms >= $3
+               AND imported_qualifying_at_ms < $4
+             ORDER BY 1"
         }
     }
 }
@@ -331,7 +343,8 @@ impl CustomerStore for SqlStorage {
         customer_id: &CustomerId,
         expiry: ExpiryPolicy,
     ) -> Result<Option<CustomerRecord>, StorageError> {
-        const CUSTOMER: &str = "SELECT email, name, birthday, tags, language, marketing_consent, created_at_ms, last_seq, debt,
+        const CUSTOMER: &str =
+            "SELECT email, name, birthday, tags, language, marketing_consent, created_at_ms, last_seq, debt,
                  last_activity_at_ms, tier_id
              FROM customers WHERE program_id = $1 AND customer_id = $2";
         const LIFETIME: &str = "SELECT

@@ -56,17 +56,18 @@ macro_rules! plan_emails {
      $event_type:expr, $created_at:expr, $payload:expr) => {{
         let (program_id, customer_id): (&String, &String) = ($program_id, $customer_id);
         if !$programs.contains_key(program_id) {
-            let settings: Option<String> =
-                sqlx::query_scalar(super::emails::PROGRAM_SETTINGS).bind(program_id).fetch_optional(&mut *$conn).await?;
+            let settings: Option<String> = sqlx::query_scalar(super::emails::PROGRAM_SETTINGS)
+                .bind(program_id)
+                .fetch_optional(&mut *$conn)
+                .await?;
             let settings: Option<crate::programs::ProgramSettings> =
                 settings.map(|text| super::json_from_db("program settings", &text)).transpose()?;
             let planning = match settings {
                 Some(settings) if settings.notifications.sender_address.is_some() => {
-                    let rows: Vec<super::rewards::RewardRow> = sqlx::query_as(super::rewards::REWARDS_OF)
-                        .bind(program_id)
-                        .fetch_all(&mut *$conn)
-                        .await?;
-                    let rewards = rows.into_iter().map(super::rewards::RewardRow::into_reward).collect::<Result<Vec<_>, _>>()?;
+                    let rows: Vec<super::rewards::RewardRow> =
+                        sqlx::query_as(super::rewards::REWARDS_OF).bind(program_id).fetch_all(&mut *$conn).await?;
+                    let rewards =
+                        rows.into_iter().map(super::rewards::RewardRow::into_reward).collect::<Result<Vec<_>, _>>()?;
                     Some((settings, rewards))
                 }
                 _ => None,
@@ -252,8 +253,22 @@ impl EmailStore for SqlStorage {
             .await?);
         rows.into_iter()
             .map(|row| {
-                let (id, message_id, customer_id, kind, status, attempts, created, due, sent, to, language, subject, error, points) =
-                    row;
+                let (
+                    id,
+                    message_id,
+                    customer_id,
+                    kind,
+                    status,
+                    attempts,
+                    created,
+                    due,
+                    sent,
+                    to,
+                    language,
+                    subject,
+                    error,
+                    points,
+                ) = row;
                 Ok(EmailRecord {
                     id,
                     message_id: message_id_header(&message_id),
@@ -293,8 +308,8 @@ impl EmailStore for SqlStorage {
             on_pool!(self, |pool| sqlx::query_as(COUNTS).bind(program_id).fetch_all(pool).await?);
         rows.into_iter()
             .map(|(status, count)| {
-                let status =
-                    EmailStatus::parse(&status).ok_or_else(|| StorageError::Corrupt(format!("email status {status:?}")))?;
+                let status = EmailStatus::parse(&status)
+                    .ok_or_else(|| StorageError::Corrupt(format!("email status {status:?}")))?;
                 Ok((status, u64::try_from(count).unwrap_or(0)))
             })
             .collect()

@@ -84,13 +84,22 @@ const RECORD_LAST_CHANCE: &str = "UPDATE expiry_warnings SET last_chance_at_ms =
      WHERE program_id = $2 AND customer_id = $3 AND expires_at_ms = $4 AND last_chance_at_ms IS NULL";
 /// A tier at risk, warned once per episode: a second insert for the same tier does nothing,
 /// another tier at risk (after a drop) starts a new episode.
-const RECORD_TIER_RISK: &str = "INSERT INTO tier_risk_warnings (program_id, customer_id, tier_id, drops_at_ms, warned_at_ms)
+const RECORD_TIER_RISK: &str =
+    "INSERT INTO tier_risk_warnings (program_id, customer_id, tier_id, drops_at_ms, warned_at_ms)
      VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (program_id, customer_id) DO UPDATE SET tier_id = excluded.tier_id,
          drops_at_ms = excluded.drops_at_ms, warned_at_ms = excluded.warned_at_ms
      WHERE tier_risk_warnings.tier_id <> excluded.tier_id";
 /// The customer is safe again: the episode ends, and the next risk warns again.
 const CLEAR_TIER_RISK: &str = "DELETE FROM tier_risk_warnings WHERE program_id = $1 AND customer_id = $2";
+const CUSTOMER_NAMES: &str = "SELECT email, name FROM customers WHERE program_id = $1 AND customer_id = $2";
+/// An imported row's profile: the fields it has, and its tier standing from now.
+const IMPORT_PROFILE: &str = "UPDATE customers SET email = $3, name = $4, birthday = COALESCE($5, birthday),
+         marketing_consent = COALESCE($6, marketing_consent), search_text = $7,
+         imported_qualifying = COALESCE($8, imported_qualifying),
+         imported_qualifying_at_ms = CASE WHEN $8 IS NULL THEN imported_qualifying_at_ms ELSE $9 END,
+         updated_at_ms = $9
+     WHERE program_id = $1 AND customer_id = $2";
 const SAVE_CLIENT_ID: &str =
     "INSERT INTO idempotency_keys (program_id, kind, client_id, request_hash, response, created_at_ms)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -167,6 +176,29 @@ macro_rules! ledger_steps {
                 Ok(Locked { created: ensured.rows_affected() == 1, last_seq, debt, last_activity, tier })
             }
 
+            /// An imported row's profile fields and tier standing, before the tier is worked out.
+            async fn import_profile(conn: &mut Conn, write: &LedgerWrite) -> Result<(), StorageError> {
+                let Effect::Import { profile, qualifying } = &write.effect else { return Ok(()) };
+                let (program, customer) = (write.program_id.as_str(), write.customer_id.as_str());
+                let (email, name): (Option<String>, Option<String>) =
+                    sqlx::query_as(CUSTOMER_NAMES).bind(program).bind(customer).fetch_one(&mut *conn).await?;
+                let email = profile.email.clone().or(email);
+                let name = profile.name.clone().or(name);
+                sqlx::query(IMPORT_PROFILE)
+                    .bind(program)
+                    .bind(customer)
+                    .bind(&email)
+                    .bind(&name)
+                    .bind(&profile.birthday)
+                    .bind(profile.marketing_consent)
+                    .bind(crate::customers::search_text(email.as_deref(), name.as_deref()))
+                    .bind(qualifying)
+                    .bind(write.now.0)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
             /// I3, under the customer's lock: a concurrent replay of the same write waits for
             /// the lock and then finds it.
             async fn check_client_id(conn: &mut Conn, write: &LedgerWrite) -> Result<Option<WriteOutcome>, StorageError> {
@@ -196,7 +228,7 @@ macro_rules! ledger_steps {
             async fn check_effect(conn: &mut Conn, write: &LedgerWrite) -> Result<Option<Refusal>, StorageError> {
                 let program = write.program_id.as_str();
                 match &write.effect {
-                    Effect::None | Effect::Upkeep { .. } => Ok(None),
+                    Effect::None | Effect::Upkeep { .. } | Effect::Import { .. } => Ok(None),
                     Effect::IssueCoupon { coupon, per_customer_limit, uses_stock } => {
                         if let Some(limit) = per_customer_limit {
                             let live: i64 = sqlx::query_scalar(COUNT_LIVE_COUPONS)
@@ -589,6 +621,7 @@ macro_rules! ledger_steps {
                 if let Some(refusal) = check_effect(conn, write).await? {
                     return Ok(WriteOutcome::Refused(refusal));
                 }
+                import_profile(conn, write).await?;
                 let mut account = load_account(conn, write, &locked).await?;
                 let mut order = match load_order(conn, write).await? {
                     Ok(order) => order,
@@ -733,9 +766,45 @@ impl LedgerStore for SqlStorage {
             }
         }
     }
+
+    async fn write_ledger_batch(&self, writes: &[LedgerWrite]) -> Result<Vec<WriteOutcome>, StorageError> {
+        let _one_writer = self.sqlite_turn().await;
+        self.try_write_batch(writes).await
+    }
 }
 
 impl SqlStorage {
+    async fn try_write_batch(&self, writes: &[LedgerWrite]) -> Result<Vec<WriteOutcome>, StorageError> {
+        let mut outcomes = Vec::with_capacity(writes.len());
+        macro_rules! each_in_a_savepoint {
+            ($tx:expr, $module:ident) => {
+                for write in writes {
+                    let mut savepoint = sqlx::Connection::begin(&mut *$tx).await?;
+                    let outcome = $module::write(&mut savepoint, write).await?;
+                    if matches!(outcome, WriteOutcome::Applied(_)) {
+                        savepoint.commit().await?;
+                    } else {
+                        savepoint.rollback().await?;
+                    }
+                    outcomes.push(outcome);
+                }
+            };
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with(BEGIN_SQLITE).await?;
+                each_in_a_savepoint!(tx, sqlite);
+                tx.commit().await?;
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin_with(BEGIN_POSTGRES).await?;
+                each_in_a_savepoint!(tx, postgres);
+                tx.commit().await?;
+            }
+        }
+        Ok(outcomes)
+    }
+
     async fn try_write(&self, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
         match &self.pool {
             Pool::Sqlite(pool) => {

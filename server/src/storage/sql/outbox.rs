@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::{
     console_users::{commit_audited, commit_if_changed},
-    json_from_db, on_pool,
     emails::plan_emails,
+    json_from_db, on_pool,
     sealing::Sealed,
     Dialect, Pool, SqlStorage,
 };
@@ -48,10 +48,12 @@ const INSERT_TEST_EVENT: &str = "INSERT INTO outbox_events
          (event_id, program_id, customer_id, event_type, payload, created_at_ms, endpoint_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 /// The payload comes along: coupon creation and email planning read it.
-const WAITING_SQLITE: &str = "SELECT id, event_id, program_id, customer_id, event_type, created_at_ms, endpoint_id, payload
+const WAITING_SQLITE: &str =
+    "SELECT id, event_id, program_id, customer_id, event_type, created_at_ms, endpoint_id, payload
      FROM outbox_events WHERE relayed_at_ms IS NULL ORDER BY id LIMIT $1";
 /// Replicas relaying at once take different events.
-const WAITING_POSTGRES: &str = "SELECT id, event_id, program_id, customer_id, event_type, created_at_ms, endpoint_id, payload
+const WAITING_POSTGRES: &str =
+    "SELECT id, event_id, program_id, customer_id, event_type, created_at_ms, endpoint_id, payload
      FROM outbox_events WHERE relayed_at_ms IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED";
 const ENDPOINTS_OF: &str = "SELECT id, program_id, url, description, event_types, secret, previous_secret,
          previous_until_ms, created_at_ms, disabled, failing_since_ms
@@ -258,7 +260,17 @@ impl OutboxStore for SqlStorage {
                     }
                 }
                 if let (None, Some(kind), Some(customer_id)) = (test_endpoint, event_type, customer_id) {
-                    plan_emails!(tx, email_programs, now, event_id, program_id, customer_id, kind, *created_at, payload);
+                    plan_emails!(
+                        tx,
+                        email_programs,
+                        now,
+                        event_id,
+                        program_id,
+                        customer_id,
+                        kind,
+                        *created_at,
+                        payload
+                    );
                 }
                 for endpoint in &endpoints[program_id] {
                     let wanted = match test_endpoint {
