@@ -71,6 +71,12 @@ impl Lang {
         self.lookup(english).unwrap_or(english)
     }
 
+    /// A template kept as text (an import's row errors) in this language, its values filled.
+    pub fn fill_translated(self, english: &str, values: &[String]) -> String {
+        let values: Vec<&dyn std::fmt::Display> = values.iter().map(|value| value as _).collect();
+        fill(self.lookup(english).unwrap_or(english), &values)
+    }
+
     fn lookup(self, english: &str) -> Option<&'static str> {
         let row = texts::TEXTS.iter().chain(texts::SERVER_TEXTS).find(|row| row.0 == english)?;
         Some(match self {
@@ -234,6 +240,7 @@ mod tests {
             ("dashboard.rs", include_str!("dashboard.rs")),
             ("earning.rs", include_str!("earning.rs")),
             ("emails.rs", include_str!("emails.rs")),
+            ("imports.rs", include_str!("imports.rs")),
             ("forms.rs", include_str!("forms.rs")),
             ("install.rs", include_str!("install.rs")),
             ("loyalty.rs", include_str!("loyalty.rs")),

@@ -15,6 +15,7 @@ pub mod earning;
 pub mod emails;
 mod forms;
 pub mod i18n;
+pub mod imports;
 pub mod install;
 pub mod loyalty;
 pub mod model;
@@ -53,6 +54,7 @@ pub trait ConsoleBackend:
     + connections::ConnectionsConsole
     + settings::SettingsConsole
     + emails::EmailsConsole
+    + imports::ImportsConsole
     + earning::EarningConsole
     + loyalty::LoyaltyConsole
     + users::UsersConsole
@@ -68,6 +70,7 @@ impl<T> ConsoleBackend for T where
         + connections::ConnectionsConsole
         + settings::SettingsConsole
         + emails::EmailsConsole
+        + imports::ImportsConsole
         + earning::EarningConsole
         + loyalty::LoyaltyConsole
         + users::UsersConsole
@@ -201,6 +204,9 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/settings") view=settings::SettingsPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/emails") view=emails::EmailsPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/imports") view=imports::ImportsPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/imports/:import") view=imports::ImportPage
+                    ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/earning") view=earning::EarningPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/loyalty") view=loyalty::LoyaltyPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
@@ -293,6 +299,7 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         ("loyalty", tr("Tiers & campaigns"), format!("{base}/loyalty")),
         ("settings", tr("Settings"), format!("{base}/settings")),
         ("emails", tr("Emails"), format!("{base}/emails")),
+        ("imports", tr("Imports"), format!("{base}/imports")),
         ("install", tr("Install & API keys"), format!("{base}/install")),
         ("connections", tr("Connections"), format!("{base}/connections")),
     ];

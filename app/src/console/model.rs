@@ -723,3 +723,56 @@ pub struct EmailPreview {
     pub subject: String,
     pub html: String,
 }
+
+/// The program's imports page: the upload form and the imports so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportsBoard {
+    pub user: SignedInUser,
+    pub program: ProgramHeader,
+    /// Newest first.
+    pub imports: Vec<ImportDetail>,
+    /// The largest file taken, in MB.
+    pub max_mb: u64,
+}
+
+/// One import's page: the file's columns and the import.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportView {
+    pub user: SignedInUser,
+    pub program: ProgramHeader,
+    pub headers: Vec<String>,
+    /// The preset the headers matched (`smile_io`, …).
+    pub preset: String,
+    pub import: ImportDetail,
+}
+
+/// An uploaded file, its dry run and its progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportDetail {
+    pub id: String,
+    pub file_name: String,
+    /// `checked`, `running`, `done` or `failed`.
+    pub status: String,
+    /// `add` or `set`.
+    pub mode: String,
+    /// The field of each column (`points`, …; empty: ignored).
+    pub mapping: Vec<String>,
+    pub total_rows: u64,
+    pub rejected_rows: u64,
+    pub new_customers: u64,
+    pub done_rows: u64,
+    pub written: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+    /// The first errors, by line, in the reader's language.
+    pub errors: Vec<ImportError>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportError {
+    pub line: u64,
+    pub column: Option<String>,
+    pub message: String,
+}

@@ -210,7 +210,7 @@ pub(super) async fn customer_json(
 }
 
 /// A refused console call as a problem answer with its status.
-fn console_problem(error: ConsoleError) -> Problem {
+pub(super) fn console_problem(error: ConsoleError) -> Problem {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     Problem::new(status, "console", "Console request refused", error.message())
 }

@@ -7,6 +7,7 @@ mod customers;
 mod earning;
 mod emails;
 mod export;
+mod imports;
 mod install;
 mod loyalty;
 mod rewards;
@@ -52,6 +53,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/admin/programs/{program}/history.csv", get(export::history_csv))
         .route("/admin/programs/{program}/customers.csv", get(export::customers_csv))
         .route("/admin/programs/{program}/customers/{customer}/export.json", get(export::customer_json))
+        .route(
+            "/admin/programs/{program}/imports",
+            post(imports::upload).layer(axum::extract::DefaultBodyLimit::max(crate::points::MAX_IMPORT_BYTES + 64 * 1024)),
+        )
         .route("/admin/language", post(choose_language))
         .leptos_routes_with_context(
             state,
