@@ -326,7 +326,10 @@ fn ImportRunView(view: ImportView) -> impl IntoView {
                     "checked" => can_write.then(|| view! {
                         <button class="button primary" type="button" data-start-import="" on:click=start_click.clone()
                             disabled=move || start.pending().get() || detail.with(|d| d.total_rows == 0)>
-                            {move || trf("Import {0} rows", &[&count(|d| d.total_rows)()])}
+                            {move || match detail.with(|d| d.total_rows) {
+                                1 => tr("Import 1 row").to_owned(),
+                                _ => trf("Import {0} rows", &[&count(|d| d.total_rows)()]),
+                            }}
                         </button>
                     }).into_any(),
                     status => view! {

@@ -123,7 +123,14 @@ impl PointsService {
             started_at: None,
             finished_at: None,
         };
-        self.dry_run(program, &mut run, upload.content).await?;
+        match self.dry_run(program, &mut run, upload.content).await {
+            Ok(()) => {}
+            // A layout Tally cannot read by itself: kept, for the merchant to map its columns.
+            Err(PointsError::Invalid { field, message }) if field == "mapping" => {
+                run.errors = vec![StoredRowError::of(&RowError { line: 1, column: None, message })];
+            }
+            Err(other) => return Err(other),
+        }
         self.storage.create_import(&run, upload.content).await?;
         Ok(UploadedImport { run, headers, preset })
     }

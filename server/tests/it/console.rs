@@ -10,10 +10,10 @@ use tally_server::{
 };
 
 const OWNER: &str = "owner@shop.example";
-const PASSWORD: &str = "a long enough password";
+pub(crate) const PASSWORD: &str = "a long enough password";
 
 /// A browser-like client that shows redirects instead of following them.
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     crate::common::client_builder().redirect(Policy::none()).build().unwrap()
 }
 
@@ -65,7 +65,7 @@ fn session_cookie(response: &Response) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
-fn location(response: &Response) -> &str {
+pub(crate) fn location(response: &Response) -> &str {
     response.headers()[header::LOCATION].to_str().unwrap()
 }
 
@@ -253,7 +253,7 @@ async fn viewers_see_only_granted_programs_and_export_their_history(db: Db) {
 }
 
 /// Signs `email` in (the user must exist) and returns the session cookie and CSRF token.
-async fn sign_in(app: &TestApp, client: &Client, email: &str) -> (String, String) {
+pub(crate) async fn sign_in(app: &TestApp, client: &Client, email: &str) -> (String, String) {
     let signed_in = post_form(app, client, "sign_in", None, &[("email", email), ("password", PASSWORD)]).await;
     assert!(signed_in.status().is_redirection(), "{email}: {}", signed_in.status());
     let cookie = session_cookie(&signed_in);
@@ -263,7 +263,7 @@ async fn sign_in(app: &TestApp, client: &Client, email: &str) -> (String, String
 
 /// A form post as the hydrated page sends it (a fetch, not a page navigation): answered with
 /// the function's result instead of a redirect.
-async fn post_fields(app: &TestApp, client: &Client, function: &str, cookie: &str, form: &[(&str, &str)]) -> Response {
+pub(crate) async fn post_fields(app: &TestApp, client: &Client, function: &str, cookie: &str, form: &[(&str, &str)]) -> Response {
     client
         .post(app.url(&format!("/admin/fn/{function}")))
         .header(header::ORIGIN, format!("http://{}", app.addr))
@@ -275,7 +275,7 @@ async fn post_fields(app: &TestApp, client: &Client, function: &str, cookie: &st
 }
 
 /// A console server function that takes JSON (the list pages).
-async fn post_json(app: &TestApp, client: &Client, function: &str, cookie: &str, body: &Value) -> (u16, Value) {
+pub(crate) async fn post_json(app: &TestApp, client: &Client, function: &str, cookie: &str, body: &Value) -> (u16, Value) {
     let response = client
         .post(app.url(&format!("/admin/fn/{function}")))
         .header(header::ORIGIN, format!("http://{}", app.addr))
@@ -296,11 +296,11 @@ async fn sign_in_status(app: &TestApp, client: &Client, email: &str, password: &
 }
 
 /// A failed server function's message (its body is `ServerError|message`).
-fn failure(body: &Value) -> &str {
+pub(crate) fn failure(body: &Value) -> &str {
     body.as_str().unwrap_or_default().trim_start_matches("ServerError|")
 }
 
-async fn add_user(app: &TestApp, id: &str, email: &str, role: Role, programs: &[String]) {
+pub(crate) async fn add_user(app: &TestApp, id: &str, email: &str, role: Role, programs: &[String]) {
     let user = ConsoleUser { id: id.into(), email: Email::parse(email).unwrap(), role, created_at: crate::common::T0 };
     let hash = NewPassword::parse(PASSWORD).unwrap().hash();
     assert!(app.storage.create_user(&user, &hash, programs, None).await.unwrap());

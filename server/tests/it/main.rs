@@ -44,6 +44,7 @@ mod fuzz;
 mod hardening;
 mod health;
 mod hostile_input;
+mod imports;
 mod mail;
 mod openapi;
 mod points_service;

@@ -20,6 +20,7 @@ pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
     ("Fills", ["채울 항목", "入る項目", "填入", "Mengisi"]),
     ("First name", ["이름", "名", "名", "Nama depan"]),
     ("Import balances", ["잔액 가져오기", "残高の取り込み", "导入余额", "Impor saldo"]),
+    ("Import 1 row", ["1개 행 가져오기", "1 行を取り込む", "导入 1 行", "Impor 1 baris"]),
     ("Import {0} rows", ["{0}개 행 가져오기", "{0} 行を取り込む", "导入 {0} 行", "Impor {0} baris"]),
     ("Imports", ["가져오기", "取り込み", "导入", "Impor"]),
     ("Last name", ["성", "姓", "姓", "Nama belakang"]),
