@@ -61,6 +61,11 @@ case "${1:-}" in
     cargo test --workspace
     scripts/schemathesis
     (cd end2end && npx playwright test)
+    # The pages whose work is the database's (imports) again on PostgreSQL.
+    e2e_db="tally_test_e2e_$$"
+    echo "CREATE DATABASE $e2e_db OWNER tally;" | "${psql[@]}"
+    (cd end2end && TALLY_E2E_DATABASE_URL="postgres://tally:tally@127.0.0.1:5432/$e2e_db" \
+      npx playwright test tests/imports.spec.ts --output test-results-postgres)
     ;;
   *)
     echo "usage: ./dev.sh demo [tally demo args...] | ./dev.sh test" >&2

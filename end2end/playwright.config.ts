@@ -10,7 +10,8 @@ const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), ".cach
 const tallyBin = process.env.TALLY_BIN ?? path.join(targetDir, "debug", "tally");
 const consolePort = Number(process.env.TALLY_E2E_PORT ?? 3400);
 const storefrontPort = consolePort + 1;
-const database = path.join(os.tmpdir(), `tally-e2e-${process.pid}.db`);
+// SQLite unless TALLY_E2E_DATABASE_URL names another (dev.sh runs some specs on PostgreSQL too).
+const databaseUrl = process.env.TALLY_E2E_DATABASE_URL ?? `sqlite://${path.join(os.tmpdir(), `tally-e2e-${process.pid}.db`)}`;
 
 // maildev (npm, at the repository's root) catches the demo's emails; its REST API reads them.
 const smtpPort = consolePort + 2;
@@ -55,7 +56,7 @@ export default defineConfig({
       timeout: 30_000,
     },
     {
-      command: `"${tallyBin}" demo --database-url "sqlite://${database}" --listen 127.0.0.1:${consolePort} --storefront-listen 127.0.0.1:${storefrontPort} --smtp-url smtp://127.0.0.1:${smtpPort} --mail-inbox-url ${inboxUrl}`,
+      command: `"${tallyBin}" demo --database-url "${databaseUrl}" --listen 127.0.0.1:${consolePort} --storefront-listen 127.0.0.1:${storefrontPort} --smtp-url smtp://127.0.0.1:${smtpPort} --mail-inbox-url ${inboxUrl}`,
       cwd: repoRoot,
       url: `${consoleUrl}/readyz`,
       reuseExistingServer: false,

@@ -4,10 +4,11 @@
 
 use crate::{
     customers::CustomerProfile,
-    ledger::{Account, ExpiryPolicy, Timestamp},
+    ledger::{Account, EntryKind, ExpiryPolicy, Timestamp},
     points::{PointsError, PointsService},
     programs::{ApiKeyRecord, Program},
     storage::{ImportedCustomer, ImportedEntry},
+    tiers::{TierBasis, TierLadder},
 };
 
 pub const SCALE_PROGRAM_ID: &str = "prg_scale";
@@ -37,7 +38,7 @@ impl Random {
 }
 
 /// One customer's year: earnings from several sources and some redemptions, in time order.
-fn customer_history(index: u64, entries: u64, now: Timestamp, tiers: &[String]) -> ImportedCustomer {
+fn customer_history(index: u64, entries: u64, now: Timestamp, ladder: &TierLadder) -> ImportedCustomer {
     let mut random = Random(index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let joined = Timestamp(now.0 - 365 * DAY_MS + random.below(30 * DAY_MS as u64) as i64);
     let mut account = Account::new(ExpiryPolicy::Never);
@@ -61,8 +62,18 @@ fn customer_history(index: u64, entries: u64, now: Timestamp, tiers: &[String]) 
             created_at: at,
         }));
     }
-    let tier_id =
-        (!tiers.is_empty() && random.below(4) == 0).then(|| tiers[random.below(tiers.len() as u64) as usize].clone());
+    // The tier its earnings reach, as the ledger would have set it (points earned in the
+    // ladder's window; the generator's histories have no orders to spend on).
+    let window_start = ladder.window_start(now);
+    let earned: i64 = history
+        .iter()
+        .filter(|imported| imported.entry.kind == EntryKind::Earn && imported.created_at >= window_start)
+        .map(|imported| imported.entry.points)
+        .sum();
+    let tier_id = match ladder.basis {
+        TierBasis::PointsEarned => ladder.status(earned).tier.map(|tier| tier.id),
+        TierBasis::AmountSpent => None,
+    };
     ImportedCustomer {
         customer_id: format!("c{index:07}"),
         profile: CustomerProfile {
@@ -99,13 +110,12 @@ pub async fn seed_scale_program(
     };
     let (_, key) = ApiKeyRecord::generate();
     storage.create_program(&program, &key, now).await?;
-    let tiers: Vec<String> = program.settings.tiers.tiers.iter().map(|tier| tier.id.clone()).collect();
     let customers = customers.max(1);
     let mut batch = Vec::with_capacity(BATCH);
     for index in 0..customers {
         // Entries spread evenly, the remainder to the first customers.
         let count = entries / customers + u64::from(index < entries % customers);
-        batch.push(customer_history(index, count, now, &tiers));
+        batch.push(customer_history(index, count, now, &program.settings.tiers));
         if batch.len() == BATCH {
             points.import_histories(&program, &batch).await?;
             batch.clear();
@@ -125,8 +135,10 @@ mod tests {
     #[test]
     fn seeded_histories_keep_the_ledgers_balances() {
         let now = Timestamp(1_767_225_600_000);
+        let ladder: TierLadder =
+            serde_json::from_value(serde_json::json!({"tiers": [{"id": "gold", "name": "Gold", "threshold": 3000}]})).unwrap();
         for index in 0..50 {
-            let customer = customer_history(index, 40, now, &["gold".into()]);
+            let customer = customer_history(index, 40, now, &ladder);
             assert_eq!(customer.entries.len(), 40);
             let last = customer.entries.last().unwrap();
             // I1: the last balance is what the open lots hold.
@@ -134,6 +146,9 @@ mod tests {
             assert_eq!(last.entry.balance_after, in_lots);
             assert!(customer.entries.windows(2).all(|pair| pair[0].created_at <= pair[1].created_at));
             assert_eq!(customer.account.last_seq, 40);
+            // The tier its earnings reach.
+            let earned: i64 = customer.entries.iter().filter(|e| e.entry.kind == EntryKind::Earn).map(|e| e.entry.points).sum();
+            assert_eq!(customer.tier_id.is_some(), earned >= 3000, "{earned}");
         }
     }
 }

@@ -9,8 +9,10 @@ use super::{
     charts::{format_number, BarChart, HorizontalBars},
     customers::customer_path,
     encode_query_value,
+    forms,
     i18n::{t, tr, trf},
     kind_name, loaded_page,
+    source_name,
     model::{Dashboard, HistoryQuery, HistoryView, ProgramBoard, ProgramHeader, RangeChoice, SignedInUser},
     money::format_money,
     non_empty, short_time, ProgramNav, TopBar,
@@ -68,7 +70,7 @@ pub fn DashboardPage() -> impl IntoView {
     loaded_page(
         t("Loading the dashboard…"),
         data,
-        move |(ProgramBoard { user, program, dashboard, history }, choice, filter)| view! { <DashboardView user program dashboard history choice filter/> },
+        move |(ProgramBoard { user, program, dashboard, history, range_error }, choice, filter)| view! { <DashboardView user program dashboard history choice filter range_error/> },
     )
 }
 
@@ -80,6 +82,7 @@ fn DashboardView(
     history: HistoryView,
     choice: RangeChoice,
     filter: HistoryQuery,
+    range_error: Option<String>,
 ) -> impl IntoView {
     let Dashboard {
         program_id,
@@ -96,6 +99,10 @@ fn DashboardView(
         top_earners,
     } = dashboard;
     let base = format!("/admin/programs/{program_id}");
+    let (asked_from, asked_to) = match &range_error {
+        Some(_) => (choice.from.clone().unwrap_or_default(), choice.to.clone().unwrap_or_default()),
+        None => (first_day.clone(), last_day.clone()),
+    };
     let labels: Vec<String> = series.iter().map(|point| point.label.clone()).collect();
     let earned: Vec<i64> = series.iter().map(|point| point.earned).collect();
     let redeemed: Vec<i64> = series.iter().map(|point| point.redeemed).collect();
@@ -140,7 +147,7 @@ fn DashboardView(
         .map(|cursor| history_link(&HistoryQuery { cursor: Some(cursor), ..filter.clone() }));
     // The export is every page: no cursor.
     let csv = format!("{base}/history.csv?{}", query_of(&HistoryQuery { cursor: None, ..filter.clone() }));
-    let source_rows: Vec<(String, i64)> = sources.iter().map(|total| (total.source.clone(), total.points)).collect();
+    let source_rows: Vec<(String, i64)> = sources.iter().map(|total| (source_name(&total.source), total.points)).collect();
     let sources_total: i64 = sources.iter().map(|total| total.points).sum();
     view! {
         <TopBar user/>
@@ -156,10 +163,15 @@ fn DashboardView(
                         <option value="custom" selected=range == "custom">{tr("Custom dates")}</option>
                     </select>
                 </label>
-                <label>{tr("From")} " " <input type="date" name="from" value=first_day.clone()/></label>
-                <label>{tr("To")} " " <input type="date" name="to" value=last_day.clone()/></label>
+                // What was asked for stays in the fields when it could not be shown.
+                <label>{tr("From")} " " <input type="date" name="from" value=asked_from/></label>
+                <label>{tr("To")} " " <input type="date" name="to" value=asked_to/></label>
                 <button class="button" type="submit">{tr("Apply")}</button>
                 <span class="muted range-note">{first_day.clone()} " – " {last_day.clone()} " · " {time_zone.clone()}</span>
+                {range_error.map(|error| {
+                    let (field, text) = forms::field_error(&error);
+                    view! { <p class="error range-error" role="alert" data-range-error=field.unwrap_or_default()>{text}</p> }
+                })}
             </form>
 
             <section class="section" id="status" aria-labelledby="status-title">
@@ -176,6 +188,7 @@ fn DashboardView(
 
             <section class="section" id="sources" aria-labelledby="sources-title">
                 <h2 id="sources-title">{tr("Point sources")}</h2>
+                <p class="muted">{tr("Points earned in the range by where they came from: together they are “Issued”. Points added or taken by hand are “Adjusted”, apart.")}</p>
                 {if source_rows.is_empty() {
                     view! { <p class="muted">{tr("Nothing earned in this range.")}</p> }.into_any()
                 } else {
@@ -184,14 +197,15 @@ fn DashboardView(
                         <table class="table sources">
                             <thead><tr><th>{tr("Source")}</th><th class="num">{points_name.clone()}</th><th class="num">{tr("Share")}</th></tr></thead>
                             <tbody>
-                                {source_rows.into_iter().map(|(source, points)| view! {
+                                {sources.iter().map(|total| (total.source.clone(), total.points)).map(|(source, points)| view! {
                                     <tr data-source=source.clone()>
-                                        <td>{source.clone()}</td>
+                                        <td>{source_name(&source)}</td>
                                         <td class="num">{format_number(points)}</td>
                                         <td class="num">{format!("{:.1} %", 100.0 * points as f64 / sources_total.max(1) as f64)}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
+                            <tfoot><tr data-source-total=""><th>{tr("Total (Issued)")}</th><td class="num">{format_number(sources_total)}</td><td class="num">"100 %"</td></tr></tfoot>
                         </table>
                     }.into_any()
                 }}
@@ -246,7 +260,7 @@ fn DashboardView(
                                 <td>{short_time(&row.created_at)}</td>
                                 <td><a href=customer_path(&program_id, &row.customer_id)>{row.customer_id.clone()}</a></td>
                                 <td>{kind_name(&row.kind)}</td>
-                                <td>{row.source.clone()}</td>
+                                <td data-source=row.source.clone()>{source_name(&row.source)}</td>
                                 <td class="num">{format_number(row.points)}</td>
                                 <td class="num">{format_number(row.balance_after)}</td>
                                 <td>{row.reference.clone().unwrap_or_default()}</td>

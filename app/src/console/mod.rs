@@ -428,6 +428,26 @@ pub(crate) fn kind_name(kind: &str) -> String {
     .to_owned()
 }
 
+/// Where points came from (`purchase`, an action, `admin`…), in words; an unknown source as is.
+pub(crate) fn source_name(source: &str) -> String {
+    match source {
+        "purchase" => tr("Purchases"),
+        "admin" => tr("Adjustments by hand"),
+        "signup" => tr("Sign-ups"),
+        "review" => tr("Reviews"),
+        "birthday" => tr("Birthdays"),
+        "social_follow" => tr("Social follows"),
+        "newsletter" => tr("Newsletter sign-ups"),
+        "comment" => tr("Comments"),
+        "referral" => tr("Referrals made"),
+        "referred" => tr("Joined by referral"),
+        "import" => tr("Imports"),
+        "expiry" => tr("Expiry"),
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
 /// A failed page load, with the way back.
 #[component]
 pub(crate) fn ErrorPanel(error: ServerFnError) -> impl IntoView {

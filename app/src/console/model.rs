@@ -73,6 +73,9 @@ pub struct ProgramBoard {
     pub user: SignedInUser,
     pub program: ProgramHeader,
     pub dashboard: Dashboard,
+    /// Why the range asked for could not be shown (`to: on or after the start date`): said
+    /// beside the range controls while the page shows the default range.
+    pub range_error: Option<String>,
     pub history: HistoryView,
 }
 

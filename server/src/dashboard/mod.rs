@@ -37,9 +37,18 @@ pub fn resolve_range(program: &Program, choice: &RangeChoice, now: Timestamp) ->
             (Some(from), Some(to)) => DateRange::custom(from, to),
             _ => Err(FieldError::new("from", message!("a start and an end date for a custom range"))),
         },
-        Some(name) => RangePreset::parse(name)
-            .map(|preset| DateRange::preset(preset, today))
-            .ok_or_else(|| FieldError::new("range", message!("one of the presets, or custom"))),
+        Some(name) => {
+            let preset = RangePreset::parse(name)
+                .map(|preset| DateRange::preset(preset, today))
+                .ok_or_else(|| FieldError::new("range", message!("one of the presets, or custom")))?;
+            // The form sends the preset's days with it: other days were typed, and mean them.
+            match (&choice.from, &choice.to) {
+                (Some(from), Some(to)) if (from.as_str(), to.as_str()) != (&*preset.first.to_string(), &*preset.last.to_string()) => {
+                    DateRange::custom(from, to)
+                }
+                _ => Ok(preset),
+            }
+        }
     }
 }
 
@@ -166,11 +175,11 @@ pub async fn point_sources(
 
 /// Section 2 from any flows that cover the range.
 fn sources_of(flows: &[Flow]) -> Vec<SourceTotal> {
-    // What each source gave: earnings and points added by hand (a negative adjustment is no
-    // source).
+    // What each source earned: the sources add up to "Issued" (adjustments by hand are
+    // "Adjusted", apart).
     let mut by_source: BTreeMap<&str, Points> = BTreeMap::new();
     for flow in flows {
-        if matches!(flow.kind, EntryKind::Earn | EntryKind::Adjust) {
+        if flow.kind == EntryKind::Earn {
             *by_source.entry(&flow.source).or_default() += flow.gained;
         }
     }

@@ -253,10 +253,25 @@ async fn a_bulk_import_is_checked_by_the_service_and_continues_like_any_ledger(d
     };
     let (app, clock) = spawn_app_at(db).await;
     let points = PointsService::new(app.storage.clone(), clock.clone());
-    let (template, _) = app.create_program("Shop").await;
+    let (mut template, _) = app.create_program("Shop").await;
+    template.settings.tiers = serde_json::from_value(json!({"tiers": [
+        {"id": "silver", "name": "Silver", "threshold": 500}, {"id": "gold", "name": "Gold", "threshold": 2000}]})).unwrap();
     let program = seed_scale_program(&points, &template, 40, 600, T0).await.unwrap();
     let (secret, key) = ApiKeyRecord::generate();
     app.storage.add_api_key(&program.id, &key, T0, None).await.unwrap();
+    // Each seeded customer is in the tier their earnings reach (not "no tier, 0 points to
+    // Silver" with 3,948 points, as a random tier left some).
+    let mut tiered = 0;
+    for index in 0..40 {
+        let (_, account) = app.api_get(&format!("/api/v1/customers/c{index:07}"), &secret).await;
+        let tiers = &account["tiers"];
+        let qualifying = tiers["qualifying"].as_i64().unwrap();
+        let expected = match qualifying { q if q >= 2000 => json!("gold"), q if q >= 500 => json!("silver"), _ => Value::Null };
+        assert_eq!(tiers["tier"]["id"], expected, "{db:?}: {account}");
+        assert!(tiers["to_next_tier"].is_null() || tiers["to_next_tier"].as_i64().unwrap() > 0, "{db:?}: {account}");
+        tiered += usize::from(!expected.is_null());
+    }
+    assert!(tiered > 0, "{db:?}: some customers reach a tier");
 
     for index in 0..40 {
         let customer = format!("c{index:07}");

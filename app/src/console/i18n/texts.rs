@@ -3,6 +3,20 @@
 
 /// Texts the console's own code marks (`tr`, `trf`, `t`), by English wording.
 pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
+    // Point sources in words (`mod.rs` `source_name`, the dashboard).
+    ("Purchases", ["구매", "購入", "购买", "Pembelian"]),
+    ("Adjustments by hand", ["수동 조정", "手動の調整", "手动调整", "Penyesuaian manual"]),
+    ("Sign-ups", ["가입", "会員登録", "注册", "Pendaftaran"]),
+    ("Reviews", ["리뷰", "レビュー", "评价", "Ulasan"]),
+    ("Birthdays", ["생일", "誕生日", "生日", "Ulang tahun"]),
+    ("Social follows", ["소셜 팔로우", "SNS のフォロー", "社交关注", "Mengikuti media sosial"]),
+    ("Newsletter sign-ups", ["뉴스레터 구독", "ニュースレター登録", "订阅新闻通讯", "Berlangganan buletin"]),
+    ("Comments", ["댓글", "コメント", "评论", "Komentar"]),
+    ("Referrals made", ["추천한 친구", "紹介した友だち", "推荐好友", "Rujukan yang dibuat"]),
+    ("Joined by referral", ["추천으로 가입", "紹介で参加", "通过推荐加入", "Bergabung lewat rujukan"]),
+    ("Expiry", ["만료", "失効", "过期", "Kedaluwarsa"]),
+    ("Points earned in the range by where they came from: together they are “Issued”. Points added or taken by hand are “Adjusted”, apart.", ["기간 중 적립된 포인트를 출처별로 보여 줍니다: 모두 합하면 “발행”과 같습니다. 수동으로 더하거나 뺀 포인트는 “조정”으로 따로 표시됩니다.", "期間中に獲得されたポイントを出どころ別に示します。合計すると「発行」になります。手動で加減したポイントは「調整」として別に示します。", "按来源显示此期间获得的积分：合计即为“发放”。手动增减的积分另计为“调整”。", "Poin yang didapat dalam rentang ini menurut asalnya: jumlahnya sama dengan “Diterbitkan”. Poin yang ditambah atau dikurangi secara manual terpisah sebagai “Disesuaikan”."]),
+    ("Total (Issued)", ["합계(발행)", "合計（発行）", "合计（发放）", "Total (Diterbitkan)"]),
     // The imports pages (`imports.rs`).
     ("(ignore this column)", ["(이 열 무시)", "（この列は無視）", "（忽略此列）", "(abaikan kolom ini)"]),
     ("Already imported, unchanged", ["이미 가져옴, 변경 없음", "取り込み済み、変更なし", "已导入，未更改", "Sudah diimpor, tidak berubah"]),

@@ -502,8 +502,18 @@ impl ConsoleAccess for ConsoleService {
         let (session, user) = self.session(token).await?;
         let program = self.program(&user, program_id).await?;
         let now = self.0.clock.now();
-        let range = dashboard::resolve_range(&program, &choice, now).map_err(invalid_field)?;
-        let filter = dashboard::history_filter(&query, None).map_err(invalid_field)?;
+        // A range that cannot be (reversed, too long) is said beside the controls; the page
+        // shows this month meanwhile.
+        let (range, range_error) = match dashboard::resolve_range(&program, &choice, now) {
+            Ok(range) => (range, None),
+            Err(error) => {
+                let fallback = dashboard::resolve_range(&program, &RangeChoice::default(), now).map_err(invalid_field)?;
+                (fallback, Some(format!("{}: {}", error.field, error.message.translated())))
+            }
+        };
+        // The history shows the range's entries, as its CSV does.
+        let bounds = range.bounds(&dashboard::program_time_zone(&program));
+        let filter = dashboard::history_filter(&query, Some(bounds)).map_err(invalid_field)?;
         let cursor = query
             .cursor
             .as_deref()
@@ -517,6 +527,7 @@ impl ConsoleAccess for ConsoleService {
             user: signed_in_user(&session, &user),
             program: customers::program_header(storage, &program).await?,
             dashboard: dashboard::load(storage, &program, &range, now).await.map_err(unavailable)?,
+            range_error,
             history: dashboard::history(storage, &program, &filter, cursor.as_ref(), now).await.map_err(unavailable)?,
         })
     }
