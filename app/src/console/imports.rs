@@ -299,10 +299,10 @@ fn ImportRunView(view: ImportView) -> impl IntoView {
             <h1>{move || detail.with(|d| d.file_name.clone())}</h1>
             <section class="section" aria-label=tr("Dry run")>
                 <h2>{tr("What the file holds")}</h2>
-                <dl class="facts">
-                    <dt>{tr("Rows to import")}</dt><dd data-count="rows">{count(|d| d.total_rows)}</dd>
-                    <dt>{tr("New customers among them")}</dt><dd data-count="new">{count(|d| d.new_customers)}</dd>
-                    <dt>{tr("Rows with errors (left out)")}</dt><dd data-count="rejected">{count(|d| d.rejected_rows)}</dd>
+                <dl class="stats">
+                    <div class="stat"><dt>{tr("Rows to import")}</dt><dd data-count="rows">{count(|d| d.total_rows)}</dd></div>
+                    <div class="stat"><dt>{tr("New customers among them")}</dt><dd data-count="new">{count(|d| d.new_customers)}</dd></div>
+                    <div class="stat"><dt>{tr("Rows with errors (left out)")}</dt><dd data-count="rejected">{count(|d| d.rejected_rows)}</dd></div>
                 </dl>
                 <p class="muted">{trf("Read as a {0} file. Nothing is written until you start the import; the same file imported again changes nothing.", &[&preset_name])}</p>
             </section>
@@ -336,10 +336,10 @@ fn ImportRunView(view: ImportView) -> impl IntoView {
                         <p><strong>{status_name(status)}</strong></p>
                         <progress max="100" value=percent aria-label=tr("Progress")></progress>
                         <p data-progress="">{move || trf("{0} of {1} rows", &[&count(|d| d.done_rows)(), &count(|d| d.total_rows)()])}</p>
-                        <dl class="facts">
-                            <dt>{tr("Written")}</dt><dd data-count="written">{count(|d| d.written)}</dd>
-                            <dt>{tr("Already imported, unchanged")}</dt><dd data-count="unchanged">{count(|d| d.unchanged)}</dd>
-                            <dt>{tr("Refused")}</dt><dd data-count="failed">{count(|d| d.failed)}</dd>
+                        <dl class="stats">
+                            <div class="stat"><dt>{tr("Written")}</dt><dd data-count="written">{count(|d| d.written)}</dd></div>
+                            <div class="stat"><dt>{tr("Already imported, unchanged")}</dt><dd data-count="unchanged">{count(|d| d.unchanged)}</dd></div>
+                            <div class="stat"><dt>{tr("Refused")}</dt><dd data-count="failed">{count(|d| d.failed)}</dd></div>
                         </dl>
                         <p class="muted">{tr("The import runs on the server: you may close this page and come back.")}</p>
                     }.into_any(),
