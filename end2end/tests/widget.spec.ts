@@ -190,6 +190,12 @@ test("keyboard only: open, redeem with confirmation, Escape closes and focus ret
   await expect(inWidget(page, ".coupon-code")).toBeVisible();
   await expect(inWidget(page, ".balance-points")).toHaveText((before - 300).toLocaleString("en"));
   await expect(inWidget(page, ".coupon").getByRole("button", { name: "Copy" })).toBeFocused();
+  // Copying says so, and the clipboard holds the code.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(page.url()).origin });
+  const code = await inWidget(page, ".coupon-code").innerText();
+  await page.keyboard.press("Enter");
+  await expect(inWidget(page, ".coupon").getByRole("button", { name: "Copied" })).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(code);
 
   // Tab never leaves the open dialog.
   for (let presses = 0; presses < 30; presses++) {
@@ -209,6 +215,13 @@ test("on a narrow screen the open panel fills the screen", async ({ page }) => {
   await expect(inWidget(page, ".balance-points")).toBeVisible();
   const box = await inWidget(page, ".panel").boundingBox();
   expect(box).toEqual({ x: 0, y: 0, width: 375, height: 740 });
+  // Scrolled to its end, the panel keeps its close button in reach.
+  await inWidget(page, ".panel").evaluate((panel) => { panel.scrollTop = panel.scrollHeight; });
+  await expect.poll(() => inWidget(page, ".panel").evaluate((panel) => panel.scrollTop)).toBeGreaterThan(0);
+  await expect(inWidget(page, ".close")).toBeInViewport({ ratio: 1 });
+  await page.screenshot({ path: test.info().outputPath("widget-phone-scrolled.png") });
+  await inWidget(page, ".close").click();
+  await expect(inWidget(page, ".panel")).toBeHidden();
 });
 
 test("the shopper sees their usable coupons and pages through their points history", async ({ page }) => {

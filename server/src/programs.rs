@@ -321,6 +321,7 @@ impl Program {
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(ProgramError::Currency);
         }
+        let allowed_origins = normalise_origins(allowed_origins);
         if let Some(bad) = allowed_origins.iter().find(|origin| !is_origin(origin)) {
             return Err(ProgramError::Origin(bad.clone()));
         }
@@ -352,6 +353,7 @@ impl Program {
         if points_name.is_empty() || points_name.chars().count() > 40 {
             return Err(FieldError::new("points_name", message!("1 to 40 characters")));
         }
+        let allowed_origins = normalise_origins(allowed_origins);
         if let Some(index) = allowed_origins.iter().position(|origin| !is_origin(origin)) {
             let message = ProgramError::Origin(allowed_origins[index].clone()).message();
             return Err(FieldError::new(format!("allowed_origins[{index}]"), message));
@@ -377,6 +379,32 @@ fn valid_name(name: &str) -> Result<&str, ProgramError> {
         return Err(ProgramError::Name);
     }
     Ok(name)
+}
+
+/// Origins as browsers send them, from what merchants paste: `https://Shop.example/` is
+/// `https://shop.example` (no trailing slash, the scheme and host in lower case, no default
+/// port), each once, in the order given. Anything else is left for [`is_origin`] to refuse.
+fn normalise_origins(origins: Vec<String>) -> Vec<String> {
+    let mut normalised: Vec<String> = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let trimmed = origin.trim();
+        let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        let mut origin = match trimmed.split_once("://") {
+            Some((scheme, rest)) if !rest.contains(['/', '?', '#', '@']) => {
+                format!("{}://{}", scheme.to_ascii_lowercase(), rest.to_ascii_lowercase())
+            }
+            _ => trimmed.to_owned(),
+        };
+        for (scheme, port) in [("https://", ":443"), ("http://", ":80")] {
+            if origin.starts_with(scheme) && origin.ends_with(port) {
+                origin.truncate(origin.len() - port.len());
+            }
+        }
+        if !normalised.contains(&origin) {
+            normalised.push(origin);
+        }
+    }
+    normalised
 }
 
 /// `scheme://host[:port]` with nothing after it: the form of the `Origin` header.
@@ -420,6 +448,13 @@ mod tests {
         assert!(!is_origin("shop.example"));
         assert!(!is_origin("https://shop.example/"));
         assert!(!is_origin("https://shop.example:99999"));
+        let pasted = ["https://Shop.example/", " https://shop.example ", "https://shop.example:443", "http://localhost:3000/"];
+        assert_eq!(
+            normalise_origins(pasted.map(String::from).to_vec()),
+            ["https://shop.example", "http://localhost:3000"],
+            "pasted origins become the browser's form, each once"
+        );
+        assert_eq!(normalise_origins(vec!["https://shop.example/cart".into()]), ["https://shop.example/cart"], "left to be refused");
     }
 
     #[test]

@@ -570,16 +570,25 @@ fn CouponCode(redeemed: Redeemed, checkout: Option<String>, locale: Locale) -> i
         }
     });
     let code = redeemed.code.clone();
+    // "Copied" once the clipboard has it (and kept: the code does not change).
+    let copied = RwSignal::new(false);
     let copy = move |_| {
         if let Some(window) = web_sys::window() {
-            let _ = window.navigator().clipboard().write_text(&code);
+            let written = window.navigator().clipboard().write_text(&code);
+            leptos::task::spawn_local(async move {
+                if wasm_bindgen_futures::JsFuture::from(written).await.is_ok() {
+                    copied.set(true);
+                }
+            });
         }
     };
     view! {
         <div class="coupon" role="status">
             <p class="muted">{locale.text(Text::YourCode)}</p>
             <p class="coupon-code">{redeemed.code.clone()}</p>
-            <button class="button" node_ref=copy_button on:click=copy>{locale.text(Text::Copy)}</button>
+            <button class="button" node_ref=copy_button on:click=copy aria-live="polite">
+                {move || locale.text(if copied.get() { Text::Copied } else { Text::Copy })}
+            </button>
             <p class="muted">{locale.text(Text::Expires)} " " {locale.date(&redeemed.expires_at)}</p>
             {checkout_note(checkout.as_deref(), locale)}
         </div>

@@ -4,7 +4,6 @@
 /// Texts the console's own code marks (`tr`, `trf`, `t`), by English wording.
 pub(super) const TEXTS: &[(&str, [&str; 4])] = &[
     // Point sources in words (`mod.rs` `source_name`, the dashboard).
-    ("Purchases", ["구매", "購入", "购买", "Pembelian"]),
     ("Adjustments by hand", ["수동 조정", "手動の調整", "手动调整", "Penyesuaian manual"]),
     ("Sign-ups", ["가입", "会員登録", "注册", "Pendaftaran"]),
     ("Reviews", ["리뷰", "レビュー", "评价", "Ulasan"]),
