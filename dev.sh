@@ -63,7 +63,7 @@ case "${1:-}" in
     (cd end2end && npx playwright test)
     # The pages whose work is the database's (imports) again on PostgreSQL.
     e2e_db="tally_test_e2e_$$"
-    echo "CREATE DATABASE $e2e_db OWNER tally;" | "${psql[@]}"
+    PGPASSWORD=tally psql -h 127.0.0.1 -U tally -d postgres -v ON_ERROR_STOP=1 -qAt -c "CREATE DATABASE $e2e_db"
     # PostgreSQL servers seal secrets with TALLY_SECRET_KEY: a throwaway one for this database.
     (cd end2end && TALLY_E2E_DATABASE_URL="postgres://tally:tally@127.0.0.1:5432/$e2e_db" \
       TALLY_SECRET_KEY="${TALLY_SECRET_KEY:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n")}" \
