@@ -21,6 +21,26 @@ pub struct ProgramSummary {
     pub tiers: Vec<TierSummary>,
     #[serde(default)]
     pub branding: Branding,
+    /// How the storefront's loader keeps a referral link's code (when the program rewards
+    /// referrals); the widget itself does not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral_capture: Option<ReferralCapture>,
+}
+
+/// The query parameter of referral links and the days a visitor's code is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralCapture {
+    pub parameter: String,
+    pub keep_days: u32,
+}
+
+/// A signed-in shopper's referral code and the link to share (none when the program has no
+/// storefront address to link to).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralLink {
+    pub code: String,
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// The program's look and its links for visitors; every field may be absent (widget defaults).
@@ -110,6 +130,9 @@ pub struct CustomerSummary {
     pub to_next_tier: Option<i64>,
     #[serde(default)]
     pub coupons: Vec<CouponSummary>,
+    /// When the program rewards referrals.
+    #[serde(default)]
+    pub referral: Option<ReferralLink>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

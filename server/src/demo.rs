@@ -60,11 +60,16 @@ pub async fn run(args: DemoArgs) -> Result<(), StartError> {
     let page = include_str!("demo_storefront.html").replace("__TALLY_URL__", &tally_url);
     let signed_in = page.clone();
     let (buyer, shop) = (points.clone(), program.clone());
+    let (joiner, joined_shop) = (points.clone(), program.clone());
     let storefront = Router::new()
-        .route("/", get(move |query| storefront_page(signed_in.clone(), query, true)))
-        .route("/buy", axum::routing::post(move || buy(buyer.clone(), shop.clone())))
-        .route("/guest", get(move |query| storefront_page(page.clone(), query, false)))
-        .route("/join", get(|| async { Html(include_str!("demo_join.html")) }));
+        .route("/", get(move |query, headers| storefront_page(signed_in.clone(), query, headers, true)))
+        .route("/buy", axum::routing::post(move |headers| buy(buyer.clone(), shop.clone(), headers)))
+        .route("/guest", get(move |query, headers| storefront_page(page.clone(), query, headers, false)))
+        .route(
+            "/join",
+            get(|| async { Html(include_str!("demo_join.html")) })
+                .post(move |form| join(joiner.clone(), joined_shop.clone(), form)),
+        );
 
     println!("Tally demo is running (Ctrl-C to stop)");
     println!("  Admin console:    {tally_url}/admin   (sign in as {DEMO_OWNER_EMAIL} / {DEMO_OWNER_PASSWORD})");
@@ -106,16 +111,50 @@ pub const DEMO_SHOPPER_EMAIL: &str = "shopper@demo.test";
 #[derive(serde::Deserialize)]
 struct PageQuery {
     locale: Option<String>,
+    /// A referral link's code (`?ref=`): the loader keeps it; the page shows a new visitor.
+    #[serde(rename = "ref")]
+    referral: Option<String>,
+}
+
+/// The storefront's own sign-in: a shopper who joined on `/join` (their id and email in a
+/// cookie of the storefront's origin, as a shop's session would be).
+const SHOPPER_COOKIE: &str = "demo_shopper";
+
+/// Who the storefront has signed in: a shopper who joined, else the demo shopper; a visitor
+/// who arrives by a referral link and has not joined is a guest (someone new to the shop).
+fn signed_in_shopper(headers: &axum::http::HeaderMap, query: &PageQuery) -> Option<(String, Option<String>)> {
+    let joined = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split("; "))
+        .find_map(|cookie| cookie.strip_prefix(SHOPPER_COOKIE)?.strip_prefix('='))
+        .and_then(|value| value.split_once('|'))
+        .filter(|(id, _)| id.starts_with("friend-") && CustomerId::parse(id).is_ok())
+        .map(|(id, email)| (id.to_owned(), Some(email.replace("%40", "@"))));
+    match joined {
+        Some(shopper) => Some(shopper),
+        None if query.referral.is_some() => None,
+        None => Some((DEMO_SHOPPER.to_owned(), None)),
+    }
 }
 
 /// The storefront page, with a fresh customer token signed as the merchant's backend would.
-async fn storefront_page(page: String, Query(query): Query<PageQuery>, signed_in: bool) -> Html<String> {
-    let token_attribute = if signed_in {
-        let expires = SystemClock.now().0 / 1_000 + 3_600;
-        let claims = json!({"sub": DEMO_SHOPPER, "exp": expires, "name": "Demo Shopper"});
-        format!(r#" data-customer-token="{}""#, customer_token::sign(&claims, DEMO_WIDGET_SECRET))
-    } else {
-        String::new()
+async fn storefront_page(
+    page: String,
+    Query(query): Query<PageQuery>,
+    headers: axum::http::HeaderMap,
+    signed_in: bool,
+) -> Html<String> {
+    let shopper = if signed_in { signed_in_shopper(&headers, &query) } else { None };
+    let token_attribute = match shopper {
+        Some((id, email)) => {
+            let expires = SystemClock.now().0 / 1_000 + 3_600;
+            let name = if id == DEMO_SHOPPER { "Demo Shopper" } else { "Demo Friend" };
+            let claims = json!({"sub": id, "exp": expires, "name": name, "email": email});
+            format!(r#" data-customer-token="{}""#, customer_token::sign(&claims, DEMO_WIDGET_SECRET))
+        }
+        None => String::new(),
     };
     let locale_attribute = query
         .locale
@@ -125,14 +164,54 @@ async fn storefront_page(page: String, Query(query): Query<PageQuery>, signed_in
     Html(page.replace("__WIDGET_ATTRIBUTES__", &format!("{token_attribute}{locale_attribute}")))
 }
 
+#[derive(serde::Deserialize)]
+struct JoinForm {
+    email: String,
+}
+
+/// The join form: a new shopper account in the storefront (a cookie), reported to Tally as
+/// the shop's backend would (the profile, and the signup action), then the shop signed in.
+async fn join(
+    points: PointsService,
+    program: Program,
+    axum::Form(form): axum::Form<JoinForm>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let email = form.email.trim().to_lowercase();
+    if !crate::customers::is_email(&email) || email.contains(['|', ';', ',']) {
+        return (axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html("An email like name@example.com, please.")).into_response();
+    }
+    let id = format!("friend-{}", secrets::random_token("", 6).to_lowercase());
+    let customer = CustomerId::parse(&id).expect("a valid id");
+    let profile = CustomerProfile { email: Some(email.clone()), name: Some("Demo Friend".into()), ..Default::default() };
+    let signup = crate::points::ActionEvent {
+        event_id: format!("demo-signup-{id}"),
+        customer_id: id.clone(),
+        action: "signup".into(),
+        occurred_at: None,
+    };
+    let reported = async {
+        points.storage().upsert_customer(&program.id, &customer, &profile, points.now()).await?;
+        points.record_action(&program, &signup).await.map_err(|error| StartError::Config(error.to_string()))?;
+        Ok::<_, StartError>(())
+    };
+    if let Err(error) = reported.await {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response();
+    }
+    let cookie = format!("{SHOPPER_COOKIE}={id}|{}; Path=/; HttpOnly; SameSite=Lax", email.replace('@', "%40"));
+    ([(axum::http::header::SET_COOKIE, cookie)], axum::response::Redirect::to("/?tally=open")).into_response()
+}
+
 /// The storefront's "Buy" button: the shop's backend reports a $24.00 order for the signed-in
 /// shopper, as a merchant's would, then shows the page with the widget open.
-async fn buy(points: PointsService, program: Program) -> axum::response::Response {
+async fn buy(points: PointsService, program: Program, headers: axum::http::HeaderMap) -> axum::response::Response {
     use axum::response::IntoResponse;
     let id = format!("demo-buy-{}", secrets::random_token("", 8));
+    let no_referral = PageQuery { locale: None, referral: None };
+    let (shopper, _) = signed_in_shopper(&headers, &no_referral).unwrap_or_else(|| (DEMO_SHOPPER.to_owned(), None));
     let order = OrderEvent {
         event_id: id.clone(),
-        customer_id: DEMO_SHOPPER.into(),
+        customer_id: shopper,
         order_id: id,
         occurred_at: None,
         currency: program.currency.clone(),

@@ -16,6 +16,7 @@ pub mod message;
 pub mod notifications;
 pub mod points;
 pub mod programs;
+pub mod referrals;
 pub mod rewards;
 pub mod rules;
 pub mod scale;

@@ -51,6 +51,8 @@ pub struct ProgramSettings {
     pub api_requests_per_minute: Option<u32>,
     /// Emails to customers and the expiry warning window.
     pub notifications: crate::notifications::NotificationSettings,
+    /// Referral links: their parameter, how long a storefront keeps a code, the fraud window.
+    pub referrals: crate::referrals::ReferralSettings,
 }
 
 /// `amount` minor units of the program's currency per `points` points.
@@ -217,6 +219,7 @@ impl ProgramSettings {
         }
         self.widget.validate().map_err(|error| error.within("widget"))?;
         self.notifications.validate().map_err(|error| error.within("notifications"))?;
+        self.referrals.validate().map_err(|error| error.within("referrals"))?;
         if self.time_zone.as_deref().is_some_and(|name| crate::dashboard::calendar::time_zone(name).is_none()) {
             return Err(FieldError::new(
                 "time_zone",

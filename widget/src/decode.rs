@@ -5,7 +5,7 @@
 
 use js_sys::{Array, Reflect};
 use tally_app::api_types::{
-    Branding, CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, RewardSummary, TierSummary,
+    Branding, CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, ReferralLink, RewardSummary, TierSummary,
     VariablePoints, WayToEarn,
 };
 use wasm_bindgen::JsValue;
@@ -51,6 +51,7 @@ pub fn program_summary(value: &JsValue) -> Option<ProgramSummary> {
         rewards: list(value, "rewards", reward)?,
         tiers: list(value, "tiers", tier)?,
         branding: optional(value, "branding", branding)?.unwrap_or_default(),
+        referral_capture: None,
     })
 }
 
@@ -115,7 +116,12 @@ pub fn customer_summary(value: &JsValue) -> Option<CustomerSummary> {
         next_tier: optional(value, "next_tier", tier)?,
         to_next_tier: number(value, "to_next_tier"),
         coupons: list(value, "coupons", coupon)?,
+        referral: optional(value, "referral", referral)?,
     })
+}
+
+fn referral(value: &JsValue) -> Option<ReferralLink> {
+    Some(ReferralLink { code: text(value, "code")?, url: text(value, "url") })
 }
 
 fn coupon(value: &JsValue) -> Option<CouponSummary> {

@@ -1,7 +1,9 @@
 use std::cell::RefCell;
 
 use leptos::{ev::KeyboardEvent, html, prelude::*};
-use tally_app::api_types::{Branding, CouponSummary, CustomerSummary, HistoryEntry, ProgramSummary, RewardSummary};
+use tally_app::api_types::{
+    Branding, CouponSummary, CustomerSummary, HistoryEntry, ProgramSummary, ReferralLink, RewardSummary,
+};
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use web_sys::{HtmlElement, ShadowRoot};
 
@@ -369,6 +371,7 @@ fn Member(
             }).collect_view()}
         </ul>
         <MyCoupons coupons=me.coupons.clone() locale/>
+        {me.referral.clone().map(|link| view! { <ReferFriend link program=program.clone() locale/> })}
         <History api locale controls/>
         <WaysToEarn program locale/>
     }
@@ -569,12 +572,25 @@ fn CouponCode(redeemed: Redeemed, checkout: Option<String>, locale: Locale) -> i
             let _ = button.focus();
         }
     });
-    let code = redeemed.code.clone();
-    // "Copied" once the clipboard has it (and kept: the code does not change).
+    view! {
+        <div class="coupon" role="status">
+            <p class="muted">{locale.text(Text::YourCode)}</p>
+            <p class="coupon-code">{redeemed.code.clone()}</p>
+            <CopyButton text=redeemed.code.clone() locale node_ref=copy_button/>
+            <p class="muted">{locale.text(Text::Expires)} " " {locale.date(&redeemed.expires_at)}</p>
+            {checkout_note(checkout.as_deref(), locale)}
+        </div>
+    }
+}
+
+/// Copies `text`; says "Copied" once the clipboard has it (and keeps saying it: the text
+/// does not change).
+#[component]
+fn CopyButton(text: String, locale: Locale, #[prop(optional)] node_ref: NodeRef<html::Button>) -> impl IntoView {
     let copied = RwSignal::new(false);
     let copy = move |_| {
         if let Some(window) = web_sys::window() {
-            let written = window.navigator().clipboard().write_text(&code);
+            let written = window.navigator().clipboard().write_text(&text);
             leptos::task::spawn_local(async move {
                 if wasm_bindgen_futures::JsFuture::from(written).await.is_ok() {
                     copied.set(true);
@@ -583,15 +599,51 @@ fn CouponCode(redeemed: Redeemed, checkout: Option<String>, locale: Locale) -> i
         }
     };
     view! {
-        <div class="coupon" role="status">
-            <p class="muted">{locale.text(Text::YourCode)}</p>
-            <p class="coupon-code">{redeemed.code.clone()}</p>
-            <button class="button" node_ref=copy_button on:click=copy aria-live="polite">
-                {move || locale.text(if copied.get() { Text::Copied } else { Text::Copy })}
-            </button>
-            <p class="muted">{locale.text(Text::Expires)} " " {locale.date(&redeemed.expires_at)}</p>
-            {checkout_note(checkout.as_deref(), locale)}
+        <button class="button" node_ref=node_ref on:click=copy aria-live="polite">
+            {move || locale.text(if copied.get() { Text::Copied } else { Text::Copy })}
+        </button>
+    }
+}
+
+/// The shopper's referral link to copy or share (share pages of the networks themselves: no
+/// third-party script on the storefront), and what referring earns.
+#[component]
+fn ReferFriend(link: ReferralLink, program: ProgramSummary, locale: Locale) -> impl IntoView {
+    let way = program.ways_to_earn.iter().find(|way| way.action == "referral").cloned();
+    let points_name = program.points_name.clone();
+    let shared = link.url.clone().unwrap_or_else(|| link.code.clone());
+    let message = format!("{} {shared}", locale.text(Text::ShareMessage));
+    let encode = |text: &str| String::from(js_sys::encode_uri_component(text));
+    let share = link.url.as_ref().map(|url| {
+        [
+            (locale.text(Text::Email), format!("mailto:?subject={}&body={}", encode(&program.name), encode(&message))),
+            ("WhatsApp", format!("https://wa.me/?text={}", encode(&message))),
+            ("X", format!("https://x.com/intent/post?text={}", encode(&message))),
+            ("Facebook", format!("https://www.facebook.com/sharer/sharer.php?u={}", encode(url))),
+        ]
+    });
+    view! {
+        <h3 class="section">{locale.action("referral")}</h3>
+        {way.map(|way| view! {
+            <p class="muted referral-lead">
+                {locale.text(Text::ReferralLead)} " " {locale.number(way.points)} " " {points_name.clone()}
+                {way.referred_points.filter(|points| *points > 0).map(|points| format!(
+                    " {} {} {}", locale.text(Text::FriendGets), locale.number(points), points_name
+                ))}
+            </p>
+        })}
+        <div class="referral">
+            <label class="muted" for="tally-referral">{locale.text(Text::YourLink)}</label>
+            <input id="tally-referral" class="referral-link" readonly value=shared.clone()/>
+            <CopyButton text=shared locale/>
         </div>
+        {share.map(|targets| view! {
+            <p class="share">
+                {targets.into_iter().map(|(name, href)| view! {
+                    <a class="share-link" href=href target="_blank" rel="noopener noreferrer">{name}</a>
+                }).collect_view()}
+            </p>
+        })}
     }
 }
 

@@ -245,6 +245,7 @@ mod tests {
             ("install.rs", include_str!("install.rs")),
             ("loyalty.rs", include_str!("loyalty.rs")),
             ("model.rs", include_str!("model.rs")),
+            ("referrals.rs", include_str!("referrals.rs")),
             ("money.rs", include_str!("money.rs")),
             ("rewards.rs", include_str!("rewards.rs")),
             ("settings.rs", include_str!("settings.rs")),

@@ -20,6 +20,7 @@ pub mod install;
 pub mod loyalty;
 pub mod model;
 pub mod money;
+pub mod referrals;
 pub mod rewards;
 pub mod settings;
 pub mod users;
@@ -55,6 +56,7 @@ pub trait ConsoleBackend:
     + settings::SettingsConsole
     + emails::EmailsConsole
     + imports::ImportsConsole
+    + referrals::ReferralsConsole
     + earning::EarningConsole
     + loyalty::LoyaltyConsole
     + users::UsersConsole
@@ -71,6 +73,7 @@ impl<T> ConsoleBackend for T where
         + settings::SettingsConsole
         + emails::EmailsConsole
         + imports::ImportsConsole
+        + referrals::ReferralsConsole
         + earning::EarningConsole
         + loyalty::LoyaltyConsole
         + users::UsersConsole
@@ -208,6 +211,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/programs/:program/imports/:import") view=imports::ImportPage
                     ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/earning") view=earning::EarningPage ssr=SsrMode::Async/>
+                <Route path=path!("/admin/programs/:program/referrals") view=referrals::ReferralsPage
+                    ssr=SsrMode::Async/>
                 <Route path=path!("/admin/programs/:program/loyalty") view=loyalty::LoyaltyPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                 <Route path=path!("/admin/users") view=users::UsersPage ssr=SsrMode::Async/>
@@ -297,6 +302,7 @@ pub(crate) fn ProgramNav(program: model::ProgramHeader, current: &'static str) -
         ("rewards", tr("Rewards"), format!("{base}/rewards")),
         ("earning", tr("Earning rules"), format!("{base}/earning")),
         ("loyalty", tr("Tiers & campaigns"), format!("{base}/loyalty")),
+        ("referrals", tr("Referrals"), format!("{base}/referrals")),
         ("settings", tr("Settings"), format!("{base}/settings")),
         ("emails", tr("Emails"), format!("{base}/emails")),
         ("imports", tr("Imports"), format!("{base}/imports")),

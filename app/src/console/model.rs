@@ -779,3 +779,40 @@ pub struct ImportError {
     pub column: Option<String>,
     pub message: String,
 }
+
+/// The referrals page: the links' settings, the claims waiting for a decision, the latest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralsBoard {
+    pub user: SignedInUser,
+    pub program: ProgramHeader,
+    /// Whether an earning rule pays for referrals (without one, links are not offered).
+    pub rewarded: bool,
+    pub form: ReferralSettingsForm,
+    pub held: Vec<ReferralRow>,
+    pub recent: Vec<ReferralRow>,
+}
+
+/// The referral links' settings as typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralSettingsForm {
+    pub parameter: String,
+    pub keep_days: String,
+    pub max_claims: String,
+    pub window_hours: String,
+}
+
+/// A referral as the console lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralRow {
+    pub referred_id: String,
+    pub referrer_id: String,
+    /// `approved`, `held` or `rejected`.
+    pub status: String,
+    /// Why it is held, in the page's language.
+    pub reasons: Vec<String>,
+    /// `api`, `widget`, `shopify` or `woocommerce`.
+    pub channel: String,
+    pub created_at: String,
+    pub rewarded_at: Option<String>,
+    pub reviewed_by: Option<String>,
+}

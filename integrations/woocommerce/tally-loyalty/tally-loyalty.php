@@ -34,6 +34,8 @@ add_action(
 	}
 );
 add_action( 'wp_footer', array( 'Tally_Loyalty_Widget', 'print_script_tag' ) );
+add_action( 'woocommerce_checkout_create_order', array( 'Tally_Loyalty_Widget', 'attach_referral' ) );
+add_action( 'woocommerce_store_api_checkout_update_order_from_request', array( 'Tally_Loyalty_Widget', 'attach_referral' ) );
 if ( is_admin() ) {
 	Tally_Loyalty_Admin::register();
 }

@@ -17,7 +17,7 @@ require __DIR__ . '/wordpress.php';
 require dirname( __DIR__ ) . '/tally-loyalty/tally-loyalty.php';
 
 $env = array();
-foreach ( array( 'TALLY_URL', 'TALLY_API_KEY', 'TALLY_WIDGET_SECRET', 'TALLY_ORIGIN', 'TALLY_ORDER_FIXTURE' ) as $name ) {
+foreach ( array( 'TALLY_URL', 'TALLY_API_KEY', 'TALLY_WIDGET_SECRET', 'TALLY_ORIGIN', 'TALLY_ORDER_FIXTURE', 'TALLY_REFERRAL_CODE' ) as $name ) {
 	$value = getenv( $name );
 	if ( false === $value || '' === $value ) {
 		fwrite( STDERR, "$name is not set\n" );
@@ -263,12 +263,35 @@ check(
 	}
 );
 
+$referral_meta = array();
+check(
+	'the referral code the widget kept goes into the order placed at checkout (classic and block checkout)',
+	function () use ( $env, &$referral_meta ) {
+		$_COOKIE = array( 'tally_ref' => strtolower( $env['TALLY_REFERRAL_CODE'] ) );
+		$order   = new WC_Order();
+		do_action( 'woocommerce_checkout_create_order', $order );
+		same( array( '_tally_ref' => $env['TALLY_REFERRAL_CODE'] ), $order->meta, 'the meta data' );
+		$blocks = new WC_Order();
+		do_action( 'woocommerce_store_api_checkout_update_order_from_request', $blocks, null );
+		same( $order->meta, $blocks->meta, 'the block checkout' );
+		$_COOKIE = array( 'tally_ref' => 'x"; DROP' );
+		$other   = new WC_Order();
+		do_action( 'woocommerce_checkout_create_order', $other );
+		same( array(), $other->meta, 'a cookie that is no code' );
+		$_COOKIE = array();
+		foreach ( $order->meta as $key => $value ) {
+			$referral_meta[] = array( 'id' => 901, 'key' => $key, 'value' => $value );
+		}
+	}
+);
+
 $delivered = null;
 check(
 	'WooCommerce\'s signed order delivery, through the webhook the plugin made, is accepted by Tally',
-	function () use ( $env, &$delivered ) {
+	function () use ( $env, &$delivered, $referral_meta ) {
 		$order                = json_decode( file_get_contents( $env['TALLY_ORDER_FIXTURE'] ), true );
 		$order['customer_id'] = 25;
+		$order['meta_data']   = array_merge( $order['meta_data'], $referral_meta );
 		same( array( 200 ), Fake_WooCommerce::deliver( 'order.created', $order ), 'Tally verified the signature' );
 		$delivered = $order['total'];
 	}

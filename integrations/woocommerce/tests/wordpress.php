@@ -39,7 +39,13 @@ final class Test_Redirect extends Exception {}
 final class Test_Died extends Exception {}
 
 function add_action( $hook, $callback ) { Test_WordPress::$actions[ $hook ][] = $callback; }
-function do_action( $hook ) { foreach ( Test_WordPress::$actions[ $hook ] ?? array() as $callback ) { call_user_func( $callback ); } }
+function do_action( $hook, ...$args ) { foreach ( Test_WordPress::$actions[ $hook ] ?? array() as $callback ) { call_user_func_array( $callback, $args ); } }
+
+/** WooCommerce's order, as far as the plugin touches it. */
+final class WC_Order {
+	public $meta = array();
+	public function update_meta_data( $key, $value ) { $this->meta[ $key ] = $value; }
+}
 function is_admin() { return Test_WordPress::$is_admin; }
 function load_plugin_textdomain( $domain, $deprecated, $path ) { return is_dir( dirname( __DIR__ ) . '/' . $path ); }
 function plugin_basename( $file ) { return basename( dirname( $file ) ) . '/' . basename( $file ); }

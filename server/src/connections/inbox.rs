@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::{read_delivery, StoreChange};
 use crate::{
     ledger::Timestamp,
-    points::{ActionEvent, PointsError, PointsService},
+    points::{ActionEvent, PointsError, PointsService, ReferralClaim},
     programs::Program,
     storage::{InboxItem, InboxStatus, StorageError, StoreConnection},
 };
@@ -103,11 +103,16 @@ impl InboxWorker {
     async fn apply(&self, program: &Program, connection: &StoreConnection, change: StoreChange) -> Outcome {
         let points = &self.points;
         match change {
-            StoreChange::Paid { order, refunds, coupons, modified_at } => {
+            StoreChange::Paid { order, refunds, coupons, modified_at, referral } => {
                 if self.stale(connection, &order.order_id, modified_at).await? {
                     return Ok("an older update than one applied: skipped".into());
                 }
-                let mut said = vec![match points.record_order(program, &order).await {
+                // Before the order earns: an approved referral pays on this first order.
+                let mut said = match referral {
+                    Some(referral) => vec![claim_order_referral(points, program, connection, &order, referral).await?],
+                    None => Vec::new(),
+                };
+                said.push(match points.record_order(program, &order).await {
                     Ok(written) if written.replayed => "already earned".to_owned(),
                     Ok(written) => {
                         format!("earned {} points", written.result.entries.iter().map(|e| e.points).sum::<i64>())
@@ -115,7 +120,7 @@ impl InboxWorker {
                     // The same order reported again with other details: it earned once already.
                     Err(PointsError::IdempotencyConflict { .. }) => "already earned".to_owned(),
                     Err(error) => return Err(error),
-                }];
+                });
                 for code in coupons {
                     said.push(match points.consume_coupon(program, &code, &order.order_id).await {
                         Ok(_) => format!("coupon {code} used"),
@@ -196,4 +201,35 @@ impl InboxWorker {
         }
         Ok(said)
     }
+}
+
+/// Claims the referral code a paid order carries for its customer, in words for the
+/// connections page; a code refused (own, unknown, referred already) is said, not failed.
+async fn claim_order_referral(
+    points: &PointsService,
+    program: &Program,
+    connection: &StoreConnection,
+    order: &crate::points::OrderEvent,
+    referral: super::OrderReferral,
+) -> Outcome {
+    let referred = match crate::customers::CustomerId::parse(&order.customer_id) {
+        Ok(id) => id,
+        Err(error) => return Ok(format!("referral code {}: {}", referral.code, error.message())),
+    };
+    let claim = ReferralClaim {
+        referred,
+        email: referral.email,
+        code: referral.code.clone(),
+        channel: if connection.platform == "shopify" { "shopify" } else { "woocommerce" },
+        address: referral.address,
+        device: None,
+    };
+    Ok(match points.claim_referral(program, &claim).await {
+        Ok((_, true)) => "referral already recorded".to_owned(),
+        Ok((recorded, false)) => {
+            format!("referred by {} ({})", recorded.referrer_id, recorded.status.as_str())
+        }
+        Err(PointsError::Storage(error)) => return Err(PointsError::Storage(error)),
+        Err(error) => format!("referral code {}: {error}", referral.code),
+    })
 }

@@ -139,7 +139,7 @@ pub fn store_secret(secret: &str) -> Result<String, FieldError> {
 pub enum StoreChange {
     /// A paid order (WooCommerce `processing` or `completed`, Shopify `paid`): it earns; the refunds it lists and the Tally
     /// coupons it used are applied too (each once, by its id).
-    Paid { order: OrderEvent, refunds: Vec<Refund>, coupons: Vec<String>, modified_at: Timestamp },
+    Paid { order: OrderEvent, refunds: Vec<Refund>, coupons: Vec<String>, modified_at: Timestamp, referral: Option<OrderReferral> },
     /// A refunded order: its refunds (one per WooCommerce refund, exactly what is new).
     /// `modified_at` when the platform times the order's updates (WooCommerce); a refund of
     /// its own (Shopify's `refunds/create`) is not ordered against them.
@@ -153,6 +153,20 @@ pub enum StoreChange {
     /// A new customer account: their profile, and the signup action.
     NewCustomer { customer_id: String, profile: CustomerProfile, event_id: String },
 }
+
+/// The referral code a paid order carries (the storefront's loader put it in the Shopify cart's
+/// attributes, the WordPress plugin in the WooCommerce order's meta data), with what the fraud
+/// checks use: claimed for the order's customer before the order earns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderReferral {
+    pub code: String,
+    pub email: Option<String>,
+    pub address: Option<std::net::IpAddr>,
+}
+
+/// The name under which both platforms carry the code (`_tally_ref` in WooCommerce's meta data:
+/// the underscore hides it from the order page's custom fields).
+pub const REFERRAL_ATTRIBUTE: &str = "tally_ref";
 
 impl StoreChange {
     /// The order or customer the change is about: one subject's deliveries apply in order.

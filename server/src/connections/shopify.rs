@@ -40,6 +40,20 @@ struct ShopifyOrder {
     discount_codes: Vec<DiscountCode>,
     #[serde(default)]
     customer: Option<Customer>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    browser_ip: Option<String>,
+    /// The cart's attributes (`[{"name": "tally_ref", "value": "CODE"}]`).
+    #[serde(default)]
+    note_attributes: Vec<NoteAttribute>,
+}
+
+#[derive(Deserialize)]
+struct NoteAttribute {
+    name: String,
+    #[serde(default)]
+    value: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -215,5 +229,15 @@ fn order_change(topic: &str, order: ShopifyOrder) -> Result<StoreChange, Payload
         },
     };
     let coupons = super::tally_coupons(order.discount_codes.iter().map(|code| code.code.as_str()));
-    Ok(StoreChange::Paid { order: event, refunds: Vec::new(), coupons, modified_at })
+    let referral = order
+        .note_attributes
+        .iter()
+        .find(|attribute| attribute.name == super::REFERRAL_ATTRIBUTE)
+        .and_then(|attribute| attribute.value.as_str())
+        .map(|code| super::OrderReferral {
+            code: code.to_owned(),
+            email: order.email.clone().or_else(|| customer.email.clone()),
+            address: order.browser_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        });
+    Ok(StoreChange::Paid { order: event, refunds: Vec::new(), coupons, modified_at, referral })
 }

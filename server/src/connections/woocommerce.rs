@@ -49,6 +49,26 @@ struct WooOrder {
     coupon_lines: Vec<WooCoupon>,
     #[serde(default)]
     refunds: Vec<WooRefund>,
+    #[serde(default)]
+    customer_ip_address: Option<String>,
+    #[serde(default)]
+    billing: Option<WooBilling>,
+    /// `[{"id": 1, "key": "_tally_ref", "value": "CODE"}]`: the WordPress plugin's referral code.
+    #[serde(default)]
+    meta_data: Vec<WooMeta>,
+}
+
+#[derive(Deserialize)]
+struct WooBilling {
+    #[serde(default)]
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WooMeta {
+    key: String,
+    #[serde(default)]
+    value: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -182,7 +202,15 @@ fn order_change(order: WooOrder) -> Result<StoreChange, PayloadError> {
     };
     // WooCommerce lowercases coupon codes.
     let coupons = super::tally_coupons(order.coupon_lines.iter().map(|coupon| coupon.code.as_str()));
-    Ok(StoreChange::Paid { order: event, refunds, coupons, modified_at })
+    let key = format!("_{}", super::REFERRAL_ATTRIBUTE);
+    let referral = order.meta_data.iter().find(|meta| meta.key == key).and_then(|meta| meta.value.as_str()).map(|code| {
+        super::OrderReferral {
+            code: code.to_owned(),
+            email: order.billing.as_ref().and_then(|billing| billing.email.clone()),
+            address: order.customer_ip_address.as_deref().and_then(|ip| ip.parse().ok()),
+        }
+    });
+    Ok(StoreChange::Paid { order: event, refunds, coupons, modified_at, referral })
 }
 
 #[cfg(test)]

@@ -107,7 +107,8 @@ impl From<PointsError> for Problem {
             PointsError::NoCustomer(_)
             | PointsError::NoOrder(_)
             | PointsError::NoCoupon(_)
-            | PointsError::NoImport(_) => Self::not_found(capitalised(&detail)),
+            | PointsError::NoImport(_)
+            | PointsError::NoReferral(_) => Self::not_found(capitalised(&detail)),
             PointsError::IdempotencyConflict { field, id } => Self::idempotency_conflict(field, &id),
             PointsError::Refused(refusal) => match refusal {
                 Refusal::Ledger(LedgerError::InsufficientPoints { available, requested }) => Self::new(
@@ -140,6 +141,7 @@ impl From<PointsError> for Problem {
             PointsError::AlreadyReferred { .. } => {
                 refused(StatusCode::CONFLICT, "already_referred", "Already referred")
             }
+            PointsError::ReferralDecided(_) => refused(StatusCode::CONFLICT, "referral_decided", "Referral decided"),
             PointsError::RewardUnavailable => refused(unprocessable, "reward_unavailable", "Reward unavailable"),
             PointsError::TierRequired { .. } => refused(unprocessable, "tier_required", "Tier required"),
             PointsError::ImportStarted => refused(StatusCode::CONFLICT, "import_started", "Import started"),

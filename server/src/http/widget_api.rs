@@ -15,8 +15,8 @@ use axum::{
 };
 use serde::Deserialize;
 use tally_app::api_types::{
-    Branding, CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, RewardSummary, TierSummary,
-    VariablePoints, WayToEarn,
+    Branding, CouponSummary, CustomerSummary, HistoryEntry, HistoryPage, ProgramSummary, ReferralCapture, ReferralLink,
+    RewardSummary, TierSummary, VariablePoints, WayToEarn,
 };
 
 use super::{
@@ -31,6 +31,7 @@ use super::{
 };
 use crate::{
     customer_token::{self, CustomerClaims},
+    points::ReferralClaim,
     programs::{Program, WidgetSettings},
     rewards::{Coupon, CouponStatus, RewardKind},
     storage::CheckoutState,
@@ -47,6 +48,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/widget/v1/programs/{key}/me", get(me).options(preflight))
         .route("/widget/v1/programs/{key}/me/history", get(history).options(preflight))
         .route("/widget/v1/programs/{key}/me/redemptions", post(redeem).options(preflight))
+        .route("/widget/v1/programs/{key}/me/referral", post(claim_referral).options(preflight))
         .route_layer(middleware::from_fn_with_state(state.clone(), load_program_with_cors))
 }
 
@@ -90,7 +92,21 @@ async fn program_summary(
         rewards: rewards.iter().filter(|reward| reward.is_available(now)).map(reward_summary).collect(),
         tiers: settings.tiers.tiers.iter().map(tier_summary).collect(),
         branding: branding(&settings.widget),
+        referral_capture: settings.action_rule("referral").map(|_| ReferralCapture {
+            parameter: settings.referrals.parameter.clone(),
+            keep_days: settings.referrals.keep_days,
+        }),
     }))
+}
+
+/// The link a shopper shares: the storefront (the emails' storefront URL, else the program's
+/// first allowed origin) with the code in the program's parameter.
+fn referral_url(program: &Program, code: &str) -> Option<String> {
+    let store = program.settings.notifications.storefront_url.clone().or_else(|| {
+        program.allowed_origins.first().map(|origin| format!("{origin}/"))
+    })?;
+    let separator = if store.contains('?') { '&' } else { '?' };
+    Some(format!("{store}{separator}{}={code}", program.settings.referrals.parameter))
 }
 
 fn reward_summary(reward: &crate::rewards::Reward) -> RewardSummary {
@@ -176,7 +192,12 @@ async fn me(
         next_tier: program.settings.tiers.tiers.first().map(tier_summary),
         to_next_tier: program.settings.tiers.tiers.first().map(|tier| tier.threshold),
         coupons: Vec::new(),
+        referral: None,
     };
+    if program.settings.action_rule("referral").is_some() {
+        let code = state.points.referral_code(&program, id).await?;
+        summary.referral = Some(ReferralLink { url: referral_url(&program, &code), code });
+    }
     let Some(account) = state.points.account(&program, id).await? else {
         return Ok(Json(summary));
     };
@@ -265,6 +286,45 @@ async fn redeem(
     body: ApiJson<RedemptionRequest>,
 ) -> Result<Response, Problem> {
     redeem_for(&state, &program, body.value.for_customer(claims.customer_id.as_str().to_owned())).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferralClaimRequest {
+    /// The code of the link the shopper came by (kept by the storefront's loader).
+    code: String,
+    /// The loader's random id of this browser, for the fraud checks.
+    #[serde(default)]
+    device: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct ReferralClaimed {
+    /// The code's owner is recorded as the shopper's referrer (pending checks the shopper is
+    /// not told about).
+    recorded: bool,
+}
+
+/// The signed-in shopper came by a referral link: its code is claimed for them, checked, and
+/// recorded (approved, or held for the merchant). 201 the first time, 200 on a repeat.
+async fn claim_referral(
+    State(state): State<AppState>,
+    Extension(program): Extension<Program>,
+    Extension(client): Extension<ClientInfo>,
+    Shopper(claims): Shopper,
+    body: ApiJson<ReferralClaimRequest>,
+) -> Result<Response, Problem> {
+    let claim = ReferralClaim {
+        referred: claims.customer_id,
+        email: claims.email,
+        code: body.value.code,
+        channel: "widget",
+        address: Some(client.ip),
+        device: body.value.device,
+    };
+    let (_, repeated) = state.points.claim_referral(&program, &claim).await?;
+    let status = if repeated { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(ReferralClaimed { recorded: true })).into_response())
 }
 
 /// What a storefront's script may read of the widget API's answers: its limits.

@@ -16,6 +16,7 @@ mod orders;
 mod privacy;
 mod programs;
 mod redemptions;
+mod referrals;
 
 use std::sync::Arc;
 
@@ -23,9 +24,10 @@ use serde::Serialize;
 
 pub use accounts::{AccountView, AdjustmentRequest, EXPIRING_SOON_DAYS};
 pub use imports::{ImportUpload, UploadedImport, IMPORT_BATCH, MAX_IMPORT_BYTES};
-pub use orders::{ActionEvent, OrderEvent, ReferralEvent, Refund};
+pub use orders::{ActionEvent, OrderEvent, Refund};
 pub use privacy::CustomerExport;
 pub use redemptions::Redemption;
+pub use referrals::{ReferralClaim, ReferralEvent};
 
 use crate::{
     customers::{AdjustmentError, CustomerId},
@@ -85,6 +87,11 @@ pub enum PointsError {
     #[error("{}", self.message())]
     AlreadyReferred { referrer: String },
     #[error("{}", self.message())]
+    NoReferral(String),
+    /// Only a held referral can be approved or rejected.
+    #[error("{}", self.message())]
+    ReferralDecided(crate::referrals::ReferralStatus),
+    #[error("{}", self.message())]
     RewardUnavailable,
     #[error("{}", self.message())]
     TierRequired { tier: String },
@@ -115,6 +122,11 @@ impl PointsError {
             Self::Refused(refusal) => refusal.message(),
             Self::AlreadyOrdered => message!("referrals count for new customers: this one has already ordered"),
             Self::AlreadyReferred { referrer } => message!("this customer was referred by {0}", quoted(referrer)),
+            Self::NoReferral(id) => message!("no referral of customer {0} in this program", quoted(id)),
+            Self::ReferralDecided(crate::referrals::ReferralStatus::Approved) => {
+                message!("this referral is already approved")
+            }
+            Self::ReferralDecided(_) => message!("this referral is already decided"),
             Self::RewardUnavailable => message!("this reward is not available now"),
             Self::TierRequired { tier } => message!("this reward needs the {0} tier or above", quoted(tier)),
             Self::CouponUnusable(CouponStatus::Consumed) => message!("this coupon cannot be used: it is already used"),

@@ -1,17 +1,16 @@
-//! What happens in the store: orders, actions and referrals earn; refunds and cancellations
-//! take back.
+//! What happens in the store: orders and actions earn (and a referral pays on a first order);
+//! refunds and cancellations take back.
 
 use serde::Serialize;
 use serde_json::json;
 
 use super::{caller_id, client_id, customer_id, PointsError, PointsService, Written};
 use crate::{
-    customers::CustomerId,
     ledger::{Operation, Timestamp, MAX_POINTS_PER_WRITE},
     message::message,
     programs::Program,
     rules::{CampaignTarget, Minor, Order, MAX_AMOUNT},
-    storage::{CapCheck, ClientId, Effect, FollowUp, LedgerWrite, Referral, ReferralOutcome},
+    storage::{CapCheck, ClientId, Effect, FollowUp, LedgerWrite},
 };
 
 /// Events may be reported late, but not from the future (beyond clock skew).
@@ -35,13 +34,6 @@ pub struct ActionEvent {
     pub customer_id: String,
     pub action: String,
     pub occurred_at: Option<Timestamp>,
-}
-
-/// Who referred a new customer; both earn on the customer's first order.
-#[derive(Clone, Debug, Serialize)]
-pub struct ReferralEvent {
-    pub customer_id: String,
-    pub referrer_id: String,
 }
 
 /// Money refunded on an order, in minor units.
@@ -129,75 +121,6 @@ impl PointsService {
         write.rule_snapshot = Some(json!({"rule": rule, "campaign_percent": campaign_percent, "points": points}));
         write.cap = cap;
         self.write(write, "event_id").await
-    }
-
-    /// Remembers who referred the customer; `true` when it was recorded before.
-    pub async fn record_referral(
-        &self,
-        program: &Program,
-        event: &ReferralEvent,
-    ) -> Result<(Referral, bool), PointsError> {
-        let referred = customer_id("customer_id", &event.customer_id)?;
-        if program.settings.action_rule("referral").is_none() {
-            return Err(PointsError::invalid("type", message!("no earning rule for \"referral\" in this program")));
-        }
-        let referrer = customer_id("referrer_id", &event.referrer_id)?;
-        if referrer == referred {
-            return Err(PointsError::invalid("referrer_id", message!("a customer cannot refer themselves")));
-        }
-        if self.storage.customer(&program.id, &referrer, program.settings.expiry).await?.is_none() {
-            return Err(PointsError::invalid(
-                "referrer_id",
-                message!("no customer {0} in this program", format!("{:?}", event.referrer_id)),
-            ));
-        }
-        if self.storage.order_count(&program.id, &referred).await? > 0 {
-            return Err(PointsError::AlreadyOrdered);
-        }
-        match self.storage.record_referral(&program.id, &referred, &referrer, self.now()).await? {
-            ReferralOutcome::Recorded(referral) => Ok((referral, false)),
-            ReferralOutcome::AlreadyRecorded(referral) => Ok((referral, true)),
-            ReferralOutcome::Conflict(referral) => Err(PointsError::AlreadyReferred { referrer: referral.referrer_id }),
-        }
-    }
-
-    /// On a referred customer's first order, the referrer earns the referral rule's points
-    /// (within its cap) and the customer its `referred_points`, in the order's transaction.
-    /// Each award has its own client id, so nothing is ever paid twice.
-    async fn referral_awards(
-        &self,
-        program: &Program,
-        referred: &CustomerId,
-        now: Timestamp,
-    ) -> Result<Vec<FollowUp>, PointsError> {
-        let Some(rule) = program.settings.action_rule("referral") else { return Ok(Vec::new()) };
-        let Some(referral) = self.storage.referral(&program.id, referred).await? else { return Ok(Vec::new()) };
-        if referral.rewarded_at.is_some() {
-            return Ok(Vec::new());
-        }
-        let referrer = customer_id("referrer_id", &referral.referrer_id)?;
-        let awards = [
-            (referrer, rule.points, "referral", "referrer"),
-            (referred.clone(), rule.referred_points.unwrap_or(0), "referred", "referred"),
-        ];
-        let mut follow_ups = Vec::new();
-        for (customer, points, source, role) in awards {
-            if points <= 0 {
-                continue;
-            }
-            let client =
-                ClientId { kind: "referral", id: format!("{role}:{}", referred.as_str()), request_hash: String::new() };
-            let operation = Operation::Earn { points: points.min(MAX_POINTS_PER_WRITE), available_at: now };
-            let mut write = LedgerWrite::new(program, customer, Some(client), operation, source, now);
-            write.reference = Some(referred.as_str().to_owned());
-            if role == "referrer" {
-                // A referrer over their cap simply earns nothing for this one.
-                write.cap = rule.effective_cap().map(|cap| CapCheck { since: now.start_of(cap.per), max: cap.count });
-            }
-            follow_ups.push(FollowUp::Write(Box::new(write)));
-        }
-        follow_ups.push(FollowUp::MarkReferralRewarded { referred: referred.clone() });
-        Ok(follow_ups)
     }
 
     /// Points back in proportion to the money refunded, pending points first.

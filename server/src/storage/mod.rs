@@ -36,7 +36,7 @@ pub use ledger::{
 pub use outbox::{Attempt, DeliveryRecord, DeliveryStatus, DueDelivery, OutboxStore};
 pub use privacy::{Erasure, PrivacyStore, Pruned};
 pub use programs::{ApiKeyInfo, ProgramStore};
-pub use referrals::{Referral, ReferralOutcome, ReferralStore};
+pub use referrals::{NewReferral, Referral, ReferralOutcome, ReferralStore};
 pub use reports::{Flow, HistoryCursor, HistoryFilter, ReportStore, TopEarner};
 pub use rewards::{ConsumeOutcome, RewardStore};
 pub use sql::SqlStorage;

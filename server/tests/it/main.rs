@@ -49,6 +49,7 @@ mod mail;
 mod openapi;
 mod points_service;
 mod privacy;
+mod referrals;
 mod replicas;
 mod running_totals;
 mod shopify;

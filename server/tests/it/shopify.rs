@@ -134,3 +134,39 @@ async fn a_shopify_store_earns_refunds_and_cancels_with_no_merchant_code(db: Db)
     app.stop().await;
 }
 }
+
+each_db! {
+/// The storefront's loader puts the referral link's code in the cart's attributes; Shopify
+/// hands them on as the order's `note_attributes`: the friend's first paid order records the
+/// referral (checked like a widget claim, with the order's `browser_ip`) and pays both.
+#[tokio::test]
+async fn a_paid_order_carrying_a_referral_code_records_the_referral_and_pays_it(db: Db) {
+    let (app, clock) = spawn_app_at(db).await;
+    let (mut program, secret) = app.create_program("Shop").await;
+    program.settings.actions =
+        serde_json::from_value(json!([{"action": "referral", "points": 500, "referred_points": 100}])).unwrap();
+    app.storage.upsert_program(&program).await.unwrap();
+    let referrer = tally_server::customers::CustomerId::parse("ana").unwrap();
+    app.storage.save_referral_code(&program.id, &referrer, "ANAREF22", clock.now()).await.unwrap();
+    let url = connect(&app, &secret).await;
+
+    let mut order = fixture("order.json");
+    order["browser_ip"] = json!("216.191.105.146");
+    order["note_attributes"] = json!([{"name": "gift_note", "value": "Happy birthday"}, {"name": "tally_ref", "value": "anaref22"}]);
+    assert_eq!(deliver(&app, &url, "orders/paid", "w-paid", &order).await, 200);
+    app.apply_inbox(clock.clone()).await;
+
+    let bob = tally_server::customers::CustomerId::parse("207119551").unwrap();
+    let referral = app.storage.referral(&program.id, &bob).await.unwrap().expect("the order recorded the referral");
+    assert_eq!(
+        (referral.referrer_id.as_str(), referral.channel.as_str(), referral.code.as_deref()),
+        ("ana", "shopify", Some("ANAREF22")),
+        "{db:?}"
+    );
+    assert!(referral.rewarded_at.is_some(), "{db:?}: paid on this first order");
+    assert_eq!(app.available(&secret, "ana").await, Some(500), "{db:?}");
+    let (_, listed) = app.api_get("/api/v1/referrals", &secret).await;
+    assert_eq!(listed["referrals"][0]["status"], "approved", "{db:?}: {listed}");
+    app.stop().await;
+}
+}

@@ -63,6 +63,33 @@ final class Tally_Loyalty_Widget {
 	}
 
 	/**
+	 * `woocommerce_checkout_create_order` (classic checkout) and
+	 * `woocommerce_store_api_checkout_update_order_from_request` (block checkout): the referral
+	 * code the widget kept for this visitor (the first-party `tally_ref` cookie) goes into the
+	 * order's meta data as `_tally_ref`, which the order webhook carries to Tally.
+	 *
+	 * @param WC_Order $order The order being placed.
+	 */
+	public static function attach_referral( $order ) {
+		$code = self::referral_code( $_COOKIE ); // phpcs:ignore WordPress.Security.ValidatedSanitizedInput -- checked below.
+		if ( null !== $code ) {
+			$order->update_meta_data( '_tally_ref', $code );
+		}
+	}
+
+	/**
+	 * The referral code in the visitor's cookies, or null: letters and digits only (Tally
+	 * checks the code itself).
+	 *
+	 * @param array $cookies The request's cookies.
+	 * @return string|null
+	 */
+	public static function referral_code( array $cookies ) {
+		$code = isset( $cookies['tally_ref'] ) && is_string( $cookies['tally_ref'] ) ? trim( wp_unslash( $cookies['tally_ref'] ) ) : '';
+		return 1 === preg_match( '/^[A-Za-z0-9]{1,32}$/', $code ) ? strtoupper( $code ) : null;
+	}
+
+	/**
 	 * The widget's language for a WordPress locale (`ko_KR`, `zh_TW`, `en_US`), or null for a
 	 * language the widget does not speak (it then follows the browser).
 	 *

@@ -6,6 +6,7 @@ pub(crate) mod customers;
 mod events;
 mod openapi;
 mod orders;
+pub(crate) mod referrals;
 pub(crate) mod rewards;
 mod settings;
 mod webhooks;
@@ -33,6 +34,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(customers::routes())
         .merge(events::routes())
         .merge(orders::routes())
+        .merge(referrals::routes())
         .merge(rewards::routes())
         .merge(settings::routes())
         .merge(webhooks::routes())

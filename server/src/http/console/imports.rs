@@ -68,7 +68,7 @@ fn refused(error: PointsError) -> ConsoleError {
 
 impl ConsoleService {
     /// The program a writer changes, from a form's session and CSRF token.
-    async fn writable_program(&self, token: Option<&str>, csrf: &str, program_id: &str) -> Result<(crate::console_users::ConsoleUser, Program), ConsoleError> {
+    pub(super) async fn writable_program(&self, token: Option<&str>, csrf: &str, program_id: &str) -> Result<(crate::console_users::ConsoleUser, Program), ConsoleError> {
         let user = self.writer(token, csrf).await?;
         let program = self.program(&user, program_id).await?;
         Ok((user, program))

@@ -10,6 +10,7 @@ mod export;
 mod imports;
 mod install;
 mod loyalty;
+mod referrals;
 mod rewards;
 mod settings;
 mod users;

@@ -687,8 +687,15 @@ macro_rules! ledger_steps {
             }
 
             /// Each follow-up in a savepoint of its own: refused or replayed, it is undone alone.
-            async fn follow_ups(conn: &mut Conn, write: &LedgerWrite, result: &mut WriteResult) -> Result<(), StorageError> {
-                for follow_up in &write.follow_ups {
+            /// Returns the coupons released on the way.
+            pub(super) async fn follow_ups(
+                conn: &mut Conn,
+                program_id: &str,
+                now: Timestamp,
+                follow_ups: &[FollowUp],
+            ) -> Result<Vec<String>, StorageError> {
+                let mut released = Vec::new();
+                for follow_up in follow_ups {
                     match follow_up {
                         FollowUp::Write(next) => {
                             let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
@@ -697,7 +704,7 @@ macro_rules! ledger_steps {
                                     save_result(&mut savepoint, next, &next_result).await?;
                                     savepoint.commit().await?;
                                     if let Effect::ReleaseUsedCoupon { code } = &next.effect {
-                                        result.released_coupons.push(code.clone());
+                                        released.push(code.clone());
                                     }
                                 }
                                 _ => savepoint.rollback().await?,
@@ -705,15 +712,15 @@ macro_rules! ledger_steps {
                         }
                         FollowUp::MarkReferralRewarded { referred } => {
                             sqlx::query(MARK_REFERRAL_REWARDED)
-                                .bind(write.now.0)
-                                .bind(&write.program_id)
+                                .bind(now.0)
+                                .bind(program_id)
                                 .bind(referred.as_str())
                                 .execute(&mut *conn)
                                 .await?;
                         }
                     }
                 }
-                Ok(())
+                Ok(released)
             }
 
             /// The whole write: applied with its follow-ups, result and audit, then committed;
@@ -721,7 +728,7 @@ macro_rules! ledger_steps {
             pub(super) async fn write(conn: &mut Conn, write: &LedgerWrite) -> Result<WriteOutcome, StorageError> {
                 let outcome = apply(conn, write).await?;
                 let WriteOutcome::Applied(mut result) = outcome else { return Ok(outcome) };
-                follow_ups(conn, write, &mut result).await?;
+                result.released_coupons = follow_ups(conn, &write.program_id, write.now, &write.follow_ups).await?;
                 save_result(conn, write, &result).await?;
                 Ok(WriteOutcome::Applied(result))
             }
@@ -832,4 +839,52 @@ async fn finish<DB: sqlx::Database>(
         tx.rollback().await?;
     }
     Ok(outcome)
+}
+
+/// Decides a held referral (`WHERE status = 'held'`: a referral decided meanwhile is left alone).
+const DECIDE_REFERRAL: &str = "UPDATE referrals SET status = $1, reviewed_at_ms = $2, reviewed_by = $3
+     WHERE program_id = $4 AND referred_id = $5 AND status = 'held'";
+
+impl SqlStorage {
+    /// A held referral decided: its status, the audit entry and (approved) its awards, in one
+    /// transaction; `false` when it was no longer held.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn decide_referral(
+        &self,
+        program_id: &str,
+        referred: &crate::customers::CustomerId,
+        status: crate::referrals::ReferralStatus,
+        now: Timestamp,
+        audit: &crate::console_users::AuditEntry,
+        awards: &[FollowUp],
+    ) -> Result<bool, StorageError> {
+        let _one_writer = self.sqlite_turn().await;
+        macro_rules! decide {
+            ($pool:expr, $begin:expr, $module:ident) => {{
+                let mut tx = $pool.begin_with($begin).await?;
+                let decided = sqlx::query(DECIDE_REFERRAL)
+                    .bind(status.as_str())
+                    .bind(now.0)
+                    .bind(&audit.user_email)
+                    .bind(program_id)
+                    .bind(referred.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if !decided {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                insert_audit!(&mut *tx, audit);
+                $module::follow_ups(&mut tx, program_id, now, awards).await?;
+                tx.commit().await?;
+                Ok(true)
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => decide!(pool, BEGIN_SQLITE, sqlite),
+            Pool::Postgres(pool) => decide!(pool, BEGIN_POSTGRES, postgres),
+        }
+    }
 }

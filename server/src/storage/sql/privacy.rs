@@ -22,7 +22,7 @@ const COPY_CUSTOMER: &str = "INSERT INTO customers
 
 /// Every other row stored under the customer's id, moved to the pseudonym (`$1` program,
 /// `$2` id, `$3` pseudonym).
-const MOVE_ROWS: [&str; 17] = [
+const MOVE_ROWS: [&str; 18] = [
     "UPDATE ledger_entries SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE ledger_consumptions SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE lots SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
@@ -36,8 +36,12 @@ const MOVE_ROWS: [&str; 17] = [
     "UPDATE customer_earnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE earning_changes SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE customer_day_earnings SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
-    "UPDATE referrals SET referred_id = $3 WHERE program_id = $1 AND referred_id = $2",
+    // Who referred whom stays (the referrer's points came from it); where the claim came from goes.
+    "UPDATE referrals SET referred_id = $3, address_hash = NULL, device_hash = NULL
+     WHERE program_id = $1 AND referred_id = $2",
     "UPDATE referrals SET referrer_id = $3 WHERE program_id = $1 AND referrer_id = $2",
+    // The erased customer's links stop naming anyone.
+    "DELETE FROM referral_codes WHERE program_id = $1 AND customer_id IN ($2, $3)",
     "UPDATE outbox_events SET customer_id = $3 WHERE program_id = $1 AND customer_id = $2",
     "UPDATE webhook_deliveries SET customer_id = $3
      WHERE customer_id = $2 AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE program_id = $1)",
